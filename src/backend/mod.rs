@@ -1,0 +1,1 @@
+//! The backend service: hub, server, wiring (filled in by its own change).

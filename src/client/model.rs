@@ -1,0 +1,401 @@
+//! The client's replica of backend state, built only from protocol messages.
+//!
+//! Time is passed in (`now_ms`, the client's wall clock or a replay clock) so the same
+//! messages always give the same model. Nothing here does IO.
+
+use crate::protocol::{
+    Envelope, Health, Instance, LogEvent, RestSnapshot, ServerMsg, SessionInfo, Snapshot,
+    StreamName, Ticker,
+};
+use std::collections::{BTreeMap, VecDeque};
+
+/// One symbol's latest market data with what is needed to tell its age honestly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickerView {
+    pub ticker: Ticker,
+    /// `last` of the previous update, for the direction marker.
+    pub prev_last: Option<f64>,
+    /// Age of the data at the backend when the message left it (`ts - received_ms`).
+    pub age_at_send_ms: i64,
+    /// Client clock when the message was applied.
+    pub applied_ms: i64,
+}
+
+impl TickerView {
+    /// Age of the data now: its age when sent plus the time since it arrived here.
+    pub fn age_ms(&self, now_ms: i64) -> i64 {
+        self.age_at_send_ms.max(0) + (now_ms - self.applied_ms).max(0)
+    }
+}
+
+/// Result of applying one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// State changed (redraw).
+    Changed,
+    /// Nothing to do for the model (acks, pongs, stale conflated values).
+    Unchanged,
+    /// An ordered stream skipped a seq: the caller must resync that stream.
+    Gap {
+        stream: StreamName,
+        session_id: Option<String>,
+        expected: u64,
+        got: u64,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientModel {
+    /// Backend run id; a new epoch means every seq starts over.
+    pub epoch: Option<String>,
+    pub sessions: Vec<SessionInfo>,
+    /// session id -> symbol -> ticker.
+    pub market: BTreeMap<String, BTreeMap<String, TickerView>>,
+    /// session id -> symbol -> instance.
+    pub instances: BTreeMap<String, BTreeMap<String, Instance>>,
+    pub health: Option<Health>,
+    /// Client clock when `health` arrived.
+    pub health_applied_ms: i64,
+    /// Newest last; repeats aggregated (RC-2).
+    pub events: VecDeque<LogEvent>,
+    pub events_max: usize,
+    seqs: BTreeMap<(StreamName, Option<String>), u64>,
+}
+
+impl ClientModel {
+    pub fn new(events_max: usize) -> Self {
+        ClientModel {
+            events_max: events_max.max(1),
+            ..Default::default()
+        }
+    }
+
+    /// Forget every seq (after a reconnect the backend sends full updates again).
+    pub fn reset_sequences(&mut self) {
+        self.seqs.clear();
+    }
+
+    pub fn last_seq(&self, stream: StreamName, session_id: Option<&str>) -> Option<u64> {
+        self.seqs
+            .get(&(stream, session_id.map(str::to_string)))
+            .copied()
+    }
+
+    pub fn apply(&mut self, msg: &ServerMsg, now_ms: i64) -> Applied {
+        match msg {
+            ServerMsg::Hello(h) => {
+                if self.epoch.as_deref() != Some(h.epoch.as_str()) {
+                    self.epoch = Some(h.epoch.clone());
+                    self.seqs.clear();
+                }
+                Applied::Unchanged
+            }
+            ServerMsg::FullUpdate(e) => {
+                self.seqs.insert(key(e), e.seq);
+                self.apply_snapshot(e.session_id.as_deref(), &e.data, e.ts, now_ms);
+                Applied::Changed
+            }
+            ServerMsg::Ticker(e) => {
+                if !self.accept(e) {
+                    return Applied::Unchanged;
+                }
+                let Some(session) = e.session_id.clone() else {
+                    return Applied::Unchanged;
+                };
+                let symbols = self.market.entry(session).or_default();
+                let prev_last = symbols.get(&e.data.symbol).map(|v| v.ticker.last);
+                symbols.insert(
+                    e.data.symbol.clone(),
+                    TickerView {
+                        ticker: e.data.clone(),
+                        prev_last,
+                        age_at_send_ms: e.ts - e.data.received_ms,
+                        applied_ms: now_ms,
+                    },
+                );
+                Applied::Changed
+            }
+            ServerMsg::Health(e) => {
+                if !self.accept(e) {
+                    return Applied::Unchanged;
+                }
+                self.health = Some(e.data.clone());
+                self.health_applied_ms = now_ms;
+                Applied::Changed
+            }
+            ServerMsg::InstanceAdded(e) => self.ordered(e, |m, s| {
+                m.instances
+                    .entry(s)
+                    .or_default()
+                    .insert(e.data.symbol.clone(), e.data.clone());
+            }),
+            ServerMsg::InstanceRemoved(e) => self.ordered(e, |m, s| {
+                if let Some(map) = m.instances.get_mut(&s) {
+                    map.remove(&e.data.symbol);
+                }
+            }),
+            ServerMsg::StateChange(e) => self.ordered(e, |m, s| {
+                let map = m.instances.entry(s).or_default();
+                let inst = map
+                    .entry(e.data.symbol.clone())
+                    .or_insert_with(|| Instance {
+                        symbol: e.data.symbol.clone(),
+                        state: e.data.from.clone(),
+                        since_ms: e.data.at_ms,
+                    });
+                inst.state = e.data.to.clone();
+                inst.since_ms = e.data.at_ms;
+            }),
+            ServerMsg::SessionChanged(e) => self.ordered(e, |m, _| {
+                match m.sessions.iter_mut().find(|s| s.id == e.data.id) {
+                    Some(s) => *s = e.data.clone(),
+                    None => m.sessions.push(e.data.clone()),
+                }
+            }),
+            ServerMsg::Event(e) => self.ordered(e, |m, _| m.push_event(e.data.clone())),
+            ServerMsg::Ack(_) | ServerMsg::Error(_) | ServerMsg::Pong(_) | ServerMsg::Result(_) => {
+                Applied::Unchanged
+            }
+        }
+    }
+
+    /// Replace state from a REST snapshot (polling fallback).
+    pub fn apply_rest_snapshot(&mut self, snap: &RestSnapshot, now_ms: i64) {
+        if self.epoch.as_deref() != Some(snap.epoch.as_str()) {
+            self.epoch = Some(snap.epoch.clone());
+            self.seqs.clear();
+        }
+        self.apply_snapshot(Some(&snap.session_id), &snap.data, snap.ts, now_ms);
+    }
+
+    /// Add an event that originated in the client (link closes, errors) to the event panel.
+    pub fn push_event(&mut self, ev: LogEvent) {
+        if let Some(last) = self.events.back_mut()
+            && last.name == ev.name
+            && last.message == ev.message
+        {
+            last.count = last.count.saturating_add(ev.count);
+            last.ts = ev.ts;
+            last.level = last.level.max(ev.level);
+            return;
+        }
+        self.events.push_back(ev);
+        while self.events.len() > self.events_max {
+            self.events.pop_front();
+        }
+    }
+
+    /// Newest data age over one session's symbols (for the health bar).
+    pub fn newest_data_age_ms(&self, session_id: &str, now_ms: i64) -> Option<i64> {
+        self.market
+            .get(session_id)?
+            .values()
+            .map(|v| v.age_ms(now_ms))
+            .min()
+    }
+
+    fn apply_snapshot(&mut self, session: Option<&str>, snap: &Snapshot, ts: i64, now_ms: i64) {
+        if let Some(sessions) = &snap.sessions {
+            self.sessions = sessions.clone();
+        }
+        if let (Some(tickers), Some(s)) = (&snap.market_data, session) {
+            let old = self.market.remove(s).unwrap_or_default();
+            let fresh = tickers
+                .iter()
+                .map(|t| {
+                    let prev_last = old.get(&t.symbol).map(|v| v.ticker.last);
+                    let view = TickerView {
+                        ticker: t.clone(),
+                        prev_last,
+                        age_at_send_ms: ts - t.received_ms,
+                        applied_ms: now_ms,
+                    };
+                    (t.symbol.clone(), view)
+                })
+                .collect();
+            self.market.insert(s.to_string(), fresh);
+        }
+        if let (Some(instances), Some(s)) = (&snap.state_machines, session) {
+            let map = instances
+                .iter()
+                .map(|i| (i.symbol.clone(), i.clone()))
+                .collect();
+            self.instances.insert(s.to_string(), map);
+        }
+        if let Some(h) = &snap.health {
+            self.health = Some(h.clone());
+            self.health_applied_ms = now_ms;
+        }
+        if let Some(events) = &snap.events {
+            self.events.clear();
+            for e in events {
+                self.push_event(e.clone());
+            }
+        }
+    }
+
+    /// Conflated streams: take anything newer than what we have.
+    fn accept<T>(&mut self, e: &Envelope<T>) -> bool {
+        let k = key(e);
+        match self.seqs.get(&k) {
+            Some(&last) if e.seq <= last => false,
+            _ => {
+                self.seqs.insert(k, e.seq);
+                true
+            }
+        }
+    }
+
+    /// Ordered streams: exactly the next seq, or a gap the caller must resync.
+    fn ordered<T>(&mut self, e: &Envelope<T>, f: impl FnOnce(&mut Self, String)) -> Applied {
+        let k = key(e);
+        let Some(&last) = self.seqs.get(&k) else {
+            // No full_update yet for this stream: the resync that follows will bring it.
+            return Applied::Unchanged;
+        };
+        if e.seq <= last {
+            return Applied::Unchanged;
+        }
+        if e.seq != last + 1 {
+            return Applied::Gap {
+                stream: e.stream,
+                session_id: e.session_id.clone(),
+                expected: last + 1,
+                got: e.seq,
+            };
+        }
+        self.seqs.insert(k, e.seq);
+        f(self, e.session_id.clone().unwrap_or_default());
+        Applied::Changed
+    }
+}
+
+fn key<T>(e: &Envelope<T>) -> (StreamName, Option<String>) {
+    (e.stream, e.session_id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{DataSource, Level, StateChange};
+
+    fn env<T>(stream: StreamName, seq: u64, data: T) -> Envelope<T> {
+        Envelope {
+            stream,
+            session_id: Some("s1".into()),
+            seq,
+            ts: 10_000,
+            data,
+        }
+    }
+
+    fn full_instances(seq: u64) -> ServerMsg {
+        ServerMsg::FullUpdate(env(
+            StreamName::StateMachines,
+            seq,
+            Snapshot {
+                state_machines: Some(vec![Instance {
+                    symbol: "BTC_USDT".into(),
+                    state: "MONITORING".into(),
+                    since_ms: 1,
+                }]),
+                ..Default::default()
+            },
+        ))
+    }
+
+    fn change(seq: u64, to: &str) -> ServerMsg {
+        ServerMsg::StateChange(env(
+            StreamName::StateMachines,
+            seq,
+            StateChange {
+                symbol: "BTC_USDT".into(),
+                from: "MONITORING".into(),
+                to: to.into(),
+                reason: "test".into(),
+                at_ms: 5,
+            },
+        ))
+    }
+
+    #[test]
+    fn ordered_stream_applies_next_seq_and_reports_a_gap() {
+        let mut m = ClientModel::new(10);
+        assert_eq!(m.apply(&full_instances(4), 0), Applied::Changed);
+        assert_eq!(m.apply(&change(5, "ENTRY_SIGNAL"), 0), Applied::Changed);
+        assert_eq!(m.instances["s1"]["BTC_USDT"].state, "ENTRY_SIGNAL");
+        let gap = m.apply(&change(7, "IN_POSITION"), 0);
+        assert_eq!(
+            gap,
+            Applied::Gap {
+                stream: StreamName::StateMachines,
+                session_id: Some("s1".into()),
+                expected: 6,
+                got: 7
+            }
+        );
+        // Not applied: the resync brings the truth.
+        assert_eq!(m.instances["s1"]["BTC_USDT"].state, "ENTRY_SIGNAL");
+    }
+
+    #[test]
+    fn ticker_age_counts_backend_age_plus_local_time() {
+        let mut m = ClientModel::new(10);
+        let t = Ticker {
+            symbol: "BTC_USDT".into(),
+            last: 100.0,
+            bid: None,
+            ask: None,
+            change_pct: None,
+            volume_24h: None,
+            fair_price: None,
+            index_price: None,
+            funding_rate: None,
+            received_ms: 9_000,
+            source: DataSource::Ws,
+        };
+        m.apply(
+            &ServerMsg::Ticker(env(StreamName::MarketData, 3, t.clone())),
+            50_000,
+        );
+        // Sent 1 s after the backend received it, applied at 50 s, now 52 s: 3 s old.
+        assert_eq!(m.market["s1"]["BTC_USDT"].age_ms(52_000), 3_000);
+        // An older conflated value is ignored, a newer one records the direction.
+        let mut older = t.clone();
+        older.last = 1.0;
+        assert_eq!(
+            m.apply(
+                &ServerMsg::Ticker(env(StreamName::MarketData, 2, older)),
+                50_000
+            ),
+            Applied::Unchanged
+        );
+        let mut newer = t;
+        newer.last = 101.0;
+        m.apply(
+            &ServerMsg::Ticker(env(StreamName::MarketData, 9, newer)),
+            50_000,
+        );
+        assert_eq!(m.market["s1"]["BTC_USDT"].prev_last, Some(100.0));
+    }
+
+    #[test]
+    fn repeated_events_are_aggregated() {
+        let mut m = ClientModel::new(2);
+        let ev = |msg: &str| LogEvent {
+            ts: 1,
+            level: Level::Warn,
+            name: "link.close".into(),
+            message: msg.into(),
+            count: 1,
+        };
+        m.push_event(ev("refused"));
+        m.push_event(ev("refused"));
+        m.push_event(ev("refused"));
+        assert_eq!(m.events.len(), 1);
+        assert_eq!(m.events[0].count, 3);
+        m.push_event(ev("a"));
+        m.push_event(ev("b"));
+        assert_eq!(m.events.len(), 2, "bounded by events_max");
+    }
+}

@@ -1,0 +1,690 @@
+//! Typed configuration, layered: embedded defaults < user file < `TRADEMON_*` env < flags.
+//!
+//! Every timer and limit in trademon is a key here. `validate` refuses inconsistent values with
+//! a message naming the key, before anything starts. `docs/config.md` lists every key.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULTS_TOML: &str = include_str!("../assets/default-config.toml");
+
+/// Keys whose values never reach a log, a recording or a bug bundle.
+pub const SECRET_KEYS: &[&str] = &["server.token"];
+
+const ENV_PREFIX: &str = "TRADEMON_";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub client: ClientConfig,
+    pub mexc: MexcConfig,
+    pub sim: SimConfig,
+    pub tui: TuiConfig,
+    pub log: LogConfig,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub sessions: Vec<SessionConfig>,
+    #[serde(default)]
+    pub demo_sessions: Vec<SessionConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub token: String,
+    pub ping_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+    pub client_queue_max_msgs: usize,
+    pub client_queue_max_bytes: usize,
+    pub write_timeout_ms: u64,
+    pub max_protocol_errors: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub ping_interval_ms: u64,
+    pub pong_timeout_ms: u64,
+    pub slow_after_missed: u32,
+    pub reconnect_after_missed: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub stable_after_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub poll_after_failures: u32,
+    pub poll_interval_ms: u64,
+    pub disconnected_after_poll_failures: u32,
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MexcConfig {
+    pub ws_url: String,
+    pub rest_url: String,
+    pub ping_interval_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub stable_after_ms: u64,
+    pub subscribe_pace_ms: u64,
+    pub silence_reconnect_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    pub listen: String,
+    pub heartbeat_timeout_ms: u64,
+    pub ticker_interval_ms: u64,
+    pub trades_per_s: f64,
+    pub pump_chance_per_s: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColorMode {
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "16")]
+    Ansi16,
+    #[serde(rename = "256")]
+    Ansi256,
+    #[serde(rename = "truecolor")]
+    TrueColor,
+    #[serde(rename = "none")]
+    None,
+}
+
+impl std::str::FromStr for ColorMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(ColorMode::Auto),
+            "16" => Ok(ColorMode::Ansi16),
+            "256" => Ok(ColorMode::Ansi256),
+            "truecolor" => Ok(ColorMode::TrueColor),
+            "none" => Ok(ColorMode::None),
+            other => Err(format!(
+                "unknown colour mode {other:?}; use auto, 16, 256, truecolor or none"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiConfig {
+    pub fps: u32,
+    pub color: ColorMode,
+    pub stale_after_ms: u64,
+    pub event_panel_max: usize,
+    pub keys: KeysConfig,
+}
+
+/// Action name -> key names (`q`, `ctrl-c`, `tab`, `backtab`, `up`, `?`, `R`, `f1`...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub quit: Vec<String>,
+    pub next_session: Vec<String>,
+    pub prev_session: Vec<String>,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    pub help: Vec<String>,
+    pub reconnect: Vec<String>,
+    pub record: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub dir: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_strategy")]
+    pub strategy: String,
+    pub symbols: Vec<String>,
+}
+
+fn default_strategy() -> String {
+    "default".to_string()
+}
+
+/// Command-line values that override everything else.
+#[derive(Debug, Clone, Default)]
+pub struct FlagOverrides {
+    pub mexc_url: Option<String>,
+    pub mexc_rest_url: Option<String>,
+    pub symbols: Option<Vec<String>>,
+    pub color: Option<ColorMode>,
+    pub fps: Option<u32>,
+    pub log_dir: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl Config {
+    /// The embedded defaults alone (always valid; a test proves it).
+    pub fn defaults() -> Config {
+        Config::from_layers(None, &[]).unwrap_or_else(|e| panic!("embedded defaults invalid: {e}"))
+    }
+
+    /// Load from the layers. `file`: explicit path (must exist) or the platform config file if
+    /// present. `env`: `(name, value)` pairs, normally `std::env::vars()`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        flags: &FlagOverrides,
+    ) -> Result<Config, ConfigError> {
+        let user_file = match file {
+            Some(p) => Some(read_file(p)?),
+            None => match default_config_path() {
+                Some(p) if p.exists() => Some(read_file(&p)?),
+                _ => None,
+            },
+        };
+        let mut cfg = Config::from_layers(
+            user_file.as_ref().map(|(p, s)| (p.as_path(), s.as_str())),
+            env,
+        )?;
+        cfg.apply_flags(flags);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Merge defaults, an optional user file `(path, text)` and env overrides; no validation.
+    pub fn from_layers(
+        user_file: Option<(&Path, &str)>,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut merged: toml::Table = DEFAULTS_TOML
+            .parse()
+            .map_err(|e| ConfigError(format!("embedded defaults: {e}")))?;
+        if let Some((path, text)) = user_file {
+            let user: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            merge_tables(&mut merged, user);
+        }
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_env(&mut merged, name, key, value)?;
+            }
+        }
+        let what = user_file
+            .map(|(p, _)| p.display().to_string())
+            .unwrap_or_else(|| "configuration".to_string());
+        Config::deserialize(toml::Value::Table(merged))
+            .map_err(|e| ConfigError(format!("{what}: {e}")))
+    }
+
+    pub fn apply_flags(&mut self, flags: &FlagOverrides) {
+        if let Some(u) = &flags.mexc_url {
+            self.mexc.ws_url = u.clone();
+        }
+        if let Some(u) = &flags.mexc_rest_url {
+            self.mexc.rest_url = u.clone();
+        }
+        if let Some(c) = flags.color {
+            self.tui.color = c;
+        }
+        if let Some(f) = flags.fps {
+            self.tui.fps = f;
+        }
+        if let Some(d) = &flags.log_dir {
+            self.log.dir = d.display().to_string();
+        }
+        if let Some(symbols) = &flags.symbols {
+            let adhoc = SessionConfig {
+                id: "watch".into(),
+                name: "Watch".into(),
+                strategy: default_strategy(),
+                symbols: symbols.clone(),
+            };
+            self.sessions = vec![adhoc.clone()];
+            self.demo_sessions = vec![adhoc];
+        }
+    }
+
+    /// Refuse values that cannot work together. Each message names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.client;
+        positive("client.ping_interval_ms", c.ping_interval_ms)?;
+        positive("client.pong_timeout_ms", c.pong_timeout_ms)?;
+        positive("client.backoff_base_ms", c.backoff_base_ms)?;
+        positive("client.poll_interval_ms", c.poll_interval_ms)?;
+        positive("client.connect_timeout_ms", c.connect_timeout_ms)?;
+        if c.slow_after_missed == 0 {
+            return err("client.slow_after_missed must be at least 1");
+        }
+        if c.reconnect_after_missed <= c.slow_after_missed {
+            return err(format!(
+                "client.reconnect_after_missed ({}) must be above client.slow_after_missed ({}): \
+                 a link has to show Slow before it is dropped",
+                c.reconnect_after_missed, c.slow_after_missed
+            ));
+        }
+        if c.backoff_cap_ms < c.backoff_base_ms {
+            return err(format!(
+                "client.backoff_cap_ms ({}) must not be below client.backoff_base_ms ({})",
+                c.backoff_cap_ms, c.backoff_base_ms
+            ));
+        }
+        if c.poll_after_failures == 0 {
+            return err("client.poll_after_failures must be at least 1");
+        }
+
+        let s = &self.server;
+        positive("server.ping_interval_ms", s.ping_interval_ms)?;
+        if s.idle_timeout_ms < 2 * s.ping_interval_ms {
+            return err(format!(
+                "server.idle_timeout_ms ({}) must be at least twice server.ping_interval_ms ({})",
+                s.idle_timeout_ms, s.ping_interval_ms
+            ));
+        }
+        // Layered timeouts (HB-3): the client notices a dead link before the backend gives up
+        // on the client, and the backend's upstream deadline is the longest.
+        let client_detect = c.ping_interval_ms * u64::from(c.reconnect_after_missed);
+        if client_detect >= s.idle_timeout_ms {
+            return err(format!(
+                "client.ping_interval_ms x client.reconnect_after_missed ({client_detect} ms) must be \
+                 below server.idle_timeout_ms ({} ms): the client's own pings keep the server link alive",
+                s.idle_timeout_ms
+            ));
+        }
+        if s.max_frame_bytes < 1024 {
+            return err("server.max_frame_bytes must be at least 1024");
+        }
+        positive(
+            "server.client_queue_max_msgs",
+            s.client_queue_max_msgs as u64,
+        )?;
+        positive(
+            "server.client_queue_max_bytes",
+            s.client_queue_max_bytes as u64,
+        )?;
+        positive("server.write_timeout_ms", s.write_timeout_ms)?;
+        if s.listen.parse::<SocketAddr>().is_err() {
+            return err(format!(
+                "server.listen {:?} is not an address like 127.0.0.1:7878",
+                s.listen
+            ));
+        }
+
+        let m = &self.mexc;
+        if !(m.ws_url.starts_with("ws://") || m.ws_url.starts_with("wss://")) {
+            return err(format!(
+                "mexc.ws_url {:?} must start with ws:// or wss://",
+                m.ws_url
+            ));
+        }
+        if !(m.rest_url.starts_with("http://") || m.rest_url.starts_with("https://")) {
+            return err(format!(
+                "mexc.rest_url {:?} must start with http:// or https://",
+                m.rest_url
+            ));
+        }
+        positive("mexc.ping_interval_ms", m.ping_interval_ms)?;
+        if m.ping_interval_ms > 30_000 {
+            return err(format!(
+                "mexc.ping_interval_ms ({}) must be at most 30000: MEXC closes a socket 60 s after the last ping",
+                m.ping_interval_ms
+            ));
+        }
+        if m.silence_reconnect_ms <= s.idle_timeout_ms {
+            return err(format!(
+                "mexc.silence_reconnect_ms ({}) must be above server.idle_timeout_ms ({}): \
+                 upstream timeouts are the outermost layer",
+                m.silence_reconnect_ms, s.idle_timeout_ms
+            ));
+        }
+        if m.backoff_cap_ms < m.backoff_base_ms {
+            return err("mexc.backoff_cap_ms must not be below mexc.backoff_base_ms");
+        }
+
+        let sim = &self.sim;
+        positive("sim.ticker_interval_ms", sim.ticker_interval_ms)?;
+        positive("sim.heartbeat_timeout_ms", sim.heartbeat_timeout_ms)?;
+        if !(sim.trades_per_s.is_finite() && sim.trades_per_s >= 0.0) {
+            return err("sim.trades_per_s must be a non-negative number");
+        }
+        if !(0.0..=1.0).contains(&sim.pump_chance_per_s) {
+            return err("sim.pump_chance_per_s must be between 0 and 1");
+        }
+
+        if !(1..=120).contains(&self.tui.fps) {
+            return err(format!(
+                "tui.fps ({}) must be between 1 and 120",
+                self.tui.fps
+            ));
+        }
+        positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
+
+        validate_sessions("sessions", &self.sessions)?;
+        validate_sessions("demo_sessions", &self.demo_sessions)?;
+        Ok(())
+    }
+
+    /// The listen address for `serve`, refusing a non-loopback bind without a token (SEC-1).
+    pub fn server_listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let addr: SocketAddr = self.server.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "server.listen {:?} is not an address",
+                self.server.listen
+            ))
+        })?;
+        check_bind_allowed(addr, &self.server.token)?;
+        Ok(addr)
+    }
+
+    /// The config as TOML with every secret replaced, for `config --print`, logs and bundles.
+    pub fn redacted_toml(&self) -> String {
+        let mut value = match toml::Value::try_from(self) {
+            Ok(v) => v,
+            Err(e) => return format!("# config could not be serialized: {e}\n"),
+        };
+        for key in SECRET_KEYS {
+            redact_key(&mut value, key);
+        }
+        toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# {e}\n"))
+    }
+
+    /// Secret values currently set (non-empty), for redaction filters.
+    pub fn secret_values(&self) -> Vec<String> {
+        [self.server.token.clone()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.data.dir.is_empty() {
+            return PathBuf::from(&self.data.dir);
+        }
+        directories::ProjectDirs::from("", "", "trademon")
+            .map(|d| d.data_local_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".trademon"))
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        if !self.log.dir.is_empty() {
+            return PathBuf::from(&self.log.dir);
+        }
+        self.data_dir().join("logs")
+    }
+
+    /// Sessions to run: the demo set under `--demo`, the configured set otherwise.
+    pub fn active_sessions(&self, demo: bool) -> &[SessionConfig] {
+        if demo {
+            &self.demo_sessions
+        } else {
+            &self.sessions
+        }
+    }
+}
+
+/// SEC-1: loopback is always allowed; anything else needs a token.
+pub fn check_bind_allowed(addr: SocketAddr, token: &str) -> Result<(), ConfigError> {
+    if !addr.ip().is_loopback() && token.is_empty() {
+        return err(format!(
+            "refusing to listen on {addr} without server.token: a non-loopback bind exposes the \
+             backend; set server.token (or TRADEMON_SERVER__TOKEN) or listen on 127.0.0.1"
+        ));
+    }
+    Ok(())
+}
+
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "trademon").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| (path.to_path_buf(), s))
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))
+}
+
+fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
+    if v == 0 {
+        return err(format!("{key} must be above 0"));
+    }
+    Ok(())
+}
+
+fn validate_sessions(key: &str, sessions: &[SessionConfig]) -> Result<(), ConfigError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let valid_id = !s.id.is_empty()
+            && s.id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_id {
+            return err(format!(
+                "{key}[{i}].id {:?} must be non-empty letters, digits, '-' or '_'",
+                s.id
+            ));
+        }
+        if !seen.insert(s.id.clone()) {
+            return err(format!("{key}[{i}].id {:?} is used twice", s.id));
+        }
+        if s.symbols.is_empty() {
+            return err(format!("{key}[{i}].symbols (session {:?}) is empty", s.id));
+        }
+        for sym in &s.symbols {
+            if !is_valid_symbol(sym) {
+                return err(format!(
+                    "{key}[{i}].symbols: {sym:?} is not a MEXC futures symbol like BTC_USDT"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `BASE_QUOTE`, upper-case letters and digits.
+pub fn is_valid_symbol(sym: &str) -> bool {
+    let mut parts = sym.split('_');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// `TRADEMON_CLIENT__PING_INTERVAL_MS=3000` sets `client.ping_interval_ms`.
+/// The value is read as a TOML value (number, bool, array) and otherwise as a string.
+fn apply_env(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+    if path.len() < 2 || path.iter().any(|p| p.is_empty()) {
+        // TRADEMON_* variables that are not config keys (e.g. TRADEMON_LOG) are not ours.
+        return Ok(());
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let (last, parents) = path.split_last().ok_or_else(|| ConfigError(name.into()))?;
+    let mut cur = table;
+    for p in parents {
+        cur = match cur.get_mut(p) {
+            Some(toml::Value::Table(t)) => t,
+            _ => {
+                return err(format!(
+                    "{name}: there is no config section {p:?} (see docs/config.md)"
+                ));
+            }
+        };
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn redact_key(value: &mut toml::Value, dotted: &str) {
+    let mut cur = value;
+    let parts: Vec<&str> = dotted.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        let Some(t) = cur.as_table_mut() else { return };
+        if i + 1 == parts.len() {
+            if let Some(v) = t.get_mut(*p)
+                && v.as_str().is_some_and(|s| !s.is_empty())
+            {
+                *v = toml::Value::String("<redacted>".into());
+            }
+            return;
+        }
+        let Some(next) = t.get_mut(*p) else { return };
+        cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let c = Config::defaults();
+        c.validate().unwrap();
+        assert_eq!(c.client.ping_interval_ms, 5000);
+        assert_eq!(c.demo_sessions.len(), 2);
+        assert!(c.demo_sessions.iter().all(|s| s.symbols.len() >= 3));
+    }
+
+    #[test]
+    fn file_then_env_then_flags_override_in_order() {
+        let file = "[client]\nping_interval_ms = 4000\npong_timeout_ms = 4000\n";
+        let e = env(&[("TRADEMON_CLIENT__PONG_TIMEOUT_MS", "3000"), ("HOME", "/x")]);
+        let mut c = Config::from_layers(Some((Path::new("u.toml"), file)), &e).unwrap();
+        assert_eq!(c.client.ping_interval_ms, 4000);
+        assert_eq!(c.client.pong_timeout_ms, 3000);
+        c.apply_flags(&FlagOverrides {
+            fps: Some(5),
+            symbols: Some(vec!["BTC_USDT".into()]),
+            ..Default::default()
+        });
+        assert_eq!(c.tui.fps, 5);
+        assert_eq!(c.sessions.len(), 1);
+        assert_eq!(c.sessions[0].symbols, vec!["BTC_USDT"]);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn reconnect_threshold_not_above_slow_is_refused_naming_the_key() {
+        let file = "[client]\nslow_after_missed = 3\nreconnect_after_missed = 3\n";
+        let c = Config::from_layers(Some((Path::new("u.toml"), file)), &[]).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("client.reconnect_after_missed"), "{e}");
+        assert!(e.contains("client.slow_after_missed"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let file = "[client]\nping_intervall_ms = 1\n";
+        let e = Config::from_layers(Some((Path::new("u.toml"), file)), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ping_intervall_ms"), "{e}");
+        assert!(e.contains("u.toml"), "{e}");
+    }
+
+    #[test]
+    fn env_for_missing_section_is_refused() {
+        let e = Config::from_layers(None, &env(&[("TRADEMON_NOPE__X", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TRADEMON_NOPE__X"), "{e}");
+    }
+
+    #[test]
+    fn upstream_timeout_must_be_outermost() {
+        let e = Config::from_layers(
+            None,
+            &env(&[("TRADEMON_MEXC__SILENCE_RECONNECT_MS", "20000")]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mexc.silence_reconnect_ms"), "{e}");
+    }
+
+    #[test]
+    fn bad_symbol_in_session_is_refused() {
+        let mut c = Config::defaults();
+        c.apply_flags(&FlagOverrides {
+            symbols: Some(vec!["btc-usdt".into()]),
+            ..Default::default()
+        });
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("btc-usdt"), "{e}");
+    }
+
+    #[test]
+    fn non_loopback_bind_needs_token() {
+        let a: SocketAddr = "0.0.0.0:7878".parse().unwrap();
+        assert!(check_bind_allowed(a, "").is_err());
+        assert!(check_bind_allowed(a, "s3cret").is_ok());
+        assert!(check_bind_allowed("127.0.0.1:0".parse().unwrap(), "").is_ok());
+    }
+
+    #[test]
+    fn redacted_toml_hides_the_token() {
+        let mut c = Config::defaults();
+        c.server.token = "canary-token-123".into();
+        let t = c.redacted_toml();
+        assert!(!t.contains("canary-token-123"));
+        assert!(t.contains("<redacted>"));
+    }
+}

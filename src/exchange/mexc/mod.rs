@@ -1,0 +1,1 @@
+//! MEXC futures adapter (filled in by its own change).

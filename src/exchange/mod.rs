@@ -1,0 +1,69 @@
+//! Exchange side: the MEXC adapter and the MEXC simulator, and the normalized events the
+//! adapter emits. Nothing here knows about sessions or the UI.
+
+pub mod mexc;
+pub mod sim;
+
+use crate::protocol::DataSource;
+
+/// Taker side of a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trade {
+    /// Exchange trade id (`i`), contiguous per symbol on MEXC; `None` if the frame lacked it.
+    pub id: Option<u64>,
+    pub price: f64,
+    /// Size in contracts, as MEXC sends it.
+    pub contracts: f64,
+    pub taker: Side,
+    /// Exchange trade time, ms since the epoch.
+    pub ts_ms: i64,
+}
+
+/// Ticker fields are all optional except `last`: live frames omit fields at times.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TickerUpdate {
+    pub symbol: String,
+    pub last: f64,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    /// `riseFallRate` x 100.
+    pub change_pct: Option<f64>,
+    /// `amount24`: 24 h turnover in quote currency.
+    pub volume_24h: Option<f64>,
+    pub fair_price: Option<f64>,
+    pub index_price: Option<f64>,
+    pub funding_rate: Option<f64>,
+    pub exchange_ts_ms: Option<i64>,
+}
+
+/// Normalized market data, the adapter's only output besides its health.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarketEvent {
+    Ticker {
+        update: TickerUpdate,
+        source: DataSource,
+    },
+    Trades {
+        symbol: String,
+        trades: Vec<Trade>,
+        source: DataSource,
+    },
+    /// The exchange refused this symbol (e.g. `Contract [X] not exists`); other symbols go on.
+    SymbolFailed { symbol: String, reason: String },
+}
+
+impl MarketEvent {
+    pub fn symbol(&self) -> &str {
+        match self {
+            MarketEvent::Ticker { update, .. } => &update.symbol,
+            MarketEvent::Trades { symbol, .. } | MarketEvent::SymbolFailed { symbol, .. } => symbol,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Protocol-faithful MEXC futures simulator (filled in by its own change).

@@ -1,0 +1,11 @@
+//! trademon: a terminal trading monitor. One binary: an embedded backend (MEXC adapter,
+//! engine, hub, server) and a ratatui client talking to it over exactly one WebSocket.
+//! See docs/architecture.md for how the pieces fit.
+
+pub mod backend;
+pub mod client;
+pub mod config;
+pub mod exchange;
+pub mod protocol;
+pub mod telemetry;
+pub mod tui;

@@ -1,0 +1,514 @@
+//! Client <-> backend wire protocol: JSON text frames on one WebSocket.
+//!
+//! This module is the contract between `backend/` and `client/`; it depends on neither.
+//! `docs/protocol.md` describes it for humans and its examples are parsed by tests.
+//!
+//! Every stream message carries `type`, `stream`, `session_id` (for per-session streams),
+//! `seq` (monotonic per stream and session) and `ts` (backend wall clock, ms since the epoch).
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change; a mismatch closes with [`close::UNSUPPORTED_VERSION`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Application close codes. 4000-4499 may reconnect, 4500-4999 must not.
+pub mod close {
+    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+    pub const SLOW_CONSUMER: u16 = 4008;
+    pub const RESYNC_REQUIRED: u16 = 4009;
+    pub const AUTH_FAILED: u16 = 4501;
+    pub const PROTOCOL_VIOLATION: u16 = 4502;
+    pub const UNSUPPORTED_VERSION: u16 = 4503;
+    /// RFC 6455 codes we use as they are.
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+    /// Whether a client may reconnect after the peer closed with `code`.
+    pub fn may_reconnect(code: u16) -> bool {
+        !(4500..=4999).contains(&code)
+    }
+}
+
+/// The closed set of streams. Adding one is adding a variant here and a producer in the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamName {
+    Sessions,
+    MarketData,
+    StateMachines,
+    Health,
+    Events,
+}
+
+impl StreamName {
+    pub const ALL: [StreamName; 5] = [
+        StreamName::Sessions,
+        StreamName::MarketData,
+        StreamName::StateMachines,
+        StreamName::Health,
+        StreamName::Events,
+    ];
+
+    /// Per-session streams need a `session_id`; global ones ignore it.
+    pub fn is_per_session(self) -> bool {
+        matches!(self, StreamName::MarketData | StreamName::StateMachines)
+    }
+
+    /// Conflated streams may skip `seq` values for a client (latest value per key wins),
+    /// so a gap there is not a reason to resync.
+    pub fn is_conflated(self) -> bool {
+        matches!(self, StreamName::MarketData | StreamName::Health)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamName::Sessions => "sessions",
+            StreamName::MarketData => "market_data",
+            StreamName::StateMachines => "state_machines",
+            StreamName::Health => "health",
+            StreamName::Events => "events",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StreamName> {
+        StreamName::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    pub fn valid_names() -> Vec<String> {
+        StreamName::ALL
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()
+    }
+}
+
+impl std::fmt::Display for StreamName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client -> backend
+// ---------------------------------------------------------------------------------------------
+
+/// A frame sent by the client. `id` is chosen by the client and echoed in the reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Optional first frame; a different major protocol is closed with 4503.
+    Hello {
+        protocol: u32,
+        client: String,
+    },
+    /// `stream` stays a string here so an unknown name can be answered with a helpful error.
+    Subscribe {
+        id: u64,
+        stream: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
+    Unsubscribe {
+        id: u64,
+        stream: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
+    /// Application heartbeat; answered with `pong` ahead of any queued data.
+    Ping {
+        id: u64,
+    },
+    StartSession {
+        id: u64,
+        session_id: String,
+    },
+    StopSession {
+        id: u64,
+        session_id: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend -> client
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Hello(Hello),
+    Ack(Ack),
+    Error(ErrorReply),
+    Pong(Pong),
+    /// Reply to start/stop commands.
+    Result(CommandResult),
+    /// Whole current state of one stream (for one session); sent after every `ack`.
+    FullUpdate(Envelope<Snapshot>),
+    // --- deltas ---
+    Ticker(Envelope<Ticker>),
+    InstanceAdded(Envelope<Instance>),
+    InstanceRemoved(Envelope<InstanceRemoved>),
+    StateChange(Envelope<StateChange>),
+    SessionChanged(Envelope<SessionInfo>),
+    Health(Envelope<Health>),
+    Event(Envelope<LogEvent>),
+}
+
+impl ServerMsg {
+    /// The stream and sequence of a stream message, `None` for control replies.
+    pub fn stream_position(&self) -> Option<(StreamName, Option<&str>, u64)> {
+        fn pos<T>(e: &Envelope<T>) -> Option<(StreamName, Option<&str>, u64)> {
+            Some((e.stream, e.session_id.as_deref(), e.seq))
+        }
+        match self {
+            ServerMsg::FullUpdate(e) => pos(e),
+            ServerMsg::Ticker(e) => pos(e),
+            ServerMsg::InstanceAdded(e) => pos(e),
+            ServerMsg::InstanceRemoved(e) => pos(e),
+            ServerMsg::StateChange(e) => pos(e),
+            ServerMsg::SessionChanged(e) => pos(e),
+            ServerMsg::Health(e) => pos(e),
+            ServerMsg::Event(e) => pos(e),
+            ServerMsg::Hello(_)
+            | ServerMsg::Ack(_)
+            | ServerMsg::Error(_)
+            | ServerMsg::Pong(_)
+            | ServerMsg::Result(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub server: String,
+    pub connection_id: String,
+    /// Changes on every backend start so sequence numbers of different runs are never mixed.
+    pub epoch: String,
+    pub streams: Vec<String>,
+    pub ping_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub id: u64,
+    pub stream: StreamName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+/// Error codes are stable strings; `valid` lists the accepted choices when that helps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub valid: Vec<String>,
+}
+
+pub mod error_code {
+    pub const UNKNOWN_STREAM: &str = "unknown_stream";
+    pub const SESSION_NOT_FOUND: &str = "session_not_found";
+    pub const SESSION_REQUIRED: &str = "session_required";
+    pub const INVALID_MESSAGE: &str = "invalid_message";
+    pub const UNSUPPORTED_FRAME: &str = "unsupported_frame";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pong {
+    pub id: u64,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub id: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub stream: StreamName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub seq: u64,
+    pub ts: i64,
+    pub data: T,
+}
+
+/// The whole state of one stream. Exactly the fields of that stream are present in a
+/// `full_update`; `GET /api/v1/snapshot` fills all of them for one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<SessionInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_data: Option<Vec<Ticker>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machines: Option<Vec<Instance>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<LogEvent>>,
+}
+
+/// Body of `GET /api/v1/snapshot?session=ID`: every stream of that session with its seq.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestSnapshot {
+    pub session_id: String,
+    pub epoch: String,
+    pub ts: i64,
+    /// Current seq per stream name, so a client can tell whether anything moved.
+    pub seq: std::collections::BTreeMap<String, u64>,
+    pub data: Snapshot,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream payloads
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Starting,
+    Running,
+    Stopped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub name: String,
+    /// Always `paper` for now.
+    pub mode: String,
+    pub strategy: String,
+    pub symbols: Vec<String>,
+    pub state: SessionState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Where a market value came from: the exchange WebSocket or the REST fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    #[default]
+    Ws,
+    Rest,
+}
+
+/// Latest market state of one symbol (conflated: the newest replaces older ones).
+/// Prices are f64: they come from exchange decimals with at most ~10 significant digits,
+/// are only displayed and compared here, and f64 holds 15 exactly (see docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticker {
+    pub symbol: String,
+    pub last: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<f64>,
+    /// 24 h change in percent (exchange `riseFallRate` x 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct: Option<f64>,
+    /// 24 h turnover in quote currency (exchange `amount24`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_24h: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fair_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding_rate: Option<f64>,
+    /// Backend wall clock (ms) when the newest data for this symbol arrived.
+    pub received_ms: i64,
+    pub source: DataSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub symbol: String,
+    /// Strategy state, e.g. `MONITORING`.
+    pub state: String,
+    /// Backend wall clock (ms) of the last transition.
+    pub since_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRemoved {
+    pub symbol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub symbol: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamState {
+    Connecting,
+    Live,
+    Reconnecting,
+    /// WebSocket down, market data from REST polling.
+    RestPolling,
+    Down,
+}
+
+/// Who ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Initiator {
+    Local,
+    Remote,
+    /// The transport broke without a close frame (1006).
+    Transport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloseInfo {
+    pub initiator: Initiator,
+    pub code: u16,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionCounts {
+    pub pending: u32,
+    pub acked: u32,
+    pub live: u32,
+    pub stale: u32,
+    pub failed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamHealth {
+    pub state: UpstreamState,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pong_age_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_data_age_ms: Option<u64>,
+    pub reconnects: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_close: Option<CloseInfo>,
+    pub subscriptions: SubscriptionCounts,
+    pub source: DataSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub backend_started_ms: i64,
+    pub clients: u32,
+    pub upstream: UpstreamHealth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// A notable event for the event panel. Repeats of the same `name` and `message` are
+/// aggregated into one entry with a `count`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub ts: i64,
+    pub level: Level,
+    /// Stable event name, e.g. `mexc.close`.
+    pub name: String,
+    pub message: String,
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `404` body for an unknown session on REST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Wall clock in ms since the Unix epoch; the only place the protocol layer reads time.
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_message_round_trip_keeps_type_and_stream() {
+        let msg = ServerMsg::InstanceAdded(Envelope {
+            stream: StreamName::StateMachines,
+            session_id: Some("majors".into()),
+            seq: 7,
+            ts: 1_700_000_000_000,
+            data: Instance {
+                symbol: "BTC_USDT".into(),
+                state: "MONITORING".into(),
+                since_ms: 1_700_000_000_000,
+            },
+        });
+        let text = serde_json::to_string(&msg).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "instance_added");
+        assert_eq!(v["stream"], "state_machines");
+        assert_eq!(v["session_id"], "majors");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn client_subscribe_parses_with_unknown_stream_name() {
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"op":"subscribe","id":1,"stream":"nope"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Subscribe {
+                id: 1,
+                stream: "nope".into(),
+                session_id: None
+            }
+        );
+        assert_eq!(StreamName::parse("nope"), None);
+        assert_eq!(
+            StreamName::parse("market_data"),
+            Some(StreamName::MarketData)
+        );
+    }
+
+    #[test]
+    fn close_code_ranges_decide_reconnect() {
+        assert!(close::may_reconnect(close::HEARTBEAT_TIMEOUT));
+        assert!(close::may_reconnect(close::SLOW_CONSUMER));
+        assert!(close::may_reconnect(1006));
+        assert!(!close::may_reconnect(close::AUTH_FAILED));
+        assert!(!close::may_reconnect(close::UNSUPPORTED_VERSION));
+    }
+}

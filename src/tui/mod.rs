@@ -1,0 +1,1 @@
+//! The terminal UI (filled in by its own change).
