@@ -3,3 +3,53 @@
 
 pub mod link;
 pub mod model;
+
+use crate::protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
+use std::collections::BTreeSet;
+use tokio::sync::mpsc;
+
+/// One entry of the desired subscription set, replayed after every connect (WS-5).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subscription {
+    pub stream: StreamName,
+    /// `None` for global streams.
+    pub session_id: Option<String>,
+}
+
+/// What the UI asks of the connection task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCommand {
+    /// Replace the desired set; the difference is (un)subscribed at once if connected.
+    SetSubscriptions(BTreeSet<Subscription>),
+    /// The model saw a seq gap: unsubscribe + subscribe this one to get a fresh `full_update`.
+    Resync(Subscription),
+    /// Drop the link and connect again now (the `r` key), resetting the backoff.
+    ReconnectNow,
+    Shutdown,
+}
+
+/// What the connection task tells the UI, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// A frame from the backend, parsed, with the raw text as received (for recordings).
+    Message { msg: ServerMsg, raw: String },
+    /// The link changed (state, RTT, attempt, countdown...).
+    Link(link::LinkStatus),
+    /// A REST snapshot fetched while polling.
+    Snapshot(RestSnapshot),
+    /// Something worth showing in the event panel (closes, aggregated errors).
+    Notice(LogEvent),
+}
+
+/// Cheap to clone; dropping every handle does not stop the task, `Shutdown` does.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    pub commands: mpsc::UnboundedSender<ClientCommand>,
+}
+
+impl ClientHandle {
+    pub fn send(&self, cmd: ClientCommand) {
+        // The task only ends on Shutdown; a failed send then has nothing left to do.
+        let _ = self.commands.send(cmd);
+    }
+}
