@@ -3,6 +3,7 @@
 //! See docs/architecture.md for how the pieces fit.
 
 pub mod backend;
+pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod exchange;
