@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod backoff;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod exchange;

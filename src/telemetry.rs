@@ -1,1 +1,240 @@
-//! Logging setup (filled in by its own change).
+//! Logging: JSON lines to `trademon.log` (configured level) and `errors.log` (WARN and above
+//! only, DG-2), secrets scrubbed from every line, nothing ever written to the terminal (DG-3).
+//! WARN/ERROR events are also forwarded to the backend's `events` stream for the event panel.
+
+use crate::protocol::{Level, LogEvent, now_ms};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::field::{Field, Visit};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
+
+/// Keeps the background log writers alive; logs are flushed when it drops.
+pub struct Telemetry {
+    _guards: Vec<WorkerGuard>,
+    pub log_dir: PathBuf,
+}
+
+/// Set up file logging for this process. `events` receives WARN+ events for the event panel.
+pub fn init(
+    log_dir: &Path,
+    level: &str,
+    secrets: Vec<String>,
+    events: Option<mpsc::Sender<LogEvent>>,
+) -> color_eyre::Result<Telemetry> {
+    std::fs::create_dir_all(log_dir).map_err(|e| {
+        color_eyre::eyre::eyre!("cannot create log directory {}: {e}", log_dir.display())
+    })?;
+    let secrets = Arc::new(secrets);
+    let (main_writer, main_guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "trademon.log"));
+    let (err_writer, err_guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "errors.log"));
+
+    let filter = EnvFilter::try_new(level)
+        .or_else(|_| EnvFilter::try_new("info"))
+        .map_err(|e| color_eyre::eyre::eyre!("log.level {level:?}: {e}"))?;
+
+    let main_layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_writer(Redacting::new(main_writer, secrets.clone()))
+        .with_filter(filter);
+    let error_layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_writer(Redacting::new(err_writer, secrets.clone()))
+        .with_filter(LevelFilter::WARN);
+    let forward = events.map(|tx| EventForwarder {
+        tx,
+        secrets: secrets.clone(),
+    });
+
+    Registry::default()
+        .with(main_layer)
+        .with(error_layer)
+        .with(forward.with_filter(LevelFilter::WARN))
+        .try_init()
+        .map_err(|e| color_eyre::eyre::eyre!("logging already initialised: {e}"))?;
+    Ok(Telemetry {
+        _guards: vec![main_guard, err_guard],
+        log_dir: log_dir.to_path_buf(),
+    })
+}
+
+/// Replace every secret value in `text` (REC-3 applies to logs too).
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+/// A `MakeWriter` that scrubs secrets from each formatted line before it reaches the file.
+#[derive(Clone)]
+struct Redacting<W> {
+    inner: W,
+    secrets: Arc<Vec<String>>,
+}
+
+impl<W> Redacting<W> {
+    fn new(inner: W, secrets: Arc<Vec<String>>) -> Self {
+        Redacting { inner, secrets }
+    }
+}
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for Redacting<W> {
+    type Writer = RedactingLine<W::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingLine {
+            inner: self.inner.make_writer(),
+            secrets: self.secrets.clone(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// Buffers one event's output so a secret split across writes is still found.
+struct RedactingLine<W: Write> {
+    inner: W,
+    secrets: Arc<Vec<String>>,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Write for RedactingLine<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        let clean = scrub(&text, &self.secrets);
+        self.buf.clear();
+        self.inner.write_all(clean.as_bytes())?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for RedactingLine<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Sends WARN+ events to the backend so the TUI's event panel shows them.
+struct EventForwarder {
+    tx: mpsc::Sender<LogEvent>,
+    secrets: Arc<Vec<String>>,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for EventForwarder {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut v = FieldText::default();
+        event.record(&mut v);
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => Level::Error,
+            tracing::Level::WARN => Level::Warn,
+            _ => Level::Info,
+        };
+        let name = v
+            .event
+            .unwrap_or_else(|| event.metadata().target().to_string());
+        let mut message = v.message;
+        if !v.fields.is_empty() {
+            if !message.is_empty() {
+                message.push(' ');
+            }
+            message.push_str(&v.fields.join(" "));
+        }
+        // Never block a logging call site: if the backend is behind, the file log still has it.
+        let _ = self.tx.try_send(LogEvent {
+            ts: now_ms(),
+            level,
+            name,
+            message: scrub(&message, &self.secrets),
+            count: 1,
+        });
+    }
+}
+
+#[derive(Default)]
+struct FieldText {
+    event: Option<String>,
+    message: String,
+    fields: Vec<String>,
+}
+
+impl Visit for FieldText {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "event" => self.event = Some(value.to_string()),
+            "message" => self.message = value.to_string(),
+            name => self.fields.push(format!("{name}={value}")),
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "event" => self.event = Some(format!("{value:?}").trim_matches('"').to_string()),
+            "message" => self.message = format!("{value:?}"),
+            name => self.fields.push(format!("{name}={value:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_every_secret() {
+        let s = vec!["tok123".to_string(), String::new()];
+        assert_eq!(scrub("a tok123 b tok123", &s), "a <redacted> b <redacted>");
+        assert_eq!(scrub("nothing", &s), "nothing");
+    }
+
+    #[test]
+    fn redacting_writer_scrubs_split_writes() {
+        let out: Vec<u8> = Vec::new();
+        let mut w = RedactingLine {
+            inner: out,
+            secrets: Arc::new(vec!["secret-xyz".into()]),
+            buf: Vec::new(),
+        };
+        w.write_all(b"{\"token\":\"secr").unwrap();
+        w.write_all(b"et-xyz\"}\n").unwrap();
+        w.flush().unwrap();
+        let text = String::from_utf8(w.inner.clone()).unwrap();
+        assert!(!text.contains("secret-xyz"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
+
+    #[test]
+    fn forwarder_keeps_event_name_and_fields() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let layer = EventForwarder {
+            tx,
+            secrets: Arc::new(vec!["pw".into()]),
+        };
+        let subscriber = Registry::default().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(event = "mexc.close", code = 1006, "closed by pw");
+        });
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.name, "mexc.close");
+        assert_eq!(ev.level, Level::Warn);
+        assert!(ev.message.contains("code=1006"), "{}", ev.message);
+        assert!(!ev.message.contains("pw"), "{}", ev.message);
+    }
+}

@@ -1,0 +1,151 @@
+//! Command-line interface (clap derive). Parsing only; `launch` does the work.
+
+use crate::config::{ColorMode, FlagOverrides};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  trademon --demo                          offline demo: built-in MEXC simulator, two sessions
+  trademon --symbols BTC_USDT,ETH_USDT     watch two live MEXC contracts
+  trademon serve --listen 127.0.0.1:7878   backend only (headless)
+  trademon connect ws://127.0.0.1:7878/ws  TUI only, to a running backend
+  trademon sim --listen 127.0.0.1:9001     the MEXC simulator alone
+  trademon config --print                  show the effective configuration (secrets redacted)
+  NO_COLOR=1 trademon --demo               no colours (states still shown by text and symbol)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trademon",
+    version,
+    about = "Terminal trading monitor for MEXC futures: paper-trading sessions, one WebSocket, honest link health",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Feed the embedded backend from the built-in MEXC simulator (no network needed).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Config file (default: the platform config dir's trademon/config.toml, if present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// MEXC futures WebSocket URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub mexc_url: Option<String>,
+
+    /// MEXC futures REST base URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub mexc_rest_url: Option<String>,
+
+    /// Replace the configured sessions with one ad-hoc session watching these symbols.
+    #[arg(long, global = true, value_name = "LIST", value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+
+    /// Colour mode: auto, 16, 256, truecolor or none (NO_COLOR is honoured under auto).
+    #[arg(long, global = true, value_name = "MODE")]
+    pub color: Option<ColorMode>,
+
+    /// Maximum frames per second drawn to the terminal.
+    #[arg(long, global = true, value_name = "N")]
+    pub fps: Option<u32>,
+
+    /// Directory for trademon.log and errors.log.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> FlagOverrides {
+        FlagOverrides {
+            mexc_url: self.mexc_url.clone(),
+            mexc_rest_url: self.mexc_rest_url.clone(),
+            symbols: self.symbols.clone().map(|v| {
+                v.into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
+            color: self.color,
+            fps: self.fps,
+            log_dir: self.log_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the backend only (headless): MEXC adapter, sessions, hub, WebSocket + REST server.
+    Serve {
+        /// Listen address (default: server.listen). Non-loopback needs server.token.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run the TUI only, connected to a running backend.
+    Connect {
+        /// Backend WebSocket URL, e.g. ws://127.0.0.1:7878/ws
+        url: String,
+        /// Bearer token when the backend requires one (or TRADEMON_TOKEN).
+        #[arg(long, env = "TRADEMON_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Run the MEXC futures simulator alone (WebSocket /edge and REST on one port).
+    Sim {
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Show or check the effective configuration.
+    Config {
+        /// Print the effective configuration as TOML (secrets redacted).
+        #[arg(long, conflicts_with = "check")]
+        print: bool,
+        /// Validate the configuration and exit non-zero with the reason if it is invalid.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_parse_after_subcommand() {
+        let cli = Cli::try_parse_from([
+            "trademon",
+            "serve",
+            "--demo",
+            "--symbols",
+            "BTC_USDT, ETH_USDT",
+            "--color",
+            "none",
+        ])
+        .unwrap();
+        assert!(cli.demo);
+        let o = cli.global.overrides();
+        assert_eq!(o.symbols.unwrap(), vec!["BTC_USDT", "ETH_USDT"]);
+        assert_eq!(o.color, Some(ColorMode::None));
+        assert!(matches!(cli.command, Some(Command::Serve { listen: None })));
+    }
+
+    #[test]
+    fn bad_colour_mode_is_refused() {
+        let e = Cli::try_parse_from(["trademon", "--color", "purple"]).unwrap_err();
+        assert!(e.to_string().contains("purple"));
+    }
+}

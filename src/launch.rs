@@ -1,0 +1,223 @@
+//! Starts the pieces each command needs and wires them together:
+//! simulator (demo) -> MEXC adapter -> backend -> one WebSocket -> client -> TUI.
+//! The embedded and the remote case run the same code: the TUI always talks to the
+//! backend over a real loopback WebSocket.
+
+use crate::backend::{self, BackendHandle, BackendInputs};
+use crate::cli::{Cli, Command};
+use crate::client::connection::{self, ConnectOptions};
+use crate::client::Subscription;
+use crate::config::{Config, SessionConfig, check_bind_allowed};
+use crate::exchange::{mexc, sim};
+use crate::protocol::{LogEvent, StreamName};
+use crate::telemetry::{self, Telemetry};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let cfg = Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides())
+        .map_err(|e| eyre!("configuration refused: {e}"))?;
+    match cli.command {
+        None => run_tui_embedded(cfg, cli.demo).await,
+        Some(Command::Serve { listen }) => run_serve(cfg, cli.demo, listen).await,
+        Some(Command::Connect { url, token }) => run_connect(cfg, url, token).await,
+        Some(Command::Sim { listen }) => run_sim(cfg, listen).await,
+        Some(Command::Config { print, check }) => {
+            if print || !check {
+                print!("{}", cfg.redacted_toml());
+            }
+            if check {
+                println!("configuration OK");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Everything behind the WebSocket: optional simulator, adapter, backend.
+pub struct Embedded {
+    pub backend: BackendHandle,
+    pub sim: Option<sim::SimHandle>,
+    adapter: mexc::MexcHandle,
+}
+
+impl Embedded {
+    pub async fn shutdown(self) {
+        self.backend.shutdown().await;
+        self.adapter.task.abort();
+        if let Some(s) = self.sim {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Start simulator (demo), adapter and backend on `listen`.
+pub async fn start_embedded(
+    cfg: &Config,
+    demo: bool,
+    listen: SocketAddr,
+    log_events: mpsc::Receiver<LogEvent>,
+) -> Result<Embedded> {
+    let mut mexc_cfg = cfg.mexc.clone();
+    let sim = if demo {
+        let listener = TcpListener::bind(&cfg.sim.listen)
+            .await
+            .wrap_err_with(|| format!("simulator cannot listen on {}", cfg.sim.listen))?;
+        let s = sim::start(&cfg.sim, listener)
+            .await
+            .wrap_err("simulator failed to start")?;
+        mexc_cfg.ws_url = s.ws_url();
+        mexc_cfg.rest_url = s.rest_url();
+        Some(s)
+    } else {
+        None
+    };
+    let sessions: Vec<SessionConfig> = cfg.active_sessions(demo).to_vec();
+    let (symbols_tx, symbols_rx) = watch::channel(BTreeSet::new());
+    let (market_tx, market_rx) = mpsc::channel(8192);
+    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx);
+    let listener = TcpListener::bind(listen)
+        .await
+        .wrap_err_with(|| format!("backend cannot listen on {listen}"))?;
+    let backend = backend::start(
+        cfg,
+        sessions,
+        listener,
+        BackendInputs {
+            market: market_rx,
+            upstream: adapter.health.clone(),
+            symbols: symbols_tx,
+            log_events,
+        },
+    )
+    .await?;
+    Ok(Embedded {
+        backend,
+        sim,
+        adapter,
+    })
+}
+
+fn init_logs(cfg: &Config, with_events: bool) -> Result<(Telemetry, mpsc::Receiver<LogEvent>)> {
+    let (tx, rx) = mpsc::channel(1024);
+    let t = telemetry::init(
+        &cfg.log_dir(),
+        &cfg.log.level,
+        cfg.secret_values(),
+        with_events.then_some(tx),
+    )?;
+    Ok((t, rx))
+}
+
+/// The global streams every TUI wants before it knows the sessions.
+pub fn initial_subscriptions() -> BTreeSet<Subscription> {
+    [StreamName::Sessions, StreamName::Health, StreamName::Events]
+        .into_iter()
+        .map(|stream| Subscription {
+            stream,
+            session_id: None,
+        })
+        .collect()
+}
+
+async fn run_tui_embedded(cfg: Config, demo: bool) -> Result<ExitCode> {
+    let (_logs, log_events) = init_logs(&cfg, true)?;
+    tracing::info!(event = "app.start", demo, mode = "embedded", "trademon starting");
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
+    let (client, events) = connection::spawn(
+        ConnectOptions {
+            ws_url: embedded.backend.ws_url(),
+            token: None,
+            cfg: cfg.client.clone(),
+        },
+        initial_subscriptions(),
+    );
+    let result = crate::tui::run(&cfg, client, events).await;
+    embedded.shutdown().await;
+    result.map(|_| ExitCode::SUCCESS)
+}
+
+async fn run_connect(cfg: Config, url: String, token: Option<String>) -> Result<ExitCode> {
+    let mut secrets = cfg.secret_values();
+    secrets.extend(token.clone());
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, secrets, None)?;
+    tracing::info!(event = "app.start", mode = "connect", url = %url, "trademon connecting");
+    let (client, events) = connection::spawn(
+        ConnectOptions {
+            ws_url: url,
+            token,
+            cfg: cfg.client.clone(),
+        },
+        initial_subscriptions(),
+    );
+    crate::tui::run(&cfg, client, events).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<ExitCode> {
+    let addr_text = listen.unwrap_or_else(|| cfg.server.listen.clone());
+    let addr: SocketAddr = addr_text
+        .parse()
+        .map_err(|_| eyre!("--listen {addr_text:?} is not an address like 127.0.0.1:7878"))?;
+    check_bind_allowed(addr, &cfg.server.token).map_err(|e| eyre!("{e}"))?;
+    let (logs, log_events) = init_logs(&cfg, true)?;
+    let embedded = start_embedded(&cfg, demo, addr, log_events).await?;
+    tracing::info!(event = "app.start", mode = "serve", demo, addr = %embedded.backend.addr, "backend listening");
+    println!(
+        "trademon backend listening on {} (logs in {})",
+        embedded.backend.ws_url(),
+        logs.log_dir.display()
+    );
+    if let Some(s) = &embedded.sim {
+        println!("MEXC simulator on {}", s.ws_url());
+    }
+    wait_for_shutdown_signal().await;
+    tracing::info!(event = "app.stop", mode = "serve", "shutting down");
+    embedded.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_sim(cfg: Config, listen: Option<String>) -> Result<ExitCode> {
+    let addr = listen.unwrap_or_else(|| cfg.sim.listen.clone());
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, cfg.secret_values(), None)?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .wrap_err_with(|| format!("simulator cannot listen on {addr}"))?;
+    let s = sim::start(&cfg.sim, listener).await?;
+    println!("MEXC simulator: WebSocket {}  REST {}", s.ws_url(), s.rest_url());
+    wait_for_shutdown_signal().await;
+    s.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP.
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
