@@ -11,6 +11,7 @@ Examples:
   trademon serve --listen 127.0.0.1:7878   backend only (headless)
   trademon connect ws://127.0.0.1:7878/ws  TUI only, to a running backend
   trademon sim --listen 127.0.0.1:9001     the MEXC simulator alone
+  trademon bench pong --rate 20000         pong RTT under load vs idle
   trademon config --print                  show the effective configuration (secrets redacted)
   NO_COLOR=1 trademon --demo               no colours (states still shown by text and symbol)";
 
@@ -103,6 +104,11 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Measurements for docs/benchmarks.md (not part of CI).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Show or check the effective configuration.
     Config {
         /// Print the effective configuration as TOML (secrets redacted).
@@ -111,6 +117,21 @@ pub enum Command {
         /// Validate the configuration and exit non-zero with the reason if it is invalid.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// App pong RTT p50/p99 on an idle link and while the backend pushes RATE msg/s to one client.
+    Pong {
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// Seconds per phase (idle, then loaded).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Symbols the load is spread over.
+        #[arg(long, default_value_t = 100)]
+        symbols: usize,
     },
 }
 

@@ -4,7 +4,7 @@
 //! backend over a real loopback WebSocket.
 
 use crate::backend::{self, BackendHandle, BackendInputs};
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::Subscription;
 use crate::config::{Config, SessionConfig, check_bind_allowed};
@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Serve { listen }) => run_serve(cfg, cli.demo, listen).await,
         Some(Command::Connect { url, token }) => run_connect(cfg, url, token).await,
         Some(Command::Sim { listen }) => run_sim(cfg, listen).await,
+        Some(Command::Bench { which }) => run_bench(which).await,
         Some(Command::Config { print, check }) => {
             if print || !check {
                 print!("{}", cfg.redacted_toml());
@@ -220,4 +221,18 @@ async fn wait_for_shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
+    match which {
+        BenchCommand::Pong {
+            rate,
+            seconds,
+            symbols,
+        } => {
+            let report = crate::bench::pong::run(rate, seconds, symbols).await?;
+            println!("{report}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

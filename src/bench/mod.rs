@@ -1,0 +1,5 @@
+//! `trademon bench ...`: measurements written up in docs/benchmarks.md. They are commands,
+//! not timed unit tests, so CI never fails on a noisy machine.
+
+pub mod pong;
+pub mod stats;
