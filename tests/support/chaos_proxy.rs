@@ -149,7 +149,10 @@ async fn direction(
                 base
             };
             if tx
-                .send((Instant::now() + Duration::from_millis(delay), buf[..n].to_vec()))
+                .send((
+                    Instant::now() + Duration::from_millis(delay),
+                    buf[..n].to_vec(),
+                ))
                 .is_err()
             {
                 break;
