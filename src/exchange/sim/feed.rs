@@ -51,7 +51,7 @@ pub(crate) async fn run(
     let tick_every = cfg.ticker_every.min(MAX_TICK);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut spelling = Spelling::seeded(cfg.seed ^ 0x5eed_f4a3_e5);
+    let mut spelling = Spelling::seeded(cfg.seed ^ 0x005e_edf4_a3e5);
     let start = Instant::now();
     let mut next_ticker = start + cfg.ticker_every;
     let mut next_tickers = start + TICKERS_EVERY;
