@@ -306,10 +306,18 @@ async fn json_ping_gets_pong_with_data_and_ts() {
     sim.shutdown().await;
 }
 
-/// Reads until the server closes; returns (texts seen, close frame, time taken).
-async fn until_close(ws: &mut Ws, keepalive: Option<Message>) -> (Vec<String>, Message, Duration) {
+struct Closed {
+    texts: Vec<String>,
+    close: Message,
+    took: Duration,
+    pongs: usize,
+}
+
+/// Reads until the server closes, sending `keepalive` every 50 ms meanwhile.
+async fn until_close(ws: &mut Ws, keepalive: Option<Message>) -> Closed {
     let t0 = Instant::now();
     let mut texts = Vec::new();
+    let mut pongs = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {
@@ -320,7 +328,10 @@ async fn until_close(ws: &mut Ws, keepalive: Option<Message>) -> (Vec<String>, M
             }
             m = ws.next() => match m {
                 Some(Ok(Message::Text(t))) => texts.push(t.to_string()),
-                Some(Ok(m @ Message::Close(_))) => return (texts, m, t0.elapsed()),
+                Some(Ok(close @ Message::Close(_))) => {
+                    return Closed { texts, close, took: t0.elapsed(), pongs };
+                }
+                Some(Ok(Message::Pong(_))) => pongs += 1,
                 Some(Ok(_)) => {}
                 other => panic!("ended without close frame: {other:?}"),
             },
@@ -333,8 +344,14 @@ async fn until_close(ws: &mut Ws, keepalive: Option<Message>) -> (Vec<String>, M
 async fn heartbeat_expires_without_json_ping_even_with_protocol_pings() {
     let sim = start(cfg(300)).await;
     let mut ws = connect(&sim).await;
-    let (texts, close, took) = until_close(&mut ws, Some(Message::Ping(vec![1].into()))).await;
+    let Closed {
+        texts,
+        close,
+        took,
+        pongs,
+    } = until_close(&mut ws, Some(Message::Ping(vec![1].into()))).await;
     assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(pongs >= 3, "protocol Pings are answered: {pongs}");
     let last = texts.last().expect("rs.error before the close");
     assert_reply(
         last,
@@ -381,7 +398,7 @@ async fn json_pings_keep_the_socket_alive_then_silence_closes_it() {
         }
     }
     assert!(pongs >= 7, "{pongs}");
-    let (_, close, took) = until_close(&mut ws, None).await;
+    let Closed { close, took, .. } = until_close(&mut ws, None).await;
     assert!(took >= Duration::from_millis(200), "{took:?}");
     assert!(matches!(close, Message::Close(Some(f)) if u16::from(f.code) == 1003));
     let cmds = sim.faults.commands();

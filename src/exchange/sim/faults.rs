@@ -117,8 +117,16 @@ impl SimFaults {
         self.drop_generation.subscribe()
     }
 
-    pub(crate) fn is(&self, flag: &AtomicBool) -> bool {
-        flag.load(Ordering::Relaxed)
+    pub fn pushes_paused(&self) -> bool {
+        self.pause_pushes.load(Ordering::Relaxed)
+    }
+
+    pub fn pongs_stalled(&self) -> bool {
+        self.stall_pongs.load(Ordering::Relaxed)
+    }
+
+    pub fn upgrades_refused(&self) -> bool {
+        self.refuse_upgrades.load(Ordering::Relaxed)
     }
 }
 

@@ -396,6 +396,35 @@ mod tests {
     }
 
     #[test]
+    fn seeded_quirks_are_reproducible_and_do_happen() {
+        use crate::exchange::sim::market::{Market, MarketParams};
+        let params = MarketParams {
+            seed: 1,
+            trades_per_s: 4.0,
+            pump_chance_per_s: 0.0,
+        };
+        let tickers = Market::new(params, 1_790_000_000_000).tickers();
+        let render = |seed| {
+            let mut sp = Spelling::seeded(seed);
+            (0..50)
+                .flat_map(|_| tickers.iter())
+                .map(|t| ticker_push(t, &mut sp, 1).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let a = render(9);
+        assert_eq!(a, render(9));
+        assert_ne!(a, render(10));
+        assert!(a.iter().any(|f| f.contains("E+") || f.contains("E-")));
+        assert!(a.iter().any(|f| !f.contains("\"volume24\"")));
+        assert!(a.iter().all(|f| f.contains("\"lastPrice\"")));
+        for f in &a {
+            serde_json::from_str::<serde_json::Value>(f).unwrap();
+        }
+        let plain = ticker_push(&tickers[0], &mut Spelling::plain(), 1).unwrap();
+        assert!(!plain.contains('E'), "{plain}");
+    }
+
+    #[test]
     fn replies_have_the_live_shape() {
         assert_eq!(
             sub_ack("deal", 5).unwrap(),

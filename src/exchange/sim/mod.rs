@@ -48,8 +48,8 @@ pub(crate) struct Shared {
     shutdown: watch::Receiver<bool>,
 }
 
-/// A running simulator. Dropping it without `shutdown` leaves the tasks running until the
-/// runtime ends.
+/// A running simulator. Dropping it stops everything too (the shutdown channel closes), just
+/// without waiting for the tasks to finish.
 pub struct SimHandle {
     pub addr: SocketAddr,
     pub faults: Arc<SimFaults>,
@@ -61,12 +61,24 @@ pub struct SimHandle {
 impl SimHandle {
     /// `ws://127.0.0.1:PORT/edge`
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/edge", self.addr)
+        format!("ws://{}/edge", self.dial_addr())
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn rest_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.dial_addr())
+    }
+
+    /// Where a local client connects: a wildcard bind (`0.0.0.0`) is reached via loopback.
+    fn dial_addr(&self) -> SocketAddr {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
     }
 
     /// Stop the market, close every connection and stop listening.

@@ -30,7 +30,7 @@ pub(crate) async fn edge(
     State(shared): State<Arc<Shared>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if shared.faults.is(&shared.faults.refuse_upgrades) {
+    if shared.faults.upgrades_refused() {
         return (StatusCode::FORBIDDEN, Html(WAF_PAGE)).into_response();
     }
     match upgrade {
@@ -72,6 +72,13 @@ impl Subscriptions {
             *mask &= !bit(symbol);
         }
     }
+}
+
+/// `now + d`, saturating instead of panicking on an absurd configured timeout.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
 
 fn bit(i: usize) -> u64 {
@@ -122,7 +129,7 @@ async fn connection(mut socket: WebSocket, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
     // MEXC's clock starts at accept and only JSON pings move it.
-    let deadline = tokio::time::sleep(shared.heartbeat);
+    let deadline = tokio::time::sleep_until(after(shared.heartbeat));
     tokio::pin!(deadline);
     let mut subs = Subscriptions::default();
 
@@ -143,8 +150,8 @@ async fn connection(mut socket: WebSocket, shared: Arc<Shared>) {
                     let reply = match commands::parse(&text) {
                         Ok(Command::Ping) => {
                             faults.count_ping();
-                            deadline.as_mut().reset(Instant::now() + shared.heartbeat);
-                            (!faults.is(&faults.stall_pongs)).then(|| frames::pong(wall_ms()))
+                            deadline.as_mut().reset(after(shared.heartbeat));
+                            (!faults.pongs_stalled()).then(|| frames::pong(wall_ms()))
                         }
                         Ok(Command::Sub { channel, symbol }) => Some(subscribe(&mut subs, channel, &symbol)),
                         Ok(Command::Unsub { channel, symbol }) => {
@@ -174,7 +181,7 @@ async fn connection(mut socket: WebSocket, shared: Arc<Shared>) {
             push = pushes.recv() => match push {
                 Ok(PushFrame { topic, text }) => {
                     if subs.wants(topic)
-                        && !faults.is(&faults.pause_pushes)
+                        && !faults.pushes_paused()
                         && send(&mut socket, Message::Text(text)).await.is_err()
                     {
                         break Exit::WriteFailed;
