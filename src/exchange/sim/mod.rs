@@ -1,1 +1,161 @@
-//! Protocol-faithful MEXC futures simulator (filled in by its own change).
+//! Protocol-faithful MEXC futures simulator: WebSocket `/edge` and the REST ticker on one port.
+//!
+//! It speaks the happy path of the live protocol with its quirks (acks without symbols, silence
+//! for unknown methods, JSON-ping-only heartbeat, deals as arrays, exponent numbers) so the
+//! adapter and the demo can run offline. `SimFaults` holds the fault-injection seams.
+//!
+//! Layout: `market` (pure model) -> `feed` (the one task stepping it, broadcasting rendered
+//! `frames`) -> `ws` (one task per connection) and `rest`. `commands` parses client input.
+
+mod clock;
+mod commands;
+mod faults;
+mod feed;
+mod frames;
+pub mod market;
+mod rest;
+mod ws;
+
+pub use faults::{COMMAND_LOG_MAX, SimFaults};
+
+use crate::config::SimConfig;
+use axum::Router;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use feed::{FeedConfig, PushFrame, Snapshot};
+use market::{Market, MarketParams};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// The simulated contracts.
+pub const SYMBOLS: &[&str] = &market::SYMBOL_NAMES;
+
+/// Pushes buffered per connection before a slow client starts losing them (counted as lag).
+const PUSH_BUFFER: usize = 4096;
+/// How long `shutdown` waits for the server to wind down before aborting it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// State every request and connection shares.
+pub(crate) struct Shared {
+    heartbeat: Duration,
+    faults: Arc<SimFaults>,
+    pushes: broadcast::Sender<PushFrame>,
+    snapshot: watch::Receiver<Snapshot>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A running simulator. Dropping it stops everything too (the shutdown channel closes), just
+/// without waiting for the tasks to finish.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    pub faults: Arc<SimFaults>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    feed: JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// `ws://127.0.0.1:PORT/edge`
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/edge", self.dial_addr())
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.dial_addr())
+    }
+
+    /// Where a local client connects: a wildcard bind (`0.0.0.0`) is reached via loopback.
+    fn dial_addr(&self) -> SocketAddr {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
+    }
+
+    /// Stop the market, close every connection and stop listening.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.feed.await;
+        let mut server = self.server;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+    }
+}
+
+/// Start the simulator on `listener` (bind it from `cfg.listen`, or port 0 in tests).
+pub async fn start(cfg: &SimConfig, listener: TcpListener) -> std::io::Result<SimHandle> {
+    let addr = listener.local_addr()?;
+    let faults = Arc::new(SimFaults::new());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let market = Market::new(
+        MarketParams {
+            seed: cfg.seed,
+            trades_per_s: cfg.trades_per_s,
+            pump_chance_per_s: cfg.pump_chance_per_s,
+        },
+        clock::wall_ms(),
+    );
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(market.tickers()));
+    let (pushes, _) = broadcast::channel(PUSH_BUFFER);
+    let feed = tokio::spawn(feed::run(
+        market,
+        FeedConfig {
+            // Validation refuses 0, but a zero interval would make tokio panic: clamp anyway.
+            ticker_every: Duration::from_millis(cfg.ticker_interval_ms.max(1)),
+            seed: cfg.seed,
+        },
+        pushes.clone(),
+        snapshot_tx,
+        shutdown_rx.clone(),
+    ));
+
+    let shared = Arc::new(Shared {
+        heartbeat: Duration::from_millis(cfg.heartbeat_timeout_ms),
+        faults: faults.clone(),
+        pushes,
+        snapshot: snapshot_rx,
+        shutdown: shutdown_rx.clone(),
+    });
+    let app = Router::new()
+        .route("/edge", get(ws::edge))
+        .merge(rest::routes())
+        .with_state(shared);
+    let listener = listener.tap_io(|tcp| {
+        // Small frames (pongs, acks) must not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+    });
+    let mut stop = shutdown_rx;
+    let server = tokio::spawn(async move {
+        let signal = async move {
+            let _ = stop.wait_for(|down| *down).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::warn!(error = %e, "sim: server stopped");
+        }
+    });
+    tracing::info!(%addr, "sim: MEXC futures simulator listening");
+    Ok(SimHandle {
+        addr,
+        faults,
+        shutdown: shutdown_tx,
+        server,
+        feed,
+    })
+}

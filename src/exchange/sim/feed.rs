@@ -1,0 +1,105 @@
+//! The one task that drives the market model and fans its output out.
+//!
+//! Frames are rendered once here and broadcast; each connection picks what it subscribed to.
+//! A broadcast channel never waits for a slow receiver (it lags and the connection counts it),
+//! so no client can slow the market down.
+
+use super::clock::wall_ms;
+use super::frames::{self, Spelling};
+use super::market::{Market, SYMBOL_NAMES, Ticker};
+use axum::extract::ws::Utf8Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// `push.tickers` cadence (MEXC documents once per second).
+const TICKERS_EVERY: Duration = Duration::from_secs(1);
+/// Model step; finer only if the ticker cadence asks for it.
+const MAX_TICK: Duration = Duration::from_millis(100);
+
+/// What a push is about, for per-connection filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Topic {
+    Ticker(usize),
+    Deal(usize),
+    Tickers,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PushFrame {
+    pub topic: Topic,
+    /// Shared bytes: cloning per connection does not copy the text.
+    pub text: Utf8Bytes,
+}
+
+pub(crate) struct FeedConfig {
+    pub ticker_every: Duration,
+    /// Seeds the spelling quirks (exponent numbers, omitted fields).
+    pub seed: u64,
+}
+
+pub(crate) type Snapshot = Arc<Vec<Ticker>>;
+
+pub(crate) async fn run(
+    mut market: Market,
+    cfg: FeedConfig,
+    pushes: broadcast::Sender<PushFrame>,
+    snapshot: watch::Sender<Snapshot>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tick_every = cfg.ticker_every.min(MAX_TICK);
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut spelling = Spelling::seeded(cfg.seed ^ 0x005e_edf4_a3e5);
+    let start = Instant::now();
+    let mut next_ticker = start + cfg.ticker_every;
+    let mut next_tickers = start + TICKERS_EVERY;
+    let publish = |topic: Topic, text: serde_json::Result<String>| match text {
+        // No receivers is normal (nobody connected); the frame is simply not needed.
+        Ok(text) => drop(pushes.send(PushFrame {
+            topic,
+            text: text.into(),
+        })),
+        Err(e) => tracing::warn!(error = %e, "sim: could not render a push"),
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        let now_ms = wall_ms();
+        for batch in market.step(now_ms) {
+            let symbol = SYMBOL_NAMES[batch.symbol];
+            let text = frames::deal_push(symbol, &batch.trades, &mut spelling, now_ms);
+            publish(Topic::Deal(batch.symbol), text);
+        }
+        let tickers = market.tickers();
+        let at = Instant::now();
+        if due(&mut next_ticker, at, cfg.ticker_every) {
+            for (i, t) in tickers.iter().enumerate() {
+                publish(
+                    Topic::Ticker(i),
+                    frames::ticker_push(t, &mut spelling, now_ms),
+                );
+            }
+        }
+        if due(&mut next_tickers, at, TICKERS_EVERY) {
+            let text = frames::tickers_push(&tickers, &mut spelling, now_ms);
+            publish(Topic::Tickers, text);
+        }
+        snapshot.send_replace(Arc::new(tickers));
+    }
+}
+
+/// True when `next` has come; moves it one period on without trying to catch up a backlog.
+fn due(next: &mut Instant, now: Instant, every: Duration) -> bool {
+    if now < *next {
+        return false;
+    }
+    *next += every;
+    if *next <= now {
+        *next = now + every;
+    }
+    true
+}
