@@ -168,11 +168,9 @@ async fn serve_socket(mut socket: WebSocket, ctl: Arc<Ctl>, conn: usize) {
                 Some(Ok(Message::Text(t))) => {
                     let silent = ctl.silent.load(Ordering::SeqCst);
                     match serde_json::from_str::<ClientMsg>(t.as_str()) {
-                        Ok(ClientMsg::Ping { id }) => {
-                            if !silent && !ctl.hold_pongs.load(Ordering::SeqCst) {
-                                let pong = ServerMsg::Pong(Pong { id, ts: protocol::now_ms() });
-                                let _ = socket.send(text(&pong)).await;
-                            }
+                        Ok(ClientMsg::Ping { id }) if !silent && !ctl.hold_pongs.load(Ordering::SeqCst) => {
+                            let pong = ServerMsg::Pong(Pong { id, ts: protocol::now_ms() });
+                            let _ = socket.send(text(&pong)).await;
                         }
                         Ok(ClientMsg::Subscribe { id, stream, session_id }) => {
                             ctl.subscribes.lock().expect("lock").push((conn, stream.clone(), session_id.clone()));
@@ -334,9 +332,11 @@ impl Client {
 
     async fn until_state(&mut self, state: LinkState, within: Duration) -> LinkStatus {
         match self
-            .until(&format!("state {state:?}"), within, |ev| {
-                matches!(ev, ClientEvent::Link(s) if s.state == state)
-            })
+            .until(
+                &format!("state {state:?}"),
+                within,
+                |ev| matches!(ev, ClientEvent::Link(s) if s.state == state),
+            )
             .await
         {
             ClientEvent::Link(s) => s,
@@ -395,9 +395,11 @@ async fn held_pongs_while_data_flows_is_slow_and_never_reconnects() {
     let mut client = Client::start(fake.url(), fast_config());
     client.until_state(LinkState::Live, WITHIN).await;
     client
-        .until("a pong with rtt", WITHIN, |ev| {
-            matches!(ev, ClientEvent::Link(s) if s.rtt_ms.is_some())
-        })
+        .until(
+            "a pong with rtt",
+            WITHIN,
+            |ev| matches!(ev, ClientEvent::Link(s) if s.rtt_ms.is_some()),
+        )
         .await;
 
     fake.ctl.hold_pongs.store(true, Ordering::SeqCst);
@@ -436,12 +438,24 @@ async fn silence_reconnects_and_replays_the_desired_subscriptions() {
     client.until_state(LinkState::Live, WITHIN).await;
     client
         .until("the hello", WITHIN, |ev| {
-            matches!(ev, ClientEvent::Message { msg: ServerMsg::Hello(_), .. })
+            matches!(
+                ev,
+                ClientEvent::Message {
+                    msg: ServerMsg::Hello(_),
+                    ..
+                }
+            )
         })
         .await;
     client
         .until("data", WITHIN, |ev| {
-            matches!(ev, ClientEvent::Message { msg: ServerMsg::Ticker(_), .. })
+            matches!(
+                ev,
+                ClientEvent::Message {
+                    msg: ServerMsg::Ticker(_),
+                    ..
+                }
+            )
         })
         .await;
     assert_eq!(fake.subscribes_on(1), desired_wire());
@@ -460,7 +474,13 @@ async fn silence_reconnects_and_replays_the_desired_subscriptions() {
     assert_eq!(fake.connections(), 2);
     client
         .until("an ack on the new connection", WITHIN, |ev| {
-            matches!(ev, ClientEvent::Message { msg: ServerMsg::Ack(_), .. })
+            matches!(
+                ev,
+                ClientEvent::Message {
+                    msg: ServerMsg::Ack(_),
+                    ..
+                }
+            )
         })
         .await;
     assert_eq!(fake.subscribes_on(2), desired_wire());
@@ -484,9 +504,11 @@ async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
     client.until_state(LinkState::Polling, WITHIN).await;
     for i in 0..3 {
         client
-            .until(&format!("snapshot {i}"), WITHIN, |ev| {
-                matches!(ev, ClientEvent::Snapshot(s) if s.session_id == "s1")
-            })
+            .until(
+                &format!("snapshot {i}"),
+                WITHIN,
+                |ev| matches!(ev, ClientEvent::Snapshot(s) if s.session_id == "s1"),
+            )
             .await;
     }
     // WebSocket retries went on while polling.
@@ -503,7 +525,11 @@ async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
         rest_after_live,
         "polling must stop once the WebSocket is back"
     );
-    assert!(!later.iter().any(|ev| matches!(ev, ClientEvent::Snapshot(_))));
+    assert!(
+        !later
+            .iter()
+            .any(|ev| matches!(ev, ClientEvent::Snapshot(_)))
+    );
     assert_eq!(fake.subscribes_on(1), desired_wire());
     // The token went along on the upgrade.
     assert!(
@@ -533,7 +559,17 @@ async fn websocket_and_rest_both_down_is_disconnected_and_retries_go_on() {
             matches!(ev, ClientEvent::Link(s) if s.state == LinkState::Disconnected && s.attempt > down.attempt)
         })
         .await;
-    assert!(!client.notices("link.poll_failed").is_empty());
+    // "Connection refused" again and again is one notice, not one per attempt (RC-2).
+    let refused = client.notices("link.connect_failed");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].message.contains("refused"),
+        "{:?}",
+        refused[0].message
+    );
+    assert_eq!(client.notices("link.poll_failed").len(), 1);
+    let streak = client.last_status().and_then(|s| s.last_error.clone());
+    assert!(streak.as_ref().is_some_and(|(_, n)| *n > 3), "{streak:?}");
     client.handle.send(ClientCommand::Shutdown);
 }
 
@@ -546,10 +582,7 @@ async fn close_4501_is_disconnected_without_reconnect_attempts() {
     fake.close_all(protocol::close::AUTH_FAILED, "auth failed");
     let down = client.until_state(LinkState::Disconnected, WITHIN).await;
     let close = down.last_close.expect("close shown");
-    assert_eq!(
-        (close.code, close.reason.as_str()),
-        (4501, "auth failed")
-    );
+    assert_eq!((close.code, close.reason.as_str()), (4501, "auth failed"));
     assert_eq!(close.initiator, protocol::Initiator::Remote);
 
     client.drain_for(Duration::from_millis(500)).await;
@@ -630,7 +663,11 @@ async fn reconnect_now_reconnects_at_once() {
             matches!(ev, ClientEvent::Link(s) if s.state == LinkState::Live && s.reconnects == 1)
         })
         .await;
-    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(fake.connections(), 2);
     let closes = fake.client_closes();
     assert!(
@@ -641,7 +678,13 @@ async fn reconnect_now_reconnects_at_once() {
     );
     client
         .until("replay on the new connection", WITHIN, |ev| {
-            matches!(ev, ClientEvent::Message { msg: ServerMsg::Ack(_), .. })
+            matches!(
+                ev,
+                ClientEvent::Message {
+                    msg: ServerMsg::Ack(_),
+                    ..
+                }
+            )
         })
         .await;
     assert_eq!(fake.subscribes_on(2), desired_wire());
@@ -660,7 +703,11 @@ async fn reconnect_now_reconnects_at_once() {
     let asked = Instant::now();
     client.handle.send(ClientCommand::ReconnectNow);
     client.until_state(LinkState::Live, WITHIN).await;
-    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     client.handle.send(ClientCommand::Shutdown);
 }
 
@@ -688,8 +735,12 @@ async fn set_subscriptions_sends_the_difference_and_shutdown_closes_cleanly() {
     while fake.client_closes().is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(fake.client_closes(), vec![(1, 1000, "client quit".to_string())]);
+    assert_eq!(
+        fake.client_closes(),
+        vec![(1, 1000, "client quit".to_string())]
+    );
     // The task ends: the event channel closes.
-    let end = tokio::time::timeout(WITHIN, async { while client.rx.recv().await.is_some() {} }).await;
+    let end =
+        tokio::time::timeout(WITHIN, async { while client.rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "the connection task must end on Shutdown");
 }

@@ -324,7 +324,7 @@ impl Connection {
             return Ok(());
         }
         match outcome {
-            PollOutcome::Snapshot(snap) => self.out.send(ClientEvent::Snapshot(snap)).await?,
+            PollOutcome::Snapshot(snap) => self.out.send(ClientEvent::Snapshot(*snap)).await?,
             PollOutcome::Round(Ok(())) => {
                 self.machine.on(Input::PollOk, Instant::now());
             }
@@ -403,6 +403,19 @@ impl Connection {
     ) -> Result<(), Gone> {
         match self.repeats.record(level, name, message, Instant::now()) {
             Some(ev) => self.notice(ev).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Like `report` for events already logged in full elsewhere: aggregated notice only.
+    pub(super) async fn notify(
+        &mut self,
+        level: Level,
+        name: &str,
+        message: &str,
+    ) -> Result<(), Gone> {
+        match self.repeats.record(level, name, message, Instant::now()) {
+            Some(ev) => self.out.send(ClientEvent::Notice(ev)).await,
             None => Ok(()),
         }
     }

@@ -21,7 +21,8 @@ pub struct PollPlan {
 
 #[derive(Debug)]
 pub enum PollOutcome {
-    Snapshot(RestSnapshot),
+    /// Boxed: snapshots are large and rounds are not.
+    Snapshot(Box<RestSnapshot>),
     /// End of one round: `Ok` if the backend delivered at least one snapshot (or, with no
     /// sessions to poll, answered its health check).
     Round(Result<(), String>),
@@ -108,7 +109,11 @@ async fn round(
         match snapshot(client, cfg, session).await {
             Ok(snap) => {
                 delivered = true;
-                if out.send(PollOutcome::Snapshot(snap)).await.is_err() {
+                if out
+                    .send(PollOutcome::Snapshot(Box::new(snap)))
+                    .await
+                    .is_err()
+                {
                     return Ok(());
                 }
             }

@@ -17,9 +17,9 @@ use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 /// How long the close handshake may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,6 +55,30 @@ impl Connection {
             frames_out: 0,
             connection_id: None,
         };
+        let result = self.session_loop(&mut ws, &mut c).await;
+        if result.is_err() {
+            // The UI is gone, so no notices; still say goodbye properly and log it (DG-1).
+            let frame = CloseFrame {
+                code: CloseCode::from(close::GOING_AWAY),
+                reason: "client gone".into(),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+            log_close(
+                "local",
+                close::GOING_AWAY,
+                "client gone",
+                &c,
+                tracing::Level::INFO,
+            );
+        }
+        result
+    }
+
+    async fn session_loop(
+        &mut self,
+        ws: &mut WsStream,
+        c: &mut Counters,
+    ) -> Result<SessionEnd, Gone> {
         self.on_opened().await?;
 
         // The whole desired set, every time: the server has no memory of this client (WS-5).
@@ -65,8 +89,8 @@ impl Connection {
         for sub in self.desired.clone() {
             replay.push(self.subscribe_msg(&sub));
         }
-        if let Err(e) = self.send_batch(&mut ws, &replay, &mut c).await {
-            return self.transport_lost(&c, e).await;
+        if let Err(e) = self.send_batch(ws, &replay, c).await {
+            return self.transport_lost(c, e).await;
         }
 
         let mut ping_timer =
@@ -80,29 +104,35 @@ impl Connection {
             tokio::select! {
                 biased;
                 cmd = self.cmds.recv(), if self.cmds_open => {
-                    if let Some(end) = self.on_command(cmd, &mut ws, &mut c).await? {
+                    if let Some(end) = self.on_command(cmd, ws, c).await? {
                         return Ok(end);
                     }
                 }
                 _ = ping_timer.tick() => {
                     let id = self.next_ping_id;
                     self.next_ping_id += 1;
-                    if let Err(e) = self.send_batch(&mut ws, &[ClientMsg::Ping { id }], &mut c).await {
-                        return self.transport_lost(&c, e).await;
+                    if let Err(e) = self.send_batch(ws, &[ClientMsg::Ping { id }], c).await {
+                        return self.transport_lost(c, e).await;
                     }
                     self.machine.on(Input::PingSent { id }, Instant::now());
                 }
                 frame = ws.next() => match frame {
                     Some(Ok(msg)) => {
                         c.frames_in += 1;
-                        if let Some(end) = self.on_frame(msg, &mut ws, &mut c).await? {
+                        if let Some(end) = self.on_frame(msg, ws, c).await? {
                             return Ok(end);
                         }
                     }
-                    Some(Err(e)) => return self.transport_lost(&c, e.to_string()).await,
+                    Some(Err(Error::Capacity(e))) => {
+                        // Our own limit (max_message_bytes): tell the server why (1009).
+                        let reason = format!("message too big: {e}");
+                        let end = SessionEnd::Lost { may_reconnect: true };
+                        return self.close_local(ws, c, close::MESSAGE_TOO_BIG, &reason, end).await;
+                    }
+                    Some(Err(e)) => return self.transport_lost(c, e.to_string()).await,
                     None => {
                         return self
-                            .transport_lost(&c, "connection ended without a close frame".into())
+                            .transport_lost(c, "connection ended without a close frame".into())
                             .await;
                     }
                 },
@@ -122,7 +152,7 @@ impl Connection {
                             self.opts.cfg.reconnect_after_missed
                         );
                         return self
-                            .close_local(&mut ws, &c, close::HEARTBEAT_TIMEOUT, &reason, SessionEnd::Lost { may_reconnect: true })
+                            .close_local(ws, c, close::HEARTBEAT_TIMEOUT, &reason, SessionEnd::Lost { may_reconnect: true })
                             .await;
                     }
                     self.publish().await?;
@@ -320,7 +350,13 @@ impl Connection {
                 drain(ws, &mut counters).await;
             }
         };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
+        // A peer declared dead by the heartbeat will not answer: don't wait long for it.
+        let limit = if code == close::HEARTBEAT_TIMEOUT {
+            CLOSE_TIMEOUT.min(self.write_timeout())
+        } else {
+            CLOSE_TIMEOUT
+        };
+        let _ = tokio::time::timeout(limit, handshake).await;
         self.closed(Initiator::Local, code, &reason, &counters)
             .await?;
         Ok(end)
@@ -347,34 +383,13 @@ impl Connection {
             Initiator::Remote => "remote",
             Initiator::Transport => "transport",
         };
-        let duration_ms = c.opened.elapsed().as_millis() as u64;
-        let connection_id = c.connection_id.as_deref().unwrap_or("-");
         let routine = initiator == Initiator::Local && code == close::NORMAL;
-        if routine {
-            tracing::info!(
-                event = "link.close",
-                initiator = who,
-                code,
-                reason,
-                connection_id,
-                duration_ms,
-                frames_in = c.frames_in,
-                frames_out = c.frames_out,
-                "websocket closed"
-            );
+        let level = if routine {
+            tracing::Level::INFO
         } else {
-            tracing::warn!(
-                event = "link.close",
-                initiator = who,
-                code,
-                reason,
-                connection_id,
-                duration_ms,
-                frames_in = c.frames_in,
-                frames_out = c.frames_out,
-                "websocket closed"
-            );
-        }
+            tracing::Level::WARN
+        };
+        log_close(who, code, reason, c, level);
         self.status.last_close = Some(CloseInfo {
             initiator,
             code,
@@ -390,7 +405,8 @@ impl Connection {
             text.push_str(" (not reconnecting)");
         }
         let level = if routine { Level::Info } else { Level::Warn };
-        self.report(level, "link.close", &text).await
+        // The close itself is logged above with all its fields; this is the event-panel line.
+        self.notify(level, "link.close", &text).await
     }
 
     async fn send_batch(
@@ -446,6 +462,38 @@ impl Connection {
         let id = self.next_op_id;
         self.next_op_id += 1;
         id
+    }
+}
+
+/// The DG-1 close line: stable event name, who, code, reason, connection id, duration, counters.
+fn log_close(who: &str, code: u16, reason: &str, c: &Counters, level: tracing::Level) {
+    let duration_ms = c.opened.elapsed().as_millis() as u64;
+    let connection_id = c.connection_id.as_deref().unwrap_or("-");
+    let (frames_in, frames_out) = (c.frames_in, c.frames_out);
+    if level == tracing::Level::INFO {
+        tracing::info!(
+            event = "link.close",
+            initiator = who,
+            code,
+            reason,
+            connection_id,
+            duration_ms,
+            frames_in,
+            frames_out,
+            "websocket closed"
+        );
+    } else {
+        tracing::warn!(
+            event = "link.close",
+            initiator = who,
+            code,
+            reason,
+            connection_id,
+            duration_ms,
+            frames_in,
+            frames_out,
+            "websocket closed"
+        );
     }
 }
 
