@@ -1,8 +1,16 @@
 //! The client side of the one WebSocket: connection (heartbeat, health, backoff, resubscribe,
 //! REST polling) and the model that replicates backend state.
 
+pub mod connection;
+mod dial;
+pub mod health_machine;
+pub mod heartbeat;
 pub mod link;
 pub mod model;
+mod outbox;
+pub mod poller;
+pub mod repeats;
+mod session;
 
 use crate::protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
 use std::collections::BTreeSet;
