@@ -458,7 +458,7 @@ async fn silence_reconnects_and_replays_the_desired_subscriptions() {
             )
         })
         .await;
-    assert_eq!(fake.subscribes_on(1), desired_wire());
+    assert_subscribed(&fake, 1).await;
 
     // Everything stops on the open socket: no pongs, no data.
     fake.ctl.silent.store(true, Ordering::SeqCst);
@@ -483,7 +483,7 @@ async fn silence_reconnects_and_replays_the_desired_subscriptions() {
             )
         })
         .await;
-    assert_eq!(fake.subscribes_on(2), desired_wire());
+    assert_subscribed(&fake, 2).await;
     // The server saw the heartbeat close with its code and reason (close handshake done).
     let closes = fake.client_closes();
     assert!(
@@ -530,7 +530,7 @@ async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
             .iter()
             .any(|ev| matches!(ev, ClientEvent::Snapshot(_)))
     );
-    assert_eq!(fake.subscribes_on(1), desired_wire());
+    assert_subscribed(&fake, 1).await;
     // The token went along on the upgrade.
     assert!(
         fake.ctl
@@ -743,4 +743,14 @@ async fn set_subscriptions_sends_the_difference_and_shutdown_closes_cleanly() {
     let end =
         tokio::time::timeout(WITHIN, async { while client.rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "the connection task must end on Shutdown");
+}
+
+/// The replayed set arrives as several frames; an ack or data can come back before the fake
+/// has read the last of them, so wait (bounded) for the whole set on that connection.
+async fn assert_subscribed(fake: &Fake, connection: usize) {
+    let deadline = std::time::Instant::now() + WITHIN;
+    while fake.subscribes_on(connection) != desired_wire() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fake.subscribes_on(connection), desired_wire());
 }
