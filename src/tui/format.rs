@@ -14,7 +14,7 @@ pub const OVERFLOW_CHAR: char = '#';
 pub const MISSING: &str = "--";
 
 /// Decimals for a price by its magnitude, so every symbol shows a useful number of digits:
-/// 95123.4, 3512.25, 150.12, 1.2345, 0.35012, 0.00001234.
+/// 95123.4, 3512.25, 150.12, 14.523, 1.2345, 0.35012, 0.00001234.
 pub fn price_decimals(price: f64) -> usize {
     let a = price.abs();
     if !a.is_finite() || a == 0.0 {
@@ -24,6 +24,8 @@ pub fn price_decimals(price: f64) -> usize {
         1
     } else if a >= 100.0 {
         2
+    } else if a >= 10.0 {
+        3
     } else if a >= 1.0 {
         4
     } else if a >= 0.01 {
@@ -45,14 +47,16 @@ pub fn price(value: f64, width: usize) -> String {
 /// 2. compact notation with a suffix (`1.23M`), fewer decimals again;
 /// 3. an overflow marker (`####`) that cannot be mistaken for a number.
 ///
-/// The result is never longer than `width` and never a number with digits cut off.
+/// A shortened form is used only while it stays within [`MAX_ROUNDING`] of the value, so
+/// 0.35 never becomes `0` and 3512 never becomes `4k`. The result is never longer than
+/// `width`.
 pub fn fit_number(value: f64, decimals: usize, width: usize) -> String {
     if !value.is_finite() {
         return fit_text_exact(MISSING, width);
     }
     for d in (0..=decimals).rev() {
         let s = format!("{value:.d$}");
-        if s.len() <= width {
+        if s.len() <= width && faithful(value, rounded(value, d), 0.0) {
             return s;
         }
     }
@@ -62,32 +66,52 @@ pub fn fit_number(value: f64, decimals: usize, width: usize) -> String {
     overflow(width)
 }
 
-/// Compact form (`1.23M`, `-45.6k`) with at most 2 decimals, the shortest that fits `width`
-/// starting from the most precise; `None` when even the shortest does not fit.
+/// Largest relative rounding a shortened number may carry.
+pub const MAX_ROUNDING: f64 = 0.05;
+
+fn rounded(value: f64, decimals: usize) -> f64 {
+    format!("{value:.decimals$}").parse().unwrap_or(f64::NAN)
+}
+
+/// Whether `shown` is an honest rounding of `value`: within MAX_ROUNDING relative, or within
+/// `abs_tolerance` (for values near zero where relative error explodes).
+fn faithful(value: f64, shown: f64, abs_tolerance: f64) -> bool {
+    let err = (shown - value).abs();
+    err <= value.abs() * MAX_ROUNDING || err <= abs_tolerance
+}
+
+/// Compact form (`1.23M`, `-45.6k`) with at most 2 decimals, the most precise that fits
+/// `width` and is still faithful; `None` when none does.
 fn compact_within(value: f64, width: usize) -> Option<String> {
     (0..=2)
         .rev()
-        .map(|d| compact(value, d))
-        .find(|s| s.len() <= width)
+        .map(|d| compact_parts(value, d))
+        .find(|(s, shown)| s.len() <= width && faithful(value, *shown, 0.0))
+        .map(|(s, _)| s)
 }
 
 /// Compact notation with a k/M/B/T suffix (`1.23M`); plain below 1000.
 pub fn compact(value: f64, decimals: usize) -> String {
+    compact_parts(value, decimals).0
+}
+
+/// The compact text and the value it stands for.
+fn compact_parts(value: f64, decimals: usize) -> (String, f64) {
     const UNITS: [(f64, &str); 4] = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")];
     let a = value.abs();
     for (i, (scale, suffix)) in UNITS.iter().enumerate() {
         if a >= *scale {
-            let scaled = value / scale;
-            let s = format!("{scaled:.decimals$}");
+            let mut scale = *scale;
+            let mut suffix = *suffix;
             // Rounding can carry to 1000 (999.996k -> "1000.00k"): use the next unit up.
-            if scaled.abs() >= 999.5 && i > 0 {
-                let (up_scale, up_suffix) = UNITS[i - 1];
-                return format!("{:.decimals$}{up_suffix}", value / up_scale);
+            if rounded(value / scale, decimals).abs() >= 1000.0 && i > 0 {
+                (scale, suffix) = UNITS[i - 1];
             }
-            return format!("{s}{suffix}");
+            let m = rounded(value / scale, decimals);
+            return (format!("{:.decimals$}{suffix}", value / scale), m * scale);
         }
     }
-    format!("{value:.decimals$}")
+    (format!("{value:.decimals$}"), rounded(value, decimals))
 }
 
 /// A 24 h volume in compact form, e.g. `1.23M`, fitted to `width`.
@@ -105,7 +129,8 @@ pub fn percent(value: f64, width: usize) -> String {
     }
     for d in (0..=2).rev() {
         let s = format!("{value:+.d$}%");
-        if s.len() <= width {
+        // A percentage may round by half a point at most (+0.4% must not read +0%).
+        if s.len() <= width && faithful(value, rounded(value, d), 0.05) {
             return s;
         }
     }
@@ -213,7 +238,12 @@ mod tests {
         assert_eq!(fit_number(123456.78, 2, 6), "123457");
         assert_eq!(fit_number(123456.78, 2, 5), "123k");
         assert_eq!(fit_number(1_234_567.0, 2, 5), "1.23M");
-        assert_eq!(fit_number(1_234_567.0, 2, 2), "##");
+        assert_eq!(fit_number(1_234_567.0, 2, 2), "##", "1M would be 19% off");
+        assert_eq!(fit_number(3512.25, 2, 3), "###", "4k would be 14% off");
+        assert_eq!(fit_number(3512.25, 2, 4), "3512");
+        assert_eq!(fit_number(35123.0, 2, 4), "35k");
+        assert_eq!(price(0.35012, 3), "###", "never 0 for 0.35");
+        assert_eq!(price(0.00001234, 6), "######");
         assert_eq!(fit_number(-1_234_567.0, 2, 6), "-1.23M");
     }
 
@@ -240,7 +270,7 @@ mod tests {
                     _ => (s.as_str(), 1.0),
                 };
                 let back: f64 = num.parse::<f64>().expect("a number") * mult;
-                let tolerance = (v.abs() * 0.05).max(1.0);
+                let tolerance = v.abs() * MAX_ROUNDING;
                 assert!((back - v).abs() <= tolerance, "{v} shown as {s:?}");
             }
         }
@@ -262,6 +292,8 @@ mod tests {
         assert_eq!(percent(-0.5, 8), "-0.50%");
         assert_eq!(percent(-12.345, 4), "-12%");
         assert_eq!(percent(-1234.0, 3), "###");
+        assert_eq!(percent(0.4, 3), "###", "+0% would hide the move");
+        assert_eq!(percent(0.4, 5), "+0.4%");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let mut segs: Vec<Vec<Span<'static>>> = Vec::new();
 
     let mut head = vec![Span::styled(
-        format!(" {} {} ", state.symbol(), state.word()),
+        format!(" {} {}", state.symbol(), state.word()),
         theme.link(state),
     )];
     let countdown = || match app.next_attempt_in_ms() {
@@ -35,7 +35,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             format!(" {} pongs missed", link.missed_pongs),
             theme.warn(),
         )),
-        LinkState::Polling => head.push(Span::styled(" data from REST polling", theme.warn())),
+        LinkState::Polling => head.push(Span::styled(" (data from REST snapshots)", theme.warn())),
         _ => {}
     }
     segs.push(head);

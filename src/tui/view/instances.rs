@@ -55,7 +55,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ],
             None => vec![
                 Span::raw((*sym).clone()),
-                Span::styled("no instance", theme.muted()),
+                Span::styled(format::MISSING, theme.muted()),
                 Span::raw(format::MISSING),
             ],
         };
