@@ -6,6 +6,9 @@
 use crate::client::{ClientCommand, ClientEvent};
 use crossterm::event::KeyEvent;
 
+// `Client` is large, but an action is built once and moved into `update`: boxing it would
+// add an allocation per market message to save a memcpy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A key press (the event loop passes only `KeyEventKind::Press`).

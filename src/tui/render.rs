@@ -80,24 +80,40 @@ fn render_loop(
     events: mpsc::UnboundedSender<RenderEvent>,
     interval: Duration,
 ) {
+    let failed = render_frames(&mut terminal, &frames, &events, interval);
+    // ratatui's Drop shows the cursor and prints to stderr (our terminal) if that fails.
+    // After a write error the terminal is gone: skip that. Otherwise show it here.
+    if failed || terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
+}
+
+/// Draw until the sender is dropped; true when a terminal write failed.
+fn render_frames(
+    terminal: &mut Term,
+    frames: &std_mpsc::Receiver<Box<App>>,
+    events: &mpsc::UnboundedSender<RenderEvent>,
+    interval: Duration,
+) -> bool {
     while let Ok(mut app) = frames.recv() {
         // Only the newest state matters.
         while let Ok(newer) = frames.try_recv() {
             app = newer;
         }
         let started = Instant::now();
-        if let Err(e) = draw(&mut terminal, &app) {
+        if let Err(e) = draw(terminal, &app) {
             let _ = events.send(RenderEvent::Failed(e.to_string()));
-            return;
+            return true;
         }
         // The fps cap: no new frame before the interval is over.
         if let Some(rest) = interval.checked_sub(started.elapsed()) {
             std::thread::sleep(rest);
         }
         if events.send(RenderEvent::Ready).is_err() {
-            return;
+            return false;
         }
     }
+    false
 }
 
 /// One frame between BeginSynchronizedUpdate and EndSynchronizedUpdate, so the terminal shows
