@@ -247,7 +247,11 @@ pub(crate) fn is_stale(age_ms: i64, stale_after_ms: u64) -> bool {
     age_ms >= 0 && age_ms as u64 >= stale_after_ms
 }
 
-/// Whether the link currently delivers fresh pushes (used to warn that values are last known).
+/// Whether data still flows to us (pushes, or REST snapshots while polling); otherwise the
+/// view warns that values are last known.
 pub(crate) fn link_delivers(state: LinkState) -> bool {
-    matches!(state, LinkState::Live | LinkState::Slow)
+    matches!(
+        state,
+        LinkState::Live | LinkState::Slow | LinkState::Polling
+    )
 }

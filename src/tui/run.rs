@@ -14,13 +14,17 @@ use crate::protocol::now_ms;
 use color_eyre::eyre::{WrapErr, eyre};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 /// Ages and the reconnect countdown move at this pace.
 const TICK: Duration = Duration::from_millis(250);
+/// Draw at least this often even when nothing changed. Every frame writes (synchronized
+/// update codes at least), so a terminal that died without SIGHUP shows up as a write error
+/// within this time instead of leaving crossterm's reader spinning on a dead tty.
+const WATCHDOG: Duration = Duration::from_secs(2);
 /// How long to wait for the render thread at exit before leaving it behind.
 const RENDER_SHUTDOWN: Duration = Duration::from_millis(500);
 
@@ -103,6 +107,7 @@ async fn event_loop(
     // The renderer takes a new state only after it finished the previous frame.
     let mut render_ready = true;
     let mut pending = start;
+    let mut last_frame = Instant::now();
 
     loop {
         for effect in pending.drain(..) {
@@ -114,11 +119,13 @@ async fn event_loop(
                 }
             }
         }
-        if render_ready && app.take_dirty() {
+        let overdue = last_frame.elapsed() >= WATCHDOG;
+        if render_ready && (app.take_dirty() || overdue) {
             if !renderer.send(Box::new(app.clone())) {
                 return Exit::TerminalLost("render thread ended".into());
             }
             render_ready = false;
+            last_frame = Instant::now();
         }
 
         tokio::select! {

@@ -281,6 +281,26 @@ fn with_link(mut app: App, state: LinkState) -> App {
         LinkState::Connecting => {}
     }
     app.update(Action::Client(ClientEvent::Link(link)));
+    if state == LinkState::Polling {
+        // While polling, data comes from REST snapshots of the backend.
+        app.update(Action::Client(ClientEvent::Snapshot(RestSnapshot {
+            session_id: "majors".into(),
+            epoch: "e1".into(),
+            ts: NOW,
+            seq: Default::default(),
+            data: Snapshot {
+                market_data: Some(vec![
+                    Ticker {
+                        source: DataSource::Rest,
+                        ..ticker("BTC_USDT", 95101.0, 1.2, 1.236e9, 1_500)
+                    },
+                    ticker("ETH_USDT", 3512.25, -0.5, 4.5e8, 75_000),
+                    ticker("SOL_USDT", 149.9, 3.0, 9.81e7, 1_500),
+                ]),
+                ..Default::default()
+            },
+        })));
+    }
     app
 }
 

@@ -3,6 +3,8 @@
 //! that never got a value, and a title that says when values are last known, not live.
 
 use super::grid::{self, Align, Col};
+use crate::client::link::LinkState;
+use crate::protocol::DataSource;
 use crate::tui::app::{App, is_stale, link_delivers};
 use crate::tui::format;
 use ratatui::Frame;
@@ -20,7 +22,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let session = app.active_session();
     let name = session.map_or("no session", |s| s.name.as_str());
     let mut title = vec![Span::styled(format!(" Watchlist {name} "), theme.title())];
-    if !link_delivers(app.link().state) {
+    let state = app.link().state;
+    if state == LinkState::Polling {
+        title.push(Span::styled(" via REST polling ", theme.warn()));
+    } else if !link_delivers(state) {
         title.push(Span::styled(" last known values ", theme.warn()));
     }
     let block = Block::bordered()
@@ -112,7 +117,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 let vol = t
                     .volume_24h
                     .map_or(format::MISSING.to_string(), |v| format::volume(v, w(5)));
-                let status = if stale { "stale!" } else { "" };
+                let status = if stale {
+                    "stale!"
+                } else if t.source == DataSource::Rest {
+                    // From the exchange's REST fallback: slower, say so.
+                    "REST"
+                } else {
+                    ""
+                };
                 (
                     vec![
                         marker,
