@@ -577,3 +577,31 @@ fn a_sequence_gap_asks_for_a_resync() {
         )))]
     );
 }
+
+#[test]
+fn many_symbols_at_80x24_scroll_with_a_visible_count() {
+    let mut app = app_with(Palette::Ansi16);
+    let symbols: Vec<String> = (0..20).map(|i| format!("SYM{i:02}_USDT")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    msg(
+        &mut app,
+        sessions_update(1, vec![session("big", "Big", &refs)]),
+    );
+    for _ in 0..19 {
+        app.update(key(KeyCode::Down));
+    }
+    let text = screen_text(&render(&app, 80, 24));
+    let expect = [
+        ("> SYM19_USDT", "the selected row is scrolled into view"),
+        ("6-20 of 20", "scrolled rows are counted"),
+        ("State ", "the state column moved into the watchlist"),
+        ("Events", "the event panel keeps its place"),
+    ];
+    for (needle, why) in expect {
+        assert!(text.contains(needle), "{why}:\n{text}");
+    }
+    assert!(
+        !text.contains("State machines"),
+        "no room for the panel:\n{text}"
+    );
+}

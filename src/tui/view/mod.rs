@@ -55,7 +55,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         // The state-machine panel needs about 40 columns; the watchlist takes the rest.
         let [wl, inst] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)]).areas(tables);
-        watchlist::render(app, frame, wl);
+        watchlist::render(app, frame, wl, false);
         instances::render(app, frame, inst);
         events::render(app, frame, events_area);
     } else {
@@ -66,7 +66,7 @@ pub fn view(app: &App, frame: &mut Frame) {
             Constraint::Fill(1),
         ])
         .areas(body);
-        watchlist::render(app, frame, wl);
+        watchlist::render(app, frame, wl, inst_h == 0);
         if inst_h > 0 {
             instances::render(app, frame, inst);
         }
@@ -80,7 +80,8 @@ pub fn view(app: &App, frame: &mut Frame) {
 
 /// Heights of the stacked watchlist and state-machine panels in a body of `h` lines: the
 /// watchlist first (it is what traders watch), then the state machines, with the event panel
-/// keeping at least `EVENTS_MIN`. A state-machine panel too small to show one row is left out.
+/// keeping at least `EVENTS_MIN`. A state-machine panel too small to show one row is left out
+/// and the watchlist shows the state as a column instead.
 fn stacked_heights(h: u16, table_h: u16) -> (u16, u16) {
     let free = h.saturating_sub(EVENTS_MIN);
     let wl = table_h.min(free);

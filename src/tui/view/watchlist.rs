@@ -16,16 +16,21 @@ use unicode_width::UnicodeWidthStr;
 
 /// Widest price column we size for; beyond it prices are compacted (never cut).
 const PRICE_MAX: usize = 14;
+/// Index of the optional state column in `cols`.
+const STATE_COL: usize = 8;
 
-pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+/// `with_state`: the state-machine panel did not fit, so its state column moves in here.
+pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
     let theme = &app.theme;
     let session = app.active_session();
     let name = session.map_or("no session", |s| s.name.as_str());
     let mut title = vec![Span::styled(format!(" Watchlist {name} "), theme.title())];
     let state = app.link().state;
+    let has_data =
+        session.is_some_and(|s| app.model.market.get(&s.id).is_some_and(|m| !m.is_empty()));
     if state == LinkState::Polling {
         title.push(Span::styled(" via REST polling ", theme.warn()));
-    } else if !link_delivers(state) {
+    } else if !link_delivers(state) && has_data {
         title.push(Span::styled(" last known values ", theme.warn()));
     }
     let block = Block::bordered()
@@ -67,8 +72,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Col::new("Vol 24h", 7, Align::Right, 1),
         Col::new("Age", 4, Align::Right, 4),
         Col::new("Status", 7, Align::Left, 2),
+        Col::new("State", if with_state { 12 } else { 0 }, Align::Left, 1),
     ];
-    let keep = grid::fit_columns(&cols, inner.width as usize);
+    let instances = app.model.instances.get(&session.id);
+    let state_of = |sym: &str| {
+        let state = instances
+            .and_then(|m| m.get(sym))
+            .map_or(format::MISSING, |i| i.state.as_str());
+        Span::raw(state.to_string())
+    };
+    let mut keep = grid::fit_columns(&cols, inner.width as usize);
+    if !with_state {
+        keep.retain(|&i| i != STATE_COL);
+    }
     let w = |i: usize| cols[i].width;
 
     let mut lines = vec![grid::header(&cols, &keep, theme.header())];
@@ -89,6 +105,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                     Span::raw(format::MISSING),
                     Span::raw(format::MISSING),
                     Span::raw("no data"),
+                    state_of(sym),
                 ],
                 theme.stale(),
             ),
@@ -135,6 +152,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                         Span::raw(vol),
                         Span::raw(format::age(age)),
                         Span::raw(status),
+                        state_of(sym),
                     ],
                     if stale { theme.stale() } else { Style::new() },
                 )
