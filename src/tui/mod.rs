@@ -1,1 +1,22 @@
-//! The terminal UI (filled in by its own change).
+//! The terminal UI: state + update (`app`), a pure view (`view`), keys (`keymap`), colours
+//! (`theme`), number fitting (`format`), a render thread (`render`), terminal setup and
+//! restore (`terminal`) and the event loop (`run`).
+
+pub mod action;
+pub mod app;
+pub mod format;
+pub mod keymap;
+pub mod render;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+
+mod run;
+
+pub use action::{Action, Effect};
+pub use app::App;
+pub use run::run;
+pub use view::view;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! All UI state and `update`, the only place it changes.
+//!
+//! `update` takes an [`Action`] and returns [`Effect`]s for the event loop to carry out. It does
+//! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
+
+use super::action::{Action, Effect};
+use super::keymap::{Command, Keymap};
+use super::theme::Theme;
+use crate::client::link::{LinkState, LinkStatus};
+use crate::client::model::{Applied, ClientModel};
+use crate::client::{ClientCommand, ClientEvent, Subscription};
+use crate::config::TuiConfig;
+use crate::protocol::{SessionInfo, StreamName};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub(crate) model: ClientModel,
+    pub(crate) link: LinkStatus,
+    /// Client clock when `link` arrived, to count `next_attempt_in_ms` down locally.
+    pub(crate) link_at_ms: i64,
+    /// Index into `model.sessions`.
+    pub(crate) active: usize,
+    /// Selected watchlist row of the active session.
+    pub(crate) selected: usize,
+    pub(crate) show_help: bool,
+    pub(crate) size: (u16, u16),
+    pub(crate) now_ms: i64,
+    pub(crate) stale_after_ms: u64,
+    pub(crate) keymap: Keymap,
+    pub(crate) theme: Theme,
+    /// Last set sent with `SetSubscriptions`, to send again only when it changes.
+    subscriptions: BTreeSet<Subscription>,
+    /// Something visible changed since the last `take_dirty`.
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(
+        cfg: &TuiConfig,
+        keymap: Keymap,
+        theme: Theme,
+        link: LinkStatus,
+        size: (u16, u16),
+        now_ms: i64,
+    ) -> App {
+        App {
+            model: ClientModel::new(cfg.event_panel_max),
+            link,
+            link_at_ms: now_ms,
+            active: 0,
+            selected: 0,
+            show_help: false,
+            size,
+            now_ms,
+            stale_after_ms: cfg.stale_after_ms,
+            keymap,
+            theme,
+            subscriptions: BTreeSet::new(),
+            dirty: true,
+        }
+    }
+
+    /// Effects to run once at start: subscribe to the global streams.
+    pub fn start(&mut self) -> Vec<Effect> {
+        self.sync_subscriptions().into_iter().collect()
+    }
+
+    /// Whether a redraw is due; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn sessions(&self) -> &[SessionInfo] {
+        &self.model.sessions
+    }
+
+    pub fn active_session(&self) -> Option<&SessionInfo> {
+        self.model.sessions.get(self.active)
+    }
+
+    pub fn link(&self) -> &LinkStatus {
+        &self.link
+    }
+
+    pub fn show_help(&self) -> bool {
+        self.show_help
+    }
+
+    /// Time left until the next reconnect attempt, counted down from when the link status
+    /// arrived (the connection task publishes on change, not on every tick).
+    pub fn next_attempt_in_ms(&self) -> Option<u64> {
+        let at = self.link.next_attempt_in_ms?;
+        let elapsed = (self.now_ms - self.link_at_ms).max(0) as u64;
+        Some(at.saturating_sub(elapsed))
+    }
+
+    /// The set the UI wants: global streams plus the per-session ones of every known session.
+    pub fn desired_subscriptions(&self) -> BTreeSet<Subscription> {
+        let global = [StreamName::Sessions, StreamName::Health, StreamName::Events]
+            .into_iter()
+            .map(|stream| Subscription {
+                stream,
+                session_id: None,
+            });
+        let per_session = self.model.sessions.iter().flat_map(|s| {
+            [StreamName::MarketData, StreamName::StateMachines]
+                .into_iter()
+                .map(|stream| Subscription {
+                    stream,
+                    session_id: Some(s.id.clone()),
+                })
+        });
+        global.chain(per_session).collect()
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(key) => self.on_key(key),
+            Action::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+                Vec::new()
+            }
+            Action::Tick(now) => {
+                self.on_tick(now);
+                Vec::new()
+            }
+            Action::Client(ev) => self.on_client(ev),
+        }
+    }
+
+    fn on_tick(&mut self, now: i64) {
+        let before = self.now_ms;
+        self.now_ms = now;
+        // Ages are shown in whole seconds; the reconnect countdown in tenths. Redraw only
+        // when one of them can have changed.
+        let countdown = self.link.next_attempt_in_ms.is_some();
+        if before / 1000 != now / 1000 || (countdown && before / 100 != now / 100) {
+            self.dirty = true;
+        }
+    }
+
+    fn on_client(&mut self, ev: ClientEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match ev {
+            ClientEvent::Message { msg, .. } => match self.model.apply(&msg, self.now_ms) {
+                Applied::Changed => self.dirty = true,
+                Applied::Unchanged => {}
+                Applied::Gap {
+                    stream, session_id, ..
+                } => effects.push(Effect::Client(ClientCommand::Resync(Subscription {
+                    stream,
+                    session_id,
+                }))),
+            },
+            ClientEvent::Snapshot(snap) => {
+                self.model.apply_rest_snapshot(&snap, self.now_ms);
+                self.dirty = true;
+            }
+            ClientEvent::Notice(ev) => {
+                self.model.push_event(ev);
+                self.dirty = true;
+            }
+            ClientEvent::Link(status) => {
+                if status != self.link {
+                    self.link = status;
+                    self.link_at_ms = self.now_ms;
+                    self.dirty = true;
+                }
+            }
+        }
+        self.clamp_selection();
+        effects.extend(self.sync_subscriptions());
+        effects
+    }
+
+    fn sync_subscriptions(&mut self) -> Option<Effect> {
+        let desired = self.desired_subscriptions();
+        if desired == self.subscriptions {
+            return None;
+        }
+        self.subscriptions = desired.clone();
+        Some(Effect::Client(ClientCommand::SetSubscriptions(desired)))
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind != KeyEventKind::Press {
+            return Vec::new();
+        }
+        // Esc always closes the overlay, whatever the keymap says.
+        if self.show_help && key.code == KeyCode::Esc {
+            self.show_help = false;
+            self.dirty = true;
+            return Vec::new();
+        }
+        let Some(command) = self.keymap.lookup(&key) else {
+            return Vec::new();
+        };
+        let n = self.model.sessions.len();
+        match command {
+            Command::Quit => return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit],
+            Command::Reconnect => return vec![Effect::Client(ClientCommand::ReconnectNow)],
+            Command::Record => return vec![Effect::ToggleRecording],
+            Command::Help => self.show_help = !self.show_help,
+            Command::NextSession if n > 0 => self.switch_to((self.active + 1) % n),
+            Command::PrevSession if n > 0 => self.switch_to((self.active + n - 1) % n),
+            Command::Session(i) if i < n => self.switch_to(i),
+            Command::Up => self.selected = self.selected.saturating_sub(1),
+            Command::Down => self.selected = self.selected.saturating_add(1),
+            _ => return Vec::new(),
+        }
+        self.clamp_selection();
+        self.dirty = true;
+        Vec::new()
+    }
+
+    fn switch_to(&mut self, index: usize) {
+        if index != self.active {
+            self.active = index;
+            self.selected = 0;
+        }
+    }
+
+    /// Keep indices valid when sessions or symbols come and go.
+    fn clamp_selection(&mut self) {
+        let n = self.model.sessions.len();
+        if self.active >= n {
+            self.active = n.saturating_sub(1);
+        }
+        let rows = self.active_session().map_or(0, |s| s.symbols.len());
+        self.selected = self.selected.min(rows.saturating_sub(1));
+    }
+}
+
+/// True when data this old must be shown as stale.
+pub(crate) fn is_stale(age_ms: i64, stale_after_ms: u64) -> bool {
+    age_ms >= 0 && age_ms as u64 >= stale_after_ms
+}
+
+/// Whether data still flows to us (pushes, or REST snapshots while polling); otherwise the
+/// view warns that values are last known.
+pub(crate) fn link_delivers(state: LinkState) -> bool {
+    matches!(
+        state,
+        LinkState::Live | LinkState::Slow | LinkState::Polling
+    )
+}

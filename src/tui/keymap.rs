@@ -1,0 +1,395 @@
+//! Configurable keys (UI-1): key names from `[tui.keys]` parsed into crossterm key events,
+//! looked up to a [`Command`], and listed for the generated help overlay.
+
+use crate::config::KeysConfig;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::fmt;
+
+/// What a key press asks the UI to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Quit,
+    NextSession,
+    PrevSession,
+    Up,
+    Down,
+    Help,
+    Reconnect,
+    Record,
+    /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
+    Session(usize),
+}
+
+impl Command {
+    /// Config key name, as in `[tui.keys]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Quit => "quit",
+            Command::NextSession => "next_session",
+            Command::PrevSession => "prev_session",
+            Command::Up => "up",
+            Command::Down => "down",
+            Command::Help => "help",
+            Command::Reconnect => "reconnect",
+            Command::Record => "record",
+            Command::Session(_) => "session",
+        }
+    }
+
+    /// One line for the help overlay.
+    pub fn description(self) -> &'static str {
+        match self {
+            Command::Quit => "quit and restore the terminal",
+            Command::NextSession => "next session",
+            Command::PrevSession => "previous session",
+            Command::Up => "move selection up",
+            Command::Down => "move selection down",
+            Command::Help => "show or hide this help",
+            Command::Reconnect => "reconnect now (resets the backoff)",
+            Command::Record => "start or stop recording",
+            Command::Session(_) => "jump to session N",
+        }
+    }
+}
+
+/// A key with modifiers, normalised so config names and terminal events compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl Key {
+    /// Terminals report `R` as `Char('R')` with SHIFT, and Shift-Tab as `BackTab` with SHIFT
+    /// on some and without on others: SHIFT is implied by those codes, so drop it.
+    pub fn from_event(ev: &KeyEvent) -> Key {
+        let mut mods =
+            ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        if matches!(ev.code, KeyCode::Char(_) | KeyCode::BackTab) {
+            mods.remove(KeyModifiers::SHIFT);
+        }
+        Key {
+            code: ev.code,
+            mods,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("alt-")?;
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            f.write_str("shift-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            code => {
+                let name = NAMED
+                    .iter()
+                    .find(|(_, c)| *c == code)
+                    .map(|(n, _)| *n)
+                    .unwrap_or("?");
+                f.write_str(name)
+            }
+        }
+    }
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("space", KeyCode::Char(' ')),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+    ("insert", KeyCode::Insert),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeymapError {
+    BadName {
+        action: &'static str,
+        name: String,
+        why: String,
+    },
+    Conflict {
+        key: String,
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
+impl fmt::Display for KeymapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeymapError::BadName { action, name, why } => write!(
+                f,
+                "tui.keys.{action}: bad key name {name:?}: {why}. Use one character (q, R, ?), \
+                 f1-f12, one of {}, optionally prefixed by ctrl-, alt- or shift-",
+                NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+            KeymapError::Conflict { key, first, second } => write!(
+                f,
+                "tui.keys: key {key:?} is bound to both {first} and {second}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeymapError {}
+
+/// Parse one key name: `q`, `R`, `?`, `ctrl-c`, `alt-x`, `tab`, `backtab`, `shift-tab`,
+/// `up`, `f1`...
+pub fn parse_key(name: &str) -> Result<Key, String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = name;
+    // A lone "-" is the minus key, not an empty modifier list.
+    while rest.len() > 1 {
+        let lower = rest.to_ascii_lowercase();
+        let (m, len) = if lower.starts_with("ctrl-") {
+            (KeyModifiers::CONTROL, 5)
+        } else if lower.starts_with("alt-") {
+            (KeyModifiers::ALT, 4)
+        } else if lower.starts_with("shift-") {
+            (KeyModifiers::SHIFT, 6)
+        } else {
+            break;
+        };
+        mods |= m;
+        rest = &rest[len..];
+    }
+    if rest.is_empty() {
+        return Err("no key after the modifier".into());
+    }
+    let mut chars = rest.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_control() => {
+            // Keep the case: `R` and `r` are different keys. ctrl-R is ctrl-r to terminals.
+            if mods.contains(KeyModifiers::CONTROL) {
+                KeyCode::Char(c.to_ascii_lowercase())
+            } else if mods.contains(KeyModifiers::SHIFT) && c.is_ascii_alphabetic() {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::Char(c.to_ascii_uppercase())
+            } else {
+                KeyCode::Char(c)
+            }
+        }
+        _ => {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(n) = lower.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
+                if !(1..=12).contains(&n) {
+                    return Err(format!("function keys go from f1 to f12, not f{n}"));
+                }
+                KeyCode::F(n)
+            } else if lower == "shift-tab" || (lower == "tab" && mods.contains(KeyModifiers::SHIFT))
+            {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::BackTab
+            } else if let Some((_, code)) = NAMED.iter().find(|(n, _)| *n == lower) {
+                *code
+            } else {
+                return Err("unknown key".into());
+            }
+        }
+    };
+    let key = Key { code, mods };
+    // Normalise the same way as terminal events so lookups compare equal.
+    Ok(Key::from_event(&KeyEvent::new(key.code, key.mods)))
+}
+
+/// One help line: a command and the keys bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub command: Command,
+    pub keys: Vec<Key>,
+}
+
+/// Keys -> commands. Digits 1-9 always jump to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+impl Keymap {
+    pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
+        let table: [(Command, &Vec<String>); 8] = [
+            (Command::Quit, &keys.quit),
+            (Command::NextSession, &keys.next_session),
+            (Command::PrevSession, &keys.prev_session),
+            (Command::Up, &keys.up),
+            (Command::Down, &keys.down),
+            (Command::Help, &keys.help),
+            (Command::Reconnect, &keys.reconnect),
+            (Command::Record, &keys.record),
+        ];
+        let mut bindings: Vec<Binding> = Vec::new();
+        for (command, names) in table {
+            let mut parsed = Vec::new();
+            for name in names {
+                let key = parse_key(name).map_err(|why| KeymapError::BadName {
+                    action: command.name(),
+                    name: name.clone(),
+                    why,
+                })?;
+                if let Some(first) =
+                    digit_session(&key)
+                        .map(|_| "session (digits 1-9)")
+                        .or_else(|| {
+                            bindings
+                                .iter()
+                                .find(|b| b.keys.contains(&key))
+                                .map(|b| b.command.name())
+                        })
+                {
+                    return Err(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first,
+                        second: command.name(),
+                    });
+                }
+                if !parsed.contains(&key) {
+                    parsed.push(key);
+                }
+            }
+            bindings.push(Binding {
+                command,
+                keys: parsed,
+            });
+        }
+        Ok(Keymap { bindings })
+    }
+
+    pub fn lookup(&self, ev: &KeyEvent) -> Option<Command> {
+        let key = Key::from_event(ev);
+        if let Some(n) = digit_session(&key) {
+            return Some(Command::Session(n));
+        }
+        self.bindings
+            .iter()
+            .find(|b| b.keys.contains(&key))
+            .map(|b| b.command)
+    }
+
+    /// Every command with its keys, in a stable order, for the help overlay.
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// Keys of one command joined for display (`q, ctrl-c`), for hints in the header.
+    pub fn keys_for(&self, command: Command) -> String {
+        self.bindings
+            .iter()
+            .find(|b| b.command == command)
+            .map(|b| {
+                b.keys
+                    .iter()
+                    .map(Key::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn digit_session(key: &Key) -> Option<usize> {
+    match key.code {
+        KeyCode::Char(c @ '1'..='9') if key.mods.is_empty() => Some(c as usize - '1' as usize),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn parses_names_from_the_default_config() {
+        let km = Keymap::from_config(&Config::defaults().tui.keys).expect("defaults parse");
+        let none = KeyModifiers::NONE;
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('q'), none)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Tab, none)),
+            Some(Command::NextSession)
+        );
+        // Some terminals add SHIFT to BackTab and to upper-case letters.
+        assert_eq!(
+            km.lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Command::PrevSession)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('R'), KeyModifiers::SHIFT)),
+            Some(Command::Record)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('r'), none)),
+            Some(Command::Reconnect)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('3'), none)),
+            Some(Command::Session(2))
+        );
+        assert_eq!(km.lookup(&ev(KeyCode::Char('0'), none)), None);
+        assert_eq!(km.lookup(&ev(KeyCode::Char('x'), none)), None);
+        assert_eq!(km.keys_for(Command::Quit), "q, ctrl-c");
+    }
+
+    #[test]
+    fn key_names() {
+        assert_eq!(parse_key("f1").map(|k| k.code), Ok(KeyCode::F(1)));
+        assert_eq!(parse_key("shift-tab").map(|k| k.code), Ok(KeyCode::BackTab));
+        assert_eq!(parse_key("-").map(|k| k.code), Ok(KeyCode::Char('-')));
+        assert_eq!(parse_key("ctrl-C"), parse_key("ctrl-c"));
+        assert_eq!(parse_key("shift-r"), parse_key("R"));
+        assert!(parse_key("f13").is_err());
+        assert!(parse_key("ctrl-").is_err());
+        assert!(parse_key("escape").is_err());
+    }
+
+    #[test]
+    fn bad_names_and_conflicts_are_clear_errors() {
+        let mut keys = Config::defaults().tui.keys;
+        keys.help = vec!["hlep".into()];
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(
+            err.contains("tui.keys.help") && err.contains("\"hlep\""),
+            "{err}"
+        );
+
+        let mut keys = Config::defaults().tui.keys;
+        keys.record = vec!["q".into()];
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(err.contains("quit") && err.contains("record"), "{err}");
+
+        let mut keys = Config::defaults().tui.keys;
+        keys.up = vec!["1".into()];
+        assert!(Keymap::from_config(&keys).is_err(), "digits are reserved");
+    }
+}

@@ -1,0 +1,607 @@
+//! Whole-screen snapshots and behaviour of `App::update`, driven only by protocol messages,
+//! client events and a fixed clock.
+
+use super::action::{Action, Effect};
+use super::app::App;
+use super::keymap::Keymap;
+use super::theme::{Palette, Theme};
+use super::view::view;
+use crate::client::link::{LinkState, LinkStatus};
+use crate::client::{ClientCommand, ClientEvent, Subscription};
+use crate::config::Config;
+use crate::protocol::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn app_with(palette: Palette) -> App {
+    let cfg = Config::defaults();
+    let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
+    App::new(
+        &cfg.tui,
+        keymap,
+        Theme::new(palette),
+        LinkStatus::new("ws://127.0.0.1:7878/ws"),
+        (80, 24),
+        NOW,
+    )
+}
+
+fn msg(app: &mut App, msg: ServerMsg) -> Vec<Effect> {
+    app.update(Action::Client(ClientEvent::Message {
+        msg,
+        raw: String::new(),
+    }))
+}
+
+fn env<T>(stream: StreamName, session: Option<&str>, seq: u64, ts: i64, data: T) -> Envelope<T> {
+    Envelope {
+        stream,
+        session_id: session.map(str::to_string),
+        seq,
+        ts,
+        data,
+    }
+}
+
+fn session(id: &str, name: &str, symbols: &[&str]) -> SessionInfo {
+    SessionInfo {
+        id: id.into(),
+        name: name.into(),
+        mode: "paper".into(),
+        strategy: "default".into(),
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        state: SessionState::Running,
+        error: None,
+    }
+}
+
+fn sessions_update(seq: u64, sessions: Vec<SessionInfo>) -> ServerMsg {
+    ServerMsg::FullUpdate(env(
+        StreamName::Sessions,
+        None,
+        seq,
+        NOW,
+        Snapshot {
+            sessions: Some(sessions),
+            ..Default::default()
+        },
+    ))
+}
+
+fn ticker(symbol: &str, last: f64, chg: f64, vol: f64, age_ms: i64) -> Ticker {
+    Ticker {
+        symbol: symbol.into(),
+        last,
+        bid: None,
+        ask: None,
+        change_pct: Some(chg),
+        volume_24h: Some(vol),
+        fair_price: None,
+        index_price: None,
+        funding_rate: None,
+        received_ms: NOW - age_ms,
+        source: DataSource::Ws,
+    }
+}
+
+fn two_sessions() -> Vec<SessionInfo> {
+    vec![
+        session(
+            "majors",
+            "Majors",
+            &["BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT"],
+        ),
+        session(
+            "alts",
+            "Alts",
+            &["DOGE_USDT", "PEPE_USDT", "LINK_USDT", "AVAX_USDT"],
+        ),
+    ]
+}
+
+/// Two sessions with data, one stale row (ETH), one symbol without data (XRP), movements
+/// both ways, state machines, backend health and a few events.
+fn populated(palette: Palette) -> App {
+    let mut app = app_with(palette);
+    app.start();
+    msg(&mut app, sessions_update(1, two_sessions()));
+    let market = |session: &str, tickers: Vec<Ticker>| {
+        ServerMsg::FullUpdate(env(
+            StreamName::MarketData,
+            Some(session),
+            1,
+            NOW,
+            Snapshot {
+                market_data: Some(tickers),
+                ..Default::default()
+            },
+        ))
+    };
+    msg(
+        &mut app,
+        market(
+            "majors",
+            vec![
+                ticker("BTC_USDT", 95123.4, 1.234, 1.234e9, 800),
+                ticker("ETH_USDT", 3512.25, -0.5, 4.5e8, 75_000),
+                ticker("SOL_USDT", 150.123, 3.2, 9.8e7, 2_000),
+            ],
+        ),
+    );
+    msg(
+        &mut app,
+        market(
+            "alts",
+            vec![
+                ticker("DOGE_USDT", 0.35012, -2.75, 5.5e7, 1_000),
+                ticker("PEPE_USDT", 0.00001234, 12.5, 3.3e7, 1_000),
+                ticker("LINK_USDT", 14.523, 0.0, 2.1e6, 1_000),
+                ticker("AVAX_USDT", 35.12, 0.8, 999.0, 1_000),
+            ],
+        ),
+    );
+    // Deltas give BTC an up-tick and SOL a down-tick.
+    for (seq, t) in [
+        (2, ticker("BTC_USDT", 95130.1, 1.241, 1.235e9, 300)),
+        (3, ticker("SOL_USDT", 149.871, 3.0, 9.81e7, 400)),
+    ] {
+        msg(
+            &mut app,
+            ServerMsg::Ticker(env(StreamName::MarketData, Some("majors"), seq, NOW, t)),
+        );
+    }
+    let inst = |symbol: &str, state: &str, ago: i64| Instance {
+        symbol: symbol.into(),
+        state: state.into(),
+        since_ms: NOW - ago,
+    };
+    msg(
+        &mut app,
+        ServerMsg::FullUpdate(env(
+            StreamName::StateMachines,
+            Some("majors"),
+            1,
+            NOW,
+            Snapshot {
+                state_machines: Some(vec![
+                    inst("BTC_USDT", "MONITORING", 125_000),
+                    inst("ETH_USDT", "ENTRY_SIGNAL", 4_000),
+                    inst("SOL_USDT", "MONITORING", 7_300_000),
+                    inst("XRP_USDT", "MONITORING", 125_000),
+                ]),
+                ..Default::default()
+            },
+        )),
+    );
+    msg(
+        &mut app,
+        ServerMsg::FullUpdate(env(
+            StreamName::Health,
+            None,
+            1,
+            NOW,
+            Snapshot {
+                health: Some(Health {
+                    backend_started_ms: NOW - 3_600_000,
+                    clients: 1,
+                    upstream: UpstreamHealth {
+                        state: UpstreamState::Live,
+                        url: "wss://contract.mexc.com/edge".into(),
+                        pong_age_ms: Some(3_000),
+                        last_data_age_ms: Some(200),
+                        reconnects: 0,
+                        last_close: None,
+                        subscriptions: SubscriptionCounts::default(),
+                        source: DataSource::Ws,
+                    },
+                }),
+                ..Default::default()
+            },
+        )),
+    );
+    let ev = |ago: i64, level: Level, name: &str, message: &str, count: u32| LogEvent {
+        ts: NOW - ago,
+        level,
+        name: name.into(),
+        message: message.into(),
+        count,
+    };
+    msg(
+        &mut app,
+        ServerMsg::FullUpdate(env(
+            StreamName::Events,
+            None,
+            1,
+            NOW,
+            Snapshot {
+                events: Some(vec![
+                    ev(90_000, Level::Info, "mexc.connect", "connected to MEXC", 1),
+                    ev(
+                        60_000,
+                        Level::Info,
+                        "engine.tick",
+                        "not shown: plain info",
+                        1,
+                    ),
+                    ev(
+                        30_000,
+                        Level::Warn,
+                        "mexc.sub",
+                        "rs.error Contract [FOO_USDT] not exists",
+                        1,
+                    ),
+                    ev(
+                        5_000,
+                        Level::Error,
+                        "mexc.close",
+                        "remote closed 1006 without a close frame",
+                        3,
+                    ),
+                ]),
+                ..Default::default()
+            },
+        )),
+    );
+    app
+}
+
+fn with_link(mut app: App, state: LinkState) -> App {
+    let mut link = LinkStatus::new("ws://127.0.0.1:7878/ws");
+    link.state = state;
+    match state {
+        LinkState::Live => link.rtt_ms = Some(3.2),
+        LinkState::Slow => {
+            link.rtt_ms = Some(812.0);
+            link.missed_pongs = 2;
+        }
+        LinkState::Reconnecting | LinkState::Polling | LinkState::Disconnected => {
+            link.rtt_ms = Some(3.2);
+            link.attempt = match state {
+                LinkState::Reconnecting => 3,
+                LinkState::Polling => 5,
+                _ => 9,
+            };
+            link.next_attempt_in_ms = Some(match state {
+                LinkState::Reconnecting => 4_200,
+                LinkState::Polling => 2_000,
+                _ => 15_000,
+            });
+            link.last_close = Some(CloseInfo {
+                initiator: Initiator::Remote,
+                code: close::HEARTBEAT_TIMEOUT,
+                reason: "heartbeat timeout".into(),
+                at_ms: NOW - 9_000,
+            });
+            link.last_error = Some(("connection refused".into(), 3));
+        }
+        LinkState::Connecting => {}
+    }
+    app.update(Action::Client(ClientEvent::Link(link)));
+    if state == LinkState::Polling {
+        // While polling, data comes from REST snapshots of the backend.
+        app.update(Action::Client(ClientEvent::Snapshot(RestSnapshot {
+            session_id: "majors".into(),
+            epoch: "e1".into(),
+            ts: NOW,
+            seq: Default::default(),
+            data: Snapshot {
+                market_data: Some(vec![
+                    Ticker {
+                        source: DataSource::Rest,
+                        ..ticker("BTC_USDT", 95101.0, 1.2, 1.236e9, 1_500)
+                    },
+                    ticker("ETH_USDT", 3512.25, -0.5, 4.5e8, 75_000),
+                    ticker("SOL_USDT", 149.9, 3.0, 9.81e7, 1_500),
+                ]),
+                ..Default::default()
+            },
+        })));
+    }
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    terminal.draw(|f| view(app, f)).expect("draw");
+    terminal
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    t.backend().to_string()
+}
+
+macro_rules! snapshots {
+    ($($name:ident: $state:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let app = with_link(populated(Palette::Ansi16), $state);
+            for (w, h) in [(80, 24), (200, 50)] {
+                let t = render(&app, w, h);
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), t.backend());
+            }
+        }
+    )*};
+}
+
+snapshots! {
+    screen_live: LinkState::Live;
+    screen_slow: LinkState::Slow;
+    screen_reconnecting: LinkState::Reconnecting;
+    screen_polling: LinkState::Polling;
+    screen_disconnected: LinkState::Disconnected;
+}
+
+#[test]
+fn screen_help_overlay_and_second_session() {
+    let mut app = with_link(populated(Palette::Ansi16), LinkState::Live);
+    app.update(key(KeyCode::Char('2')));
+    insta::assert_snapshot!("screen_alts_80x24", render(&app, 80, 24).backend());
+    app.update(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("screen_help_80x24", render(&app, 80, 24).backend());
+}
+
+#[test]
+fn screen_too_small_says_so() {
+    let app = with_link(populated(Palette::Ansi16), LinkState::Live);
+    let text = screen_text(&render(&app, 50, 12));
+    assert!(text.contains("terminal too small: 50x12"), "{text}");
+}
+
+#[test]
+fn screens_show_whole_numbers_stale_marks_and_missing_data() {
+    let app = with_link(populated(Palette::Ansi16), LinkState::Reconnecting);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let text = screen_text(&render(&app, w, h));
+        for needle in [
+            "95130.1",
+            "3512.25",
+            "149.87",
+            "stale!",
+            "no data",
+            "Reconnecting… attempt 3, next in 4.2 s",
+            "last known",
+            "×3",
+        ] {
+            assert!(text.contains(needle), "{w}x{h} lacks {needle:?}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn reconnect_countdown_runs_on_ticks() {
+    let mut app = with_link(populated(Palette::Ansi16), LinkState::Reconnecting);
+    app.take_dirty();
+    app.update(Action::Tick(NOW + 1_000));
+    assert!(app.take_dirty());
+    assert_eq!(app.next_attempt_in_ms(), Some(3_200));
+    app.update(Action::Tick(NOW + 9_000));
+    assert_eq!(app.next_attempt_in_ms(), Some(0));
+}
+
+#[test]
+fn none_palette_renders_without_any_colour() {
+    for state in [LinkState::Live, LinkState::Disconnected] {
+        let mut app = with_link(populated(Palette::None), state);
+        app.update(key(KeyCode::Char('?')));
+        let t = render(&app, 200, 50);
+        for cell in t.backend().buffer().content() {
+            assert_eq!(cell.fg, Color::Reset, "fg at {:?}", cell.symbol());
+            assert_eq!(cell.bg, Color::Reset, "bg at {:?}", cell.symbol());
+        }
+    }
+    // And the 16-colour palette does colour something (the check above is not vacuous).
+    let t = render(
+        &with_link(populated(Palette::Ansi16), LinkState::Live),
+        80,
+        24,
+    );
+    assert!(
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
+
+// ----- keys -----------------------------------------------------------------------------
+
+fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+#[test]
+fn tab_backtab_and_digits_switch_sessions_and_wrap() {
+    let mut app = populated(Palette::Ansi16);
+    assert_eq!(app.active, 0);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.active, 1);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.active, 0, "tab wraps");
+    app.update(key(KeyCode::BackTab));
+    assert_eq!(app.active, 1, "backtab wraps");
+    app.update(key(KeyCode::Char('1')));
+    assert_eq!(app.active, 0);
+    app.update(key(KeyCode::Char('2')));
+    assert_eq!(app.active, 1);
+    app.update(key(KeyCode::Char('9')));
+    assert_eq!(app.active, 1, "no session 9: nothing happens");
+}
+
+#[test]
+fn selection_moves_and_stays_in_range() {
+    let mut app = populated(Palette::Ansi16);
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.selected, 0);
+    for _ in 0..10 {
+        app.update(key(KeyCode::Char('j')));
+    }
+    assert_eq!(app.selected, 3, "4 symbols");
+    app.update(key(KeyCode::Char('k')));
+    assert_eq!(app.selected, 2);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.selected, 0, "a new session starts at the top");
+}
+
+#[test]
+fn help_reconnect_record_and_quit_keys() {
+    let mut app = populated(Palette::Ansi16);
+    assert!(app.update(key(KeyCode::Char('?'))).is_empty());
+    assert!(app.show_help());
+    app.update(key(KeyCode::Char('?')));
+    assert!(!app.show_help());
+    app.update(key(KeyCode::Char('?')));
+    app.update(key(KeyCode::Esc));
+    assert!(!app.show_help(), "esc closes help");
+
+    assert_eq!(
+        app.update(key(KeyCode::Char('r'))),
+        vec![Effect::Client(ClientCommand::ReconnectNow)]
+    );
+    assert_eq!(
+        app.update(key(KeyCode::Char('R'))),
+        vec![Effect::ToggleRecording]
+    );
+    let quit = vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit];
+    assert_eq!(app.update(key(KeyCode::Char('q'))), quit);
+    assert_eq!(
+        app.update(Action::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        ))),
+        quit
+    );
+}
+
+#[test]
+fn unknown_keys_and_releases_do_nothing() {
+    let mut app = populated(Palette::Ansi16);
+    app.take_dirty();
+    let before = (app.active, app.selected, app.show_help());
+    assert!(app.update(key(KeyCode::Char('x'))).is_empty());
+    assert!(app.update(key(KeyCode::F(5))).is_empty());
+    let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    assert!(app.update(Action::Key(release)).is_empty());
+    assert_eq!(before, (app.active, app.selected, app.show_help()));
+    assert!(!app.take_dirty(), "nothing to redraw");
+}
+
+// ----- subscriptions and resync -----------------------------------------------------------
+
+fn sub(stream: StreamName, session: Option<&str>) -> Subscription {
+    Subscription {
+        stream,
+        session_id: session.map(str::to_string),
+    }
+}
+
+#[test]
+fn desired_subscriptions_follow_the_session_list() {
+    let mut app = app_with(Palette::Ansi16);
+    let global = [
+        sub(StreamName::Sessions, None),
+        sub(StreamName::Health, None),
+        sub(StreamName::Events, None),
+    ];
+    assert_eq!(
+        app.start(),
+        vec![Effect::Client(ClientCommand::SetSubscriptions(
+            global.iter().cloned().collect()
+        ))]
+    );
+
+    let effects = msg(&mut app, sessions_update(1, two_sessions()));
+    let mut want: std::collections::BTreeSet<_> = global.iter().cloned().collect();
+    for s in ["majors", "alts"] {
+        want.insert(sub(StreamName::MarketData, Some(s)));
+        want.insert(sub(StreamName::StateMachines, Some(s)));
+    }
+    assert_eq!(
+        effects,
+        vec![Effect::Client(ClientCommand::SetSubscriptions(
+            want.clone()
+        ))]
+    );
+
+    // The same list again: nothing to send.
+    assert!(msg(&mut app, sessions_update(2, two_sessions())).is_empty());
+
+    // A session added by a delta joins the set.
+    let effects = msg(
+        &mut app,
+        ServerMsg::SessionChanged(env(
+            StreamName::Sessions,
+            None,
+            3,
+            NOW,
+            session("memes", "Memes", &["WIF_USDT"]),
+        )),
+    );
+    want.insert(sub(StreamName::MarketData, Some("memes")));
+    want.insert(sub(StreamName::StateMachines, Some("memes")));
+    assert_eq!(
+        effects,
+        vec![Effect::Client(ClientCommand::SetSubscriptions(want))]
+    );
+}
+
+#[test]
+fn a_sequence_gap_asks_for_a_resync() {
+    let mut app = populated(Palette::Ansi16);
+    let change = |seq: u64| {
+        ServerMsg::StateChange(env(
+            StreamName::StateMachines,
+            Some("majors"),
+            seq,
+            NOW,
+            StateChange {
+                symbol: "BTC_USDT".into(),
+                from: "MONITORING".into(),
+                to: "ENTRY_SIGNAL".into(),
+                reason: "test".into(),
+                at_ms: NOW,
+            },
+        ))
+    };
+    assert!(msg(&mut app, change(2)).is_empty());
+    assert_eq!(
+        msg(&mut app, change(4)),
+        vec![Effect::Client(ClientCommand::Resync(sub(
+            StreamName::StateMachines,
+            Some("majors")
+        )))]
+    );
+}
+
+#[test]
+fn many_symbols_at_80x24_scroll_with_a_visible_count() {
+    let mut app = app_with(Palette::Ansi16);
+    let symbols: Vec<String> = (0..20).map(|i| format!("SYM{i:02}_USDT")).collect();
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    msg(
+        &mut app,
+        sessions_update(1, vec![session("big", "Big", &refs)]),
+    );
+    for _ in 0..19 {
+        app.update(key(KeyCode::Down));
+    }
+    let text = screen_text(&render(&app, 80, 24));
+    let expect = [
+        ("> SYM19_USDT", "the selected row is scrolled into view"),
+        ("6-20 of 20", "scrolled rows are counted"),
+        ("State ", "the state column moved into the watchlist"),
+        ("Events", "the event panel keeps its place"),
+    ];
+    for (needle, why) in expect {
+        assert!(text.contains(needle), "{why}:\n{text}");
+    }
+    assert!(
+        !text.contains("State machines"),
+        "no room for the panel:\n{text}"
+    );
+}

@@ -1,0 +1,78 @@
+//! State-machine overview: one instance per symbol of the active session, its state and how
+//! long it has been in it.
+
+use super::grid::{self, Align, Col};
+use crate::tui::app::App;
+use crate::tui::format;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use unicode_width::UnicodeWidthStr;
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let block = Block::bordered()
+        .border_style(theme.border())
+        .title(Span::styled(" State machines ", theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(session) = app.active_session() else {
+        return;
+    };
+    let instances = app.model.instances.get(&session.id);
+    // Session symbols first (in their order), then any instance the session list lacks.
+    let mut symbols: Vec<&String> = session.symbols.iter().collect();
+    if let Some(map) = instances {
+        symbols.extend(map.keys().filter(|k| !session.symbols.contains(k)));
+    }
+
+    let sym_w = symbols
+        .iter()
+        .map(|s| s.width())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 16);
+    let state_w = instances
+        .map(|m| m.values().map(|i| i.state.width()).max().unwrap_or(0))
+        .unwrap_or(0)
+        .clamp(10, 20);
+    let cols = [
+        Col::new("Symbol", sym_w, Align::Left, 0),
+        Col::new("State", state_w, Align::Left, 0),
+        Col::new("In state", 8, Align::Right, 1),
+    ];
+    let keep = grid::fit_columns(&cols, inner.width as usize);
+    let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
+    let visible = (inner.height as usize).saturating_sub(1);
+    for sym in symbols.iter().take(visible) {
+        let cells = match instances.and_then(|m| m.get(*sym)) {
+            Some(i) => vec![
+                Span::raw((*sym).clone()),
+                Span::styled(i.state.clone(), Style::new()),
+                Span::raw(format::age(app.now_ms - i.since_ms)),
+            ],
+            None => vec![
+                Span::raw((*sym).clone()),
+                Span::styled(format::MISSING, theme.muted()),
+                Span::raw(format::MISSING),
+            ],
+        };
+        lines.push(grid::row(
+            &cols,
+            &keep,
+            grid::pick(cells, &keep),
+            Style::new(),
+        ));
+    }
+    if symbols.len() > visible && visible > 0 {
+        // Replace the last row with a count rather than dropping rows silently.
+        lines.truncate(visible);
+        lines.push(Line::styled(
+            format!("+{} more", symbols.len() - visible + 1),
+            theme.muted(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
