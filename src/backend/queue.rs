@@ -15,7 +15,7 @@
 
 use crate::protocol::{StreamName, close};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -45,9 +45,13 @@ pub struct CloseOrder {
 struct State {
     fifo: VecDeque<Utf8Bytes>,
     fifo_bytes: usize,
-    latest: HashMap<ConflateKey, Utf8Bytes>,
-    /// Keys of `latest` in first-insertion order, so every symbol gets its turn.
-    order: VecDeque<ConflateKey>,
+    /// Newest value per key with the stamp of its last push.
+    latest: HashMap<ConflateKey, (u64, Utf8Bytes)>,
+    /// Keys by the stamp of their last push. Draining in this order sends values in the order
+    /// they were produced, so seqs never go backwards for a client (which drops a seq at or
+    /// below the last one it saw); each key is sent once per drain, so none starves.
+    order: BTreeMap<u64, ConflateKey>,
+    next_stamp: u64,
     close: Option<CloseOrder>,
 }
 
@@ -107,9 +111,12 @@ impl ClientQueue {
         if s.close.is_some() {
             return false;
         }
-        if s.latest.insert(key.clone(), msg).is_none() {
-            s.order.push_back(key);
+        s.next_stamp += 1;
+        let stamp = s.next_stamp;
+        if let Some((old, _)) = s.latest.insert(key.clone(), (stamp, msg)) {
+            s.order.remove(&old);
         }
+        s.order.insert(stamp, key);
         drop(s);
         self.wake.notify_one();
         true
@@ -121,7 +128,7 @@ impl ClientQueue {
         let mut s = self.lock();
         let matches = |k: &ConflateKey| k.stream == stream && k.session_id.as_deref() == session_id;
         s.latest.retain(|k, _| !matches(k));
-        s.order.retain(|k| !matches(k));
+        s.order.retain(|_, k| !matches(k));
     }
 
     /// Asks the writer to close with `code`/`reason`; the first order wins. Pending data is
@@ -165,8 +172,10 @@ impl ClientQueue {
         }
         if s.fifo.is_empty() {
             while out.len() < max_msgs && (out.is_empty() || bytes < max_bytes) {
-                let Some(k) = s.order.pop_front() else { break };
-                if let Some(m) = s.latest.remove(&k) {
+                let Some((_, k)) = s.order.pop_first() else {
+                    break;
+                };
+                if let Some((_, m)) = s.latest.remove(&k) {
                     bytes += m.len();
                     out.push(m);
                 }
@@ -220,12 +229,13 @@ mod tests {
     }
 
     #[test]
-    fn latest_value_per_key_wins_and_keys_keep_first_order() {
+    fn latest_value_per_key_wins_in_production_order() {
         let q = q(10, 1000);
         q.push_latest(key("A"), "a1".into());
         q.push_latest(key("B"), "b1".into());
         q.push_latest(key("A"), "a2".into());
-        assert_eq!(drain(&q), vec!["a2", "b1"]);
+        // a2 was produced after b1 (higher seq): it must not be sent before it.
+        assert_eq!(drain(&q), vec!["b1", "a2"]);
         assert_eq!(drain(&q), Vec::<String>::new());
     }
 
