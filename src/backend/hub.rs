@@ -16,7 +16,7 @@ use crate::config::SessionConfig;
 use crate::exchange::MarketEvent;
 use crate::protocol::ClientMsg;
 use crate::protocol::{
-    Ack, CommandResult, Envelope, ErrorReply, Health, Instance, InstanceRemoved, Level, LogEvent,
+    Ack, CommandResult, Envelope, ErrorReply, Health, InstanceRemoved, Level, LogEvent,
     RestSnapshot, ServerMsg, SessionInfo, SessionState, Snapshot, StreamName, Ticker,
     UpstreamHealth, close, error_code, now_ms,
 };
@@ -571,10 +571,7 @@ impl Hub {
                 )
             }
             StreamName::StateMachines => {
-                s.state_machines = Some(
-                    sess.map(|se| se.instances.clone())
-                        .unwrap_or_else(Vec::<Instance>::new),
-                )
+                s.state_machines = Some(sess.map(|se| se.instances.clone()).unwrap_or_default())
             }
             StreamName::Health => s.health = Some(self.health()),
             StreamName::Events => s.events = Some(self.events.snapshot()),
