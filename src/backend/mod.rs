@@ -1,1 +1,164 @@
-//! The backend service: hub, server, wiring (filled in by its own change).
+//! The backend service: hub (streams, snapshots, seq, per-client queues) and the axum server
+//! (`GET /ws` + REST on one port). See docs/architecture.md.
+//!
+//! - `hub`: the one task owning backend state; fans messages out to client queues.
+//! - `queue`: per-client outbound queue (conflating map + bounded FIFO).
+//! - `connection`: reader/writer per WebSocket, control frames first, heartbeat, closes.
+//! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
+//! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
+//! - `market`, `events`, `sessions`: state kept by the hub.
+
+mod auth;
+mod connection;
+mod events;
+mod flow;
+mod hooks;
+mod hub;
+mod market;
+mod queue;
+mod routes;
+mod sessions;
+
+pub use hooks::TestHooks;
+
+use crate::config::{Config, SessionConfig, check_bind_allowed};
+use crate::exchange::MarketEvent;
+use crate::protocol::{LogEvent, UpstreamHealth, now_ms};
+use axum::serve::ListenerExt;
+use color_eyre::eyre::{WrapErr, eyre};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How long `shutdown` waits for clients to receive their 1001 close and the server to stop.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+pub struct BackendInputs {
+    pub market: mpsc::Receiver<MarketEvent>,
+    pub upstream: watch::Receiver<UpstreamHealth>,
+    /// The backend publishes the union of running sessions' symbols here (the adapter subscribes them).
+    pub symbols: watch::Sender<BTreeSet<String>>,
+    /// WARN/ERROR log events (from a tracing layer) to show in the `events` stream.
+    pub log_events: mpsc::Receiver<LogEvent>,
+}
+
+pub struct BackendHandle {
+    pub addr: SocketAddr,
+    pub hooks: Arc<TestHooks>,
+    hub: hub::HubHandle,
+    hub_task: JoinHandle<()>,
+    server_stop: oneshot::Sender<()>,
+    server_task: JoinHandle<()>,
+}
+
+impl BackendHandle {
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Closes every client 1001 "server shutting down", stops the hub and the server.
+    pub async fn shutdown(self) {
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.hub.ask(hub::HubCmd::Shutdown)).await;
+        let _ = self.server_stop.send(());
+        let mut server = self.server_task;
+        if tokio::time::timeout(SHUTDOWN_WAIT, &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        let mut hub_task = self.hub_task;
+        if tokio::time::timeout(SHUTDOWN_WAIT, &mut hub_task)
+            .await
+            .is_err()
+        {
+            hub_task.abort();
+        }
+        tracing::info!(event = "backend.stopped", "backend stopped");
+    }
+}
+
+/// Starts the hub and serves `listener`. Refuses a non-loopback address without a token (SEC-1).
+pub async fn start(
+    cfg: &Config,
+    sessions: Vec<SessionConfig>,
+    listener: tokio::net::TcpListener,
+    inputs: BackendInputs,
+) -> color_eyre::Result<BackendHandle> {
+    let addr = listener
+        .local_addr()
+        .wrap_err("cannot read the listener address")?;
+    check_bind_allowed(addr, &cfg.server.token).map_err(|e| eyre!("{e}"))?;
+    let s = &cfg.server;
+
+    let started_ms = now_ms();
+    // Changes on every start, so a client never mixes seqs of two backend runs.
+    let epoch = format!("{started_ms:x}-{:04x}", fastrand::u16(..));
+    let queue = queue::QueueLimits {
+        max_msgs: s.client_queue_max_msgs,
+        max_bytes: s.client_queue_max_bytes,
+    };
+    let (hub, hub_task) = hub::spawn(
+        hub::HubSettings {
+            epoch: epoch.clone(),
+            started_ms,
+            events_max: cfg.tui.event_panel_max,
+            health_interval: Duration::from_secs(1),
+        },
+        sessions,
+        hub::HubInputs {
+            market: inputs.market,
+            upstream: inputs.upstream,
+            symbols: inputs.symbols,
+            log_events: inputs.log_events,
+        },
+    );
+
+    let hooks = Arc::new(TestHooks::default());
+    let state = routes::AppState {
+        hub: hub.clone(),
+        hooks: hooks.clone(),
+        token: Arc::from(s.token.as_str()),
+        epoch: Arc::from(epoch.as_str()),
+        params: connection::ConnParams {
+            ping_interval: Duration::from_millis(s.ping_interval_ms),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+            write_timeout: Duration::from_millis(s.write_timeout_ms),
+            max_protocol_errors: s.max_protocol_errors,
+            queue,
+        },
+        max_frame_bytes: s.max_frame_bytes,
+        next_conn: Arc::new(AtomicU64::new(0)),
+    };
+    let app = routes::router(state);
+    // Nagle + delayed ACK adds up to ~40 ms to small frames (reference/websocket.md §1.5).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(event = "server.nodelay_failed", error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    let (server_stop, stop_rx) = oneshot::channel::<()>();
+    let server_task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(event = "server.failed", error = %e, "backend server ended");
+        }
+    });
+    tracing::info!(event = "backend.started", %addr, epoch = %epoch, "backend listening");
+    Ok(BackendHandle {
+        addr,
+        hooks,
+        hub,
+        hub_task,
+        server_stop,
+        server_task,
+    })
+}

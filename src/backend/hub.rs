@@ -1,0 +1,674 @@
+//! The hub: the one task that owns backend state (sessions, tickers, events, health, seqs,
+//! subscriptions) and fans stream messages out to client queues.
+//!
+//! Everyone else talks to it by message: connection readers send client ops without waiting
+//! (unbounded channel: a reader must never await anything but its socket, and each command is
+//! tiny; a client flooding commands fills its own bounded reply FIFO and is closed 4008), REST
+//! handlers ask with a oneshot reply. Because subscribe handling, snapshot building and delta
+//! fan-out all run on this one task, a subscriber's `full_update` carries exactly the seq that
+//! precedes its first delta: nothing lost, nothing twice.
+
+use super::events::EventLog;
+use super::market;
+use super::queue::{ClientQueue, ConflateKey};
+use super::sessions::Session;
+use crate::config::SessionConfig;
+use crate::exchange::MarketEvent;
+use crate::protocol::ClientMsg;
+use crate::protocol::{
+    Ack, CommandResult, Envelope, ErrorReply, Health, InstanceRemoved, Level, LogEvent,
+    RestSnapshot, ServerMsg, SessionInfo, SessionState, Snapshot, StreamName, Ticker,
+    UpstreamHealth, close, error_code, now_ms,
+};
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Identifies a stream instance: the stream and, for per-session streams, the session.
+type StreamKey = (StreamName, Option<String>);
+
+pub struct HubSettings {
+    pub epoch: String,
+    pub started_ms: i64,
+    /// Entries kept in the `events` ring.
+    pub events_max: usize,
+    /// How often `health` is published even when nothing changed (liveness traffic).
+    pub health_interval: Duration,
+}
+
+pub struct HubInputs {
+    pub market: mpsc::Receiver<MarketEvent>,
+    pub upstream: watch::Receiver<UpstreamHealth>,
+    pub symbols: watch::Sender<BTreeSet<String>>,
+    pub log_events: mpsc::Receiver<LogEvent>,
+}
+
+/// The session is not configured; `valid` lists the ids that are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotFound {
+    pub valid: Vec<String>,
+}
+
+pub enum HubCmd {
+    Register {
+        conn: u64,
+        conn_id: String,
+        queue: Arc<ClientQueue>,
+    },
+    Unregister {
+        conn: u64,
+    },
+    /// Stream and session ops from a client (`subscribe`, `unsubscribe`, `start_session`,
+    /// `stop_session`); the replies go into that client's queue, in order with its data.
+    Client {
+        conn: u64,
+        msg: ClientMsg,
+    },
+    /// A notable backend event for the `events` stream.
+    Note(LogEvent),
+    Health(oneshot::Sender<Health>),
+    Sessions(oneshot::Sender<Vec<SessionInfo>>),
+    Snapshot(String, oneshot::Sender<Result<RestSnapshot, NotFound>>),
+    Start(String, oneshot::Sender<Result<SessionInfo, NotFound>>),
+    Stop(String, oneshot::Sender<Result<SessionInfo, NotFound>>),
+    /// Close every client 1001 and end the task.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Cheap to clone. Every method is fire-and-forget or a one-shot question; none can block
+/// on a client.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: mpsc::UnboundedSender<HubCmd>,
+}
+
+impl HubHandle {
+    /// `false` once the hub has ended (backend shutting down).
+    pub fn send(&self, cmd: HubCmd) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+
+    /// Asks the hub; `None` if it has ended.
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> HubCmd) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(make(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+}
+
+struct Client {
+    conn_id: String,
+    queue: Arc<ClientQueue>,
+    subs: HashSet<StreamKey>,
+}
+
+struct Hub {
+    settings: HubSettings,
+    sessions: Vec<Session>,
+    tickers: HashMap<String, Ticker>,
+    events: EventLog,
+    upstream: UpstreamHealth,
+    seqs: HashMap<StreamKey, u64>,
+    clients: HashMap<u64, Client>,
+    symbols: watch::Sender<BTreeSet<String>>,
+}
+
+/// Starts the hub task. Configured sessions start Running.
+pub fn spawn(
+    settings: HubSettings,
+    sessions: Vec<SessionConfig>,
+    inputs: HubInputs,
+) -> (HubHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut hub = Hub {
+        events: EventLog::new(settings.events_max),
+        sessions: sessions.into_iter().map(Session::new).collect(),
+        tickers: HashMap::new(),
+        upstream: inputs.upstream.borrow().clone(),
+        seqs: HashMap::new(),
+        clients: HashMap::new(),
+        symbols: inputs.symbols,
+        settings,
+    };
+    let started = hub.settings.started_ms;
+    for s in &mut hub.sessions {
+        s.create_instances(started);
+        s.state = SessionState::Running;
+    }
+    hub.publish_symbols();
+    let task = tokio::spawn(hub.run(rx, inputs.market, inputs.upstream, inputs.log_events));
+    (HubHandle { tx }, task)
+}
+
+impl Hub {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<HubCmd>,
+        mut market: mpsc::Receiver<MarketEvent>,
+        mut upstream: watch::Receiver<UpstreamHealth>,
+        mut log_events: mpsc::Receiver<LogEvent>,
+    ) {
+        let (mut market_open, mut logs_open, mut upstream_open) = (true, true, true);
+        let mut tick = tokio::time::interval(self.settings.health_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(HubCmd::Shutdown(done)) => {
+                        self.close_all(close::GOING_AWAY, "server shutting down");
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(cmd) => self.on_cmd(cmd),
+                    None => return,
+                },
+                ev = market.recv(), if market_open => match ev {
+                    Some(ev) => self.on_market(ev),
+                    None => market_open = false,
+                },
+                ev = log_events.recv(), if logs_open => match ev {
+                    Some(ev) => self.add_event(ev),
+                    None => logs_open = false,
+                },
+                changed = upstream.changed(), if upstream_open => match changed {
+                    Ok(()) => {
+                        self.upstream = upstream.borrow_and_update().clone();
+                        self.publish_health();
+                    }
+                    Err(_) => upstream_open = false,
+                },
+                _ = tick.tick() => self.publish_health(),
+            }
+        }
+    }
+
+    fn on_cmd(&mut self, cmd: HubCmd) {
+        match cmd {
+            HubCmd::Register {
+                conn,
+                conn_id,
+                queue,
+            } => {
+                self.note(
+                    Level::Info,
+                    "client.connected",
+                    format!("client {conn_id} connected"),
+                );
+                self.clients.insert(
+                    conn,
+                    Client {
+                        conn_id,
+                        queue,
+                        subs: HashSet::new(),
+                    },
+                );
+                self.publish_health();
+            }
+            HubCmd::Unregister { conn } => {
+                if self.clients.remove(&conn).is_some() {
+                    self.publish_health();
+                }
+            }
+            HubCmd::Client { conn, msg } => self.on_client(conn, msg),
+            HubCmd::Note(ev) => self.add_event(ev),
+            HubCmd::Health(reply) => {
+                let _ = reply.send(self.health());
+            }
+            HubCmd::Sessions(reply) => {
+                let _ = reply.send(self.session_infos());
+            }
+            HubCmd::Snapshot(id, reply) => {
+                let _ = reply.send(self.rest_snapshot(&id));
+            }
+            HubCmd::Start(id, reply) => {
+                let _ = reply.send(self.start_session(&id));
+            }
+            HubCmd::Stop(id, reply) => {
+                let _ = reply.send(self.stop_session(&id));
+            }
+            HubCmd::Shutdown(_) => {} // handled in `run`
+        }
+    }
+
+    // ---- client ops ----------------------------------------------------------------------
+
+    fn on_client(&mut self, conn: u64, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Subscribe {
+                id,
+                stream,
+                session_id,
+            } => match self.resolve(&stream, session_id) {
+                Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
+                Ok(key) => self.subscribe(conn, id, key),
+            },
+            ClientMsg::Unsubscribe {
+                id,
+                stream,
+                session_id,
+            } => match self.resolve(&stream, session_id) {
+                Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
+                Ok(key) => {
+                    if let Some(c) = self.clients.get_mut(&conn) {
+                        c.subs.remove(&key);
+                        c.queue.discard_latest(key.0, key.1.as_deref());
+                    }
+                    let ack = Ack {
+                        id,
+                        stream: key.0,
+                        session_id: key.1,
+                    };
+                    self.reply(conn, ServerMsg::Ack(ack));
+                }
+            },
+            ClientMsg::StartSession { id, session_id } => {
+                let r = self.start_session(&session_id);
+                self.reply_command(conn, id, &session_id, r, "started");
+            }
+            ClientMsg::StopSession { id, session_id } => {
+                let r = self.stop_session(&session_id);
+                self.reply_command(conn, id, &session_id, r, "stopped");
+            }
+            // Answered by the connection itself.
+            ClientMsg::Hello { .. } | ClientMsg::Ping { .. } => {}
+        }
+    }
+
+    /// Checks a stream name and session against the closed sets (WS-3). Global streams
+    /// ignore a session id.
+    fn resolve(&self, stream: &str, session_id: Option<String>) -> Result<StreamKey, ErrorReply> {
+        let error = |code: &str, message: String, valid: Vec<String>| ErrorReply {
+            id: None,
+            code: code.to_string(),
+            message,
+            valid,
+        };
+        let Some(name) = StreamName::parse(stream) else {
+            return Err(error(
+                error_code::UNKNOWN_STREAM,
+                format!("unknown stream {stream:?}"),
+                StreamName::valid_names(),
+            ));
+        };
+        if !name.is_per_session() {
+            return Ok((name, None));
+        }
+        match session_id {
+            None => Err(error(
+                error_code::SESSION_REQUIRED,
+                format!("stream {name} needs a session_id"),
+                self.session_ids(),
+            )),
+            Some(sid) if self.find(&sid).is_none() => Err(error(
+                error_code::SESSION_NOT_FOUND,
+                format!("unknown session {sid:?}"),
+                self.session_ids(),
+            )),
+            Some(sid) => Ok((name, Some(sid))),
+        }
+    }
+
+    /// `ack`, then `full_update` at the current seq, then registration: all in this one step,
+    /// so the next delta of this stream is exactly seq + 1 for this client.
+    fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
+        let ack = ServerMsg::Ack(Ack {
+            id,
+            stream: key.0,
+            session_id: key.1.clone(),
+        });
+        let full = ServerMsg::FullUpdate(Envelope {
+            stream: key.0,
+            session_id: key.1.clone(),
+            seq: self.seqs.get(&key).copied().unwrap_or(0),
+            ts: now_ms(),
+            data: self.stream_snapshot(key.0, key.1.as_deref()),
+        });
+        let (Some(ack), Some(full)) = (encode(&ack), encode(&full)) else {
+            return;
+        };
+        let Some(c) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        c.queue.discard_latest(key.0, key.1.as_deref());
+        if c.queue.push_ordered(ack) && c.queue.push_ordered(full) {
+            c.subs.insert(key);
+        } else {
+            c.subs.clear();
+        }
+    }
+
+    fn reply_command(
+        &mut self,
+        conn: u64,
+        id: u64,
+        session_id: &str,
+        r: Result<SessionInfo, NotFound>,
+        verb: &str,
+    ) {
+        let msg = match r {
+            Ok(info) => ServerMsg::Result(CommandResult {
+                id,
+                ok: true,
+                message: Some(format!("session {} {verb}", info.id)),
+            }),
+            Err(nf) => ServerMsg::Error(ErrorReply {
+                id: Some(id),
+                code: error_code::SESSION_NOT_FOUND.to_string(),
+                message: format!("unknown session {session_id:?}"),
+                valid: nf.valid,
+            }),
+        };
+        self.reply(conn, msg);
+    }
+
+    /// A control reply to one client, in order with its stream data.
+    fn reply(&mut self, conn: u64, msg: ServerMsg) {
+        let Some(text) = encode(&msg) else { return };
+        if let Some(c) = self.clients.get_mut(&conn)
+            && !c.queue.push_ordered(text)
+        {
+            c.subs.clear();
+        }
+    }
+
+    // ---- sessions ------------------------------------------------------------------------
+
+    fn find(&self, id: &str) -> Option<usize> {
+        self.sessions.iter().position(|s| s.cfg.id == id)
+    }
+
+    fn not_found(&self) -> NotFound {
+        NotFound {
+            valid: self.session_ids(),
+        }
+    }
+
+    fn session_ids(&self) -> Vec<String> {
+        self.sessions.iter().map(|s| s.cfg.id.clone()).collect()
+    }
+
+    fn session_infos(&self) -> Vec<SessionInfo> {
+        self.sessions.iter().map(Session::info).collect()
+    }
+
+    fn start_session(&mut self, id: &str) -> Result<SessionInfo, NotFound> {
+        let idx = self.find(id).ok_or_else(|| self.not_found())?;
+        if self.sessions[idx].is_running() {
+            return Ok(self.sessions[idx].info());
+        }
+        self.set_state(idx, SessionState::Starting);
+        let instances = self.sessions[idx].create_instances(now_ms());
+        for inst in instances {
+            self.publish(
+                StreamName::StateMachines,
+                Some(id),
+                None,
+                inst,
+                ServerMsg::InstanceAdded,
+            );
+        }
+        self.set_state(idx, SessionState::Running);
+        self.publish_symbols();
+        self.note(
+            Level::Info,
+            "session.started",
+            format!("session {id} started"),
+        );
+        Ok(self.sessions[idx].info())
+    }
+
+    fn stop_session(&mut self, id: &str) -> Result<SessionInfo, NotFound> {
+        let idx = self.find(id).ok_or_else(|| self.not_found())?;
+        if !self.sessions[idx].is_running() {
+            return Ok(self.sessions[idx].info());
+        }
+        for inst in self.sessions[idx].remove_instances() {
+            let data = InstanceRemoved {
+                symbol: inst.symbol,
+            };
+            self.publish(
+                StreamName::StateMachines,
+                Some(id),
+                None,
+                data,
+                ServerMsg::InstanceRemoved,
+            );
+        }
+        self.set_state(idx, SessionState::Stopped);
+        self.publish_symbols();
+        self.note(
+            Level::Info,
+            "session.stopped",
+            format!("session {id} stopped"),
+        );
+        Ok(self.sessions[idx].info())
+    }
+
+    fn set_state(&mut self, idx: usize, state: SessionState) {
+        self.sessions[idx].state = state;
+        let info = self.sessions[idx].info();
+        self.publish(
+            StreamName::Sessions,
+            None,
+            None,
+            info,
+            ServerMsg::SessionChanged,
+        );
+    }
+
+    /// The adapter subscribes exactly the union of running sessions' symbols.
+    fn publish_symbols(&mut self) {
+        let want: BTreeSet<String> = self
+            .sessions
+            .iter()
+            .filter(|s| s.is_running())
+            .flat_map(|s| s.cfg.symbols.iter().cloned())
+            .collect();
+        self.symbols.send_if_modified(|cur| {
+            let changed = *cur != want;
+            *cur = want;
+            changed
+        });
+    }
+
+    // ---- market, health, events -----------------------------------------------------------
+
+    fn on_market(&mut self, ev: MarketEvent) {
+        let now = now_ms();
+        let ticker = match ev {
+            MarketEvent::Ticker { update, source } => Some(market::merge_ticker(
+                self.tickers.get(&update.symbol),
+                &update,
+                source,
+                now,
+            )),
+            MarketEvent::Trades {
+                symbol,
+                trades,
+                source,
+            } => market::apply_trades(self.tickers.get(&symbol), &symbol, &trades, source, now),
+            MarketEvent::SymbolFailed { symbol, reason } => {
+                self.note(
+                    Level::Warn,
+                    "mexc.symbol_failed",
+                    format!("{symbol}: {reason}"),
+                );
+                None
+            }
+        };
+        let Some(ticker) = ticker else { return };
+        let symbol = ticker.symbol.clone();
+        self.tickers.insert(symbol.clone(), ticker.clone());
+        let sessions: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| s.has_symbol(&symbol))
+            .map(|s| s.cfg.id.clone())
+            .collect();
+        for sid in sessions {
+            self.publish(
+                StreamName::MarketData,
+                Some(&sid),
+                Some(&symbol),
+                ticker.clone(),
+                ServerMsg::Ticker,
+            );
+        }
+    }
+
+    fn health(&self) -> Health {
+        Health {
+            backend_started_ms: self.settings.started_ms,
+            clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
+            upstream: self.upstream.clone(),
+        }
+    }
+
+    fn publish_health(&mut self) {
+        let h = self.health();
+        self.publish(StreamName::Health, None, Some(""), h, ServerMsg::Health);
+    }
+
+    fn note(&mut self, level: Level, name: &str, message: String) {
+        self.add_event(LogEvent {
+            ts: now_ms(),
+            level,
+            name: name.to_string(),
+            message,
+            count: 1,
+        });
+    }
+
+    fn add_event(&mut self, ev: LogEvent) {
+        let stored = self.events.push(ev);
+        self.publish(StreamName::Events, None, None, stored, ServerMsg::Event);
+    }
+
+    // ---- snapshots and fan-out --------------------------------------------------------------
+
+    fn stream_snapshot(&self, stream: StreamName, session: Option<&str>) -> Snapshot {
+        let sess = session
+            .and_then(|id| self.find(id))
+            .map(|i| &self.sessions[i]);
+        let mut s = Snapshot::default();
+        match stream {
+            StreamName::Sessions => s.sessions = Some(self.session_infos()),
+            StreamName::MarketData => {
+                s.market_data = Some(
+                    sess.map(|se| {
+                        se.cfg
+                            .symbols
+                            .iter()
+                            .filter_map(|sym| self.tickers.get(sym).cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                )
+            }
+            StreamName::StateMachines => {
+                s.state_machines = Some(sess.map(|se| se.instances.clone()).unwrap_or_default())
+            }
+            StreamName::Health => s.health = Some(self.health()),
+            StreamName::Events => s.events = Some(self.events.snapshot()),
+        }
+        s
+    }
+
+    fn rest_snapshot(&self, session_id: &str) -> Result<RestSnapshot, NotFound> {
+        if self.find(session_id).is_none() {
+            return Err(self.not_found());
+        }
+        let mut data = Snapshot::default();
+        let mut seq = BTreeMap::new();
+        for stream in StreamName::ALL {
+            let sid = stream.is_per_session().then(|| session_id.to_string());
+            let part = self.stream_snapshot(stream, sid.as_deref());
+            data.sessions = data.sessions.or(part.sessions);
+            data.market_data = data.market_data.or(part.market_data);
+            data.state_machines = data.state_machines.or(part.state_machines);
+            data.health = data.health.or(part.health);
+            data.events = data.events.or(part.events);
+            let cur = self.seqs.get(&(stream, sid)).copied().unwrap_or(0);
+            seq.insert(stream.as_str().to_string(), cur);
+        }
+        Ok(RestSnapshot {
+            session_id: session_id.to_string(),
+            epoch: self.settings.epoch.clone(),
+            ts: now_ms(),
+            seq,
+            data,
+        })
+    }
+
+    /// Assigns the next seq of (stream, session) and queues the message for every subscriber:
+    /// serialized once, the bytes shared. `conflate` names the key for conflated streams.
+    /// A client whose queue is closed (overflow) loses its subscriptions: its writer is
+    /// closing it 4008 and the hub must not spend more work on it.
+    fn publish<T: Serialize>(
+        &mut self,
+        stream: StreamName,
+        session: Option<&str>,
+        conflate: Option<&str>,
+        data: T,
+        wrap: fn(Envelope<T>) -> ServerMsg,
+    ) {
+        let key: StreamKey = (stream, session.map(str::to_string));
+        let seq = {
+            let s = self.seqs.entry(key.clone()).or_insert(0);
+            *s += 1;
+            *s
+        };
+        if !self.clients.values().any(|c| c.subs.contains(&key)) {
+            return;
+        }
+        let msg = wrap(Envelope {
+            stream,
+            session_id: key.1.clone(),
+            seq,
+            ts: now_ms(),
+            data,
+        });
+        let Some(text) = encode(&msg) else { return };
+        for c in self.clients.values_mut() {
+            if !c.subs.contains(&key) {
+                continue;
+            }
+            let queued = match conflate {
+                Some(item) => c.queue.push_latest(
+                    ConflateKey {
+                        stream,
+                        session_id: key.1.clone(),
+                        item: item.to_string(),
+                    },
+                    text.clone(),
+                ),
+                None => c.queue.push_ordered(text.clone()),
+            };
+            if !queued {
+                tracing::debug!(event = "hub.client_dropped", conn = %c.conn_id, "queue closed");
+                c.subs.clear();
+            }
+        }
+    }
+
+    fn close_all(&mut self, code: u16, reason: &str) {
+        for c in self.clients.values() {
+            c.queue.close(code, reason);
+        }
+    }
+}
+
+fn encode(msg: &ServerMsg) -> Option<Utf8Bytes> {
+    match serde_json::to_string(msg) {
+        Ok(s) => Some(Utf8Bytes::from(s)),
+        Err(e) => {
+            tracing::error!(event = "hub.encode_failed", error = %e, "cannot serialize a server message");
+            None
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Merging normalized market events into the per-symbol `Ticker` the streams carry.
+
+use crate::exchange::{TickerUpdate, Trade};
+use crate::protocol::{DataSource, Ticker};
+
+/// A ticker frame replaces what it carries and keeps the rest: live frames omit fields at
+/// times, and a panel must not blank a column because one frame lacked it.
+pub fn merge_ticker(
+    prev: Option<&Ticker>,
+    u: &TickerUpdate,
+    source: DataSource,
+    now_ms: i64,
+) -> Ticker {
+    let keep = |new: Option<f64>, old: fn(&Ticker) -> Option<f64>| new.or(prev.and_then(old));
+    Ticker {
+        symbol: u.symbol.clone(),
+        last: u.last,
+        bid: keep(u.bid, |t| t.bid),
+        ask: keep(u.ask, |t| t.ask),
+        change_pct: keep(u.change_pct, |t| t.change_pct),
+        volume_24h: keep(u.volume_24h, |t| t.volume_24h),
+        fair_price: keep(u.fair_price, |t| t.fair_price),
+        index_price: keep(u.index_price, |t| t.index_price),
+        funding_rate: keep(u.funding_rate, |t| t.funding_rate),
+        received_ms: now_ms,
+        source,
+    }
+}
+
+/// Trades move `last` (the newest trade of the batch); everything else stays.
+/// `None` when the batch is empty (nothing changed).
+pub fn apply_trades(
+    prev: Option<&Ticker>,
+    symbol: &str,
+    trades: &[Trade],
+    source: DataSource,
+    now_ms: i64,
+) -> Option<Ticker> {
+    let newest = trades.iter().max_by_key(|t| t.ts_ms)?;
+    let mut t = prev.cloned().unwrap_or_else(|| Ticker {
+        symbol: symbol.to_string(),
+        last: newest.price,
+        bid: None,
+        ask: None,
+        change_pct: None,
+        volume_24h: None,
+        fair_price: None,
+        index_price: None,
+        funding_rate: None,
+        received_ms: now_ms,
+        source,
+    });
+    t.last = newest.price;
+    t.received_ms = now_ms;
+    t.source = source;
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::Side;
+
+    fn upd(last: f64, bid: Option<f64>, vol: Option<f64>) -> TickerUpdate {
+        TickerUpdate {
+            symbol: "BTC_USDT".into(),
+            last,
+            bid,
+            volume_24h: vol,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn omitted_fields_keep_previous_values() {
+        let a = merge_ticker(None, &upd(100.0, Some(99.5), Some(1e6)), DataSource::Ws, 1);
+        let b = merge_ticker(Some(&a), &upd(101.0, None, None), DataSource::Rest, 2);
+        assert_eq!(b.last, 101.0);
+        assert_eq!(b.bid, Some(99.5));
+        assert_eq!(b.volume_24h, Some(1e6));
+        assert_eq!(b.received_ms, 2);
+        assert_eq!(b.source, DataSource::Rest);
+    }
+
+    #[test]
+    fn trades_update_last_only() {
+        let a = merge_ticker(None, &upd(100.0, Some(99.5), None), DataSource::Ws, 1);
+        let tr = |p: f64, ts: i64| Trade {
+            id: None,
+            price: p,
+            contracts: 1.0,
+            taker: Side::Buy,
+            ts_ms: ts,
+        };
+        let b = apply_trades(
+            Some(&a),
+            "BTC_USDT",
+            &[tr(102.0, 5), tr(101.0, 4)],
+            DataSource::Ws,
+            9,
+        )
+        .unwrap();
+        assert_eq!(b.last, 102.0);
+        assert_eq!(b.bid, Some(99.5));
+        assert!(apply_trades(Some(&a), "BTC_USDT", &[], DataSource::Ws, 9).is_none());
+        let fresh = apply_trades(None, "ETH_USDT", &[tr(5.0, 1)], DataSource::Ws, 3).unwrap();
+        assert_eq!((fresh.symbol.as_str(), fresh.last), ("ETH_USDT", 5.0));
+    }
+}

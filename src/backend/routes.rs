@@ -1,0 +1,201 @@
+//! HTTP surface on the one port: `GET /ws` and the REST API (`/api/v1/*`).
+
+use super::auth;
+use super::connection::{self, ConnCtx, ConnParams};
+use super::hooks::TestHooks;
+use super::hub::{HubCmd, HubHandle, NotFound};
+use crate::protocol::RestError;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: HubHandle,
+    pub hooks: Arc<TestHooks>,
+    pub token: Arc<str>,
+    pub epoch: Arc<str>,
+    pub params: ConnParams,
+    pub max_frame_bytes: usize,
+    pub next_conn: Arc<AtomicU64>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(ws_upgrade))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/sessions", get(sessions))
+        .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/sessions/{id}/start", post(start_session))
+        .route("/api/v1/sessions/{id}/stop", post(stop_session))
+        .fallback(not_found_route)
+        .with_state(state)
+}
+
+async fn ws_upgrade(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if st.hooks.refuse_upgrades.load(Ordering::Relaxed) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            None,
+            "upgrades refused",
+        );
+    }
+    // A bad token still gets the upgrade so it can be told why with a final close code
+    // (4501: do not reconnect) instead of an HTTP status the client would retry.
+    let authorized = auth::authorized(&st.token, &headers, uri.query());
+    let num = st.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
+    let ctx = ConnCtx {
+        num,
+        id: format!("c-{num}"),
+        epoch: st.epoch.to_string(),
+        hub: st.hub.clone(),
+        hooks: st.hooks.clone(),
+        params: st.params,
+    };
+    ws.max_message_size(st.max_frame_bytes)
+        .max_frame_size(st.max_frame_bytes)
+        .on_failed_upgrade(|e| {
+            tracing::warn!(event = "client.upgrade_failed", error = %e, "websocket upgrade failed")
+        })
+        .on_upgrade(move |socket| connection::serve(socket, ctx, authorized))
+}
+
+/// REST requests pass when no token is configured or they carry it (401 JSON otherwise).
+pub struct Authorized;
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        if auth::authorized(&st.token, &parts.headers, parts.uri.query()) {
+            Ok(Authorized)
+        } else {
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                "missing or wrong token",
+            ))
+        }
+    }
+}
+
+async fn health(_: Authorized, State(st): State<AppState>) -> Response {
+    match st.hub.ask(HubCmd::Health).await {
+        Some(h) => Json(h).into_response(),
+        None => hub_gone(),
+    }
+}
+
+async fn sessions(_: Authorized, State(st): State<AppState>) -> Response {
+    match st.hub.ask(HubCmd::Sessions).await {
+        Some(s) => Json(s).into_response(),
+        None => hub_gone(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SnapshotParams {
+    session: Option<String>,
+}
+
+async fn snapshot(
+    _: Authorized,
+    State(st): State<AppState>,
+    params: Result<Query<SnapshotParams>, QueryRejection>,
+) -> Response {
+    let Some(id) = params
+        .ok()
+        .and_then(|Query(p)| p.session)
+        .filter(|s| !s.is_empty())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+            None,
+            "query parameter `session` is required, e.g. /api/v1/snapshot?session=majors",
+        );
+    };
+    match st.hub.ask(|tx| HubCmd::Snapshot(id.clone(), tx)).await {
+        Some(Ok(snap)) => Json(snap).into_response(),
+        Some(Err(nf)) => session_not_found(&id, &nf),
+        None => hub_gone(),
+    }
+}
+
+async fn start_session(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    match st.hub.ask(|tx| HubCmd::Start(id.clone(), tx)).await {
+        Some(Ok(info)) => Json(info).into_response(),
+        Some(Err(nf)) => session_not_found(&id, &nf),
+        None => hub_gone(),
+    }
+}
+
+async fn stop_session(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    match st.hub.ask(|tx| HubCmd::Stop(id.clone(), tx)).await {
+        Some(Ok(info)) => Json(info).into_response(),
+        Some(Err(nf)) => session_not_found(&id, &nf),
+        None => hub_gone(),
+    }
+}
+
+async fn not_found_route(uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+        &format!(
+            "no route {}; see /api/v1/health, /api/v1/sessions, /api/v1/snapshot?session=ID",
+            uri.path()
+        ),
+    )
+}
+
+fn session_not_found(id: &str, nf: &NotFound) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "session_not_found",
+        Some(id),
+        &format!("valid sessions: {}", nf.valid.join(", ")),
+    )
+}
+
+fn hub_gone() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "shutting_down",
+        None,
+        "backend is shutting down",
+    )
+}
+
+fn error(status: StatusCode, code: &str, session_id: Option<&str>, message: &str) -> Response {
+    let body = RestError {
+        error: code.to_string(),
+        session_id: session_id.map(str::to_string),
+        message: Some(message.to_string()),
+    };
+    (status, Json(body)).into_response()
+}
