@@ -3,11 +3,13 @@
 //! See docs/architecture.md for how the pieces fit.
 
 pub mod backend;
+pub mod bench;
 pub mod backoff;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod exchange;
+pub mod launch;
 pub mod protocol;
 pub mod telemetry;
 pub mod tui;
