@@ -1,0 +1,321 @@
+//! MEXC futures wire format: pure parsing of inbound frames and building of outbound
+//! commands. No IO, no clocks, no state — every function here is unit-tested over the frame
+//! shapes quoted in `docs/reference/mexc.md`.
+//!
+//! Numbers: prices and sizes are parsed into `f64` via `serde_json`. That handles every
+//! observed form (`9.75E+4`, `1.066397E3`, `25329.000…000`) and f64 holds the ~10 significant
+//! digits MEXC sends exactly enough for display and comparison (see `protocol::Ticker`). An
+//! exact decimal path is a hardening-issue decision, kept local to [`num`].
+
+use serde_json::{Map, Value};
+
+use crate::exchange::{Side, TickerUpdate, Trade};
+
+/// The two channels the basic adapter subscribes per symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    Ticker,
+    Deal,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Ticker, Channel::Deal];
+
+    /// The `<name>` in `sub.<name>`, `rs.sub.<name>` and `push.<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Ticker => "ticker",
+            Channel::Deal => "deal",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// One parsed inbound text frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// Reply to our JSON ping; `server_ms` is the server clock if present.
+    Pong {
+        server_ms: Option<i64>,
+    },
+    /// `rs.sub.<channel>`; acks carry no symbol, so the caller matches them FIFO.
+    SubAck {
+        channel: Channel,
+        ok: bool,
+        text: String,
+    },
+    /// `rs.unsub.*`: never relied on (MEXC may not send it), only recognised.
+    UnsubAck,
+    /// `rs.error`; `contract` is set when the text names a refused contract.
+    Error {
+        text: String,
+        contract: Option<String>,
+    },
+    Ticker(TickerUpdate),
+    Deals {
+        symbol: String,
+        trades: Vec<Trade>,
+        /// Rows dropped because a required field was missing or malformed.
+        skipped_rows: usize,
+    },
+    /// Frames we recognise as harmless but do not use (`clientId`, unknown channels, acks
+    /// of channels we never subscribe).
+    Ignored {
+        channel: String,
+    },
+    /// A known push that cannot become an event (e.g. ticker without `lastPrice`).
+    Skipped {
+        channel: String,
+        reason: String,
+    },
+}
+
+/// Why a text frame could not be parsed at all.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireError {
+    Json(String),
+    NotAnObject,
+    NoChannel,
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Json(e) => write!(f, "invalid json: {e}"),
+            WireError::NotAnObject => f.write_str("frame is not a JSON object"),
+            WireError::NoChannel => f.write_str("frame has no string `channel`"),
+        }
+    }
+}
+
+/// Parse one inbound text frame.
+pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| WireError::Json(e.to_string()))?;
+    let obj = value.as_object().ok_or(WireError::NotAnObject)?;
+    let channel = obj
+        .get("channel")
+        .and_then(Value::as_str)
+        .ok_or(WireError::NoChannel)?;
+    let data = obj.get("data").unwrap_or(&Value::Null);
+
+    Ok(match channel {
+        "pong" => Inbound::Pong {
+            server_ms: num_i64(data).or_else(|| obj.get("ts").and_then(num_i64)),
+        },
+        "rs.error" => {
+            let text = text_of(data);
+            Inbound::Error {
+                contract: refused_contract(&text),
+                text,
+            }
+        }
+        "push.ticker" => parse_ticker(obj, data),
+        "push.deal" => parse_deals(obj, data),
+        other => {
+            if let Some(name) = other.strip_prefix("rs.sub.") {
+                match Channel::from_name(name) {
+                    Some(channel) => {
+                        let text = text_of(data);
+                        Inbound::SubAck {
+                            channel,
+                            ok: text == "success",
+                            text,
+                        }
+                    }
+                    None => Inbound::Ignored {
+                        channel: other.to_string(),
+                    },
+                }
+            } else if other.starts_with("rs.unsub.") {
+                Inbound::UnsubAck
+            } else {
+                // `clientId`, `push.depth`, anything new: harmless, ignored by design (MX-6).
+                Inbound::Ignored {
+                    channel: other.to_string(),
+                }
+            }
+        }
+    })
+}
+
+/// `Contract [NOPE_USDT] not exists` -> `NOPE_USDT`. The docs' older text
+/// `Contract doesn't exist!` names no symbol and yields `None`.
+pub fn refused_contract(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("Contract [")?;
+    let (symbol, tail) = rest.split_once(']')?;
+    if symbol.is_empty() || !tail.contains("not exist") {
+        return None;
+    }
+    Some(symbol.to_string())
+}
+
+fn text_of(data: &Value) -> String {
+    match data {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_ticker(obj: &Map<String, Value>, data: &Value) -> Inbound {
+    let skipped = |reason: &str| Inbound::Skipped {
+        channel: "push.ticker".into(),
+        reason: reason.into(),
+    };
+    let Some(d) = data.as_object() else {
+        return skipped("data is not an object");
+    };
+    // Live frames carry the symbol both in `data` and at top level; either will do.
+    let symbol = d
+        .get("symbol")
+        .or_else(|| obj.get("symbol"))
+        .and_then(Value::as_str);
+    let Some(symbol) = symbol else {
+        return skipped("no symbol");
+    };
+    let Some(last) = d.get("lastPrice").and_then(num) else {
+        return skipped("no lastPrice");
+    };
+    let f = |key: &str| d.get(key).and_then(num);
+    Inbound::Ticker(TickerUpdate {
+        symbol: symbol.to_string(),
+        last,
+        bid: f("bid1"),
+        ask: f("ask1"),
+        change_pct: f("riseFallRate").map(|r| r * 100.0),
+        volume_24h: f("amount24"),
+        fair_price: f("fairPrice"),
+        index_price: f("indexPrice"),
+        funding_rate: f("fundingRate"),
+        exchange_ts_ms: d
+            .get("timestamp")
+            .and_then(num_i64)
+            .or_else(|| obj.get("ts").and_then(num_i64)),
+    })
+}
+
+fn parse_deals(obj: &Map<String, Value>, data: &Value) -> Inbound {
+    let Some(symbol) = obj.get("symbol").and_then(Value::as_str) else {
+        return Inbound::Skipped {
+            channel: "push.deal".into(),
+            reason: "no symbol".into(),
+        };
+    };
+    let frame_ts = obj.get("ts").and_then(num_i64);
+    // Docs show one object, live frames send an array: accept both.
+    let rows: &[Value] = match data {
+        Value::Array(rows) => rows,
+        Value::Object(_) => std::slice::from_ref(data),
+        _ => &[],
+    };
+    let trades: Vec<Trade> = rows.iter().filter_map(|r| trade_row(r, frame_ts)).collect();
+    Inbound::Deals {
+        symbol: symbol.to_string(),
+        skipped_rows: rows.len() - trades.len(),
+        trades,
+    }
+}
+
+fn trade_row(row: &Value, frame_ts: Option<i64>) -> Option<Trade> {
+    let r = row.as_object()?;
+    let taker = match r.get("T").and_then(num_i64)? {
+        1 => Side::Buy,
+        2 => Side::Sell,
+        _ => return None,
+    };
+    Some(Trade {
+        // `i` is an undocumented string id; absent ids pass through un-deduplicated.
+        id: r.get("i").and_then(num_u64),
+        price: r.get("p").and_then(num)?,
+        contracts: r.get("v").and_then(num)?,
+        taker,
+        ts_ms: r
+            .get("t")
+            .and_then(num_i64)
+            .or_else(|| r.get("cts").and_then(num_i64))
+            .or(frame_ts)?,
+    })
+}
+
+/// A JSON number in any form (`9.75E+4`, zero tails) or a numeric string, as f64.
+pub fn num(v: &Value) -> Option<f64> {
+    let x = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    x.is_finite().then_some(x)
+}
+
+/// Millisecond timestamps: number (possibly float or exponent form) or string.
+pub fn num_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .or_else(|| num(v).map(|f| f as i64)),
+        _ => None,
+    }
+}
+
+fn num_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outbound
+// ---------------------------------------------------------------------------------------
+
+/// The JSON application ping, exactly as documented (WebSocket Ping frames do not count).
+pub const PING: &str = r#"{"method":"ping"}"#;
+
+/// `sub.<channel>` / `unsub.<channel>` for one symbol, always with `"gzip":false` so the
+/// server never switches us to binary frames.
+pub fn command(subscribe: bool, channel: Channel, symbol: &str) -> String {
+    let verb = if subscribe { "sub" } else { "unsub" };
+    serde_json::json!({
+        "method": format!("{verb}.{}", channel.name()),
+        "param": { "symbol": symbol },
+        "gzip": false,
+    })
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// Binary frames
+// ---------------------------------------------------------------------------------------
+
+/// Why a binary frame was not turned into text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BinaryDrop {
+    /// Starts with the gzip magic `1f 8b`; inflation arrives with the hardening issue.
+    GzipNotSupported {
+        len: usize,
+    },
+    Unknown {
+        len: usize,
+    },
+}
+
+/// Seam for compressed frames: returns the text to feed [`parse_frame`], or why not.
+/// We always send `"gzip":false`, so a binary frame is unexpected today.
+pub fn decode_binary(bytes: &[u8]) -> Result<String, BinaryDrop> {
+    let len = bytes.len();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        Err(BinaryDrop::GzipNotSupported { len })
+    } else {
+        Err(BinaryDrop::Unknown { len })
+    }
+}
+
+#[cfg(test)]
+mod tests;

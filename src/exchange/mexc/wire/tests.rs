@@ -1,0 +1,253 @@
+//! Parser tests over the frame shapes quoted in docs/reference/mexc.md (live captures and
+//! the official docs' examples).
+
+use super::*;
+
+fn deals(text: &str) -> (String, Vec<Trade>, usize) {
+    match parse_frame(text) {
+        Ok(Inbound::Deals {
+            symbol,
+            trades,
+            skipped_rows,
+        }) => (symbol, trades, skipped_rows),
+        other => panic!("expected deals, got {other:?}"),
+    }
+}
+
+fn ticker(text: &str) -> TickerUpdate {
+    match parse_frame(text) {
+        Ok(Inbound::Ticker(t)) => t,
+        other => panic!("expected ticker, got {other:?}"),
+    }
+}
+
+#[test]
+fn live_deal_array_frame() {
+    // Live capture 2026-09-20 (mexc.md §1.5): array, string id, string cts.
+    let (symbol, trades, skipped) = deals(
+        r#"{"symbol":"BTC_USDT","data":[{"p":80489,"v":11,"T":1,"O":3,"M":1,"t":1789897547210,"i":"16270106116","cts":"1789897547210"}],"channel":"push.deal","ts":1789897547215}"#,
+    );
+    assert_eq!(symbol, "BTC_USDT");
+    assert_eq!(skipped, 0);
+    assert_eq!(
+        trades,
+        vec![Trade {
+            id: Some(16_270_106_116),
+            price: 80489.0,
+            contracts: 11.0,
+            taker: Side::Buy,
+            ts_ms: 1_789_897_547_210,
+        }]
+    );
+}
+
+#[test]
+fn documented_deal_object_frame_without_id() {
+    // The docs still show `data` as one object, without `i` or `cts`.
+    let (_, trades, _) = deals(
+        r#"{"channel":"push.deal","data":{"M":1,"O":1,"T":2,"p":6866.5,"t":1587442049632,"v":2362},"symbol":"BTC_USDT","ts":1587442022003}"#,
+    );
+    assert_eq!(trades.len(), 1);
+    assert_eq!(trades[0].id, None);
+    assert_eq!(trades[0].taker, Side::Sell);
+    assert_eq!(trades[0].price, 6866.5);
+    assert_eq!(trades[0].contracts, 2362.0);
+}
+
+#[test]
+fn exponent_numbers_and_zero_tails() {
+    let (_, trades, _) = deals(
+        r#"{"symbol":"BTC_USDT","data":[{"p":9.75E+4,"v":1.066397E3,"T":1,"O":3,"M":2,"t":1789897547210,"i":"7"},{"p":25329.000000000000000000000000000000,"v":2E0,"T":2,"O":1,"M":2,"t":"1789897547211","i":8}],"channel":"push.deal","ts":"1789897547215"}"#,
+    );
+    assert_eq!(trades[0].price, 97_500.0);
+    assert_eq!(trades[0].contracts, 1066.397);
+    assert_eq!(trades[1].price, 25_329.0);
+    assert_eq!(trades[1].ts_ms, 1_789_897_547_211);
+    assert_eq!(trades[1].id, Some(8));
+}
+
+#[test]
+fn bad_deal_rows_are_skipped_not_fatal() {
+    let (_, trades, skipped) = deals(
+        r#"{"symbol":"ETH_USDT","data":[{"p":"oops","v":1,"T":1,"t":1},{"p":1,"v":1,"T":9,"t":1},{"p":2,"v":3,"T":2,"cts":"5"},"junk"],"channel":"push.deal","ts":9}"#,
+    );
+    assert_eq!(skipped, 3);
+    assert_eq!(trades.len(), 1);
+    assert_eq!(trades[0].ts_ms, 5, "falls back to cts when t is missing");
+}
+
+const DOC_TICKER: &str = r#"{"channel":"push.ticker","data":{"ask1":6866.5,"bid1":6865,"contractId":1,"fairPrice":6867.4,"fundingRate":0.0008,"high24Price":7223.5,"indexPrice":6861.6,"lastPrice":6865.5,"lower24Price":6756,"maxBidPrice":7073.42,"minAskPrice":6661.37,"riseFallRate":-0.0424,"riseFallValue":-304.5,"symbol":"BTC_USDT","timestamp":1587442022003,"holdVol":2284742,"volume24":164586129,"amount24":1.13E9},"symbol":"BTC_USDT","ts":1587442022003}"#;
+
+#[test]
+fn full_ticker_maps_every_field() {
+    let t = ticker(DOC_TICKER);
+    assert_eq!(t.symbol, "BTC_USDT");
+    assert_eq!(t.last, 6865.5);
+    assert_eq!(t.bid, Some(6865.0));
+    assert_eq!(t.ask, Some(6866.5));
+    let pct = t.change_pct.unwrap();
+    assert!((pct - -4.24).abs() < 1e-9, "riseFallRate x100, got {pct}");
+    assert_eq!(
+        t.volume_24h,
+        Some(1.13e9),
+        "amount24, not volume24 (contracts)"
+    );
+    assert_eq!(t.fair_price, Some(6867.4));
+    assert_eq!(t.index_price, Some(6861.6));
+    assert_eq!(t.funding_rate, Some(0.0008));
+    assert_eq!(t.exchange_ts_ms, Some(1_587_442_022_003));
+}
+
+#[test]
+fn ticker_with_missing_fields_keeps_what_is_there() {
+    let t = ticker(
+        r#"{"symbol":"SOL_USDT","data":{"symbol":"SOL_USDT","lastPrice":"1.5E2"},"channel":"push.ticker","ts":"1587442022003"}"#,
+    );
+    assert_eq!(t.last, 150.0);
+    assert_eq!(t.bid, None);
+    assert_eq!(t.volume_24h, None);
+    assert_eq!(
+        t.exchange_ts_ms,
+        Some(1_587_442_022_003),
+        "string frame ts is the fallback"
+    );
+}
+
+#[test]
+fn ticker_without_last_price_is_skipped() {
+    let r = parse_frame(
+        r#"{"symbol":"SOL_USDT","data":{"symbol":"SOL_USDT","bid1":1},"channel":"push.ticker","ts":1}"#,
+    );
+    assert!(matches!(r, Ok(Inbound::Skipped { .. })), "{r:?}");
+}
+
+#[test]
+fn sub_acks_name_the_channel_only() {
+    assert_eq!(
+        parse_frame(r#"{"channel":"rs.sub.deal","data":"success","ts":1790133892943}"#),
+        Ok(Inbound::SubAck {
+            channel: Channel::Deal,
+            ok: true,
+            text: "success".into()
+        })
+    );
+    assert_eq!(
+        parse_frame(r#"{"channel":"rs.sub.ticker","data":"fail","ts":"1"}"#),
+        Ok(Inbound::SubAck {
+            channel: Channel::Ticker,
+            ok: false,
+            text: "fail".into()
+        })
+    );
+    assert!(matches!(
+        parse_frame(r#"{"channel":"rs.sub.depth.full","data":"success","ts":1}"#),
+        Ok(Inbound::Ignored { .. })
+    ));
+    assert_eq!(
+        parse_frame(r#"{"channel":"rs.unsub.deal","data":"success","ts":1}"#),
+        Ok(Inbound::UnsubAck)
+    );
+}
+
+#[test]
+fn rs_error_contract_text_names_the_symbol() {
+    assert_eq!(
+        parse_frame(r#"{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1}"#),
+        Ok(Inbound::Error {
+            text: "Contract [NOPE_USDT] not exists".into(),
+            contract: Some("NOPE_USDT".into())
+        })
+    );
+    for other in [
+        "Contract doesn't exist!",
+        "more than 60 seconds no response, close the channel",
+        "Not support interval",
+    ] {
+        let frame = serde_json::json!({"channel":"rs.error","data":other}).to_string();
+        assert_eq!(
+            parse_frame(&frame),
+            Ok(Inbound::Error {
+                text: other.into(),
+                contract: None
+            })
+        );
+    }
+}
+
+#[test]
+fn pong_documented_and_live_shapes() {
+    assert_eq!(
+        parse_frame(r#"{"channel":"pong","data":1587453241453}"#),
+        Ok(Inbound::Pong {
+            server_ms: Some(1_587_453_241_453)
+        })
+    );
+    assert_eq!(
+        parse_frame(r#"{"channel":"pong","data":1790133892943,"ts":1790133892943}"#),
+        Ok(Inbound::Pong {
+            server_ms: Some(1_790_133_892_943)
+        })
+    );
+}
+
+#[test]
+fn client_id_and_unknown_channels_are_ignored() {
+    assert!(matches!(
+        parse_frame(r#"{"channel":"clientId","data":"a1b2c3","ts":1790133892943}"#),
+        Ok(Inbound::Ignored { channel }) if channel == "clientId"
+    ));
+    assert!(matches!(
+        parse_frame(
+            r#"{"symbol":"BTC_USDT","data":{"asks":[],"bids":[]},"channel":"push.depth.full","ts":1}"#
+        ),
+        Ok(Inbound::Ignored { .. })
+    ));
+}
+
+#[test]
+fn malformed_frames_are_errors_not_panics() {
+    for bad in [
+        "",
+        "{",
+        "[1,2]",
+        "42",
+        r#"{"data":1}"#,
+        r#"{"channel":7}"#,
+        "\u{0}",
+    ] {
+        assert!(parse_frame(bad).is_err(), "{bad:?} should not parse");
+    }
+    // Known channels with nonsense payloads degrade to skips, never panics.
+    for odd in [
+        r#"{"channel":"push.deal","data":[1,2]}"#,
+        r#"{"channel":"push.deal","symbol":"X","data":"nope"}"#,
+        r#"{"channel":"push.ticker","data":[]}"#,
+        r#"{"channel":"pong","data":"soon"}"#,
+    ] {
+        assert!(parse_frame(odd).is_ok(), "{odd}");
+    }
+}
+
+#[test]
+fn commands_always_carry_gzip_false() {
+    let v: serde_json::Value =
+        serde_json::from_str(&command(true, Channel::Deal, "BTC_USDT")).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"method":"sub.deal","param":{"symbol":"BTC_USDT"},"gzip":false})
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&command(false, Channel::Ticker, "ETH_USDT")).unwrap();
+    assert_eq!(v["method"], "unsub.ticker");
+    assert_eq!(v["gzip"], false);
+    assert_eq!(PING, r#"{"method":"ping"}"#);
+}
+
+#[test]
+fn binary_frames_are_dropped_with_a_reason() {
+    assert_eq!(
+        decode_binary(&[0x1f, 0x8b, 8, 0]),
+        Err(BinaryDrop::GzipNotSupported { len: 4 })
+    );
+    assert_eq!(decode_binary(&[1, 2]), Err(BinaryDrop::Unknown { len: 2 }));
+}
