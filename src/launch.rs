@@ -5,8 +5,8 @@
 
 use crate::backend::{self, BackendHandle, BackendInputs};
 use crate::cli::{BenchCommand, Cli, Command};
-use crate::client::connection::{self, ConnectOptions};
 use crate::client::Subscription;
+use crate::client::connection::{self, ConnectOptions};
 use crate::config::{Config, SessionConfig, check_bind_allowed};
 use crate::exchange::{mexc, sim};
 use crate::protocol::{LogEvent, StreamName};
@@ -128,7 +128,12 @@ pub fn initial_subscriptions() -> BTreeSet<Subscription> {
 
 async fn run_tui_embedded(cfg: Config, demo: bool) -> Result<ExitCode> {
     let (_logs, log_events) = init_logs(&cfg, true)?;
-    tracing::info!(event = "app.start", demo, mode = "embedded", "trademon starting");
+    tracing::info!(
+        event = "app.start",
+        demo,
+        mode = "embedded",
+        "trademon starting"
+    );
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
     let (client, events) = connection::spawn(
@@ -191,7 +196,11 @@ async fn run_sim(cfg: Config, listen: Option<String>) -> Result<ExitCode> {
         .await
         .wrap_err_with(|| format!("simulator cannot listen on {addr}"))?;
     let s = sim::start(&cfg.sim, listener).await?;
-    println!("MEXC simulator: WebSocket {}  REST {}", s.ws_url(), s.rest_url());
+    println!(
+        "MEXC simulator: WebSocket {}  REST {}",
+        s.ws_url(),
+        s.rest_url()
+    );
     wait_for_shutdown_signal().await;
     s.shutdown().await;
     Ok(ExitCode::SUCCESS)

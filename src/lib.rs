@@ -3,8 +3,8 @@
 //! See docs/architecture.md for how the pieces fit.
 
 pub mod backend;
-pub mod bench;
 pub mod backoff;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

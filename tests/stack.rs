@@ -142,20 +142,17 @@ async fn subscribe_gets_ack_full_update_per_symbol_then_market_data_in_seq_order
     let (mut ws, _) = tokio_tungstenite::connect_async(stack.backend.ws_url())
         .await
         .unwrap();
-    let mut next = || async {
-        loop {
-            let m = timeout(Duration::from_secs(5), ws.next())
-                .await
-                .expect("frame within 5 s")
-                .expect("socket open")
-                .expect("frame ok");
-            if let Message::Text(t) = m {
-                return serde_json::from_str::<ServerMsg>(&t).expect("valid server message");
-            }
+    let hello = loop {
+        let m = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("frame within 5 s")
+            .expect("socket open")
+            .expect("frame ok");
+        if let Message::Text(t) = m {
+            break serde_json::from_str::<ServerMsg>(&t).expect("valid server message");
         }
     };
-    assert!(matches!(next().await, ServerMsg::Hello(_)));
-    drop(next);
+    assert!(matches!(hello, ServerMsg::Hello(_)), "{hello:?}");
 
     let sub = |id: u64, stream: &str, session: &str| {
         Message::text(format!(

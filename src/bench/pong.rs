@@ -35,7 +35,9 @@ impl std::fmt::Display for PongReport {
 }
 
 pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> {
-    let names: Vec<String> = (0..symbols.max(1)).map(|i| format!("S{i:03}_USDT")).collect();
+    let names: Vec<String> = (0..symbols.max(1))
+        .map(|i| format!("S{i:03}_USDT"))
+        .collect();
     let mut cfg = Config::defaults();
     cfg.sessions = vec![SessionConfig {
         id: "bench".into(),
