@@ -551,8 +551,20 @@ async fn websocket_and_rest_both_down_is_disconnected_and_retries_go_on() {
         .map(|a| a.port())
         .expect("free port");
     let mut client = Client::start(format!("ws://127.0.0.1:{port}/ws"), fast_config());
-    client.until_state(LinkState::Polling, WITHIN).await;
     let down = client.until_state(LinkState::Disconnected, WITHIN).await;
+    // Polls that fail bring no data, so the link never claims to be Polling.
+    let claimed_polling = client
+        .seen
+        .iter()
+        .any(|ev| matches!(ev, ClientEvent::Link(s) if s.state == LinkState::Polling));
+    assert!(!claimed_polling, "Polling shown while REST was down too");
+    assert!(
+        client
+            .seen
+            .iter()
+            .any(|ev| matches!(ev, ClientEvent::Link(s) if s.state == LinkState::Reconnecting)),
+        "Reconnecting… shown before Disconnected"
+    );
     // WebSocket retries keep going while Disconnected (recovery is automatic).
     client
         .until("another connect attempt", WITHIN, |ev| {

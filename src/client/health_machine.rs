@@ -77,6 +77,8 @@ pub struct HealthMachine {
     refused: bool,
     connect_failures: u32,
     poll_failures: u32,
+    /// The newest poll succeeded: only then is "Polling" true (data is actually arriving).
+    poll_ok: bool,
 }
 
 impl HealthMachine {
@@ -93,6 +95,7 @@ impl HealthMachine {
             refused: false,
             connect_failures: 0,
             poll_failures: 0,
+            poll_ok: false,
         }
     }
 
@@ -142,6 +145,7 @@ impl HealthMachine {
                 self.refused = false;
                 self.connect_failures = 0;
                 self.poll_failures = 0;
+                self.poll_ok = false;
                 self.heartbeat.reset();
                 self.state = LinkState::Live;
             }
@@ -178,10 +182,12 @@ impl HealthMachine {
             }
             Input::PollOk if self.should_poll() => {
                 self.poll_failures = 0;
+                self.poll_ok = true;
                 self.state = self.down_state();
             }
             Input::PollFailed if self.should_poll() => {
                 self.poll_failures = self.poll_failures.saturating_add(1);
+                self.poll_ok = false;
                 self.state = self.down_state();
             }
             Input::ConnectFailed | Input::PollOk | Input::PollFailed => {}
@@ -200,14 +206,16 @@ impl HealthMachine {
         }
     }
 
-    /// The state while the WebSocket is not up, from the failure counters.
+    /// The state while the WebSocket is not up, from the failure counters. Polling is shown
+    /// only once a poll has brought data; failing polls keep showing Reconnecting… until
+    /// enough of them fail to say Disconnected.
     fn down_state(&self) -> LinkState {
-        if self.connect_failures < self.th.poll_after_failures {
-            LinkState::Reconnecting
-        } else if self.poll_failures >= self.th.disconnected_after_poll_failures {
+        if self.poll_failures >= self.th.disconnected_after_poll_failures {
             LinkState::Disconnected
-        } else {
+        } else if self.connect_failures >= self.th.poll_after_failures && self.poll_ok {
             LinkState::Polling
+        } else {
+            LinkState::Reconnecting
         }
     }
 }
@@ -349,14 +357,20 @@ mod tests {
             m.on(Input::ConnectFailed, now).state,
             LinkState::Reconnecting
         );
-        assert_eq!(m.on(Input::ConnectFailed, now).state, LinkState::Polling);
+        // Enough failed connects start polling, but "Polling" waits for a poll that worked.
+        assert_eq!(
+            m.on(Input::ConnectFailed, now).state,
+            LinkState::Reconnecting
+        );
         assert!(m.should_poll());
+        assert_eq!(m.on(Input::PollOk, now).state, LinkState::Polling);
+        // A failing poll is not "Polling": no data is coming.
+        assert_eq!(m.on(Input::PollFailed, now).state, LinkState::Reconnecting);
         // One good poll resets the poll failure streak.
-        m.on(Input::PollFailed, now);
         m.on(Input::PollFailed, now);
         m.on(Input::PollOk, now);
         m.on(Input::PollFailed, now);
-        assert_eq!(m.on(Input::PollFailed, now).state, LinkState::Polling);
+        assert_eq!(m.on(Input::PollFailed, now).state, LinkState::Reconnecting);
         assert_eq!(m.on(Input::PollFailed, now).state, LinkState::Disconnected);
         // WS retries keep failing: still Disconnected; REST recovers: Polling again.
         assert_eq!(
