@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub client_queue_max_bytes: usize,
     pub write_timeout_ms: u64,
     pub max_protocol_errors: u32,
+    pub max_in_flight_bytes: u64,
+    pub close_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -334,6 +336,9 @@ impl Config {
             s.client_queue_max_bytes as u64,
         )?;
         positive("server.write_timeout_ms", s.write_timeout_ms)?;
+        if s.max_in_flight_bytes < 4096 {
+            return err("server.max_in_flight_bytes must be at least 4096");
+        }
         if s.listen.parse::<SocketAddr>().is_err() {
             return err(format!(
                 "server.listen {:?} is not an address like 127.0.0.1:7878",

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
-use trademon::config::SessionConfig;
+use trademon::config::{Config, SessionConfig};
 use trademon::protocol::{ClientMsg, Level, LogEvent, ServerMsg, close};
 
 #[tokio::test]
@@ -19,6 +19,9 @@ async fn slow_consumer_is_closed_4008_and_other_clients_are_unaffected() {
     cfg.server.client_queue_max_msgs = 256;
     cfg.server.client_queue_max_bytes = 256 * 1024;
     cfg.server.write_timeout_ms = 3000;
+    // The slow client reads its whole backlog before it sees the 4008 frame: give it the
+    // production close grace, or the server drops it first and the reason is lost.
+    cfg.server.close_grace_ms = Config::defaults().server.close_grace_ms;
     let b = start(cfg).await;
 
     let mut slow = connect(&b).await;

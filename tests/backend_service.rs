@@ -8,6 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
+use trademon::config::Config;
 use trademon::protocol::{
     ClientMsg, Level, LogEvent, RestError, RestSnapshot, ServerMsg, SessionInfo, SessionState,
     StreamName, UpstreamState, close, error_code,
@@ -343,6 +344,8 @@ async fn idle_client_is_closed_4000_with_reason() {
     let mut cfg = test_config();
     cfg.server.ping_interval_ms = 100;
     cfg.server.idle_timeout_ms = 300;
+    // The client reads only after the close was sent: it needs the production grace to answer.
+    cfg.server.close_grace_ms = Config::defaults().server.close_grace_ms;
     let b = start(cfg).await;
     let mut ws = connect(&b).await;
     // Not polling the socket: no automatic pong, nothing inbound at all.
@@ -582,6 +585,16 @@ async fn events_stream_aggregates_repeats_and_reports_failed_symbols() {
             .await
             .unwrap();
     }
+    // Repeats aggregate only when consecutive, and market and log inputs are separate
+    // channels with no order between them: see the repeats first, then fail a symbol.
+    let mut counts = Vec::new();
+    while counts.len() < 3 {
+        if let ServerMsg::Event(e) = recv(&mut ws).await
+            && e.data.name == "store.write"
+        {
+            counts.push(e.data.count);
+        }
+    }
     b.market
         .send(trademon::exchange::MarketEvent::SymbolFailed {
             symbol: "FOO_USDT".into(),
@@ -589,18 +602,15 @@ async fn events_stream_aggregates_repeats_and_reports_failed_symbols() {
         })
         .await
         .unwrap();
-    // Market and log inputs are separate channels: their relative order is not defined.
-    let mut counts = Vec::new();
-    let mut failed = None;
-    while counts.len() < 3 || failed.is_none() {
-        match recv(&mut ws).await {
-            ServerMsg::Event(e) if e.data.name == "store.write" => counts.push(e.data.count),
-            ServerMsg::Event(e) if e.data.message.contains("FOO_USDT") => failed = Some(e.data),
-            _ => {}
+    let failed = loop {
+        if let ServerMsg::Event(e) = recv(&mut ws).await
+            && e.data.message.contains("FOO_USDT")
+        {
+            break e.data;
         }
-    }
+    };
     assert_eq!(counts, [1, 2, 3]);
-    assert_eq!(failed.unwrap().level, Level::Warn);
+    assert_eq!(failed.level, Level::Warn);
     b.handle.shutdown().await;
 }
 

@@ -34,7 +34,10 @@ impl TestBackend {
 }
 
 pub fn test_config() -> Config {
-    Config::defaults()
+    let mut cfg = Config::defaults();
+    // Test clients often stop reading before shutdown; don't wait out the full close grace.
+    cfg.server.close_grace_ms = 200;
+    cfg
 }
 
 pub fn sessions() -> Vec<SessionConfig> {

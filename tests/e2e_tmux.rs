@@ -170,6 +170,16 @@ fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
     let logs = data_dir.join("logs");
     let main_log = std::fs::read_to_string(logs.join("trademon.log")).unwrap_or_default();
     assert!(main_log.contains("app.start"), "trademon.log: {main_log}");
+    // DG-1: both ends of the one WebSocket logged the close with who closed it and why.
+    for side in ["\"client.close\"", "\"link.close\""] {
+        let line = main_log
+            .lines()
+            .find(|l| l.contains(side))
+            .unwrap_or_else(|| panic!("no {side} line in trademon.log:\n{main_log}"));
+        for field in ["initiator", "code", "reason", "duration_ms", "frames_in", "frames_out"] {
+            assert!(line.contains(field), "{side} line lacks {field}: {line}");
+        }
+    }
     let errors = std::fs::read_to_string(logs.join("errors.log")).unwrap_or_default();
     for line in errors.lines() {
         assert!(

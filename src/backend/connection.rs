@@ -30,8 +30,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 
-/// How long to keep driving the socket for the peer's half of a close handshake.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Data per writer batch: small enough that the control lane is checked often.
 const BATCH_MSGS: usize = 64;
 const BATCH_BYTES: usize = 64 * 1024;
@@ -48,6 +46,9 @@ pub struct ConnParams {
     pub write_timeout: Duration,
     pub max_protocol_errors: u32,
     pub queue: QueueLimits,
+    pub max_in_flight_bytes: u64,
+    /// How long to keep driving the socket for the peer's half of a close handshake.
+    pub close_grace: Duration,
 }
 
 pub struct ConnCtx {
@@ -59,6 +60,9 @@ pub struct ConnCtx {
     pub hub: HubHandle,
     pub hooks: Arc<TestHooks>,
     pub params: ConnParams,
+    /// Held for the life of the connection task; shutdown waits until every clone is gone,
+    /// so each close is logged before the process exits.
+    pub _alive: tokio::sync::mpsc::Sender<()>,
 }
 
 /// Who closed, with which code and why. The first decision wins.
@@ -125,7 +129,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
         stop: stop_rx,
         acked: acked_rx,
         done: done_tx,
-        flow: FlowWindow::default(),
+        flow: FlowWindow::new(ctx.params.max_in_flight_bytes),
         frames: 0,
     };
     let (frames_in, frames_out) = tokio::join!(reader.run(stream), writer.run());
@@ -150,7 +154,10 @@ async fn reject(mut ws: WebSocket, ctx: &ConnCtx, code: u16, reason: &str) -> Cl
         ws.send(Message::Close(Some(frame))),
     )
     .await;
-    let _ = timeout(CLOSE_GRACE, async { while ws.next().await.is_some() {} }).await;
+    let _ = timeout(ctx.params.close_grace, async {
+        while ws.next().await.is_some() {}
+    })
+    .await;
     CloseRecord {
         initiator: Initiator::Local,
         code,
@@ -187,7 +194,7 @@ impl Reader<'_> {
                 biased;
                 _ = self.writer_done.changed(), if !writer_finished => {
                     writer_finished = true;
-                    let grace = Instant::now() + CLOSE_GRACE;
+                    let grace = Instant::now() + self.ctx.params.close_grace;
                     closing_until = Some(closing_until.map_or(grace, |c| c.min(grace)));
                     continue;
                 }
@@ -351,7 +358,7 @@ impl Reader<'_> {
 
     /// The writer may need up to one write timeout to get the close frame out.
     fn close_window(&self) -> Duration {
-        self.ctx.params.write_timeout + CLOSE_GRACE
+        self.ctx.params.write_timeout + self.ctx.params.close_grace
     }
 
     fn close_deadline(&self) -> Instant {

@@ -11,20 +11,19 @@
 
 use std::collections::VecDeque;
 
-/// Data allowed in flight before a confirmation. It bounds what a pong can queue behind: at a
-/// slow reader's 600 KB/s that is ~100 ms (256 KiB measured ~450 ms). Throughput is capped at
-/// window / RTT: unlimited in practice on loopback, ~640 KB/s (thousands of tickers/s) over a
-/// 100 ms SSH tunnel, plenty for a conflated UI feed.
+/// Default data allowed in flight before a confirmation (`server.max_in_flight_bytes`). It
+/// bounds what a pong can queue behind: at a slow reader's 600 KB/s that is ~100 ms (256 KiB
+/// measured ~450 ms). Throughput is capped at window / RTT: unlimited in practice on loopback,
+/// ~640 KB/s (thousands of tickers/s) over a 100 ms SSH tunnel, plenty for a conflated UI feed.
+#[cfg(test)]
 pub const WINDOW_BYTES: u64 = 64 * 1024;
-/// A flow Ping is sent after this much data since the previous Ping, so confirmations arrive
-/// while the window is still open (no stop-and-wait).
-pub const PING_EVERY_BYTES: u64 = WINDOW_BYTES / 4;
 /// Unanswered Pings remembered; older ones are implied by any newer answer (Pongs are
 /// cumulative: a peer may answer only the latest of several pings).
 const MAX_PENDING: usize = 64;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FlowWindow {
+    window: u64,
     written: u64,
     confirmed: u64,
     last_ping_at: u64,
@@ -34,6 +33,17 @@ pub struct FlowWindow {
 }
 
 impl FlowWindow {
+    pub fn new(window_bytes: u64) -> Self {
+        FlowWindow {
+            window: window_bytes.max(1),
+            written: 0,
+            confirmed: 0,
+            last_ping_at: 0,
+            next_seq: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
     pub fn wrote(&mut self, bytes: usize) {
         self.written += bytes as u64;
     }
@@ -43,11 +53,13 @@ impl FlowWindow {
     }
 
     pub fn is_open(&self) -> bool {
-        self.in_flight() < WINDOW_BYTES
+        self.in_flight() < self.window
     }
 
     pub fn ping_due(&self) -> bool {
-        self.written - self.last_ping_at >= PING_EVERY_BYTES
+        // A quarter window between Pings keeps confirmations arriving while the window is
+        // still open (no stop-and-wait).
+        self.written - self.last_ping_at >= (self.window / 4).max(1)
     }
 
     /// Payload for the next Ping (8 bytes, big-endian seq), recorded as pending.
@@ -85,7 +97,7 @@ mod tests {
 
     #[test]
     fn window_closes_when_unconfirmed_and_reopens_on_pong() {
-        let mut w = FlowWindow::default();
+        let mut w = FlowWindow::new(WINDOW_BYTES);
         assert!(w.is_open());
         w.wrote(20_000);
         assert!(w.ping_due());
@@ -103,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_later_pong_confirms_earlier_pings_and_old_ones_are_ignored() {
-        let mut w = FlowWindow::default();
+        let mut w = FlowWindow::new(WINDOW_BYTES);
         w.wrote(10);
         let _ = w.next_ping();
         w.wrote(10);

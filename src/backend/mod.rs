@@ -34,7 +34,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-/// How long `shutdown` waits for clients to receive their 1001 close and the server to stop.
+/// How long `shutdown` waits for each stage (hub, server); connections get their close grace
+/// on top of it.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 pub struct BackendInputs {
@@ -53,6 +54,8 @@ pub struct BackendHandle {
     hub_task: JoinHandle<()>,
     server_stop: oneshot::Sender<()>,
     server_task: JoinHandle<()>,
+    /// Ends (recv -> None) once the server and every connection task are gone.
+    alive: mpsc::Receiver<()>,
 }
 
 impl BackendHandle {
@@ -71,6 +74,9 @@ impl BackendHandle {
         {
             server.abort();
         }
+        // Connections finish their close handshake (bounded by their grace) and log it.
+        let mut alive = self.alive;
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, alive.recv()).await;
         let mut hub_task = self.hub_task;
         if tokio::time::timeout(SHUTDOWN_WAIT, &mut hub_task)
             .await
@@ -119,7 +125,9 @@ pub async fn start(
     );
 
     let hooks = Arc::new(TestHooks::default());
+    let (alive_tx, alive) = mpsc::channel::<()>(1);
     let state = routes::AppState {
+        alive: alive_tx,
         hub: hub.clone(),
         hooks: hooks.clone(),
         token: Arc::from(s.token.as_str()),
@@ -130,6 +138,8 @@ pub async fn start(
             write_timeout: Duration::from_millis(s.write_timeout_ms),
             max_protocol_errors: s.max_protocol_errors,
             queue,
+            max_in_flight_bytes: s.max_in_flight_bytes,
+            close_grace: Duration::from_millis(s.close_grace_ms),
         },
         max_frame_bytes: s.max_frame_bytes,
         next_conn: Arc::new(AtomicU64::new(0)),
@@ -160,5 +170,6 @@ pub async fn start(
         hub_task,
         server_stop,
         server_task,
+        alive,
     })
 }

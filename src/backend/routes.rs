@@ -26,6 +26,8 @@ pub struct AppState {
     pub params: ConnParams,
     pub max_frame_bytes: usize,
     pub next_conn: Arc<AtomicU64>,
+    /// Cloned into every connection task (see `ConnCtx::_alive`).
+    pub alive: tokio::sync::mpsc::Sender<()>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -65,6 +67,7 @@ async fn ws_upgrade(
         hub: st.hub.clone(),
         hooks: st.hooks.clone(),
         params: st.params,
+        _alive: st.alive.clone(),
     };
     ws.max_message_size(st.max_frame_bytes)
         .max_frame_size(st.max_frame_bytes)
