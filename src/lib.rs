@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod engine;
 pub mod exchange;
 pub mod protocol;
 pub mod telemetry;
