@@ -99,6 +99,15 @@ pub struct PositionValues {
     pub age_s: f64,
 }
 
+/// The cheap part of an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Check {
+    pub value: Option<f64>,
+    pub stale: bool,
+    /// Holds; for entry conditions also not stale.
+    pub met: bool,
+}
+
 /// One condition's state at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConditionProgress {
@@ -218,15 +227,16 @@ impl Condition {
         (100.0 * (1.0 - d / scale)).clamp(0.0, 99.0)
     }
 
-    /// Evaluates against indicators (and, for exits, the open position, if any).
-    pub fn evaluate(
+    /// Value, staleness and met-ness without allocating (the per-trade path).
+    /// Position operands are never stale.
+    pub fn check(
         &self,
         kind: ConditionKind,
         ind: &IndicatorSet,
         position: Option<PositionValues>,
         now_ms: i64,
         stale_ms: i64,
-    ) -> ConditionProgress {
+    ) -> Check {
         let (value, stale) = match self.operand {
             Operand::Indicator(id) => match ind.get(id) {
                 Some(v) => (Some(v.value), v.is_stale(now_ms, stale_ms)),
@@ -236,7 +246,23 @@ impl Condition {
             Operand::PositionAgeS => (position.map(|p| p.age_s), false),
         };
         let holds = value.is_some_and(|x| self.holds(x));
-        let met = holds && !(kind == ConditionKind::Entry && stale);
+        Check {
+            value,
+            stale,
+            met: holds && !(kind == ConditionKind::Entry && stale),
+        }
+    }
+
+    /// Evaluates against indicators (and, for exits, the open position, if any).
+    pub fn evaluate(
+        &self,
+        kind: ConditionKind,
+        ind: &IndicatorSet,
+        position: Option<PositionValues>,
+        now_ms: i64,
+        stale_ms: i64,
+    ) -> ConditionProgress {
+        let Check { value, stale, met } = self.check(kind, ind, position, now_ms, stale_ms);
         let mut progress = self.progress(value);
         if !met {
             progress = progress.min(99.0);

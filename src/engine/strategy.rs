@@ -300,20 +300,24 @@ impl Instance {
         let Some(price) = ctx.market.last() else {
             return;
         };
-        let mut parts = Vec::with_capacity(ctx.strategy.entry.len());
-        for c in &ctx.strategy.entry {
-            let p = c.evaluate(
+        let check = |c: &Condition| {
+            c.check(
                 ConditionKind::Entry,
                 ctx.ind,
                 None,
                 ctx.now_ms,
                 ctx.stale_ms,
-            );
-            if !p.met {
-                return;
-            }
-            parts.push(c.describe(p.value));
+            )
+        };
+        if !ctx.strategy.entry.iter().all(|c| check(c).met) {
+            return;
         }
+        let parts: Vec<String> = ctx
+            .strategy
+            .entry
+            .iter()
+            .map(|c| c.describe(check(c).value))
+            .collect();
         let reason = format!("all entry conditions met: {}", parts.join(", "));
         self.signal(
             ctx.strategy.entry_side(),
@@ -328,18 +332,20 @@ impl Instance {
 
     fn check_exit(&mut self, ctx: &Ctx, sink: &mut Sink) {
         let pos = self.position_values(ctx.now_ms);
+        let check =
+            |c: &Condition| c.check(ConditionKind::Exit, ctx.ind, pos, ctx.now_ms, ctx.stale_ms);
+        if !ctx.strategy.exit.iter().any(|c| check(c).met) {
+            return;
+        }
         let met: Vec<String> = ctx
             .strategy
             .exit
             .iter()
             .filter_map(|c| {
-                let p = c.evaluate(ConditionKind::Exit, ctx.ind, pos, ctx.now_ms, ctx.stale_ms);
+                let p = check(c);
                 p.met.then(|| c.describe(p.value))
             })
             .collect();
-        if met.is_empty() {
-            return;
-        }
         let price = ctx.market.last().or(self.position.as_ref().map(|p| p.mark));
         let Some(price) = price else { return };
         let reason = format!("exit condition met: {}", met.join(", "));

@@ -317,3 +317,127 @@ fn open_interest_change_needs_an_input_and_5_minutes() {
     assert!(s.ingest_open_interest(1_100.0, 300_000));
     approx(val(&s, IndicatorId::OpenInterestChangePct5m), 10.0);
 }
+
+/// xorshift64*: scripted randomness for the reference test.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One accepted trade as the brute-force reference sees it.
+struct Rec {
+    sec: i64,
+    price: f64,
+    base: f64,
+    buy: bool,
+}
+
+/// Recomputes the windowed indicators from the full trade list (O(n) per query).
+fn reference(recs: &[Rec], head: i64) -> Vec<(IndicatorId, Option<f64>)> {
+    // Records are in time order: skip everything older than the longest window.
+    let recent = &recs[recs.partition_point(|r| r.sec <= head - 1800)..];
+    let window = |n: i64| {
+        recent
+            .iter()
+            .filter(move |r| r.sec > head - n && r.sec <= head)
+    };
+    let quote = |n: i64| window(n).map(|r| r.price * r.base).sum::<f64>();
+    let base5: f64 = window(300).map(|r| r.base).sum();
+    let buy1: f64 = window(60).filter(|r| r.buy).map(|r| r.price * r.base).sum();
+    let (q1, q5, q30) = (quote(60), quote(300), quote(1800));
+    let last = recs.last().map(|r| r.price);
+    let ago = |secs: i64| {
+        recs.iter()
+            .rev()
+            .find(|r| r.sec <= head - secs)
+            .map(|r| r.price)
+    };
+    let pct = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (a - b) / b * 100.0);
+    let covered = recs.first().map_or(0, |f| (head - f.sec + 1).min(1800));
+    let vwap = (base5 > 0.0).then(|| q5 / base5);
+    vec![
+        (IndicatorId::Volume1m, Some(q1)),
+        (IndicatorId::Volume5m, Some(q5)),
+        (
+            IndicatorId::TradesPerS1m,
+            Some(window(60).count() as f64 / 60.0),
+        ),
+        (IndicatorId::BuyRatio1m, (q1 > 0.0).then(|| buy1 / q1)),
+        (IndicatorId::Vwap5m, vwap),
+        (IndicatorId::VwapDevPct5m, pct(last, vwap)),
+        (IndicatorId::ChangePct1m, pct(last, ago(60))),
+        (IndicatorId::ChangePct5m, pct(last, ago(300))),
+        (IndicatorId::ChangePct15m, pct(last, ago(900))),
+        (
+            IndicatorId::VolumeSurge5m,
+            (covered >= 60 && q30 > 0.0).then(|| q1 / (q30 * 60.0 / covered as f64)),
+        ),
+    ]
+}
+
+#[test]
+fn windowed_indicators_match_a_brute_force_reference_on_random_sequences() {
+    for seed in [1_u64, 7, 0xdead_beef] {
+        let mut rng = Rng(seed);
+        let mut s = SymbolState::new(0.01);
+        let mut recs: Vec<Rec> = Vec::new();
+        let mut now = 1_700_000_000_123_i64;
+        let mut price = 50.0;
+        for step in 0..3_000 {
+            // Mostly sub-second steps, sometimes quiet minutes, rarely a gap over 30 minutes.
+            now += match rng.next() % 100 {
+                0 => 2_000_000,
+                1..=4 => 61_000 + (rng.next() % 400_000) as i64,
+                _ => (rng.next() % 1_500) as i64,
+            };
+            if rng.next() % 5 == 0 {
+                s.advance(now); // a Tick
+            } else {
+                let n = 1 + rng.next() % 5;
+                let mut batch = Vec::new();
+                for _ in 0..n {
+                    price *= 1.0 + (rng.unit() - 0.5) * 0.01;
+                    let contracts = 1.0 + (rng.next() % 50) as f64;
+                    let t = if rng.unit() < 0.5 {
+                        buy(price, contracts)
+                    } else {
+                        sell(price, contracts)
+                    };
+                    recs.push(Rec {
+                        sec: now.div_euclid(1000),
+                        price,
+                        base: contracts * 0.01,
+                        buy: t.taker == Side::Buy,
+                    });
+                    batch.push(t);
+                }
+                s.ingest_trades(&batch, now);
+            }
+            let head = now.div_euclid(1000);
+            let got = s.compute();
+            for (id, want) in reference(&recs, head) {
+                let have = got.get(id).map(|v| v.value);
+                match (have, want) {
+                    (Some(h), Some(w)) => assert!(
+                        (h - w).abs() <= 1e-9 * w.abs().max(1.0),
+                        "seed {seed} step {step} {}: {h} vs {w}",
+                        id.as_str()
+                    ),
+                    (None, None) => {}
+                    _ => panic!(
+                        "seed {seed} step {step} {}: {have:?} vs {want:?}",
+                        id.as_str()
+                    ),
+                }
+            }
+        }
+    }
+}
