@@ -101,6 +101,9 @@ pub struct EngineStats {
     pub clock_regressions: u64,
 }
 
+/// The engine. Build with `Engine::new`, drive with `Engine::apply`, read with the views.
+/// `Clone` gives a cheap-to-reason-about snapshot (e.g. for what-if replays in tests).
+#[derive(Debug, Clone)]
 pub struct Engine {
     settings: EngineSettings,
     strategies: BTreeMap<String, CompiledStrategy>,

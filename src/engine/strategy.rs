@@ -10,6 +10,11 @@
 //! Conditions are evaluated after every input that touches the instance (a market event of its
 //! symbol, or `Tick`), on the values as of that input. "Next trade" = the first accepted trade of
 //! a later trade batch than the one that raised the signal.
+//!
+//! Staleness gates entries only: exit conditions may act on stale values (getting out on old
+//! data is the conservative mistake). A pending signal waits for its trade however long it
+//! takes. The paper position is not force-liquidated at the liquidation price; the engine only
+//! raises `LiquidationRisk` (exit conditions such as `pnl_pct <= -x` are expected to fire first).
 
 use super::EngineError;
 use super::condition::{self, Condition, ConditionKind, ConditionProgress, PositionValues};
