@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod engine;
 pub mod exchange;
 pub mod launch;
 pub mod protocol;

@@ -1,0 +1,39 @@
+//! What the engine consumes. Time is never read: every `apply` gets `now_ms`.
+
+use crate::exchange::MarketEvent;
+
+/// One input to `Engine::apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineInput {
+    /// Market data from the adapter (tickers, trade batches; `SymbolFailed` is ignored here, the
+    /// integrator fails the session).
+    Market(MarketEvent),
+    /// Open interest (contracts held, MEXC `holdVol`) of a symbol. `TickerUpdate` does not carry
+    /// it yet; until the adapter sends these, `open_interest_change_pct_5m` has no value.
+    OpenInterest {
+        symbol: String,
+        contracts: f64,
+    },
+    /// Time passes: windows roll off, values go stale, cooldowns and `position_age_s` exits fire.
+    /// Send it regularly (e.g. every 250 ms - 1 s).
+    Tick,
+    /// Starts a session on `strategy` with one state-machine instance per symbol.
+    StartSession {
+        id: String,
+        strategy: String,
+        symbols: Vec<String>,
+    },
+    /// Stops a session: open paper positions are closed at the last price, instances removed.
+    StopSession {
+        id: String,
+    },
+    AddSymbol {
+        session: String,
+        symbol: String,
+    },
+    /// Removes one instance (closing its open position first).
+    RemoveSymbol {
+        session: String,
+        symbol: String,
+    },
+}

@@ -1,0 +1,550 @@
+//! The pure trading engine: streaming indicators, condition expressions, per-(session, symbol)
+//! strategy state machines, signals and paper positions.
+//!
+//! `Engine::apply(input, now_ms)` is the only mutator. It does no IO, reads no clock, draws no
+//! random numbers and iterates only ordered maps, so the same input sequence always produces
+//! byte-identical output (replay and tests rely on it). Per-trade work is amortized O(1): trades
+//! land in per-second buckets with running window sums (`windows`), and every indicator is read
+//! from those sums in constant time (`indicators`).
+//!
+//! Integration sketch: feed every `MarketEvent` as `EngineInput::Market`, send `Tick` about once
+//! a second (or more often), translate session commands into `StartSession` / `StopSession` /
+//! `AddSymbol` / `RemoveSymbol`, forward the returned events, and serve `full_update` snapshots
+//! from the read-only views (`instances`, `indicators`, `conditions`, `positions`, `signals`,
+//! `sessions`). `IndicatorsChanged` / `ConditionsChanged` are cheap hints to re-read a view
+//! (throttle them).
+//!
+//! Views reflect the state as of the last input that touched the symbol (market data or `Tick`),
+//! with staleness judged at the last `now_ms` seen.
+
+pub mod condition;
+pub mod events;
+pub mod indicators;
+pub mod input;
+pub mod position;
+pub mod session;
+pub mod settings;
+pub mod strategy;
+pub mod windows;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::exchange::{MarketEvent, TickerUpdate, Trade};
+
+pub use condition::{ConditionKind, ConditionProgress};
+pub use events::{
+    EngineEvent, InstanceState, InstanceView, SessionView, Signal, SignalKind, SignalSide,
+};
+pub use indicators::{IndicatorEntry, IndicatorId, IndicatorSnapshot};
+pub use input::EngineInput;
+pub use position::{PositionStatus, PositionView};
+pub use settings::{
+    DEFAULT_STRATEGY, Direction, EngineSettings, EntrySettings, ExitSettings, StrategySettings,
+};
+
+use indicators::SymbolState;
+use session::{Session, SessionBook};
+use strategy::{CompiledStrategy, Ctx, Instance, Sink};
+
+/// Why the engine could not be built. Messages name the strategy and expression at fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    Settings(String),
+    Strategy {
+        strategy: String,
+        message: String,
+    },
+    Condition {
+        strategy: String,
+        expression: String,
+        problem: String,
+    },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Settings(m) => write!(f, "engine settings: {m}"),
+            EngineError::Strategy { strategy, message } => {
+                write!(f, "strategy `{strategy}`: {message}")
+            }
+            EngineError::Condition {
+                strategy,
+                expression,
+                problem,
+            } => write!(
+                f,
+                "strategy `{strategy}`: condition `{expression}`: {problem}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// Counters of inputs the engine refused or repaired; nothing here affects indicator values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EngineStats {
+    pub trades: u64,
+    /// NaN / infinite / non-positive prices or sizes, crossed bid/ask, bad open interest.
+    pub invalid_values: u64,
+    /// Trades whose exchange id was not above the last seen id of the symbol.
+    pub duplicate_trades: u64,
+    pub rejected_commands: u64,
+    /// `apply` calls whose `now_ms` was earlier than a previous one (treated as the latest).
+    pub clock_regressions: u64,
+}
+
+/// The engine. Build with `Engine::new`, drive with `Engine::apply`, read with the views.
+/// `Clone` gives a cheap-to-reason-about snapshot (e.g. for what-if replays in tests).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    settings: EngineSettings,
+    strategies: BTreeMap<String, CompiledStrategy>,
+    symbols: BTreeMap<String, SymbolState>,
+    sessions: BTreeMap<String, Session>,
+    now_ms: i64,
+    next_signal_id: u64,
+    next_position_id: u64,
+    last_notify_sec: Option<i64>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// Validates the settings and parses every condition of every strategy. A strategy named
+    /// `default` is added from `StrategySettings::default_strategy` unless configured.
+    pub fn new(
+        settings: EngineSettings,
+        strategies: BTreeMap<String, StrategySettings>,
+    ) -> Result<Engine, EngineError> {
+        settings.validate().map_err(EngineError::Settings)?;
+        let mmr = settings.maintenance_margin_rate;
+        let mut compiled = BTreeMap::new();
+        for (name, s) in &strategies {
+            compiled.insert(name.clone(), CompiledStrategy::compile(name, s, mmr)?);
+        }
+        if !compiled.contains_key(DEFAULT_STRATEGY) {
+            let s = StrategySettings::default_strategy();
+            compiled.insert(
+                DEFAULT_STRATEGY.to_string(),
+                CompiledStrategy::compile(DEFAULT_STRATEGY, &s, mmr)?,
+            );
+        }
+        Ok(Engine {
+            settings,
+            strategies: compiled,
+            symbols: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            now_ms: i64::MIN,
+            next_signal_id: 0,
+            next_position_id: 0,
+            last_notify_sec: None,
+            stats: EngineStats::default(),
+        })
+    }
+
+    fn stale_ms(&self) -> i64 {
+        i64::try_from(self.settings.stale_after_s)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+
+    /// Applies one input at engine time `now_ms` and returns what happened, in order.
+    pub fn apply(&mut self, input: EngineInput, now_ms: i64) -> Vec<EngineEvent> {
+        if now_ms < self.now_ms {
+            self.stats.clock_regressions += 1;
+        } else {
+            self.now_ms = now_ms;
+        }
+        let mut out = Vec::new();
+        match input {
+            EngineInput::Market(MarketEvent::Trades { symbol, trades, .. }) => {
+                self.on_trades(&symbol, &trades, &mut out)
+            }
+            EngineInput::Market(MarketEvent::Ticker { update, .. }) => {
+                self.on_ticker(&update, &mut out)
+            }
+            EngineInput::Market(MarketEvent::SymbolFailed { .. }) => {}
+            EngineInput::OpenInterest { symbol, contracts } => {
+                let now = self.now_ms;
+                let market = self.market_mut(&symbol);
+                if market.ingest_open_interest(contracts, now) {
+                    self.run_symbol(&symbol, None, &mut out);
+                } else {
+                    self.stats.invalid_values += 1;
+                }
+            }
+            EngineInput::Tick => self.on_tick(&mut out),
+            EngineInput::StartSession {
+                id,
+                strategy,
+                symbols,
+            } => self.start_session(id, strategy, symbols, &mut out),
+            EngineInput::StopSession { id } => self.stop_session(&id, &mut out),
+            EngineInput::AddSymbol { session, symbol } => {
+                self.add_symbol(&session, &symbol, &mut out)
+            }
+            EngineInput::RemoveSymbol { session, symbol } => {
+                self.remove_symbol(&session, &symbol, &mut out)
+            }
+        }
+        out
+    }
+
+    fn market_mut(&mut self, symbol: &str) -> &mut SymbolState {
+        let size = self.settings.contract_size(symbol);
+        self.symbols
+            .entry(symbol.to_string())
+            .or_insert_with(|| SymbolState::new(size))
+    }
+
+    fn on_trades(&mut self, symbol: &str, trades: &[Trade], out: &mut Vec<EngineEvent>) {
+        let now = self.now_ms;
+        let r = self.market_mut(symbol).ingest_trades(trades, now);
+        self.stats.trades += r.accepted;
+        self.stats.invalid_values += r.invalid;
+        self.stats.duplicate_trades += r.duplicate;
+        if r.accepted > 0 {
+            self.run_symbol(symbol, r.first_price, out);
+        }
+    }
+
+    fn on_ticker(&mut self, update: &TickerUpdate, out: &mut Vec<EngineEvent>) {
+        let now = self.now_ms;
+        self.stats.invalid_values += self.market_mut(&update.symbol).ingest_ticker(update, now);
+        self.run_symbol(&update.symbol, None, out);
+    }
+
+    /// After new data for `symbol`: notify, fill pending signals (`fill_price` = first trade of
+    /// the batch) and run every instance of the symbol, sessions in id order.
+    fn run_symbol(&mut self, symbol: &str, fill_price: Option<f64>, out: &mut Vec<EngineEvent>) {
+        out.push(EngineEvent::IndicatorsChanged {
+            symbol: symbol.to_string(),
+        });
+        let stale_ms = self.stale_ms();
+        let Some(market) = self.symbols.get(symbol) else {
+            return;
+        };
+        let ind = market.compute();
+        for (sid, session) in &mut self.sessions {
+            let Some(inst) = session.instances.get_mut(symbol) else {
+                continue;
+            };
+            let Some(strategy) = self.strategies.get(&session.strategy) else {
+                continue;
+            };
+            let ctx = Ctx {
+                session: sid,
+                strategy,
+                market,
+                ind: &ind,
+                now_ms: self.now_ms,
+                stale_ms,
+                mmr: self.settings.maintenance_margin_rate,
+                alert_pct: self.settings.liquidation_alert_pct,
+            };
+            let mut sink = Sink {
+                events: out,
+                next_signal_id: &mut self.next_signal_id,
+                next_position_id: &mut self.next_position_id,
+                book: &mut session.book,
+            };
+            if let Some(price) = fill_price {
+                inst.on_trade(price, &ctx, &mut sink);
+            }
+            inst.evaluate(&ctx, &mut sink);
+            out.push(EngineEvent::ConditionsChanged {
+                session: sid.clone(),
+                symbol: symbol.to_string(),
+            });
+        }
+    }
+
+    /// Time passes: roll every symbol's windows and run every instance. Change hints go out at
+    /// most once per second.
+    fn on_tick(&mut self, out: &mut Vec<EngineEvent>) {
+        let now = self.now_ms;
+        let stale_ms = self.stale_ms();
+        let sec = now.div_euclid(1000);
+        let notify = self.last_notify_sec != Some(sec);
+        self.last_notify_sec = Some(sec);
+        for (symbol, market) in &mut self.symbols {
+            market.advance(now);
+            if notify {
+                out.push(EngineEvent::IndicatorsChanged {
+                    symbol: symbol.clone(),
+                });
+            }
+        }
+        for (sid, session) in &mut self.sessions {
+            let Some(strategy) = self.strategies.get(&session.strategy) else {
+                continue;
+            };
+            for (symbol, inst) in &mut session.instances {
+                let Some(market) = self.symbols.get(symbol) else {
+                    continue;
+                };
+                let ind = market.compute();
+                let ctx = Ctx {
+                    session: sid,
+                    strategy,
+                    market,
+                    ind: &ind,
+                    now_ms: now,
+                    stale_ms,
+                    mmr: self.settings.maintenance_margin_rate,
+                    alert_pct: self.settings.liquidation_alert_pct,
+                };
+                let mut sink = Sink {
+                    events: out,
+                    next_signal_id: &mut self.next_signal_id,
+                    next_position_id: &mut self.next_position_id,
+                    book: &mut session.book,
+                };
+                inst.evaluate(&ctx, &mut sink);
+                if notify {
+                    out.push(EngineEvent::ConditionsChanged {
+                        session: sid.clone(),
+                        symbol: symbol.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn reject(&mut self, session: &str, reason: String, out: &mut Vec<EngineEvent>) {
+        self.stats.rejected_commands += 1;
+        out.push(EngineEvent::CommandRejected {
+            session: session.to_string(),
+            reason,
+        });
+    }
+
+    fn start_session(
+        &mut self,
+        id: String,
+        strategy: String,
+        symbols: Vec<String>,
+        out: &mut Vec<EngineEvent>,
+    ) {
+        if self.sessions.contains_key(&id) {
+            return self.reject(&id, format!("session `{id}` is already running"), out);
+        }
+        if !self.strategies.contains_key(&strategy) {
+            let known: Vec<&str> = self.strategies.keys().map(String::as_str).collect();
+            let reason = format!(
+                "unknown strategy `{strategy}`; known strategies: {}",
+                known.join(", ")
+            );
+            return self.reject(&id, reason, out);
+        }
+        let mut session = Session {
+            strategy,
+            started_ms: self.now_ms,
+            instances: BTreeMap::new(),
+            book: SessionBook::new(self.settings.signal_history),
+        };
+        for symbol in symbols {
+            if session.instances.contains_key(&symbol) {
+                continue;
+            }
+            self.market_mut(&symbol);
+            session
+                .instances
+                .insert(symbol.clone(), Instance::new(&symbol, self.now_ms));
+            out.push(EngineEvent::InstanceAdded {
+                session: id.clone(),
+                symbol,
+                state: InstanceState::Monitoring,
+                at_ms: self.now_ms,
+            });
+        }
+        self.sessions.insert(id, session);
+    }
+
+    fn stop_session(&mut self, id: &str, out: &mut Vec<EngineEvent>) {
+        let Some(mut session) = self.sessions.remove(id) else {
+            return self.reject(id, format!("no running session `{id}`"), out);
+        };
+        let symbols: Vec<String> = session.instances.keys().cloned().collect();
+        for symbol in symbols {
+            self.remove_instance(id, &mut session, &symbol, "session stopped", out);
+        }
+    }
+
+    fn add_symbol(&mut self, sid: &str, symbol: &str, out: &mut Vec<EngineEvent>) {
+        let now = self.now_ms;
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return self.reject(sid, format!("no running session `{sid}`"), out);
+        };
+        if session.instances.contains_key(symbol) {
+            return self.reject(sid, format!("session `{sid}` already has {symbol}"), out);
+        }
+        session
+            .instances
+            .insert(symbol.to_string(), Instance::new(symbol, now));
+        self.market_mut(symbol);
+        out.push(EngineEvent::InstanceAdded {
+            session: sid.to_string(),
+            symbol: symbol.to_string(),
+            state: InstanceState::Monitoring,
+            at_ms: now,
+        });
+    }
+
+    fn remove_symbol(&mut self, sid: &str, symbol: &str, out: &mut Vec<EngineEvent>) {
+        let Some(mut session) = self.sessions.remove(sid) else {
+            return self.reject(sid, format!("no running session `{sid}`"), out);
+        };
+        if session.instances.contains_key(symbol) {
+            self.remove_instance(sid, &mut session, symbol, "symbol removed", out);
+        } else {
+            self.reject(sid, format!("session `{sid}` has no {symbol}"), out);
+        }
+        self.sessions.insert(sid.to_string(), session);
+    }
+
+    /// Closes the instance's open position (if any) at the last price, then removes it.
+    fn remove_instance(
+        &mut self,
+        sid: &str,
+        session: &mut Session,
+        symbol: &str,
+        why: &str,
+        out: &mut Vec<EngineEvent>,
+    ) {
+        let Some(mut inst) = session.instances.remove(symbol) else {
+            return;
+        };
+        let stale_ms = self.stale_ms();
+        if let (Some(strategy), Some(market)) = (
+            self.strategies.get(&session.strategy),
+            self.symbols.get(symbol),
+        ) {
+            let ind = market.compute();
+            let ctx = Ctx {
+                session: sid,
+                strategy,
+                market,
+                ind: &ind,
+                now_ms: self.now_ms,
+                stale_ms,
+                mmr: self.settings.maintenance_margin_rate,
+                alert_pct: self.settings.liquidation_alert_pct,
+            };
+            let mut sink = Sink {
+                events: out,
+                next_signal_id: &mut self.next_signal_id,
+                next_position_id: &mut self.next_position_id,
+                book: &mut session.book,
+            };
+            inst.force_close(why, &ctx, &mut sink);
+        }
+        out.push(EngineEvent::InstanceRemoved {
+            session: sid.to_string(),
+            symbol: symbol.to_string(),
+            reason: why.to_string(),
+            at_ms: self.now_ms,
+        });
+    }
+
+    // ----- read-only views -------------------------------------------------------------------
+
+    /// The latest `now_ms` seen (`i64::MIN` before the first `apply`).
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Names of the configured strategies (including `default`).
+    pub fn strategy_names(&self) -> Vec<String> {
+        self.strategies.keys().cloned().collect()
+    }
+
+    /// Every symbol some running session watches (what the adapter must subscribe to).
+    pub fn watched_symbols(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self
+            .sessions
+            .values()
+            .flat_map(|s| s.instances.keys())
+            .collect();
+        set.into_iter().cloned().collect()
+    }
+
+    pub fn sessions(&self) -> Vec<SessionView> {
+        self.sessions.iter().map(|(id, s)| s.view(id)).collect()
+    }
+
+    pub fn session(&self, id: &str) -> Option<SessionView> {
+        self.sessions.get(id).map(|s| s.view(id))
+    }
+
+    /// Instances of a session, by symbol (empty for an unknown session).
+    pub fn instances(&self, session: &str) -> Vec<InstanceView> {
+        self.sessions
+            .get(session)
+            .map(|s| s.instances.values().map(|i| i.view(session)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every indicator of `symbol`, with staleness at the latest `now_ms`.
+    pub fn indicators(&self, symbol: &str) -> Option<IndicatorSnapshot> {
+        self.symbols
+            .get(symbol)
+            .map(|m| m.snapshot(symbol, self.now_ms, self.stale_ms()))
+    }
+
+    /// Entry then exit conditions of one instance with value, threshold, progress, met, stale.
+    pub fn conditions(&self, session: &str, symbol: &str) -> Option<Vec<ConditionProgress>> {
+        let s = self.sessions.get(session)?;
+        let inst = s.instances.get(symbol)?;
+        let strategy = self.strategies.get(&s.strategy)?;
+        let market = self.symbols.get(symbol)?;
+        let ind = market.compute();
+        let ctx = Ctx {
+            session,
+            strategy,
+            market,
+            ind: &ind,
+            now_ms: self.now_ms,
+            stale_ms: self.stale_ms(),
+            mmr: self.settings.maintenance_margin_rate,
+            alert_pct: self.settings.liquidation_alert_pct,
+        };
+        Some(inst.conditions(&ctx))
+    }
+
+    /// Open paper positions of a session, by symbol.
+    pub fn positions(&self, session: &str) -> Vec<PositionView> {
+        self.sessions
+            .get(session)
+            .map(|s| {
+                s.instances
+                    .iter()
+                    .filter_map(|(sym, i)| i.position.as_ref().map(|p| p.view(session, sym)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The newest `signal_history` signals of a session, oldest first.
+    pub fn signals(&self, session: &str) -> &[Signal] {
+        self.sessions
+            .get(session)
+            .map(|s| s.book.signals())
+            .unwrap_or(&[])
+    }
+}

@@ -1,0 +1,389 @@
+//! The strategy state machine of one (session, symbol) instance.
+//!
+//! ```text
+//! MONITORING --all entry conditions met on fresh data / entry signal--> ENTRY_SIGNAL
+//! ENTRY_SIGNAL --next trade / paper fill--> IN_POSITION
+//! IN_POSITION --any exit condition met / exit signal--> EXIT_SIGNAL
+//! EXIT_SIGNAL --next trade / paper fill, position closed--> COOLDOWN
+//! COOLDOWN --cooldown_s elapsed--> MONITORING
+//! ```
+//! Conditions are evaluated after every input that touches the instance (a market event of its
+//! symbol, or `Tick`), on the values as of that input. "Next trade" = the first accepted trade of
+//! a later trade batch than the one that raised the signal.
+//!
+//! Staleness gates entries only: exit conditions may act on stale values (getting out on old
+//! data is the conservative mistake). A pending signal waits for its trade however long it
+//! takes. The paper position is not force-liquidated at the liquidation price; the engine only
+//! raises `LiquidationRisk` (exit conditions such as `pnl_pct <= -x` are expected to fire first).
+
+use super::EngineError;
+use super::condition::{self, Condition, ConditionKind, ConditionProgress, PositionValues};
+use super::events::{EngineEvent, InstanceState, InstanceView, Signal, SignalKind, SignalSide};
+use super::indicators::{IndicatorSet, SymbolState};
+use super::position::PaperPosition;
+use super::session::SessionBook;
+use super::settings::{Direction, StrategySettings};
+
+/// A strategy with its conditions parsed.
+#[derive(Debug, Clone)]
+pub struct CompiledStrategy {
+    pub name: String,
+    pub settings: StrategySettings,
+    pub entry: Vec<Condition>,
+    pub exit: Vec<Condition>,
+}
+
+impl CompiledStrategy {
+    pub fn compile(
+        name: &str,
+        settings: &StrategySettings,
+        mmr: f64,
+    ) -> Result<CompiledStrategy, EngineError> {
+        settings
+            .validate(mmr)
+            .map_err(|message| EngineError::Strategy {
+                strategy: name.to_string(),
+                message,
+            })?;
+        let parse_all = |list: &[String], allow_position: bool| {
+            list.iter()
+                .map(|expr| {
+                    condition::parse(expr, allow_position).map_err(|problem| {
+                        EngineError::Condition {
+                            strategy: name.to_string(),
+                            expression: expr.clone(),
+                            problem,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(CompiledStrategy {
+            name: name.to_string(),
+            settings: settings.clone(),
+            entry: parse_all(&settings.entry.all, false)?,
+            exit: parse_all(&settings.exit.any, true)?,
+        })
+    }
+
+    fn entry_side(&self) -> SignalSide {
+        match self.settings.direction {
+            Direction::Long => SignalSide::Buy,
+            Direction::Short => SignalSide::Sell,
+        }
+    }
+
+    fn exit_side(&self) -> SignalSide {
+        match self.entry_side() {
+            SignalSide::Buy => SignalSide::Sell,
+            SignalSide::Sell => SignalSide::Buy,
+        }
+    }
+}
+
+/// Read-only inputs for one evaluation.
+pub struct Ctx<'a> {
+    pub session: &'a str,
+    pub strategy: &'a CompiledStrategy,
+    pub market: &'a SymbolState,
+    pub ind: &'a IndicatorSet,
+    pub now_ms: i64,
+    pub stale_ms: i64,
+    pub mmr: f64,
+    pub alert_pct: f64,
+}
+
+/// Where an evaluation writes.
+pub struct Sink<'a> {
+    pub events: &'a mut Vec<EngineEvent>,
+    pub next_signal_id: &'a mut u64,
+    pub next_position_id: &'a mut u64,
+    pub book: &'a mut SessionBook,
+}
+
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub symbol: String,
+    pub state: InstanceState,
+    pub since_ms: i64,
+    pub reason: String,
+    pub position: Option<PaperPosition>,
+    cooldown_until_ms: i64,
+}
+
+fn fmt_price(p: f64) -> String {
+    format!("{p:.6}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+impl Instance {
+    pub fn new(symbol: &str, now_ms: i64) -> Instance {
+        Instance {
+            symbol: symbol.to_string(),
+            state: InstanceState::Monitoring,
+            since_ms: now_ms,
+            reason: "instance added".to_string(),
+            position: None,
+            cooldown_until_ms: 0,
+        }
+    }
+
+    pub fn view(&self, session: &str) -> InstanceView {
+        InstanceView {
+            session: session.to_string(),
+            symbol: self.symbol.clone(),
+            state: self.state,
+            since_ms: self.since_ms,
+            reason: self.reason.clone(),
+        }
+    }
+
+    fn transition(&mut self, to: InstanceState, reason: String, ctx: &Ctx, sink: &mut Sink) {
+        sink.events.push(EngineEvent::StateChange {
+            session: ctx.session.to_string(),
+            symbol: self.symbol.clone(),
+            from: self.state,
+            to,
+            reason: reason.clone(),
+            at_ms: ctx.now_ms,
+        });
+        self.state = to;
+        self.since_ms = ctx.now_ms;
+        self.reason = reason;
+    }
+
+    fn signal(
+        &self,
+        side: SignalSide,
+        kind: SignalKind,
+        price: f64,
+        reason: &str,
+        ctx: &Ctx,
+        sink: &mut Sink,
+    ) {
+        *sink.next_signal_id += 1;
+        let signal = Signal {
+            id: *sink.next_signal_id,
+            session: ctx.session.to_string(),
+            symbol: self.symbol.clone(),
+            side,
+            kind,
+            price,
+            reason: reason.to_string(),
+            at_ms: ctx.now_ms,
+        };
+        sink.book.record_signal(signal.clone());
+        sink.events.push(EngineEvent::Signal(signal));
+    }
+
+    fn position_values(&self, now_ms: i64) -> Option<PositionValues> {
+        self.position.as_ref().map(|p| PositionValues {
+            pnl_pct: p.pnl_pct(),
+            age_s: p.age_s(now_ms),
+        })
+    }
+
+    /// Entry and exit conditions with their current progress.
+    pub fn conditions(&self, ctx: &Ctx) -> Vec<ConditionProgress> {
+        let pos = self.position_values(ctx.now_ms);
+        let entry = ctx.strategy.entry.iter().map(|c| {
+            c.evaluate(
+                ConditionKind::Entry,
+                ctx.ind,
+                None,
+                ctx.now_ms,
+                ctx.stale_ms,
+            )
+        });
+        let exit = ctx
+            .strategy
+            .exit
+            .iter()
+            .map(|c| c.evaluate(ConditionKind::Exit, ctx.ind, pos, ctx.now_ms, ctx.stale_ms));
+        entry.chain(exit).collect()
+    }
+
+    /// Fills a pending signal at the first trade of a new batch.
+    pub fn on_trade(&mut self, trade_price: f64, ctx: &Ctx, sink: &mut Sink) {
+        let s = &ctx.strategy.settings;
+        match self.state {
+            InstanceState::EntrySignal => {
+                *sink.next_position_id += 1;
+                let pos = PaperPosition::open(
+                    *sink.next_position_id,
+                    s,
+                    ctx.mmr,
+                    trade_price,
+                    ctx.now_ms,
+                );
+                let reason = format!(
+                    "entry filled at {} (trade {}, slippage {} bps, fee {})",
+                    fmt_price(pos.entry_price),
+                    fmt_price(trade_price),
+                    s.slippage_bps,
+                    fmt_price(pos.fees()),
+                );
+                sink.events.push(EngineEvent::PositionOpened(
+                    pos.view(ctx.session, &self.symbol),
+                ));
+                self.position = Some(pos);
+                self.transition(InstanceState::InPosition, reason, ctx, sink);
+            }
+            InstanceState::ExitSignal => {
+                let Some(mut pos) = self.position.take() else {
+                    // Unreachable by construction; recover to a consistent state.
+                    self.transition(
+                        InstanceState::Monitoring,
+                        "no position to exit".into(),
+                        ctx,
+                        sink,
+                    );
+                    return;
+                };
+                let why = self.reason.clone();
+                let exit = pos.close(trade_price, ctx.now_ms, why);
+                sink.book.record_close(&pos);
+                sink.events.push(EngineEvent::PositionClosed(
+                    pos.view(ctx.session, &self.symbol),
+                ));
+                let reason = format!(
+                    "exit filled at {} (trade {}), realized pnl {}; cooldown {} s",
+                    fmt_price(exit),
+                    fmt_price(trade_price),
+                    fmt_price(pos.realized()),
+                    s.cooldown_s
+                );
+                self.cooldown_until_ms = ctx.now_ms.saturating_add(
+                    i64::try_from(s.cooldown_s)
+                        .unwrap_or(i64::MAX / 2)
+                        .saturating_mul(1000),
+                );
+                self.transition(InstanceState::Cooldown, reason, ctx, sink);
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs the machine on the current values: cooldown expiry, mark/PnL update and
+    /// liquidation alert, then entry (MONITORING) or exit (IN_POSITION) conditions.
+    pub fn evaluate(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        if self.state == InstanceState::Cooldown && ctx.now_ms >= self.cooldown_until_ms {
+            let reason = format!("cooldown of {} s over", ctx.strategy.settings.cooldown_s);
+            self.transition(InstanceState::Monitoring, reason, ctx, sink);
+        }
+
+        if let Some(pos) = self.position.as_mut()
+            && let Some(mark) = ctx.market.mark(ctx.now_ms, ctx.stale_ms)
+        {
+            if pos.set_mark(mark) {
+                sink.events.push(EngineEvent::PositionUpdated(
+                    pos.view(ctx.session, &self.symbol),
+                ));
+            }
+            if let Some(distance_pct) = pos.liquidation_alert(ctx.alert_pct) {
+                sink.events.push(EngineEvent::LiquidationRisk {
+                    session: ctx.session.to_string(),
+                    symbol: self.symbol.clone(),
+                    mark: pos.mark,
+                    liquidation_price: pos.liquidation_price(),
+                    distance_pct,
+                    at_ms: ctx.now_ms,
+                });
+            }
+        }
+
+        match self.state {
+            InstanceState::Monitoring => self.check_entry(ctx, sink),
+            InstanceState::InPosition => self.check_exit(ctx, sink),
+            _ => {}
+        }
+    }
+
+    fn check_entry(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        let Some(price) = ctx.market.last() else {
+            return;
+        };
+        let check = |c: &Condition| {
+            c.check(
+                ConditionKind::Entry,
+                ctx.ind,
+                None,
+                ctx.now_ms,
+                ctx.stale_ms,
+            )
+        };
+        if !ctx.strategy.entry.iter().all(|c| check(c).met) {
+            return;
+        }
+        let parts: Vec<String> = ctx
+            .strategy
+            .entry
+            .iter()
+            .map(|c| c.describe(check(c).value))
+            .collect();
+        let reason = format!("all entry conditions met: {}", parts.join(", "));
+        self.signal(
+            ctx.strategy.entry_side(),
+            SignalKind::Entry,
+            price,
+            &reason,
+            ctx,
+            sink,
+        );
+        self.transition(InstanceState::EntrySignal, reason, ctx, sink);
+    }
+
+    fn check_exit(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        let pos = self.position_values(ctx.now_ms);
+        let check =
+            |c: &Condition| c.check(ConditionKind::Exit, ctx.ind, pos, ctx.now_ms, ctx.stale_ms);
+        if !ctx.strategy.exit.iter().any(|c| check(c).met) {
+            return;
+        }
+        let met: Vec<String> = ctx
+            .strategy
+            .exit
+            .iter()
+            .filter_map(|c| {
+                let p = check(c);
+                p.met.then(|| c.describe(p.value))
+            })
+            .collect();
+        let price = ctx.market.last().or(self.position.as_ref().map(|p| p.mark));
+        let Some(price) = price else { return };
+        let reason = format!("exit condition met: {}", met.join(", "));
+        self.signal(
+            ctx.strategy.exit_side(),
+            SignalKind::Exit,
+            price,
+            &reason,
+            ctx,
+            sink,
+        );
+        self.transition(InstanceState::ExitSignal, reason, ctx, sink);
+    }
+
+    /// Closes an open position at the last price (session stop / symbol removal).
+    pub fn force_close(&mut self, why: &str, ctx: &Ctx, sink: &mut Sink) {
+        let Some(mut pos) = self.position.take() else {
+            return;
+        };
+        let price = ctx.market.last().unwrap_or(pos.mark);
+        let reason = format!("{why}: closing the open position at the last price");
+        self.signal(
+            ctx.strategy.exit_side(),
+            SignalKind::ForcedExit,
+            price,
+            &reason,
+            ctx,
+            sink,
+        );
+        pos.close(price, ctx.now_ms, reason);
+        sink.book.record_close(&pos);
+        sink.events.push(EngineEvent::PositionClosed(
+            pos.view(ctx.session, &self.symbol),
+        ));
+    }
+}
