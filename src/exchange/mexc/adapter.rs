@@ -97,7 +97,7 @@ impl Adapter {
                 r = connection::connect(&url, connect_timeout) => r,
                 _ = self.out.closed() => break,
             };
-            let ending = match attempt {
+            let delay = match attempt {
                 Ok(ws) => {
                     let started = Instant::now();
                     let (ending, frames_in, frames_out, shutdown) =
@@ -139,14 +139,34 @@ impl Adapter {
                 }
             };
             self.publish();
-            tokio::select! {
-                _ = tokio::time::sleep(ending) => {}
-                _ = self.out.closed() => break,
+            if self.wait_before_retry(delay).await.is_err() {
+                break;
             }
         }
         self.health.state = UpstreamState::Down;
         self.publish();
         tracing::info!(event = "mexc.stopped", reason = "event receiver dropped");
+    }
+
+    /// Backoff pause. Follows watch-set changes meanwhile so health counts stay true.
+    async fn wait_before_retry(&mut self, delay: Duration) -> Result<(), Shutdown> {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Ok(()),
+                _ = self.out.closed() => return Err(Shutdown),
+                changed = self.symbols.changed(), if self.symbols_open => {
+                    if changed.is_ok() {
+                        let wanted = self.symbols.borrow_and_update().clone();
+                        self.subs.set_desired(&wanted);
+                        self.publish();
+                    } else {
+                        self.symbols_open = false;
+                    }
+                }
+            }
+        }
     }
 
     /// One connection from open to end. Returns (ending, frames in, frames out, shutdown).
@@ -204,6 +224,9 @@ impl Adapter {
                     if handled.is_err() {
                         break (Ending::local("adapter stopped"), true);
                     }
+                    // Time spent waiting on a slow consumer is not socket silence: the next
+                    // frames are already buffered and must not trigger a reconnect.
+                    last_inbound = Instant::now();
                 }
                 _ = tokio::time::sleep_until(next_send), if self.subs.has_outbox() => {
                     if let Some(cmd) = self.subs.next_command() {
