@@ -122,6 +122,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Simulator -> backend -> client at RATE msg/s for MINUTES; one summary line; exit 1 on
+    /// any reconnect.
+    Soak {
+        #[arg(long, default_value_t = 60.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 5_000)]
+        rate: u64,
+    },
     /// App pong RTT p50/p99 on an idle link and while the backend pushes RATE msg/s to one client.
     Pong {
         #[arg(long, default_value_t = 20_000)]

@@ -234,6 +234,13 @@ async fn wait_for_shutdown_signal() {
 
 async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
     match which {
+        BenchCommand::Soak { minutes, rate } => {
+            let report = crate::bench::soak::run(minutes, rate).await?;
+            println!("{report}");
+            if !report.passed() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         BenchCommand::Pong {
             rate,
             seconds,
