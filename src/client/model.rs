@@ -4,10 +4,15 @@
 //! messages always give the same model. Nothing here does IO.
 
 use crate::protocol::{
-    Envelope, Health, Instance, LogEvent, RestSnapshot, ServerMsg, SessionInfo, Snapshot,
-    StreamName, Ticker,
+    Envelope, Health, Instance, LogEvent, PositionInfo, PositionStatus, RestSnapshot, ServerMsg,
+    SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
+    SymbolIndicators, Ticker,
 };
 use std::collections::{BTreeMap, VecDeque};
+
+/// Signals kept per session (newest last); the backend's full_update sends at most its own
+/// `engine.signal_history`.
+pub const SIGNALS_MAX: usize = 200;
 
 /// One symbol's latest market data with what is needed to tell its age honestly.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +64,16 @@ pub struct ClientModel {
     /// Newest last; repeats aggregated (RC-2).
     pub events: VecDeque<LogEvent>,
     pub events_max: usize,
+    /// session id -> symbol -> every indicator of that symbol.
+    pub indicators: BTreeMap<String, BTreeMap<String, SymbolIndicators>>,
+    /// session id -> symbol -> condition progress of that instance.
+    pub conditions: BTreeMap<String, BTreeMap<String, SymbolConditions>>,
+    /// session id -> signals, oldest first, at most `SIGNALS_MAX`.
+    pub signals: BTreeMap<String, VecDeque<SignalInfo>>,
+    /// session id -> symbol -> open paper position.
+    pub positions: BTreeMap<String, BTreeMap<String, PositionInfo>>,
+    /// session id -> paper results.
+    pub totals: BTreeMap<String, SessionTotals>,
     seqs: BTreeMap<(StreamName, Option<String>), u64>,
 }
 
@@ -123,6 +138,38 @@ impl ClientModel {
                 self.health_applied_ms = now_ms;
                 Applied::Changed
             }
+            ServerMsg::Indicators(e) => self.conflated(e, |m, s| {
+                let map = m.indicators.entry(s).or_default();
+                map.insert(e.data.symbol.clone(), e.data.clone());
+            }),
+            ServerMsg::Conditions(e) => self.conflated(e, |m, s| {
+                let map = m.conditions.entry(s).or_default();
+                map.insert(e.data.symbol.clone(), e.data.clone());
+            }),
+            ServerMsg::Position(e) => self.conflated(e, |m, s| {
+                let map = m.positions.entry(s).or_default();
+                match e.data.status {
+                    PositionStatus::Open => {
+                        map.insert(e.data.symbol.clone(), e.data.clone());
+                    }
+                    // Only drop the position this message is about; a newer one may be open.
+                    PositionStatus::Closed => {
+                        if map.get(&e.data.symbol).is_some_and(|p| p.id <= e.data.id) {
+                            map.remove(&e.data.symbol);
+                        }
+                    }
+                }
+            }),
+            ServerMsg::SessionTotals(e) => self.conflated(e, |m, s| {
+                m.totals.insert(s, e.data.clone());
+            }),
+            ServerMsg::Signal(e) => self.ordered(e, |m, s| {
+                let list = m.signals.entry(s).or_default();
+                list.push_back(e.data.clone());
+                while list.len() > SIGNALS_MAX {
+                    list.pop_front();
+                }
+            }),
             ServerMsg::InstanceAdded(e) => self.ordered(e, |m, s| {
                 m.instances
                     .entry(s)
@@ -130,8 +177,16 @@ impl ClientModel {
                     .insert(e.data.symbol.clone(), e.data.clone());
             }),
             ServerMsg::InstanceRemoved(e) => self.ordered(e, |m, s| {
+                let sym = &e.data.symbol;
                 if let Some(map) = m.instances.get_mut(&s) {
-                    map.remove(&e.data.symbol);
+                    map.remove(sym);
+                }
+                // The instance's progress and position went with it.
+                if let Some(map) = m.conditions.get_mut(&s) {
+                    map.remove(sym);
+                }
+                if let Some(map) = m.positions.get_mut(&s) {
+                    map.remove(sym);
                 }
             }),
             ServerMsg::StateChange(e) => self.ordered(e, |m, s| {
@@ -142,9 +197,11 @@ impl ClientModel {
                         symbol: e.data.symbol.clone(),
                         state: e.data.from.clone(),
                         since_ms: e.data.at_ms,
+                        last_reason: String::new(),
                     });
                 inst.state = e.data.to.clone();
                 inst.since_ms = e.data.at_ms;
+                inst.last_reason = e.data.reason.clone();
             }),
             ServerMsg::SessionChanged(e) => self.ordered(e, |m, _| {
                 match m.sessions.iter_mut().find(|s| s.id == e.data.id) {
@@ -222,6 +279,30 @@ impl ClientModel {
                 .collect();
             self.instances.insert(s.to_string(), map);
         }
+        if let Some(s) = session {
+            if let Some(list) = &snap.indicators {
+                let map = list.iter().map(|i| (i.symbol.clone(), i.clone())).collect();
+                self.indicators.insert(s.to_string(), map);
+            }
+            if let Some(list) = &snap.conditions {
+                let map = list.iter().map(|c| (c.symbol.clone(), c.clone())).collect();
+                self.conditions.insert(s.to_string(), map);
+            }
+            if let Some(list) = &snap.signals {
+                let skip = list.len().saturating_sub(SIGNALS_MAX);
+                self.signals
+                    .insert(s.to_string(), list.iter().skip(skip).cloned().collect());
+            }
+            if let Some(p) = &snap.positions {
+                let map = p
+                    .open
+                    .iter()
+                    .map(|p| (p.symbol.clone(), p.clone()))
+                    .collect();
+                self.positions.insert(s.to_string(), map);
+                self.totals.insert(s.to_string(), p.totals.clone());
+            }
+        }
         if let Some(h) = &snap.health {
             self.health = Some(h.clone());
             self.health_applied_ms = now_ms;
@@ -244,6 +325,18 @@ impl ClientModel {
                 true
             }
         }
+    }
+
+    /// Conflated per-session streams: apply anything newer than what we have.
+    fn conflated<T>(&mut self, e: &Envelope<T>, f: impl FnOnce(&mut Self, String)) -> Applied {
+        let Some(session) = e.session_id.clone() else {
+            return Applied::Unchanged;
+        };
+        if !self.accept(e) {
+            return Applied::Unchanged;
+        }
+        f(self, session);
+        Applied::Changed
     }
 
     /// Ordered streams: exactly the next seq, or a gap the caller must resync.
@@ -298,6 +391,7 @@ mod tests {
                     symbol: "BTC_USDT".into(),
                     state: "MONITORING".into(),
                     since_ms: 1,
+                    last_reason: String::new(),
                 }]),
                 ..Default::default()
             },

@@ -113,12 +113,19 @@ impl App {
                 session_id: None,
             });
         let per_session = self.model.sessions.iter().flat_map(|s| {
-            [StreamName::MarketData, StreamName::StateMachines]
-                .into_iter()
-                .map(|stream| Subscription {
-                    stream,
-                    session_id: Some(s.id.clone()),
-                })
+            [
+                StreamName::MarketData,
+                StreamName::StateMachines,
+                StreamName::Indicators,
+                StreamName::Conditions,
+                StreamName::Signals,
+                StreamName::Positions,
+            ]
+            .into_iter()
+            .map(|stream| Subscription {
+                stream,
+                session_id: Some(s.id.clone()),
+            })
         });
         global.chain(per_session).collect()
     }

@@ -158,6 +158,10 @@ fn populated(palette: Palette) -> App {
         symbol: symbol.into(),
         state: state.into(),
         since_ms: NOW - ago,
+        last_reason: match state {
+            "ENTRY_SIGNAL" => "all entry conditions met".into(),
+            _ => "session started".into(),
+        },
     };
     msg(
         &mut app,
@@ -518,8 +522,9 @@ fn desired_subscriptions_follow_the_session_list() {
     let effects = msg(&mut app, sessions_update(1, two_sessions()));
     let mut want: std::collections::BTreeSet<_> = global.iter().cloned().collect();
     for s in ["majors", "alts"] {
-        want.insert(sub(StreamName::MarketData, Some(s)));
-        want.insert(sub(StreamName::StateMachines, Some(s)));
+        for stream in StreamName::ALL.into_iter().filter(|n| n.is_per_session()) {
+            want.insert(sub(stream, Some(s)));
+        }
     }
     assert_eq!(
         effects,
@@ -542,8 +547,9 @@ fn desired_subscriptions_follow_the_session_list() {
             session("memes", "Memes", &["WIF_USDT"]),
         )),
     );
-    want.insert(sub(StreamName::MarketData, Some("memes")));
-    want.insert(sub(StreamName::StateMachines, Some("memes")));
+    for stream in StreamName::ALL.into_iter().filter(|n| n.is_per_session()) {
+        want.insert(sub(stream, Some("memes")));
+    }
     assert_eq!(
         effects,
         vec![Effect::Client(ClientCommand::SetSubscriptions(want))]
