@@ -492,4 +492,121 @@ mod tests {
         m.push_event(ev("b"));
         assert_eq!(m.events.len(), 2, "bounded by events_max");
     }
+
+    fn position(id: u64, status: PositionStatus) -> PositionInfo {
+        PositionInfo {
+            id,
+            symbol: "BTC_USDT".into(),
+            direction: "long".into(),
+            status,
+            size_quote: 100.0,
+            leverage: 5.0,
+            entry_price: 100.0,
+            mark_price: 101.0,
+            unrealized_pnl: 1.0,
+            realized_pnl: 0.0,
+            fees: 0.06,
+            pnl_pct: 4.7,
+            liquidation_price: 80.5,
+            distance_to_liq_pct: 20.3,
+            alert: false,
+            opened_at_ms: 1,
+            closed_at_ms: None,
+            exit_price: None,
+            close_reason: None,
+        }
+    }
+
+    fn signal(id: u64) -> SignalInfo {
+        SignalInfo {
+            id,
+            symbol: "BTC_USDT".into(),
+            side: crate::protocol::Side::Buy,
+            price: 100.0,
+            reason: "all entry conditions met".into(),
+            kind: crate::protocol::SignalKind::Entry,
+            at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn engine_streams_follow_their_seq_rules() {
+        let mut m = ClientModel::new(10);
+        // Signals are ordered: nothing before the full_update, then exactly the next seq.
+        let sig = |seq, id| ServerMsg::Signal(env(StreamName::Signals, seq, signal(id)));
+        assert_eq!(m.apply(&sig(1, 1), 0), Applied::Unchanged);
+        let full = Snapshot {
+            signals: Some(vec![signal(1)]),
+            ..Default::default()
+        };
+        m.apply(&ServerMsg::FullUpdate(env(StreamName::Signals, 1, full)), 0);
+        assert_eq!(m.apply(&sig(2, 2), 0), Applied::Changed);
+        assert_eq!(m.signals["s1"].len(), 2);
+        assert!(matches!(m.apply(&sig(4, 4), 0), Applied::Gap { .. }));
+
+        // Positions are conflated: gaps are fine, older values are dropped, a close removes
+        // only the position it is about.
+        let pos = |seq, p| ServerMsg::Position(env(StreamName::Positions, seq, p));
+        assert_eq!(
+            m.apply(&pos(5, position(1, PositionStatus::Open)), 0),
+            Applied::Changed
+        );
+        assert_eq!(
+            m.apply(&pos(3, position(0, PositionStatus::Open)), 0),
+            Applied::Unchanged
+        );
+        assert_eq!(m.positions["s1"]["BTC_USDT"].id, 1);
+        m.apply(&pos(9, position(2, PositionStatus::Open)), 0);
+        m.apply(&pos(10, position(1, PositionStatus::Closed)), 0);
+        assert_eq!(
+            m.positions["s1"]["BTC_USDT"].id, 2,
+            "a newer position stays"
+        );
+        m.apply(&pos(11, position(2, PositionStatus::Closed)), 0);
+        assert!(m.positions["s1"].is_empty());
+        let totals = SessionTotals {
+            signals: 2,
+            ..Default::default()
+        };
+        m.apply(
+            &ServerMsg::SessionTotals(env(StreamName::Positions, 12, totals.clone())),
+            0,
+        );
+        assert_eq!(m.totals["s1"], totals);
+    }
+
+    #[test]
+    fn removing_an_instance_drops_its_conditions_and_position() {
+        let mut m = ClientModel::new(10);
+        m.apply(&full_instances(1), 0);
+        let cond = SymbolConditions {
+            symbol: "BTC_USDT".into(),
+            state: "IN_POSITION".into(),
+            conditions: vec![],
+        };
+        m.apply(
+            &ServerMsg::Conditions(env(StreamName::Conditions, 1, cond)),
+            0,
+        );
+        m.apply(
+            &ServerMsg::Position(env(
+                StreamName::Positions,
+                1,
+                position(1, PositionStatus::Open),
+            )),
+            0,
+        );
+        m.apply(&change(2, "IN_POSITION"), 0);
+        assert_eq!(m.instances["s1"]["BTC_USDT"].last_reason, "test");
+        let removed = crate::protocol::InstanceRemoved {
+            symbol: "BTC_USDT".into(),
+        };
+        m.apply(
+            &ServerMsg::InstanceRemoved(env(StreamName::StateMachines, 3, removed)),
+            0,
+        );
+        assert!(m.conditions["s1"].is_empty());
+        assert!(m.positions["s1"].is_empty());
+        assert!(m.instances["s1"].is_empty());
+    }
 }
