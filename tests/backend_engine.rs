@@ -423,3 +423,43 @@ fn config_refuses_bad_conditions_and_unknown_strategies() {
     );
     let _ = StreamName::Signals;
 }
+
+#[tokio::test]
+async fn a_mark_near_liquidation_flags_the_position_and_raises_a_warning() {
+    let mut cfg = quick_config();
+    // 50x: liquidation 1.5 % under entry, alert within 2 % of it.
+    if let Some(s) = cfg.strategies.get_mut("quick") {
+        s.leverage = 50.0;
+        s.exit.any = vec!["position_age_s > 600".into()];
+    }
+    let b = start_with(cfg, vec![session("s", "quick", &["BTC_USDT"])]).await;
+    let mut ws = connect(&b).await;
+    sub(&mut ws, 1, "positions", "s").await;
+    subscribe(&mut ws, 2, "events", None).await;
+    let is_liq_warning = |e: &trademon::protocol::LogEvent| {
+        e.name == "position.liquidation_risk" && e.level == Level::Warn
+    };
+    // At 50x the position is inside the alert distance from its fill (liquidation 1.5 % under
+    // entry): the warning comes with the open, the flag stays on while the mark falls.
+    b.market.send(trade("BTC_USDT", 1, 100.0)).await.unwrap();
+    b.market.send(trade("BTC_USDT", 2, 100.0)).await.unwrap();
+    let (mut flagged, mut warned, mut fell) = (false, false, false);
+    while !(flagged && warned) {
+        match recv(&mut ws).await {
+            ServerMsg::Position(e) if e.data.status == PositionStatus::Open => {
+                if !fell {
+                    fell = true;
+                    b.market.send(trade("BTC_USDT", 3, 99.0)).await.unwrap();
+                }
+                flagged |= e.data.alert && e.data.distance_to_liq_pct < 1.0;
+            }
+            ServerMsg::Event(e) => warned |= is_liq_warning(&e.data),
+            // The alert may precede the events subscription (separate inputs to the hub).
+            ServerMsg::FullUpdate(e) => {
+                warned |= e.data.events.unwrap_or_default().iter().any(is_liq_warning)
+            }
+            _ => {}
+        }
+    }
+    b.handle.shutdown().await;
+}
