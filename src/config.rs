@@ -3,7 +3,9 @@
 //! Every timer and limit in trademon is a key here. `validate` refuses inconsistent values with
 //! a message naming the key, before anything starts. `docs/config.md` lists every key.
 
+use crate::engine::{Engine, EngineSettings, StrategySettings};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,12 @@ pub struct Config {
     pub tui: TuiConfig,
     pub log: LogConfig,
     pub data: DataConfig,
+    /// Engine-wide settings (`[engine]`), handed to `Engine::new` as they are.
+    #[serde(default)]
+    pub engine: EngineSettings,
+    /// Strategies by name (`[strategies.<name>]`); `default` is built in unless defined here.
+    #[serde(default)]
+    pub strategies: BTreeMap<String, StrategySettings>,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -85,6 +93,10 @@ pub struct SimConfig {
     pub ticker_interval_ms: u64,
     pub trades_per_s: f64,
     pub pump_chance_per_s: f64,
+    /// Start an upward pump on the first simulated symbol this many seconds after start, so a
+    /// demo shows a signal within a minute; 0 = only random pumps.
+    #[serde(default)]
+    pub first_pump_after_s: u64,
     pub seed: u64,
 }
 
@@ -137,6 +149,9 @@ pub struct KeysConfig {
     pub prev_session: Vec<String>,
     pub up: Vec<String>,
     pub down: Vec<String>,
+    /// Cycle the detail view (state machines, indicators, conditions, signals, positions).
+    pub next_view: Vec<String>,
+    pub prev_view: Vec<String>,
     pub help: Vec<String>,
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
@@ -397,7 +412,32 @@ impl Config {
 
         validate_sessions("sessions", &self.sessions)?;
         validate_sessions("demo_sessions", &self.demo_sessions)?;
+        // Building the engine parses every condition: a bad expression fails start here,
+        // naming the strategy, the expression and what is wrong.
+        let engine = self.build_engine()?;
+        let known = engine.strategy_names();
+        for (key, list) in [
+            ("sessions", &self.sessions),
+            ("demo_sessions", &self.demo_sessions),
+        ] {
+            for (i, s) in list.iter().enumerate() {
+                if !known.contains(&s.strategy) {
+                    return err(format!(
+                        "{key}[{i}] (session {:?}) uses unknown strategy {:?}; configured strategies: {}",
+                        s.id,
+                        s.strategy,
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The engine for `[engine]` and `[strategies.*]`, or the reason it cannot be built.
+    pub fn build_engine(&self) -> Result<Engine, ConfigError> {
+        Engine::new(self.engine.clone(), self.strategies.clone())
+            .map_err(|e| ConfigError(format!("invalid engine configuration: {e}")))
     }
 
     /// The listen address for `serve`, refusing a non-loopback bind without a token (SEC-1).

@@ -94,6 +94,12 @@ pub async fn start_embedded(
             upstream: adapter.health.clone(),
             symbols: symbols_tx,
             log_events,
+            // Demo sessions persist apart, so a demo never changes what a real run restores.
+            sessions_file: Some(cfg.data_dir().join(if demo {
+                "demo-sessions.json"
+            } else {
+                "sessions.json"
+            })),
         },
     )
     .await?;

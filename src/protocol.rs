@@ -39,26 +39,44 @@ pub enum StreamName {
     StateMachines,
     Health,
     Events,
+    Indicators,
+    Conditions,
+    Signals,
+    Positions,
 }
 
 impl StreamName {
-    pub const ALL: [StreamName; 5] = [
+    pub const ALL: [StreamName; 9] = [
         StreamName::Sessions,
         StreamName::MarketData,
         StreamName::StateMachines,
         StreamName::Health,
         StreamName::Events,
+        StreamName::Indicators,
+        StreamName::Conditions,
+        StreamName::Signals,
+        StreamName::Positions,
     ];
 
     /// Per-session streams need a `session_id`; global ones ignore it.
     pub fn is_per_session(self) -> bool {
-        matches!(self, StreamName::MarketData | StreamName::StateMachines)
+        !matches!(
+            self,
+            StreamName::Sessions | StreamName::Health | StreamName::Events
+        )
     }
 
     /// Conflated streams may skip `seq` values for a client (latest value per key wins),
     /// so a gap there is not a reason to resync.
     pub fn is_conflated(self) -> bool {
-        matches!(self, StreamName::MarketData | StreamName::Health)
+        matches!(
+            self,
+            StreamName::MarketData
+                | StreamName::Health
+                | StreamName::Indicators
+                | StreamName::Conditions
+                | StreamName::Positions
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +86,10 @@ impl StreamName {
             StreamName::StateMachines => "state_machines",
             StreamName::Health => "health",
             StreamName::Events => "events",
+            StreamName::Indicators => "indicators",
+            StreamName::Conditions => "conditions",
+            StreamName::Signals => "signals",
+            StreamName::Positions => "positions",
         }
     }
 
@@ -127,6 +149,18 @@ pub enum ClientMsg {
         id: u64,
         session_id: String,
     },
+    /// Adds a symbol to a session (running or stopped); persisted.
+    AddSymbol {
+        id: u64,
+        session_id: String,
+        symbol: String,
+    },
+    /// Removes a symbol from a session, closing its paper position; persisted.
+    RemoveSymbol {
+        id: u64,
+        session_id: String,
+        symbol: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +186,11 @@ pub enum ServerMsg {
     SessionChanged(Envelope<SessionInfo>),
     Health(Envelope<Health>),
     Event(Envelope<LogEvent>),
+    Indicators(Envelope<SymbolIndicators>),
+    Conditions(Envelope<SymbolConditions>),
+    Signal(Envelope<SignalInfo>),
+    Position(Envelope<PositionInfo>),
+    SessionTotals(Envelope<SessionTotals>),
 }
 
 impl ServerMsg {
@@ -169,6 +208,11 @@ impl ServerMsg {
             ServerMsg::SessionChanged(e) => pos(e),
             ServerMsg::Health(e) => pos(e),
             ServerMsg::Event(e) => pos(e),
+            ServerMsg::Indicators(e) => pos(e),
+            ServerMsg::Conditions(e) => pos(e),
+            ServerMsg::Signal(e) => pos(e),
+            ServerMsg::Position(e) => pos(e),
+            ServerMsg::SessionTotals(e) => pos(e),
             ServerMsg::Hello(_)
             | ServerMsg::Ack(_)
             | ServerMsg::Error(_)
@@ -215,6 +259,9 @@ pub mod error_code {
     pub const SESSION_REQUIRED: &str = "session_required";
     pub const INVALID_MESSAGE: &str = "invalid_message";
     pub const UNSUPPORTED_FRAME: &str = "unsupported_frame";
+    pub const INVALID_SYMBOL: &str = "invalid_symbol";
+    /// The engine refused a session command (duplicate or missing symbol, unknown strategy).
+    pub const REJECTED: &str = "rejected";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +302,14 @@ pub struct Snapshot {
     pub health: Option<Health>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<LogEvent>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicators: Option<Vec<SymbolIndicators>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<SymbolConditions>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Vec<SignalInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<PositionsSnapshot>,
 }
 
 /// Body of `GET /api/v1/snapshot?session=ID`: every stream of that session with its seq.
@@ -338,6 +393,9 @@ pub struct Instance {
     pub state: String,
     /// Backend wall clock (ms) of the last transition.
     pub since_ms: i64,
+    /// Why the instance is in its state (the reason of the last transition).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,6 +497,155 @@ fn one() -> u32 {
     1
 }
 
+/// One indicator value. `value` is absent while the indicator has no data yet (warm-up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Older than `engine.stale_after_s`: shown as such, never allowed to trigger an entry.
+    pub stale: bool,
+}
+
+/// Every indicator of one symbol (`indicators` stream, conflated per symbol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymbolIndicators {
+    pub symbol: String,
+    /// Indicator name (as condition expressions spell it) -> value.
+    pub values: std::collections::BTreeMap<String, IndicatorValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionKind {
+    Entry,
+    Exit,
+}
+
+/// One condition of a strategy at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionInfo {
+    pub kind: ConditionKind,
+    /// The expression as configured, e.g. `volume_surge_5m > 3`.
+    pub expr: String,
+    /// Indicator (or `pnl_pct` / `position_age_s`) the expression reads.
+    pub indicator: String,
+    pub op: String,
+    pub threshold: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// 0-100: how close the value is to meeting the condition.
+    pub progress_pct: f64,
+    pub met: bool,
+    pub stale: bool,
+}
+
+/// Condition progress of one instance (`conditions` stream, conflated per symbol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymbolConditions {
+    pub symbol: String,
+    /// Strategy state of the instance; entry conditions matter in `MONITORING`, exit ones in
+    /// `IN_POSITION`.
+    pub state: String,
+    pub conditions: Vec<ConditionInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    Entry,
+    Exit,
+    /// The session stopped or the symbol was removed with a position open.
+    ForcedExit,
+}
+
+/// A strategy signal (`signals` stream, ordered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalInfo {
+    /// Backend-wide, increasing.
+    pub id: u64,
+    pub symbol: String,
+    pub side: Side,
+    /// `last` when the signal was raised (paper fills happen at the next trade).
+    pub price: f64,
+    pub reason: String,
+    pub kind: SignalKind,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionStatus {
+    Open,
+    Closed,
+}
+
+/// A paper position (`positions` stream, conflated per symbol). A `closed` one is the last
+/// word on it: clients drop it from the open list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionInfo {
+    pub id: u64,
+    pub symbol: String,
+    /// `long` or `short`.
+    pub direction: String,
+    pub status: PositionStatus,
+    /// Notional in quote currency at entry.
+    pub size_quote: f64,
+    pub leverage: f64,
+    pub entry_price: f64,
+    /// Fair price when known, else last.
+    pub mark_price: f64,
+    /// Gross of fees.
+    pub unrealized_pnl: f64,
+    /// Net of fees; set once closed.
+    pub realized_pnl: f64,
+    pub fees: f64,
+    /// On margin, net of fees paid so far.
+    pub pnl_pct: f64,
+    pub liquidation_price: f64,
+    /// Distance of the mark to the liquidation price, percent of the mark.
+    pub distance_to_liq_pct: f64,
+    /// Within `engine.liquidation_alert_pct` of liquidation.
+    pub alert: bool,
+    pub opened_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+}
+
+/// Paper results of a session (`positions` stream, conflated; one value per session).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionTotals {
+    /// Backend wall clock when the session started running (absent when stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<i64>,
+    /// Realized PnL of closed positions, net of fees.
+    pub realized_pnl: f64,
+    /// Unrealized PnL of open positions, gross of fees.
+    pub unrealized_pnl: f64,
+    pub fees: f64,
+    pub open_positions: u32,
+    pub signals: u64,
+}
+
+/// `positions` in a `full_update`: the open positions and the session totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PositionsSnapshot {
+    pub open: Vec<PositionInfo>,
+    pub totals: SessionTotals,
+}
+
 /// `404` body for an unknown session on REST.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestError {
@@ -473,6 +680,7 @@ mod tests {
                 symbol: "BTC_USDT".into(),
                 state: "MONITORING".into(),
                 since_ms: 1_700_000_000_000,
+                last_reason: String::new(),
             },
         });
         let text = serde_json::to_string(&msg).unwrap();

@@ -418,6 +418,7 @@ async fn non_loopback_bind_without_token_is_refused() {
             upstream: upstream_rx,
             symbols,
             log_events,
+            sessions_file: None,
         },
     )
     .await;

@@ -67,6 +67,15 @@ pub fn upstream(state: UpstreamState) -> UpstreamHealth {
 }
 
 pub async fn start_with(cfg: Config, sessions: Vec<SessionConfig>) -> TestBackend {
+    start_persisted(cfg, sessions, None).await
+}
+
+/// Like `start_with`, persisting sessions in `sessions_file`.
+pub async fn start_persisted(
+    cfg: Config,
+    sessions: Vec<SessionConfig>,
+    sessions_file: Option<std::path::PathBuf>,
+) -> TestBackend {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (market, market_rx) = mpsc::channel(65_536);
     let (upstream_tx, upstream_rx) = watch::channel(upstream(UpstreamState::Live));
@@ -81,6 +90,7 @@ pub async fn start_with(cfg: Config, sessions: Vec<SessionConfig>) -> TestBacken
             upstream: upstream_rx,
             symbols: symbols_tx,
             log_events: logs_rx,
+            sessions_file,
         },
     )
     .await

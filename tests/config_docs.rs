@@ -2,13 +2,21 @@
 
 use trademon::config::DEFAULTS_TOML;
 
+/// Map-typed tables (user-chosen names) are documented by pattern, not per entry: every
+/// strategy as `strategies.<name>.KEY`, contract sizes as `engine.contract_sizes` as a whole.
 fn keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
     for (k, v) in table {
         let path = if prefix.is_empty() {
             k.clone()
+        } else if prefix == "strategies" {
+            "strategies.<name>".to_string()
         } else {
             format!("{prefix}.{k}")
         };
+        if path == "engine.contract_sizes" {
+            out.push(path);
+            continue;
+        }
         match v {
             toml::Value::Table(t) => keys(&path, t, out),
             // Session lists are documented as a whole, not per entry.
@@ -24,6 +32,9 @@ fn all_keys() -> Vec<String> {
     let table: toml::Table = DEFAULTS_TOML.parse().unwrap();
     let mut out = Vec::new();
     keys("", &table, &mut out);
+    out.dedup();
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -45,6 +56,7 @@ fn example_config_lists_every_key_and_parses() {
         .into_iter()
         .filter(|k| {
             let leaf = k.rsplit('.').next().unwrap();
+            let leaf = k.strip_prefix("strategies.<name>.").unwrap_or(leaf);
             !example.contains(&format!("{leaf} ="))
                 && !example.contains(&format!("[[{k}]]"))
                 && !example.contains(&format!("[{k}]"))

@@ -58,6 +58,7 @@ fn cfg(heartbeat_timeout_ms: u64) -> SimConfig {
         ticker_interval_ms: 100,
         trades_per_s: 40.0,
         pump_chance_per_s: 0.0,
+        first_pump_after_s: 0,
         seed: 7,
     }
 }

@@ -14,8 +14,10 @@ use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use trademon::client::connection::{self, ConnectOptions};
 use trademon::client::link::{LinkState, LinkStatus};
+use trademon::client::model::ClientModel;
 use trademon::client::{ClientCommand, ClientEvent, Subscription};
 use trademon::config::Config;
+use trademon::engine::{EntrySettings, ExitSettings, StrategySettings};
 use trademon::launch::{Embedded, start_embedded};
 use trademon::protocol::{ServerMsg, StreamName};
 
@@ -30,6 +32,11 @@ fn fast_config() -> Config {
     cfg.client.connect_timeout_ms = 300;
     cfg.client.poll_after_failures = 2;
     cfg.client.poll_interval_ms = 100;
+    // Pumps only on cue (`SimFaults::force_pump`); and never read or write the user's data dir.
+    cfg.sim.first_pump_after_s = 0;
+    cfg.sim.pump_chance_per_s = 0.0;
+    let dir = std::env::temp_dir().join(format!("trademon-stack-{}", std::process::id()));
+    cfg.data.dir = dir.display().to_string();
     cfg
 }
 
@@ -51,7 +58,7 @@ fn all_subscriptions(sessions: &[&str]) -> BTreeSet<Subscription> {
             })
             .collect();
     for s in sessions {
-        for stream in [StreamName::MarketData, StreamName::StateMachines] {
+        for stream in StreamName::ALL.into_iter().filter(|s| s.is_per_session()) {
             set.insert(Subscription {
                 stream,
                 session_id: Some(s.to_string()),
@@ -69,6 +76,9 @@ struct Observer {
     full_updates: usize,
     tickers: usize,
     snapshots: usize,
+    /// The client's replica, fed every message as the TUI's model is.
+    model: ClientModel,
+    state_changes: Vec<(String, String)>,
 }
 
 impl Observer {
@@ -80,6 +90,8 @@ impl Observer {
             full_updates: 0,
             tickers: 0,
             snapshots: 0,
+            model: ClientModel::new(100),
+            state_changes: Vec::new(),
         }
     }
 
@@ -91,11 +103,17 @@ impl Observer {
                 }
                 self.link = Some(l);
             }
-            ClientEvent::Message { msg, .. } => match msg {
-                ServerMsg::FullUpdate(_) => self.full_updates += 1,
-                ServerMsg::Ticker(_) => self.tickers += 1,
-                _ => {}
-            },
+            ClientEvent::Message { msg, .. } => {
+                self.model.apply(&msg, trademon::protocol::now_ms());
+                match msg {
+                    ServerMsg::FullUpdate(_) => self.full_updates += 1,
+                    ServerMsg::Ticker(_) => self.tickers += 1,
+                    ServerMsg::StateChange(e) => {
+                        self.state_changes.push((e.data.symbol, e.data.to))
+                    }
+                    _ => {}
+                }
+            }
             ClientEvent::Snapshot(_) => self.snapshots += 1,
             ClientEvent::Notice(_) => {}
         }
@@ -317,6 +335,90 @@ async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
         "polling must stop once the WebSocket is back"
     );
     assert_eq!(obs.state(), Some(LinkState::Live));
+    client.send(ClientCommand::Shutdown);
+    stack.shutdown().await;
+}
+
+/// A scripted pump in the simulator drives a session to IN_POSITION end to end: simulator ->
+/// adapter -> hub + engine -> one WebSocket -> client model sees the transitions, the BUY signal
+/// and the open position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_pump_drives_a_session_into_a_position_seen_by_the_client() {
+    let mut cfg = fast_config();
+    // Enters on the first seconds of a pump (the demo strategy waits for a bigger move).
+    cfg.strategies.insert(
+        "pumped".into(),
+        StrategySettings {
+            entry: EntrySettings {
+                all: vec!["vwap_dev_pct_5m > 0.3".into(), "buy_ratio_1m > 0.6".into()],
+            },
+            exit: ExitSettings {
+                any: vec!["position_age_s > 600".into()],
+            },
+            ..StrategySettings::default_strategy()
+        },
+    );
+    for s in &mut cfg.demo_sessions {
+        s.strategy = "pumped".into();
+    }
+    let stack = demo_stack(&cfg).await;
+    let (client, rx) = connection::spawn(
+        ConnectOptions {
+            ws_url: stack.backend.ws_url(),
+            token: None,
+            cfg: cfg.client.clone(),
+        },
+        all_subscriptions(&["majors"]),
+    );
+    let mut obs = Observer::new(rx);
+    obs.until("live data", Duration::from_secs(10), |o| {
+        o.state() == Some(LinkState::Live) && o.tickers > 3
+    })
+    .await;
+    let sim = stack.sim.as_ref().expect("demo runs the simulator");
+    sim.faults.force_pump("BTC_USDT");
+    let in_position = |o: &Observer| {
+        o.model
+            .instances
+            .get("majors")
+            .and_then(|m| m.get("BTC_USDT"))
+            .is_some_and(|i| i.state == "IN_POSITION")
+    };
+    obs.until(
+        "IN_POSITION with signal and position",
+        Duration::from_secs(20),
+        |o| {
+            in_position(o)
+                && o.model.signals.get("majors").is_some_and(|s| !s.is_empty())
+                && o.model
+                    .positions
+                    .get("majors")
+                    .is_some_and(|p| p.contains_key("BTC_USDT"))
+                && o.model
+                    .totals
+                    .get("majors")
+                    .is_some_and(|t| t.open_positions >= 1)
+        },
+    )
+    .await;
+    let changes: Vec<&str> = obs
+        .state_changes
+        .iter()
+        .filter(|(s, _)| s == "BTC_USDT")
+        .map(|(_, to)| to.as_str())
+        .collect();
+    assert_eq!(
+        &changes[..2],
+        ["ENTRY_SIGNAL", "IN_POSITION"],
+        "{changes:?}"
+    );
+    let signal = &obs.model.signals["majors"][0];
+    assert_eq!(signal.symbol, "BTC_USDT");
+    assert_eq!(signal.side, trademon::protocol::Side::Buy);
+    let pos = &obs.model.positions["majors"]["BTC_USDT"];
+    assert!(pos.entry_price > 0.0 && pos.liquidation_price < pos.entry_price);
+    let ind = &obs.model.indicators["majors"]["BTC_USDT"];
+    assert!(ind.values["vwap_dev_pct_5m"].value.is_some());
     client.send(ClientCommand::Shutdown);
     stack.shutdown().await;
 }

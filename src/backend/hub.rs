@@ -8,21 +8,26 @@
 //! fan-out all run on this one task, a subscriber's `full_update` carries exactly the seq that
 //! precedes its first delta: nothing lost, nothing twice.
 
+mod engine_io;
+mod session_ops;
+
 use super::events::EventLog;
 use super::market;
+use super::persist;
 use super::queue::{ClientQueue, ConflateKey};
 use super::sessions::Session;
 use crate::config::SessionConfig;
+use crate::engine::{Engine, EngineInput};
 use crate::exchange::MarketEvent;
 use crate::protocol::ClientMsg;
 use crate::protocol::{
-    Ack, CommandResult, Envelope, ErrorReply, Health, InstanceRemoved, Level, LogEvent,
-    RestSnapshot, ServerMsg, SessionInfo, SessionState, Snapshot, StreamName, Ticker,
-    UpstreamHealth, close, error_code, now_ms,
+    Ack, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot, ServerMsg,
+    SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code, now_ms,
 };
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -37,6 +42,12 @@ pub struct HubSettings {
     pub events_max: usize,
     /// How often `health` is published even when nothing changed (liveness traffic).
     pub health_interval: Duration,
+    /// How often the engine gets a `Tick` (windows roll, values go stale, timed exits fire).
+    pub engine_tick: Duration,
+    /// How often throttled engine streams (indicators, conditions, position marks) publish.
+    pub flush_interval: Duration,
+    /// Where sessions persist across restarts; `None`: not persisted.
+    pub sessions_file: Option<PathBuf>,
 }
 
 pub struct HubInputs {
@@ -50,6 +61,16 @@ pub struct HubInputs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotFound {
     pub valid: Vec<String>,
+}
+
+/// Why a session command was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    NotFound(NotFound),
+    /// The symbol is not spelled like a MEXC futures symbol.
+    InvalidSymbol(String),
+    /// The engine or the session's state refused it (the reason says which).
+    Rejected(String),
 }
 
 pub enum HubCmd {
@@ -72,8 +93,19 @@ pub enum HubCmd {
     Health(oneshot::Sender<Health>),
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Snapshot(String, oneshot::Sender<Result<RestSnapshot, NotFound>>),
-    Start(String, oneshot::Sender<Result<SessionInfo, NotFound>>),
-    Stop(String, oneshot::Sender<Result<SessionInfo, NotFound>>),
+    Start(String, oneshot::Sender<Result<SessionInfo, CmdError>>),
+    Stop(String, oneshot::Sender<Result<SessionInfo, CmdError>>),
+    /// (session, symbol)
+    AddSymbol(
+        String,
+        String,
+        oneshot::Sender<Result<SessionInfo, CmdError>>,
+    ),
+    RemoveSymbol(
+        String,
+        String,
+        oneshot::Sender<Result<SessionInfo, CmdError>>,
+    ),
     /// Close every client 1001 and end the task.
     Shutdown(oneshot::Sender<()>),
 }
@@ -116,29 +148,51 @@ struct Hub {
     seqs: HashMap<StreamKey, u64>,
     clients: HashMap<u64, Client>,
     symbols: watch::Sender<BTreeSet<String>>,
+    /// The pure trading engine; only this task touches it, with `now_ms` passed in.
+    engine: Engine,
+    dirty: engine_io::Dirty,
 }
 
-/// Starts the hub task. Configured sessions start Running.
+/// Starts the hub task. Sessions persisted in `settings.sessions_file` come back as they were
+/// (running or stopped, with their symbols); configured sessions the file lacks start running.
 pub fn spawn(
     settings: HubSettings,
+    engine: Engine,
     sessions: Vec<SessionConfig>,
     inputs: HubInputs,
 ) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let mut problems = Vec::new();
+    let restored = match settings.sessions_file.as_deref().map(persist::load) {
+        Some(Ok(Some(list))) => list,
+        Some(Ok(None)) | None => Vec::new(),
+        Some(Err(e)) => {
+            tracing::error!(event = "sessions.load_failed", error = %e, "starting from the configured sessions");
+            problems.push(format!("{e}; starting from the configured sessions"));
+            Vec::new()
+        }
+    };
+    let plan = persist::merge(sessions, restored);
     let mut hub = Hub {
         events: EventLog::new(settings.events_max),
-        sessions: sessions.into_iter().map(Session::new).collect(),
+        sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
         tickers: HashMap::new(),
         upstream: inputs.upstream.borrow().clone(),
         seqs: HashMap::new(),
         clients: HashMap::new(),
         symbols: inputs.symbols,
         settings,
+        engine,
+        dirty: engine_io::Dirty::default(),
     };
-    let started = hub.settings.started_ms;
-    for s in &mut hub.sessions {
-        s.create_instances(started);
-        s.state = SessionState::Running;
+    for p in problems {
+        hub.note(Level::Error, "sessions.load_failed", p);
+    }
+    for (i, (_, running)) in plan.iter().enumerate() {
+        if *running {
+            // A refusal marks the session failed (with the reason) and is logged there.
+            let _ = hub.start_idx(i);
+        }
     }
     hub.publish_symbols();
     let task = tokio::spawn(hub.run(rx, inputs.market, inputs.upstream, inputs.log_events));
@@ -156,6 +210,10 @@ impl Hub {
         let (mut market_open, mut logs_open, mut upstream_open) = (true, true, true);
         let mut tick = tokio::time::interval(self.settings.health_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut engine_tick = tokio::time::interval(self.settings.engine_tick);
+        engine_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flush = tokio::time::interval(self.settings.flush_interval);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -183,6 +241,10 @@ impl Hub {
                     Err(_) => upstream_open = false,
                 },
                 _ = tick.tick() => self.publish_health(),
+                _ = engine_tick.tick() => {
+                    self.apply_engine(EngineInput::Tick, now_ms());
+                }
+                _ = flush.tick() => self.flush(),
             }
         }
     }
@@ -231,6 +293,12 @@ impl Hub {
             HubCmd::Stop(id, reply) => {
                 let _ = reply.send(self.stop_session(&id));
             }
+            HubCmd::AddSymbol(id, symbol, reply) => {
+                let _ = reply.send(self.add_symbol(&id, &symbol));
+            }
+            HubCmd::RemoveSymbol(id, symbol, reply) => {
+                let _ = reply.send(self.remove_symbol(&id, &symbol));
+            }
             HubCmd::Shutdown(_) => {} // handled in `run`
         }
     }
@@ -273,6 +341,22 @@ impl Hub {
             ClientMsg::StopSession { id, session_id } => {
                 let r = self.stop_session(&session_id);
                 self.reply_command(conn, id, &session_id, r, "stopped");
+            }
+            ClientMsg::AddSymbol {
+                id,
+                session_id,
+                symbol,
+            } => {
+                let r = self.add_symbol(&session_id, &symbol);
+                self.reply_command(conn, id, &session_id, r, &format!("got {symbol}"));
+            }
+            ClientMsg::RemoveSymbol {
+                id,
+                session_id,
+                symbol,
+            } => {
+                let r = self.remove_symbol(&session_id, &symbol);
+                self.reply_command(conn, id, &session_id, r, &format!("lost {symbol}"));
             }
             // Answered by the connection itself.
             ClientMsg::Hello { .. } | ClientMsg::Ping { .. } => {}
@@ -347,21 +431,30 @@ impl Hub {
         conn: u64,
         id: u64,
         session_id: &str,
-        r: Result<SessionInfo, NotFound>,
+        r: Result<SessionInfo, CmdError>,
         verb: &str,
     ) {
+        let error = |code: &str, message: String, valid: Vec<String>| {
+            ServerMsg::Error(ErrorReply {
+                id: Some(id),
+                code: code.to_string(),
+                message,
+                valid,
+            })
+        };
         let msg = match r {
             Ok(info) => ServerMsg::Result(CommandResult {
                 id,
                 ok: true,
                 message: Some(format!("session {} {verb}", info.id)),
             }),
-            Err(nf) => ServerMsg::Error(ErrorReply {
-                id: Some(id),
-                code: error_code::SESSION_NOT_FOUND.to_string(),
-                message: format!("unknown session {session_id:?}"),
-                valid: nf.valid,
-            }),
+            Err(CmdError::NotFound(nf)) => error(
+                error_code::SESSION_NOT_FOUND,
+                format!("unknown session {session_id:?}"),
+                nf.valid,
+            ),
+            Err(CmdError::InvalidSymbol(m)) => error(error_code::INVALID_SYMBOL, m, Vec::new()),
+            Err(CmdError::Rejected(m)) => error(error_code::REJECTED, m, Vec::new()),
         };
         self.reply(conn, msg);
     }
@@ -378,10 +471,6 @@ impl Hub {
 
     // ---- sessions ------------------------------------------------------------------------
 
-    fn find(&self, id: &str) -> Option<usize> {
-        self.sessions.iter().position(|s| s.cfg.id == id)
-    }
-
     fn not_found(&self) -> NotFound {
         NotFound {
             valid: self.session_ids(),
@@ -396,102 +485,22 @@ impl Hub {
         self.sessions.iter().map(Session::info).collect()
     }
 
-    fn start_session(&mut self, id: &str) -> Result<SessionInfo, NotFound> {
-        let idx = self.find(id).ok_or_else(|| self.not_found())?;
-        if self.sessions[idx].is_running() {
-            return Ok(self.sessions[idx].info());
-        }
-        self.set_state(idx, SessionState::Starting);
-        let instances = self.sessions[idx].create_instances(now_ms());
-        for inst in instances {
-            self.publish(
-                StreamName::StateMachines,
-                Some(id),
-                None,
-                inst,
-                ServerMsg::InstanceAdded,
-            );
-        }
-        self.set_state(idx, SessionState::Running);
-        self.publish_symbols();
-        self.note(
-            Level::Info,
-            "session.started",
-            format!("session {id} started"),
-        );
-        Ok(self.sessions[idx].info())
-    }
-
-    fn stop_session(&mut self, id: &str) -> Result<SessionInfo, NotFound> {
-        let idx = self.find(id).ok_or_else(|| self.not_found())?;
-        if !self.sessions[idx].is_running() {
-            return Ok(self.sessions[idx].info());
-        }
-        for inst in self.sessions[idx].remove_instances() {
-            let data = InstanceRemoved {
-                symbol: inst.symbol,
-            };
-            self.publish(
-                StreamName::StateMachines,
-                Some(id),
-                None,
-                data,
-                ServerMsg::InstanceRemoved,
-            );
-        }
-        self.set_state(idx, SessionState::Stopped);
-        self.publish_symbols();
-        self.note(
-            Level::Info,
-            "session.stopped",
-            format!("session {id} stopped"),
-        );
-        Ok(self.sessions[idx].info())
-    }
-
-    fn set_state(&mut self, idx: usize, state: SessionState) {
-        self.sessions[idx].state = state;
-        let info = self.sessions[idx].info();
-        self.publish(
-            StreamName::Sessions,
-            None,
-            None,
-            info,
-            ServerMsg::SessionChanged,
-        );
-    }
-
-    /// The adapter subscribes exactly the union of running sessions' symbols.
-    fn publish_symbols(&mut self) {
-        let want: BTreeSet<String> = self
-            .sessions
-            .iter()
-            .filter(|s| s.is_running())
-            .flat_map(|s| s.cfg.symbols.iter().cloned())
-            .collect();
-        self.symbols.send_if_modified(|cur| {
-            let changed = *cur != want;
-            *cur = want;
-            changed
-        });
-    }
-
     // ---- market, health, events -----------------------------------------------------------
 
     fn on_market(&mut self, ev: MarketEvent) {
         let now = now_ms();
-        let ticker = match ev {
+        let ticker = match &ev {
             MarketEvent::Ticker { update, source } => Some(market::merge_ticker(
                 self.tickers.get(&update.symbol),
-                &update,
-                source,
+                update,
+                *source,
                 now,
             )),
             MarketEvent::Trades {
                 symbol,
                 trades,
                 source,
-            } => market::apply_trades(self.tickers.get(&symbol), &symbol, &trades, source, now),
+            } => market::apply_trades(self.tickers.get(symbol), symbol, trades, *source, now),
             MarketEvent::SymbolFailed { symbol, reason } => {
                 self.note(
                     Level::Warn,
@@ -501,6 +510,8 @@ impl Hub {
                 None
             }
         };
+        // The engine sees every event; its transitions and signals go out before the ticker.
+        self.apply_engine(EngineInput::Market(ev), now);
         let Some(ticker) = ticker else { return };
         let symbol = ticker.symbol.clone();
         self.tickers.insert(symbol.clone(), ticker.clone());
@@ -534,7 +545,7 @@ impl Hub {
         self.publish(StreamName::Health, None, Some(""), h, ServerMsg::Health);
     }
 
-    fn note(&mut self, level: Level, name: &str, message: String) {
+    pub(super) fn note(&mut self, level: Level, name: &str, message: String) {
         self.add_event(LogEvent {
             ts: now_ms(),
             level,
@@ -571,10 +582,29 @@ impl Hub {
                 )
             }
             StreamName::StateMachines => {
-                s.state_machines = Some(sess.map(|se| se.instances.clone()).unwrap_or_default())
+                let list = session
+                    .map(|id| self.engine.instances(id))
+                    .unwrap_or_default();
+                s.state_machines = Some(list.iter().map(super::convert::instance).collect())
             }
             StreamName::Health => s.health = Some(self.health()),
             StreamName::Events => s.events = Some(self.events.snapshot()),
+            StreamName::Indicators => {
+                s.indicators = Some(session.map_or(Vec::new(), |id| self.snapshot_indicators(id)))
+            }
+            StreamName::Conditions => {
+                s.conditions = Some(session.map_or(Vec::new(), |id| self.snapshot_conditions(id)))
+            }
+            StreamName::Signals => {
+                s.signals = Some(session.map_or(Vec::new(), |id| self.snapshot_signals(id)))
+            }
+            StreamName::Positions => {
+                s.positions = Some(
+                    session
+                        .map(|id| self.snapshot_positions(id))
+                        .unwrap_or_default(),
+                )
+            }
         }
         s
     }
@@ -593,6 +623,10 @@ impl Hub {
             data.state_machines = data.state_machines.or(part.state_machines);
             data.health = data.health.or(part.health);
             data.events = data.events.or(part.events);
+            data.indicators = data.indicators.or(part.indicators);
+            data.conditions = data.conditions.or(part.conditions);
+            data.signals = data.signals.or(part.signals);
+            data.positions = data.positions.or(part.positions);
             let cur = self.seqs.get(&(stream, sid)).copied().unwrap_or(0);
             seq.insert(stream.as_str().to_string(), cur);
         }
@@ -609,6 +643,12 @@ impl Hub {
     /// serialized once, the bytes shared. `conflate` names the key for conflated streams.
     /// A client whose queue is closed (overflow) loses its subscriptions: its writer is
     /// closing it 4008 and the hub must not spend more work on it.
+    /// Whether any client follows (stream, session): skip building data nobody reads.
+    fn has_subscribers(&self, stream: StreamName, session: &str) -> bool {
+        let key: StreamKey = (stream, Some(session.to_string()));
+        self.clients.values().any(|c| c.subs.contains(&key))
+    }
+
     fn publish<T: Serialize>(
         &mut self,
         stream: StreamName,

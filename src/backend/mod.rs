@@ -6,15 +6,18 @@
 //! - `connection`: reader/writer per WebSocket, control frames first, heartbeat, closes.
 //! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
-//! - `market`, `events`, `sessions`: state kept by the hub.
+//! - `market`, `events`, `sessions`: state kept by the hub; the hub also owns the engine.
+//! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir.
 
 mod auth;
 mod connection;
+mod convert;
 mod events;
 mod flow;
 mod hooks;
 mod hub;
 mod market;
+mod persist;
 mod queue;
 mod routes;
 mod sessions;
@@ -45,6 +48,8 @@ pub struct BackendInputs {
     pub symbols: watch::Sender<BTreeSet<String>>,
     /// WARN/ERROR log events (from a tracing layer) to show in the `events` stream.
     pub log_events: mpsc::Receiver<LogEvent>,
+    /// Where sessions persist across restarts (`<data dir>/sessions.json`); `None`: they don't.
+    pub sessions_file: Option<std::path::PathBuf>,
 }
 
 pub struct BackendHandle {
@@ -100,6 +105,8 @@ pub async fn start(
         .wrap_err("cannot read the listener address")?;
     check_bind_allowed(addr, &cfg.server.token).map_err(|e| eyre!("{e}"))?;
     let s = &cfg.server;
+    // Validation built it once already; this cannot fail for a validated config.
+    let engine = cfg.build_engine().map_err(|e| eyre!("{e}"))?;
 
     let started_ms = now_ms();
     // Changes on every start, so a client never mixes seqs of two backend runs.
@@ -114,7 +121,11 @@ pub async fn start(
             started_ms,
             events_max: cfg.tui.event_panel_max,
             health_interval: Duration::from_secs(1),
+            engine_tick: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(250),
+            sessions_file: inputs.sessions_file,
         },
+        engine,
         sessions,
         hub::HubInputs {
             market: inputs.market,

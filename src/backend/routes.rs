@@ -3,8 +3,9 @@
 use super::auth;
 use super::connection::{self, ConnCtx, ConnParams};
 use super::hooks::TestHooks;
-use super::hub::{HubCmd, HubHandle, NotFound};
+use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
 use crate::protocol::RestError;
+use crate::protocol::SessionInfo;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -38,6 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/sessions/{id}/start", post(start_session))
         .route("/api/v1/sessions/{id}/stop", post(stop_session))
+        .route(
+            "/api/v1/sessions/{id}/symbols/{symbol}",
+            post(add_symbol).delete(remove_symbol),
+        )
         .fallback(not_found_route)
         .with_state(state)
 }
@@ -145,11 +150,8 @@ async fn start_session(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Response {
-    match st.hub.ask(|tx| HubCmd::Start(id.clone(), tx)).await {
-        Some(Ok(info)) => Json(info).into_response(),
-        Some(Err(nf)) => session_not_found(&id, &nf),
-        None => hub_gone(),
-    }
+    let r = st.hub.ask(|tx| HubCmd::Start(id.clone(), tx)).await;
+    command_response(&id, r)
 }
 
 async fn stop_session(
@@ -157,9 +159,43 @@ async fn stop_session(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Response {
-    match st.hub.ask(|tx| HubCmd::Stop(id.clone(), tx)).await {
+    let r = st.hub.ask(|tx| HubCmd::Stop(id.clone(), tx)).await;
+    command_response(&id, r)
+}
+
+async fn add_symbol(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path((id, symbol)): Path<(String, String)>,
+) -> Response {
+    let r = st
+        .hub
+        .ask(|tx| HubCmd::AddSymbol(id.clone(), symbol, tx))
+        .await;
+    command_response(&id, r)
+}
+
+async fn remove_symbol(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path((id, symbol)): Path<(String, String)>,
+) -> Response {
+    let r = st
+        .hub
+        .ask(|tx| HubCmd::RemoveSymbol(id.clone(), symbol, tx))
+        .await;
+    command_response(&id, r)
+}
+
+/// 200 with the session, 404 unknown session, 400 bad symbol, 409 refused (reason given).
+fn command_response(id: &str, r: Option<Result<SessionInfo, CmdError>>) -> Response {
+    match r {
         Some(Ok(info)) => Json(info).into_response(),
-        Some(Err(nf)) => session_not_found(&id, &nf),
+        Some(Err(CmdError::NotFound(nf))) => session_not_found(id, &nf),
+        Some(Err(CmdError::InvalidSymbol(m))) => {
+            error(StatusCode::BAD_REQUEST, "invalid_symbol", Some(id), &m)
+        }
+        Some(Err(CmdError::Rejected(m))) => error(StatusCode::CONFLICT, "rejected", Some(id), &m),
         None => hub_gone(),
     }
 }

@@ -1,17 +1,17 @@
-//! Session state owned by the hub: lifecycle and, until the engine exists, one `MONITORING`
-//! instance per symbol of a running session.
+//! Session records owned by the hub: definition (id, name, strategy, symbols), lifecycle and
+//! the reason of a failure. The strategy instances themselves live in the engine.
 
 use crate::config::SessionConfig;
-use crate::protocol::{Instance, SessionInfo, SessionState};
-
-/// Placeholder strategy state until the engine drives instances.
-pub const MONITORING: &str = "MONITORING";
+use crate::protocol::{SessionInfo, SessionState};
 
 pub struct Session {
+    /// Symbols change at run time (`add_symbol` / `remove_symbol`); the order is kept.
     pub cfg: SessionConfig,
     pub state: SessionState,
-    /// One per symbol while running, in the configured symbol order; empty when stopped.
-    pub instances: Vec<Instance>,
+    /// Why the last start failed (`failed` state).
+    pub error: Option<String>,
+    /// Backend wall clock when the session last started running.
+    pub started_ms: Option<i64>,
 }
 
 impl Session {
@@ -19,7 +19,8 @@ impl Session {
         Session {
             cfg,
             state: SessionState::Stopped,
-            instances: Vec::new(),
+            error: None,
+            started_ms: None,
         }
     }
 
@@ -31,32 +32,13 @@ impl Session {
             strategy: self.cfg.strategy.clone(),
             symbols: self.cfg.symbols.clone(),
             state: self.state,
-            error: None,
+            error: self.error.clone(),
         }
     }
 
+    /// Whether the engine runs this session (its instances exist).
     pub fn is_running(&self) -> bool {
         matches!(self.state, SessionState::Starting | SessionState::Running)
-    }
-
-    /// Creates the instances of a start; the caller emits `instance_added` for each.
-    pub fn create_instances(&mut self, now_ms: i64) -> Vec<Instance> {
-        self.instances = self
-            .cfg
-            .symbols
-            .iter()
-            .map(|s| Instance {
-                symbol: s.clone(),
-                state: MONITORING.to_string(),
-                since_ms: now_ms,
-            })
-            .collect();
-        self.instances.clone()
-    }
-
-    /// Removes the instances of a stop; the caller emits `instance_removed` for each.
-    pub fn remove_instances(&mut self) -> Vec<Instance> {
-        std::mem::take(&mut self.instances)
     }
 
     pub fn has_symbol(&self, symbol: &str) -> bool {

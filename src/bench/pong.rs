@@ -68,6 +68,7 @@ pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> 
             upstream: upstream_rx,
             symbols: symbols_tx,
             log_events: log_rx,
+            sessions_file: None,
         },
     )
     .await?;

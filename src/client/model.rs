@@ -4,10 +4,15 @@
 //! messages always give the same model. Nothing here does IO.
 
 use crate::protocol::{
-    Envelope, Health, Instance, LogEvent, RestSnapshot, ServerMsg, SessionInfo, Snapshot,
-    StreamName, Ticker,
+    Envelope, Health, Instance, LogEvent, PositionInfo, PositionStatus, RestSnapshot, ServerMsg,
+    SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
+    SymbolIndicators, Ticker,
 };
 use std::collections::{BTreeMap, VecDeque};
+
+/// Signals kept per session (newest last); the backend's full_update sends at most its own
+/// `engine.signal_history`.
+pub const SIGNALS_MAX: usize = 200;
 
 /// One symbol's latest market data with what is needed to tell its age honestly.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +64,16 @@ pub struct ClientModel {
     /// Newest last; repeats aggregated (RC-2).
     pub events: VecDeque<LogEvent>,
     pub events_max: usize,
+    /// session id -> symbol -> every indicator of that symbol.
+    pub indicators: BTreeMap<String, BTreeMap<String, SymbolIndicators>>,
+    /// session id -> symbol -> condition progress of that instance.
+    pub conditions: BTreeMap<String, BTreeMap<String, SymbolConditions>>,
+    /// session id -> signals, oldest first, at most `SIGNALS_MAX`.
+    pub signals: BTreeMap<String, VecDeque<SignalInfo>>,
+    /// session id -> symbol -> open paper position.
+    pub positions: BTreeMap<String, BTreeMap<String, PositionInfo>>,
+    /// session id -> paper results.
+    pub totals: BTreeMap<String, SessionTotals>,
     seqs: BTreeMap<(StreamName, Option<String>), u64>,
 }
 
@@ -123,6 +138,38 @@ impl ClientModel {
                 self.health_applied_ms = now_ms;
                 Applied::Changed
             }
+            ServerMsg::Indicators(e) => self.conflated(e, |m, s| {
+                let map = m.indicators.entry(s).or_default();
+                map.insert(e.data.symbol.clone(), e.data.clone());
+            }),
+            ServerMsg::Conditions(e) => self.conflated(e, |m, s| {
+                let map = m.conditions.entry(s).or_default();
+                map.insert(e.data.symbol.clone(), e.data.clone());
+            }),
+            ServerMsg::Position(e) => self.conflated(e, |m, s| {
+                let map = m.positions.entry(s).or_default();
+                match e.data.status {
+                    PositionStatus::Open => {
+                        map.insert(e.data.symbol.clone(), e.data.clone());
+                    }
+                    // Only drop the position this message is about; a newer one may be open.
+                    PositionStatus::Closed => {
+                        if map.get(&e.data.symbol).is_some_and(|p| p.id <= e.data.id) {
+                            map.remove(&e.data.symbol);
+                        }
+                    }
+                }
+            }),
+            ServerMsg::SessionTotals(e) => self.conflated(e, |m, s| {
+                m.totals.insert(s, e.data.clone());
+            }),
+            ServerMsg::Signal(e) => self.ordered(e, |m, s| {
+                let list = m.signals.entry(s).or_default();
+                list.push_back(e.data.clone());
+                while list.len() > SIGNALS_MAX {
+                    list.pop_front();
+                }
+            }),
             ServerMsg::InstanceAdded(e) => self.ordered(e, |m, s| {
                 m.instances
                     .entry(s)
@@ -130,8 +177,16 @@ impl ClientModel {
                     .insert(e.data.symbol.clone(), e.data.clone());
             }),
             ServerMsg::InstanceRemoved(e) => self.ordered(e, |m, s| {
+                let sym = &e.data.symbol;
                 if let Some(map) = m.instances.get_mut(&s) {
-                    map.remove(&e.data.symbol);
+                    map.remove(sym);
+                }
+                // The instance's progress and position went with it.
+                if let Some(map) = m.conditions.get_mut(&s) {
+                    map.remove(sym);
+                }
+                if let Some(map) = m.positions.get_mut(&s) {
+                    map.remove(sym);
                 }
             }),
             ServerMsg::StateChange(e) => self.ordered(e, |m, s| {
@@ -142,9 +197,11 @@ impl ClientModel {
                         symbol: e.data.symbol.clone(),
                         state: e.data.from.clone(),
                         since_ms: e.data.at_ms,
+                        last_reason: String::new(),
                     });
                 inst.state = e.data.to.clone();
                 inst.since_ms = e.data.at_ms;
+                inst.last_reason = e.data.reason.clone();
             }),
             ServerMsg::SessionChanged(e) => self.ordered(e, |m, _| {
                 match m.sessions.iter_mut().find(|s| s.id == e.data.id) {
@@ -222,6 +279,30 @@ impl ClientModel {
                 .collect();
             self.instances.insert(s.to_string(), map);
         }
+        if let Some(s) = session {
+            if let Some(list) = &snap.indicators {
+                let map = list.iter().map(|i| (i.symbol.clone(), i.clone())).collect();
+                self.indicators.insert(s.to_string(), map);
+            }
+            if let Some(list) = &snap.conditions {
+                let map = list.iter().map(|c| (c.symbol.clone(), c.clone())).collect();
+                self.conditions.insert(s.to_string(), map);
+            }
+            if let Some(list) = &snap.signals {
+                let skip = list.len().saturating_sub(SIGNALS_MAX);
+                self.signals
+                    .insert(s.to_string(), list.iter().skip(skip).cloned().collect());
+            }
+            if let Some(p) = &snap.positions {
+                let map = p
+                    .open
+                    .iter()
+                    .map(|p| (p.symbol.clone(), p.clone()))
+                    .collect();
+                self.positions.insert(s.to_string(), map);
+                self.totals.insert(s.to_string(), p.totals.clone());
+            }
+        }
         if let Some(h) = &snap.health {
             self.health = Some(h.clone());
             self.health_applied_ms = now_ms;
@@ -244,6 +325,18 @@ impl ClientModel {
                 true
             }
         }
+    }
+
+    /// Conflated per-session streams: apply anything newer than what we have.
+    fn conflated<T>(&mut self, e: &Envelope<T>, f: impl FnOnce(&mut Self, String)) -> Applied {
+        let Some(session) = e.session_id.clone() else {
+            return Applied::Unchanged;
+        };
+        if !self.accept(e) {
+            return Applied::Unchanged;
+        }
+        f(self, session);
+        Applied::Changed
     }
 
     /// Ordered streams: exactly the next seq, or a gap the caller must resync.
@@ -298,6 +391,7 @@ mod tests {
                     symbol: "BTC_USDT".into(),
                     state: "MONITORING".into(),
                     since_ms: 1,
+                    last_reason: String::new(),
                 }]),
                 ..Default::default()
             },
@@ -397,5 +491,122 @@ mod tests {
         m.push_event(ev("a"));
         m.push_event(ev("b"));
         assert_eq!(m.events.len(), 2, "bounded by events_max");
+    }
+
+    fn position(id: u64, status: PositionStatus) -> PositionInfo {
+        PositionInfo {
+            id,
+            symbol: "BTC_USDT".into(),
+            direction: "long".into(),
+            status,
+            size_quote: 100.0,
+            leverage: 5.0,
+            entry_price: 100.0,
+            mark_price: 101.0,
+            unrealized_pnl: 1.0,
+            realized_pnl: 0.0,
+            fees: 0.06,
+            pnl_pct: 4.7,
+            liquidation_price: 80.5,
+            distance_to_liq_pct: 20.3,
+            alert: false,
+            opened_at_ms: 1,
+            closed_at_ms: None,
+            exit_price: None,
+            close_reason: None,
+        }
+    }
+
+    fn signal(id: u64) -> SignalInfo {
+        SignalInfo {
+            id,
+            symbol: "BTC_USDT".into(),
+            side: crate::protocol::Side::Buy,
+            price: 100.0,
+            reason: "all entry conditions met".into(),
+            kind: crate::protocol::SignalKind::Entry,
+            at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn engine_streams_follow_their_seq_rules() {
+        let mut m = ClientModel::new(10);
+        // Signals are ordered: nothing before the full_update, then exactly the next seq.
+        let sig = |seq, id| ServerMsg::Signal(env(StreamName::Signals, seq, signal(id)));
+        assert_eq!(m.apply(&sig(1, 1), 0), Applied::Unchanged);
+        let full = Snapshot {
+            signals: Some(vec![signal(1)]),
+            ..Default::default()
+        };
+        m.apply(&ServerMsg::FullUpdate(env(StreamName::Signals, 1, full)), 0);
+        assert_eq!(m.apply(&sig(2, 2), 0), Applied::Changed);
+        assert_eq!(m.signals["s1"].len(), 2);
+        assert!(matches!(m.apply(&sig(4, 4), 0), Applied::Gap { .. }));
+
+        // Positions are conflated: gaps are fine, older values are dropped, a close removes
+        // only the position it is about.
+        let pos = |seq, p| ServerMsg::Position(env(StreamName::Positions, seq, p));
+        assert_eq!(
+            m.apply(&pos(5, position(1, PositionStatus::Open)), 0),
+            Applied::Changed
+        );
+        assert_eq!(
+            m.apply(&pos(3, position(0, PositionStatus::Open)), 0),
+            Applied::Unchanged
+        );
+        assert_eq!(m.positions["s1"]["BTC_USDT"].id, 1);
+        m.apply(&pos(9, position(2, PositionStatus::Open)), 0);
+        m.apply(&pos(10, position(1, PositionStatus::Closed)), 0);
+        assert_eq!(
+            m.positions["s1"]["BTC_USDT"].id, 2,
+            "a newer position stays"
+        );
+        m.apply(&pos(11, position(2, PositionStatus::Closed)), 0);
+        assert!(m.positions["s1"].is_empty());
+        let totals = SessionTotals {
+            signals: 2,
+            ..Default::default()
+        };
+        m.apply(
+            &ServerMsg::SessionTotals(env(StreamName::Positions, 12, totals.clone())),
+            0,
+        );
+        assert_eq!(m.totals["s1"], totals);
+    }
+
+    #[test]
+    fn removing_an_instance_drops_its_conditions_and_position() {
+        let mut m = ClientModel::new(10);
+        m.apply(&full_instances(1), 0);
+        let cond = SymbolConditions {
+            symbol: "BTC_USDT".into(),
+            state: "IN_POSITION".into(),
+            conditions: vec![],
+        };
+        m.apply(
+            &ServerMsg::Conditions(env(StreamName::Conditions, 1, cond)),
+            0,
+        );
+        m.apply(
+            &ServerMsg::Position(env(
+                StreamName::Positions,
+                1,
+                position(1, PositionStatus::Open),
+            )),
+            0,
+        );
+        m.apply(&change(2, "IN_POSITION"), 0);
+        assert_eq!(m.instances["s1"]["BTC_USDT"].last_reason, "test");
+        let removed = crate::protocol::InstanceRemoved {
+            symbol: "BTC_USDT".into(),
+        };
+        m.apply(
+            &ServerMsg::InstanceRemoved(env(StreamName::StateMachines, 3, removed)),
+            0,
+        );
+        assert!(m.conditions["s1"].is_empty());
+        assert!(m.positions["s1"].is_empty());
+        assert!(m.instances["s1"].is_empty());
     }
 }

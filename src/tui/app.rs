@@ -25,6 +25,8 @@ pub struct App {
     /// Selected watchlist row of the active session.
     pub(crate) selected: usize,
     pub(crate) show_help: bool,
+    /// Which detail panel shows where they do not all fit (`next_view` / `prev_view`).
+    pub(crate) detail: DetailView,
     pub(crate) size: (u16, u16),
     pub(crate) now_ms: i64,
     pub(crate) stale_after_ms: u64,
@@ -52,6 +54,7 @@ impl App {
             active: 0,
             selected: 0,
             show_help: false,
+            detail: DetailView::Machines,
             size,
             now_ms,
             stale_after_ms: cfg.stale_after_ms,
@@ -96,6 +99,14 @@ impl App {
         self.show_help
     }
 
+    /// The symbol of the selected watchlist row: the instance the condition panel shows.
+    pub fn selected_symbol(&self) -> Option<&str> {
+        self.active_session()?
+            .symbols
+            .get(self.selected)
+            .map(String::as_str)
+    }
+
     /// Time left until the next reconnect attempt, counted down from when the link status
     /// arrived (the connection task publishes on change, not on every tick).
     pub fn next_attempt_in_ms(&self) -> Option<u64> {
@@ -113,12 +124,19 @@ impl App {
                 session_id: None,
             });
         let per_session = self.model.sessions.iter().flat_map(|s| {
-            [StreamName::MarketData, StreamName::StateMachines]
-                .into_iter()
-                .map(|stream| Subscription {
-                    stream,
-                    session_id: Some(s.id.clone()),
-                })
+            [
+                StreamName::MarketData,
+                StreamName::StateMachines,
+                StreamName::Indicators,
+                StreamName::Conditions,
+                StreamName::Signals,
+                StreamName::Positions,
+            ]
+            .into_iter()
+            .map(|stream| Subscription {
+                stream,
+                session_id: Some(s.id.clone()),
+            })
         });
         global.chain(per_session).collect()
     }
@@ -217,6 +235,8 @@ impl App {
             Command::Session(i) if i < n => self.switch_to(i),
             Command::Up => self.selected = self.selected.saturating_sub(1),
             Command::Down => self.selected = self.selected.saturating_add(1),
+            Command::NextView => self.detail = self.detail.next(),
+            Command::PrevView => self.detail = self.detail.prev(),
             _ => return Vec::new(),
         }
         self.clamp_selection();
@@ -239,6 +259,49 @@ impl App {
         }
         let rows = self.active_session().map_or(0, |s| s.symbols.len());
         self.selected = self.selected.min(rows.saturating_sub(1));
+    }
+}
+
+/// The detail panels, in the order `next_view` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailView {
+    Machines,
+    Indicators,
+    Conditions,
+    Signals,
+    Positions,
+}
+
+impl DetailView {
+    pub const ALL: [DetailView; 5] = [
+        DetailView::Machines,
+        DetailView::Indicators,
+        DetailView::Conditions,
+        DetailView::Signals,
+        DetailView::Positions,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DetailView::Machines => "Machines",
+            DetailView::Indicators => "Indicators",
+            DetailView::Conditions => "Conditions",
+            DetailView::Signals => "Signals",
+            DetailView::Positions => "Positions",
+        }
+    }
+
+    fn index(self) -> usize {
+        DetailView::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> DetailView {
+        DetailView::ALL[(self.index() + 1) % DetailView::ALL.len()]
+    }
+
+    pub fn prev(self) -> DetailView {
+        let n = DetailView::ALL.len();
+        DetailView::ALL[(self.index() + n - 1) % n]
     }
 }
 

@@ -13,6 +13,8 @@ pub enum Command {
     PrevSession,
     Up,
     Down,
+    NextView,
+    PrevView,
     Help,
     Reconnect,
     Record,
@@ -29,6 +31,8 @@ impl Command {
             Command::PrevSession => "prev_session",
             Command::Up => "up",
             Command::Down => "down",
+            Command::NextView => "next_view",
+            Command::PrevView => "prev_view",
             Command::Help => "help",
             Command::Reconnect => "reconnect",
             Command::Record => "record",
@@ -44,6 +48,8 @@ impl Command {
             Command::PrevSession => "previous session",
             Command::Up => "move selection up",
             Command::Down => "move selection down",
+            Command::NextView => "next detail view",
+            Command::PrevView => "previous detail view",
             Command::Help => "show or hide this help",
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
@@ -228,12 +234,14 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
-        let table: [(Command, &Vec<String>); 8] = [
+        let table: [(Command, &Vec<String>); 10] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
             (Command::Up, &keys.up),
             (Command::Down, &keys.down),
+            (Command::NextView, &keys.next_view),
+            (Command::PrevView, &keys.prev_view),
             (Command::Help, &keys.help),
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),

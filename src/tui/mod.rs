@@ -19,4 +19,6 @@ pub use run::run;
 pub use view::view;
 
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod tests;

@@ -26,6 +26,8 @@ pub struct SimFaults {
     pings_received: AtomicU64,
     pushes_lagged: AtomicU64,
     commands: Mutex<VecDeque<String>>,
+    /// Symbols to pump on the next market step (`force_pump`).
+    forced_pumps: Mutex<Vec<String>>,
     /// Bumped by `drop_all`; every connection watches it.
     drop_generation: watch::Sender<u64>,
 }
@@ -41,6 +43,7 @@ impl Default for SimFaults {
             pings_received: AtomicU64::new(0),
             pushes_lagged: AtomicU64::new(0),
             commands: Mutex::new(VecDeque::new()),
+            forced_pumps: Mutex::new(Vec::new()),
             drop_generation: watch::Sender::new(0),
         }
     }
@@ -54,6 +57,19 @@ impl SimFaults {
     /// Drop every open WebSocket's TCP connection without a close frame (client sees 1006).
     pub fn drop_all(&self) {
         self.drop_generation.send_modify(|g| *g += 1);
+    }
+
+    /// Start a deterministic upward pump on `symbol` at the next market step (unknown symbols
+    /// are ignored). Lets tests drive a strategy to an entry on cue instead of waiting for luck.
+    pub fn force_pump(&self, symbol: &str) {
+        self.forced_pumps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(symbol.to_string());
+    }
+
+    pub(crate) fn take_forced_pumps(&self) -> Vec<String> {
+        std::mem::take(&mut *self.forced_pumps.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// WebSocket upgrades accepted since start.

@@ -5,8 +5,9 @@
 //! so no client can slow the market down.
 
 use super::clock::wall_ms;
+use super::faults::SimFaults;
 use super::frames::{self, Spelling};
-use super::market::{Market, SYMBOL_NAMES, Ticker};
+use super::market::{Market, SYMBOL_NAMES, Ticker, symbol_index};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub(crate) struct FeedConfig {
     pub ticker_every: Duration,
     /// Seeds the spelling quirks (exponent numbers, omitted fields).
     pub seed: u64,
+    /// Pump the first symbol this long after start (`sim.first_pump_after_s`); `None`: never.
+    pub first_pump_after: Option<Duration>,
 }
 
 pub(crate) type Snapshot = Arc<Vec<Ticker>>;
@@ -46,6 +49,7 @@ pub(crate) async fn run(
     cfg: FeedConfig,
     pushes: broadcast::Sender<PushFrame>,
     snapshot: watch::Sender<Snapshot>,
+    faults: Arc<SimFaults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tick_every = cfg.ticker_every.min(MAX_TICK);
@@ -55,6 +59,7 @@ pub(crate) async fn run(
     let start = Instant::now();
     let mut next_ticker = start + cfg.ticker_every;
     let mut next_tickers = start + TICKERS_EVERY;
+    let mut first_pump = cfg.first_pump_after.map(|d| start + d);
     let publish = |topic: Topic, text: serde_json::Result<String>| match text {
         // No receivers is normal (nobody connected); the frame is simply not needed.
         Ok(text) => drop(pushes.send(PushFrame {
@@ -69,6 +74,15 @@ pub(crate) async fn run(
             _ = shutdown.changed() => break,
         }
         let now_ms = wall_ms();
+        if first_pump.is_some_and(|at| Instant::now() >= at) {
+            first_pump = None;
+            market.force_pump(0, now_ms);
+        }
+        for symbol in faults.take_forced_pumps() {
+            if let Some(i) = symbol_index(&symbol) {
+                market.force_pump(i, now_ms);
+            }
+        }
         for batch in market.step(now_ms) {
             let symbol = SYMBOL_NAMES[batch.symbol];
             let text = frames::deal_push(symbol, &batch.trades, &mut spelling, now_ms);

@@ -352,6 +352,28 @@ impl Market {
         self.pumps_started
     }
 
+    /// Starts an upward pump on `symbol` now (replacing a running one): +5 % over 20 s with an
+    /// 8x trade rate, 3x sizes and mostly taker buys, then half of it given back over 40 s.
+    /// Deterministic, for the demo's first pump and for tests that need a signal on cue.
+    pub fn force_pump(&mut self, symbol: usize, now_ms: i64) {
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        if let Some(old) = s.pump.take() {
+            s.log_mid += old.residual();
+        }
+        s.pump = Some(Pump {
+            start_ms: now_ms,
+            rise_ms: 20_000,
+            fade_ms: 40_000,
+            magnitude: 0.05,
+            retrace: 0.5,
+            rate_mult: 8.0,
+            size_mult: 3.0,
+        });
+        self.pumps_started += 1;
+    }
+
     pub fn pump_active(&self, symbol: usize) -> bool {
         self.symbols.get(symbol).is_some_and(|s| s.pump.is_some())
     }

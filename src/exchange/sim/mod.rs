@@ -117,9 +117,12 @@ pub async fn start(cfg: &SimConfig, listener: TcpListener) -> std::io::Result<Si
             // Validation refuses 0, but a zero interval would make tokio panic: clamp anyway.
             ticker_every: Duration::from_millis(cfg.ticker_interval_ms.max(1)),
             seed: cfg.seed,
+            first_pump_after: (cfg.first_pump_after_s > 0)
+                .then(|| Duration::from_secs(cfg.first_pump_after_s)),
         },
         pushes.clone(),
         snapshot_tx,
+        faults.clone(),
         shutdown_rx.clone(),
     ));
 

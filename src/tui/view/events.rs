@@ -10,10 +10,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-/// INFO events shown anyway: connection life cycle, which the trader must see.
+/// INFO events shown anyway: connection life cycle, signals and session changes, which the
+/// trader must see.
 fn is_connection_event(ev: &LogEvent) -> bool {
     let n = ev.name.as_str();
-    n.starts_with("link") || n.starts_with("client") || n.contains("connect") || n.contains("close")
+    n.starts_with("link")
+        || n.starts_with("client")
+        || n.contains("connect")
+        || n.contains("close")
+        || n == "signal"
+        || n.starts_with("session.")
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {

@@ -1,5 +1,5 @@
-//! State-machine overview: one instance per symbol of the active session, its state and how
-//! long it has been in it.
+//! State-machine overview: one instance per symbol of the active session, its state, how
+//! long it has been in it and why (the reason of the last transition).
 
 use super::grid::{self, Align, Col};
 use crate::tui::app::App;
@@ -38,10 +38,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .map(|m| m.values().map(|i| i.state.width()).max().unwrap_or(0))
         .unwrap_or(0)
         .clamp(10, 20);
+    // The reason takes what is left; it is text, so a long one is cut with a visible `…`.
+    let reason_w = (inner.width as usize).saturating_sub(sym_w + state_w + 8 + 3);
     let cols = [
         Col::new("Symbol", sym_w, Align::Left, 0),
         Col::new("State", state_w, Align::Left, 0),
-        Col::new("In state", 8, Align::Right, 1),
+        Col::new("In state", 8, Align::Right, 2),
+        Col::new("Last reason", reason_w.max(12), Align::Left, 1),
     ];
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
@@ -52,19 +55,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 Span::raw((*sym).clone()),
                 Span::styled(i.state.clone(), Style::new()),
                 Span::raw(format::age(app.now_ms - i.since_ms)),
+                Span::styled(i.last_reason.clone(), theme.muted()),
             ],
             None => vec![
                 Span::raw((*sym).clone()),
                 Span::styled(format::MISSING, theme.muted()),
                 Span::raw(format::MISSING),
+                Span::raw(""),
             ],
         };
-        lines.push(grid::row(
-            &cols,
-            &keep,
-            grid::pick(cells, &keep),
-            Style::new(),
-        ));
+        // The selected instance (watchlist selection) is the one the condition panel shows.
+        let style = if app.selected_symbol() == Some(sym.as_str()) {
+            theme.selected()
+        } else {
+            Style::new()
+        };
+        lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), style));
     }
     if symbols.len() > visible && visible > 0 {
         // Replace the last row with a count rather than dropping rows silently.

@@ -1,33 +1,49 @@
 //! The pure view: `view(&App, &mut Frame)` draws one frame from state and nothing else
 //! (no IO, no clock), so every screen is reproducible in a snapshot test.
 //!
-//! Layout: header (1 line), health bar (1-2 lines), then the panels. Wide terminals put the
-//! watchlist and the state machines side by side; narrow ones stack them and shrink the
-//! state-machine and event panels before the watchlist. Below the minimum size one message
-//! says so instead of a broken layout.
+//! Layout: header (1 line), health bar (1-2 lines), session summary (1 line), then the panels.
+//! Wide and tall terminals show every panel at once (watchlist | state machines, indicators |
+//! conditions, signals | positions, events); smaller ones stack the watchlist, ONE detail panel
+//! picked with `next_view` / `prev_view` (a tab line names it) and the events, shrinking the
+//! detail and event panels before the watchlist. Below the minimum size one message says so
+//! instead of a broken layout.
 
+mod conditions;
 mod events;
 mod grid;
 mod header;
 mod health_bar;
 mod help;
+mod indicators;
 mod instances;
+mod panel;
+mod positions;
+mod signals;
+mod summary;
 mod watchlist;
 
-use super::app::App;
+use super::app::{App, DetailView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
-/// From this width the watchlist and the state machines sit side by side.
+/// From this width the engine panels can sit side by side.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 /// Smallest event panel: borders plus two lines.
 const EVENTS_MIN: u16 = 4;
 /// Smallest useful table panel: borders, header and one row.
 const TABLE_MIN: u16 = 4;
+/// Rows the stacked layout keeps for the detail panel before the watchlist gets more.
+const DETAIL_MIN: u16 = 7;
+/// Smallest stacked watchlist: borders, header and three rows.
+const WATCHLIST_MIN: u16 = 6;
+/// The signal and position row of the full layout.
+const TRADES_H: u16 = 8;
+/// Width of the state-machine and condition panels beside the watchlist and indicators.
+const SIDE_PANEL_W: u16 = 72;
 
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
@@ -36,41 +52,30 @@ pub fn view(app: &App, frame: &mut Frame) {
         return;
     }
     let health = health_bar::lines(app, area.width as usize);
-    let [top, health_area, body] = Layout::vertical([
+    let [top, health_area, summary_area, body] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(health.len() as u16),
+        Constraint::Length(1),
         Constraint::Fill(1),
     ])
     .areas(area);
     header::render(app, frame, top);
     frame.render_widget(Paragraph::new(health), health_area);
+    frame.render_widget(
+        Paragraph::new(summary::line(app, area.width as usize)),
+        summary_area,
+    );
 
     let rows = app.active_session().map_or(0, |s| s.symbols.len()).max(1) as u16;
     // Borders (2) + column header (1) + one line per symbol.
     let table_h = rows + 3;
-    if body.width >= SIDE_BY_SIDE_WIDTH {
-        let top_h = table_h.min(body.height.saturating_sub(EVENTS_MIN));
-        let [tables, events_area] =
-            Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(body);
-        // The state-machine panel needs about 40 columns; the watchlist takes the rest.
-        let [wl, inst] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)]).areas(tables);
-        watchlist::render(app, frame, wl, false);
-        instances::render(app, frame, inst);
-        events::render(app, frame, events_area);
+    // Entry and exit conditions of the selected instance, at least six lines.
+    let cond_h = (conditions_count(app).max(6) as u16 + 3).max(table_h);
+    let full_h = table_h + cond_h + TRADES_H + EVENTS_MIN;
+    if body.width >= SIDE_BY_SIDE_WIDTH && body.height >= full_h {
+        full_layout(app, frame, body, table_h, cond_h);
     } else {
-        let (wl_h, inst_h) = stacked_heights(body.height, table_h);
-        let [wl, inst, events_area] = Layout::vertical([
-            Constraint::Length(wl_h),
-            Constraint::Length(inst_h),
-            Constraint::Fill(1),
-        ])
-        .areas(body);
-        watchlist::render(app, frame, wl, inst_h == 0);
-        if inst_h > 0 {
-            instances::render(app, frame, inst);
-        }
-        events::render(app, frame, events_area);
+        stacked_layout(app, frame, body, table_h, cond_h);
     }
 
     if app.show_help() {
@@ -78,18 +83,111 @@ pub fn view(app: &App, frame: &mut Frame) {
     }
 }
 
-/// Heights of the stacked watchlist and state-machine panels in a body of `h` lines: the
-/// watchlist first (it is what traders watch), then the state machines, with the event panel
-/// keeping at least `EVENTS_MIN`. A state-machine panel too small to show one row is left out
-/// and the watchlist shows the state as a column instead.
-fn stacked_heights(h: u16, table_h: u16) -> (u16, u16) {
+/// Everything at once: watchlist | state machines, indicators | conditions, signals |
+/// positions, events.
+fn full_layout(app: &App, frame: &mut Frame, body: Rect, table_h: u16, cond_h: u16) {
+    let [top, middle, trades, events_area] = Layout::vertical([
+        Constraint::Length(table_h),
+        Constraint::Length(cond_h),
+        Constraint::Length(TRADES_H),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    let side = |r: Rect| {
+        let w = (body.width / 2).clamp(44, SIDE_PANEL_W);
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(w)]).areas::<2>(r)
+    };
+    let [wl, inst] = side(top);
+    watchlist::render(app, frame, wl, false);
+    instances::render(app, frame, inst);
+    let [ind, cond] = side(middle);
+    indicators::render(app, frame, ind);
+    conditions::render(app, frame, cond);
+    let [sig, pos] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(trades);
+    signals::render(app, frame, sig);
+    positions::render(app, frame, pos);
+    events::render(app, frame, events_area);
+}
+
+/// Narrow or short terminals: the watchlist, one detail panel chosen with `next_view` /
+/// `prev_view` (a tab line says which and how to switch), and the events.
+fn stacked_layout(app: &App, frame: &mut Frame, body: Rect, table_h: u16, cond_h: u16) {
+    let (wl_h, detail_h) = stacked_heights(body.height, table_h, cond_h);
+    let [wl, tabs, detail, events_area] = Layout::vertical([
+        Constraint::Length(wl_h),
+        Constraint::Length(u16::from(detail_h > 0)),
+        Constraint::Length(detail_h),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    watchlist::render(app, frame, wl, detail_h == 0);
+    if detail_h > 0 {
+        frame.render_widget(Paragraph::new(tab_line(app)), tabs);
+        match app.detail {
+            DetailView::Machines => instances::render(app, frame, detail),
+            DetailView::Indicators => indicators::render(app, frame, detail),
+            DetailView::Conditions => conditions::render(app, frame, detail),
+            DetailView::Signals => signals::render(app, frame, detail),
+            DetailView::Positions => positions::render(app, frame, detail),
+        }
+    }
+    events::render(app, frame, events_area);
+}
+
+/// ` Machines │[Indicators]│ Conditions …  v/V switch`: the active view reversed AND bracketed.
+fn tab_line(app: &App) -> Line<'static> {
+    let theme = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, v) in DetailView::ALL.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled("│", theme.border()));
+        }
+        if v == app.detail {
+            spans.push(Span::styled(format!("[{}]", v.title()), theme.active_tab()));
+        } else {
+            spans.push(Span::raw(format!(" {} ", v.title())));
+        }
+    }
+    let next = app.keymap.keys_for(super::keymap::Command::NextView);
+    let prev = app.keymap.keys_for(super::keymap::Command::PrevView);
+    spans.push(Span::styled(
+        format!("  {next} / {prev} switch"),
+        theme.muted(),
+    ));
+    Line::from(spans)
+}
+
+fn conditions_count(app: &App) -> usize {
+    let Some(s) = app.active_session() else {
+        return 0;
+    };
+    let sym = app.selected_symbol().unwrap_or("");
+    app.model
+        .conditions
+        .get(&s.id)
+        .and_then(|m| m.get(sym))
+        .map_or(0, |c| c.conditions.len())
+}
+
+/// Heights of the stacked watchlist and detail panel (plus its tab line) in a body of `h`
+/// lines: the watchlist first (it is what traders watch), then the detail panel, with the
+/// event panel keeping at least `EVENTS_MIN`. A detail panel too small to show one row is
+/// left out and the watchlist shows the state as a column instead.
+fn stacked_heights(h: u16, table_h: u16, detail_want: u16) -> (u16, u16) {
     let free = h.saturating_sub(EVENTS_MIN);
-    let wl = table_h.min(free);
-    let inst = table_h.min(free - wl);
-    if inst < TABLE_MIN {
-        (wl, 0)
+    // A long watchlist scrolls (its selection stays visible) so that the detail panel keeps a
+    // few rows; the watchlist never goes below a header and three rows for it.
+    let detail_min = detail_want.min(DETAIL_MIN);
+    let wl = table_h
+        .min(free.saturating_sub(detail_min + 1))
+        .max(table_h.min(WATCHLIST_MIN))
+        .min(free);
+    // One line of the rest goes to the tab line.
+    let detail = detail_want.min(free.saturating_sub(wl + 1));
+    if detail < TABLE_MIN {
+        (table_h.min(free), 0)
     } else {
-        (wl, inst)
+        (wl, detail)
     }
 }
 
@@ -113,11 +211,13 @@ mod tests {
 
     #[test]
     fn stacked_panels_leave_room_for_events() {
-        // 80x24 with 4 symbols: both tables whole, events keep the rest.
-        assert_eq!(stacked_heights(21, 7), (7, 7));
-        // Many symbols: the watchlist shrinks to leave a state-machine panel, events >= 4.
-        assert_eq!(stacked_heights(21, 13), (13, 4));
-        // Too little room: the state machines go, the watchlist stays.
-        assert_eq!(stacked_heights(14, 13), (10, 0));
+        // 80x24 with 4 symbols: watchlist and a 9-line detail panel whole, events keep 4.
+        assert_eq!(stacked_heights(20, 7, 9), (7, 8));
+        assert_eq!(stacked_heights(21, 7, 9), (7, 9));
+        // Many symbols: the watchlist scrolls to leave a detail panel, events >= 4.
+        assert_eq!(stacked_heights(21, 12, 12), (9, 7));
+        assert_eq!(stacked_heights(20, 23, 9), (8, 7));
+        // Too little room: the detail panel goes, the watchlist stays.
+        assert_eq!(stacked_heights(14, 13, 13), (10, 0));
     }
 }

@@ -1,0 +1,276 @@
+//! The hub's side of the engine: feed it, turn its events into stream messages, and serve the
+//! engine-backed parts of snapshots.
+//!
+//! Indicator, condition and position-mark changes are only marked dirty here and published by
+//! `flush` (every `HubSettings::flush_interval`, 250 ms), which caps those conflated streams
+//! at 4 Hz per symbol however fast trades come. Transitions, signals, opened and closed
+//! positions go out at once.
+
+use super::Hub;
+use crate::backend::convert;
+use crate::engine::{EngineEvent, EngineInput};
+use crate::protocol::{
+    InstanceRemoved, Level, PositionsSnapshot, ServerMsg, SignalInfo, StateChange, StreamName,
+    SymbolConditions, SymbolIndicators,
+};
+use std::collections::BTreeSet;
+
+/// What changed since the last flush.
+#[derive(Default)]
+pub(super) struct Dirty {
+    indicators: BTreeSet<String>,
+    /// (session, symbol)
+    conditions: BTreeSet<(String, String)>,
+    /// (session, symbol) of open positions whose mark moved.
+    positions: BTreeSet<(String, String)>,
+}
+
+impl Hub {
+    /// Applies one input at `now`, publishes what it caused, and returns the reasons of any
+    /// refused command (for the caller's reply).
+    pub(super) fn apply_engine(&mut self, input: EngineInput, now: i64) -> Vec<String> {
+        let events = self.engine.apply(input, now);
+        let mut rejected = Vec::new();
+        for ev in events {
+            if let EngineEvent::CommandRejected { reason, .. } = ev {
+                rejected.push(reason);
+            } else {
+                self.on_engine_event(ev);
+            }
+        }
+        rejected
+    }
+
+    fn on_engine_event(&mut self, ev: EngineEvent) {
+        let sm = StreamName::StateMachines;
+        match ev {
+            EngineEvent::InstanceAdded {
+                session, symbol, ..
+            } => {
+                let inst = self
+                    .engine
+                    .instances(&session)
+                    .iter()
+                    .find(|i| i.symbol == symbol)
+                    .map(convert::instance);
+                if let Some(inst) = inst {
+                    self.publish(sm, Some(&session), None, inst, ServerMsg::InstanceAdded);
+                }
+                self.dirty.conditions.insert((session, symbol));
+            }
+            EngineEvent::InstanceRemoved {
+                session, symbol, ..
+            } => {
+                let data = InstanceRemoved { symbol };
+                self.publish(sm, Some(&session), None, data, ServerMsg::InstanceRemoved);
+            }
+            EngineEvent::StateChange {
+                session,
+                symbol,
+                from,
+                to,
+                reason,
+                at_ms,
+            } => {
+                let data = StateChange {
+                    symbol: symbol.clone(),
+                    from: from.as_str().to_string(),
+                    to: to.as_str().to_string(),
+                    reason,
+                    at_ms,
+                };
+                self.publish(sm, Some(&session), None, data, ServerMsg::StateChange);
+                self.dirty.conditions.insert((session, symbol));
+            }
+            EngineEvent::Signal(s) => {
+                let info = convert::signal(&s);
+                self.note(Level::Info, "signal", signal_text(&s.session, &info));
+                let stream = StreamName::Signals;
+                self.publish(stream, Some(&s.session), None, info, ServerMsg::Signal);
+            }
+            EngineEvent::PositionOpened(p) | EngineEvent::PositionClosed(p) => {
+                let alert = self.engine.settings().liquidation_alert_pct;
+                let info = convert::position(&p, alert);
+                let stream = StreamName::Positions;
+                self.publish(
+                    stream,
+                    Some(&p.session),
+                    Some(&p.symbol),
+                    info,
+                    ServerMsg::Position,
+                );
+                self.dirty
+                    .positions
+                    .remove(&(p.session.clone(), p.symbol.clone()));
+                self.publish_totals(&p.session);
+            }
+            EngineEvent::PositionUpdated(p) => {
+                self.dirty.positions.insert((p.session, p.symbol));
+            }
+            EngineEvent::LiquidationRisk {
+                session,
+                symbol,
+                mark,
+                liquidation_price,
+                distance_pct,
+                ..
+            } => {
+                self.note(
+                    Level::Warn,
+                    "position.liquidation_risk",
+                    format!(
+                        "{session} {symbol}: mark {mark} is {distance_pct:.2}% from liquidation at {liquidation_price}"
+                    ),
+                );
+                self.dirty.positions.insert((session, symbol));
+            }
+            EngineEvent::IndicatorsChanged { symbol } => {
+                self.dirty.indicators.insert(symbol);
+            }
+            EngineEvent::ConditionsChanged { session, symbol } => {
+                self.dirty.conditions.insert((session, symbol));
+            }
+            EngineEvent::CommandRejected { .. } => {} // returned by `apply_engine`
+        }
+    }
+
+    /// Publishes the throttled streams for everything marked dirty since the last flush.
+    pub(super) fn flush(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for symbol in dirty.indicators {
+            let sessions: Vec<String> = self
+                .sessions
+                .iter()
+                .filter(|s| s.is_running() && s.has_symbol(&symbol))
+                .map(|s| s.cfg.id.clone())
+                .collect();
+            for sid in sessions {
+                if !self.has_subscribers(StreamName::Indicators, &sid) {
+                    continue;
+                }
+                if let Some(data) = self.symbol_indicators(&symbol) {
+                    let stream = StreamName::Indicators;
+                    self.publish(
+                        stream,
+                        Some(&sid),
+                        Some(&symbol),
+                        data,
+                        ServerMsg::Indicators,
+                    );
+                }
+            }
+        }
+        for (sid, symbol) in dirty.conditions {
+            if !self.has_subscribers(StreamName::Conditions, &sid) {
+                continue;
+            }
+            if let Some(data) = self.symbol_conditions(&sid, &symbol) {
+                let stream = StreamName::Conditions;
+                self.publish(
+                    stream,
+                    Some(&sid),
+                    Some(&symbol),
+                    data,
+                    ServerMsg::Conditions,
+                );
+            }
+        }
+        let mut totals = BTreeSet::new();
+        for (sid, symbol) in dirty.positions {
+            let alert = self.engine.settings().liquidation_alert_pct;
+            let pos = self
+                .engine
+                .positions(&sid)
+                .into_iter()
+                .find(|p| p.symbol == symbol);
+            if let Some(p) = pos {
+                let info = convert::position(&p, alert);
+                let stream = StreamName::Positions;
+                self.publish(stream, Some(&sid), Some(&symbol), info, ServerMsg::Position);
+            }
+            totals.insert(sid);
+        }
+        for sid in totals {
+            self.publish_totals(&sid);
+        }
+    }
+
+    /// Session totals on `positions`, conflated under the empty key (symbols are never empty).
+    pub(super) fn publish_totals(&mut self, sid: &str) {
+        let started = self.find(sid).and_then(|i| self.sessions[i].started_ms);
+        let data = convert::totals(self.engine.session(sid).as_ref(), started);
+        let stream = StreamName::Positions;
+        self.publish(stream, Some(sid), Some(""), data, ServerMsg::SessionTotals);
+    }
+
+    fn symbol_indicators(&self, symbol: &str) -> Option<SymbolIndicators> {
+        self.engine
+            .indicators(symbol)
+            .map(|s| convert::indicators(&s))
+    }
+
+    fn symbol_conditions(&self, sid: &str, symbol: &str) -> Option<SymbolConditions> {
+        let list = self.engine.conditions(sid, symbol)?;
+        let state = self
+            .engine
+            .instances(sid)
+            .into_iter()
+            .find(|i| i.symbol == symbol)?
+            .state;
+        Some(convert::conditions(symbol, state.as_str(), &list))
+    }
+
+    // ---- snapshot parts (full_update and REST) ------------------------------------------
+
+    fn running_symbols(&self, sid: &str) -> Vec<String> {
+        self.find(sid)
+            .map(|i| &self.sessions[i])
+            .filter(|s| s.is_running())
+            .map(|s| s.cfg.symbols.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn snapshot_indicators(&self, sid: &str) -> Vec<SymbolIndicators> {
+        self.running_symbols(sid)
+            .iter()
+            .filter_map(|s| self.symbol_indicators(s))
+            .collect()
+    }
+
+    pub(super) fn snapshot_conditions(&self, sid: &str) -> Vec<SymbolConditions> {
+        self.running_symbols(sid)
+            .iter()
+            .filter_map(|s| self.symbol_conditions(sid, s))
+            .collect()
+    }
+
+    pub(super) fn snapshot_signals(&self, sid: &str) -> Vec<SignalInfo> {
+        self.engine
+            .signals(sid)
+            .iter()
+            .map(convert::signal)
+            .collect()
+    }
+
+    pub(super) fn snapshot_positions(&self, sid: &str) -> PositionsSnapshot {
+        let alert = self.engine.settings().liquidation_alert_pct;
+        let started = self.find(sid).and_then(|i| self.sessions[i].started_ms);
+        PositionsSnapshot {
+            open: self
+                .engine
+                .positions(sid)
+                .iter()
+                .map(|p| convert::position(p, alert))
+                .collect(),
+            totals: convert::totals(self.engine.session(sid).as_ref(), started),
+        }
+    }
+}
+
+fn signal_text(session: &str, s: &SignalInfo) -> String {
+    let side = match s.side {
+        crate::protocol::Side::Buy => "BUY",
+        crate::protocol::Side::Sell => "SELL",
+    };
+    format!("{session} {} {side} @ {}: {}", s.symbol, s.price, s.reason)
+}
