@@ -198,6 +198,7 @@ fn populated(palette: Palette) -> App {
                         subscriptions: SubscriptionCounts::default(),
                         source: DataSource::Ws,
                     },
+                    store: None,
                 }),
                 ..Default::default()
             },
