@@ -102,7 +102,7 @@ impl Writer {
             exec: ExecClient::new(&s),
             quarantine: Quarantine::new(spool.dir()),
             retry: Retry::new(s.retry_base, s.retry_cap),
-            dropped: spool.corrupt,
+            dropped: 0,
             s,
             sender: Some(sender),
             rt,

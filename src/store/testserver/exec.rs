@@ -18,7 +18,10 @@ fn sql_err(query: &str, msg: &str, pos: usize) -> ExecReply {
 pub fn run(cat: &mut Catalog, query: &str) -> ExecReply {
     let q = query.trim().trim_end_matches(';').trim();
     if q.is_empty() {
-        return (200, json!({"error": "empty query", "query": "", "position": "0"}));
+        return (
+            200,
+            json!({"error": "empty query", "query": "", "position": "0"}),
+        );
     }
     let upper = q.to_ascii_uppercase();
     if upper.starts_with("CREATE TABLE") {
@@ -68,7 +71,11 @@ fn create(cat: &mut Catalog, q: &str) -> ExecReply {
         if if_not_exists {
             return (200, json!({"ddl": "OK"}));
         }
-        return sql_err(q, &format!("table already exists [table={name}]"), name_start);
+        return sql_err(
+            q,
+            &format!("table already exists [table={name}]"),
+            name_start,
+        );
     }
     let Some((a, b)) = paren_after(q, name_start) else {
         return sql_err(q, "'(' expected", name_start);
@@ -106,14 +113,24 @@ fn create(cat: &mut Catalog, q: &str) -> ExecReply {
         for k in tail[x..y].split(',') {
             match t.col(k.trim()) {
                 Some(i) => keys.push(i),
-                None => return sql_err(q, &format!("deduplicate key column not found [column={}]", k.trim()), b),
+                None => {
+                    return sql_err(
+                        q,
+                        &format!("deduplicate key column not found [column={}]", k.trim()),
+                        b,
+                    );
+                }
             }
         }
         if !t.wal {
             return sql_err(q, "deduplication is possible only on WAL tables", b);
         }
         if t.designated.is_none_or(|d| !keys.contains(&d)) {
-            return sql_err(q, "deduplicate key list must include dedicated timestamp column", b);
+            return sql_err(
+                q,
+                "deduplicate key list must include dedicated timestamp column",
+                b,
+            );
         }
         t.dedup = keys;
     }
@@ -138,7 +155,12 @@ fn table_columns(cat: &Catalog, q: &str) -> ExecReply {
         .iter()
         .enumerate()
         .map(|(i, (n, ty))| {
-            json!([n, ty.as_str(), t.dedup.contains(&i), t.designated == Some(i)])
+            json!([
+                n,
+                ty.as_str(),
+                t.dedup.contains(&i),
+                t.designated == Some(i)
+            ])
         })
         .collect();
     (
@@ -189,7 +211,11 @@ fn select(cat: &Catalog, q: &str) -> ExecReply {
         .unwrap_or(after.len());
     let tname = after[..table_end].trim();
     let Some(t) = cat.get(tname) else {
-        return sql_err(q, &format!("table does not exist [table={tname}]"), from + 6);
+        return sql_err(
+            q,
+            &format!("table does not exist [table={tname}]"),
+            from + 6,
+        );
     };
     let col_idx = |name: &str| t.col(name.trim().trim_matches('"'));
     let selected: Vec<usize> = if cols_text == "*" {
@@ -206,7 +232,11 @@ fn select(cat: &Catalog, q: &str) -> ExecReply {
     };
     let mut rows: Vec<&Vec<Option<Value>>> = t.rows.iter().collect();
     if let Some(w) = where_at {
-        let stop = [order_at, limit_at].into_iter().flatten().min().unwrap_or(after.len());
+        let stop = [order_at, limit_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(after.len());
         for cond in split_and(&after[w + 7..stop]) {
             let Some((c, v)) = cond.split_once('=') else {
                 return sql_err(q, "test server: only c = 'v' conditions", from);
@@ -243,7 +273,14 @@ fn select(cat: &Catalog, q: &str) -> ExecReply {
     }
     let dataset: Vec<J> = rows
         .iter()
-        .map(|r| J::Array(selected.iter().map(|&i| render(&r.get(i).cloned().flatten())).collect()))
+        .map(|r| {
+            J::Array(
+                selected
+                    .iter()
+                    .map(|&i| render(&r.get(i).cloned().flatten()))
+                    .collect(),
+            )
+        })
         .collect();
     let columns: Vec<J> = selected
         .iter()
@@ -272,7 +309,13 @@ fn split_and(s: &str) -> Vec<String> {
         if ch == '\'' {
             in_q = !in_q;
         }
-        if !in_q && chars[i..].iter().take(5).collect::<String>().eq_ignore_ascii_case(" AND ") {
+        if !in_q
+            && chars[i..]
+                .iter()
+                .take(5)
+                .collect::<String>()
+                .eq_ignore_ascii_case(" AND ")
+        {
             out.push(std::mem::take(&mut cur));
             i += 5;
             continue;

@@ -158,16 +158,17 @@ fn field_value(c: &mut Cursor, key: &str) -> Result<Field, String> {
             c.i += 1;
             match c.peek() {
                 Some(0x10) => {
-                    let bytes = c
-                        .b
-                        .get(c.i + 1..c.i + 9)
-                        .ok_or_else(|| format!("Could not parse entire line. Field value is missing: {key}"))?;
+                    let bytes = c.b.get(c.i + 1..c.i + 9).ok_or_else(|| {
+                        format!("Could not parse entire line. Field value is missing: {key}")
+                    })?;
                     let mut a = [0u8; 8];
                     a.copy_from_slice(bytes);
                     c.i += 9;
                     Ok(Field::Double(f64::from_le_bytes(a)))
                 }
-                Some(0x0E) => Err(format!("table column type not supported: array [field={key}]")),
+                Some(0x0E) => Err(format!(
+                    "table column type not supported: array [field={key}]"
+                )),
                 _ => Err(format!(
                     "Could not parse entire line, field value is invalid. Field: {key}; value: binary"
                 )),
@@ -223,7 +224,10 @@ fn scalar(raw: &str) -> Option<Field> {
         return n.parse().ok().map(Field::Ts);
     }
     if let Some(n) = raw.strip_suffix('n') {
-        return n.parse::<i64>().ok().map(|ns| Field::Ts(ns.div_euclid(1000)));
+        return n
+            .parse::<i64>()
+            .ok()
+            .map(|ns| Field::Ts(ns.div_euclid(1000)));
     }
     raw.parse().ok().map(Field::Double)
 }
@@ -278,7 +282,10 @@ mod tests {
                 assert_eq!(l.fields[0], ("price".into(), want));
             }
             assert_eq!(l.fields[1], ("n".into(), Field::Long(3)));
-            assert_eq!(l.fields[2], ("note".into(), Field::Str("he said \"hi\"\nbye".into())));
+            assert_eq!(
+                l.fields[2],
+                ("note".into(), Field::Str("he said \"hi\"\nbye".into()))
+            );
             assert_eq!(l.fields[3], ("b".into(), Field::Bool(true)));
             assert_eq!(l.fields[4], ("e".into(), Field::Ts(7)));
             assert_eq!(l.ts_nanos, Some(1_700_000_000_123_456_789));

@@ -60,6 +60,8 @@ struct Faults {
     fail_commit_table: Option<String>,
     /// Send `application/json` exactly instead of the real `...; charset=utf-8`.
     exact_json: bool,
+    /// A line with this symbol value is rejected with a cast error (a poison row).
+    poison_symbol: Option<(String, String)>,
 }
 
 struct State {
@@ -133,6 +135,11 @@ impl TestServer {
         lock(&self.state.faults).fail_commit_table = table.map(str::to_string);
     }
 
+    /// Reject (400, cast error, with its line number) any line whose symbol `key` is `value`.
+    pub fn poison_symbol(&self, key: &str, value: &str) {
+        lock(&self.state.faults).poison_symbol = Some((key.to_string(), value.to_string()));
+    }
+
     pub fn set_exact_json(&self, on: bool) {
         lock(&self.state.faults).exact_json = on;
     }
@@ -183,7 +190,10 @@ impl TestServer {
     }
 
     pub fn write_requests(&self) -> usize {
-        self.requests().iter().filter(|r| r.path.ends_with("/write")).count()
+        self.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/write"))
+            .count()
     }
 
     pub fn clear_log(&self) {
@@ -262,7 +272,11 @@ fn route(st: &State, req: Request) -> (Reply, usize) {
 }
 
 fn error_id(st: &State) -> String {
-    format!("{}-{}", st.id_prefix, st.error_seq.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        st.id_prefix,
+        st.error_seq.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// QuestDB's error body for a status (or what a proxy in front of it would send).
@@ -274,21 +288,44 @@ fn status_reply(st: &State, status: u16, exact: bool) -> Reply {
             .into_bytes()
     };
     match status {
-        413 => respond(413, ct, j("request too large", "unable to read data: ILP line does not fit QuestDB ILP buffer size")),
+        413 => respond(
+            413,
+            ct,
+            j(
+                "request too large",
+                "unable to read data: ILP line does not fit QuestDB ILP buffer size",
+            ),
+        ),
         401 | 403 => respond(status, ct, j("unauthorised", "authentication failed")),
-        500 => respond(500, ct, j("internal error", "commit error for table: x, errno: 5, error: io")),
+        500 => respond(
+            500,
+            ct,
+            j(
+                "internal error",
+                "commit error for table: x, errno: 5, error: io",
+            ),
+        ),
         // 429 and 502 come from proxies/load balancers, not QuestDB: plain text / HTML.
         429 => respond(429, "text/plain", b"Too Many Requests".to_vec()),
-        502 => respond(502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec()),
+        502 => respond(
+            502,
+            "text/html",
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+        ),
         s => respond(s, ct, j("internal error", "scripted failure")),
     }
 }
 
 fn write(st: &State, req: &Request) -> (Reply, usize) {
-    let (fault, exact, fail_table) = {
+    let (fault, exact, fail_table, poison) = {
         let mut f = lock(&st.faults);
         let fault = f.script.pop_front().or_else(|| f.always.clone());
-        (fault, f.exact_json, f.fail_commit_table.clone())
+        (
+            fault,
+            f.exact_json,
+            f.fail_commit_table.clone(),
+            f.poison_symbol.clone(),
+        )
     };
     let ct = if exact { JSON_EXACT } else { JSON_REAL };
     if let Some(WriteFault::Status(s)) = fault {
@@ -316,6 +353,18 @@ fn write(st: &State, req: &Request) -> (Reply, usize) {
         Err((line, detail)) => return (invalid(line, detail), line.saturating_sub(1)),
     };
     let rows = lines.len();
+    if let Some((k, v)) = &poison {
+        let bad = lines
+            .iter()
+            .position(|l| l.symbols.iter().any(|(sk, sv)| sk == k && sv == v));
+        if let Some(i) = bad {
+            let detail = format!(
+                "table: {}, column: {k}; cast error from protocol type: SYMBOL to column type: INT",
+                lines[i].table
+            );
+            return (invalid(i + 1, detail), rows);
+        }
+    }
     let now_us = crate::protocol::now_ms() * 1000;
     let committed = {
         let mut cat = lock(&st.catalog);

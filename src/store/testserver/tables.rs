@@ -105,7 +105,11 @@ impl TableData {
             self.rows.push(row);
             return;
         }
-        let key: Vec<String> = self.dedup.iter().map(|&i| Value::key_text(&row[i])).collect();
+        let key: Vec<String> = self
+            .dedup
+            .iter()
+            .map(|&i| Value::key_text(&row[i]))
+            .collect();
         let key = key.join("\u{1f}");
         match self.index.get(&key) {
             Some(&at) => self.rows[at] = row,
@@ -148,7 +152,11 @@ impl TableData {
     /// Values of one column, all rows, in storage order.
     pub fn column_values(&self, name: &str) -> Vec<Option<Value>> {
         match self.col(name) {
-            Some(i) => self.rows.iter().map(|r| r.get(i).cloned().flatten()).collect(),
+            Some(i) => self
+                .rows
+                .iter()
+                .map(|r| r.get(i).cloned().flatten())
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -234,7 +242,11 @@ fn valid_name(n: &str, column: bool) -> bool {
     let bad = |c: char| {
         "?,'\"\\/:)(+*%~".contains(c) || c.is_control() || (column && (c == '.' || c == '-'))
     };
-    !n.is_empty() && n.len() <= 127 && !n.chars().any(bad) && !n.starts_with('.') && !n.ends_with('.')
+    !n.is_empty()
+        && n.len() <= 127
+        && !n.chars().any(bad)
+        && !n.starts_with('.')
+        && !n.ends_with('.')
 }
 
 impl Catalog {
@@ -270,7 +282,11 @@ impl Catalog {
                     "table: {tname}; table does not exist, creating new tables is disabled"
                 ));
             }
-            let t = TableData::new(tname, vec![("timestamp".into(), ColType::Timestamp)], Some(0));
+            let t = TableData::new(
+                tname,
+                vec![("timestamp".into(), ColType::Timestamp)],
+                Some(0),
+            );
             self.tables.insert(key.clone(), t);
         }
         let auto_cols = self.auto_create_columns;
