@@ -191,9 +191,10 @@ impl QuestdbConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         crate::store::config::parse_conf(&self.conf)
             .map_err(|e| ConfigError(format!("questdb.conf: {e}")))?;
-        if !self.exec_url.is_empty()
-            && !(self.exec_url.starts_with("http://") || self.exec_url.starts_with("https://"))
-        {
+        let url_ok = self.exec_url.is_empty()
+            || self.exec_url.starts_with("http://")
+            || self.exec_url.starts_with("https://");
+        if !url_ok {
             return err(format!(
                 "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
                 self.exec_url

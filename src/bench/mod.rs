@@ -3,3 +3,4 @@
 
 pub mod pong;
 pub mod stats;
+pub mod store;
