@@ -141,6 +141,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         symbol_count: usize,
     },
+    /// QuestDB store rows/s (writer + spool) vs the raw client, both to the in-repo test server.
+    Store {
+        #[arg(long, default_value_t = 500_000)]
+        rows: usize,
+        /// Rows per request (questdb.flush_rows).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub struct Config {
     /// Strategies by name (`[strategies.<name>]`); `default` is built in unless defined here.
     #[serde(default)]
     pub strategies: BTreeMap<String, StrategySettings>,
+    pub questdb: QuestdbConfig,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -168,6 +169,69 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub dir: String,
+}
+
+/// `[questdb]`: the store writer (src/store, docs/questdb.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestdbConfig {
+    pub enabled: bool,
+    pub conf: String,
+    pub exec_url: String,
+    pub spool_dir: String,
+    pub spool_max_mb: u64,
+    pub fsync: FsyncPolicy,
+    pub flush_rows: usize,
+    pub flush_age_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    pub channel_capacity: usize,
+    pub request_timeout_ms: u64,
+}
+
+/// When spooled rows are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// After each spooled batch: a crash loses at most the batch being written.
+    Batch,
+    /// After every row: slowest, loses nothing the writer accepted into the spool.
+    Always,
+    /// Never: the OS decides (a power cut can lose recent spool data).
+    Never,
+}
+
+impl QuestdbConfig {
+    /// Checks even when disabled, so a typo surfaces before someone turns the store on.
+    fn validate(&self) -> Result<(), ConfigError> {
+        crate::store::config::parse_conf(&self.conf)
+            .map_err(|e| ConfigError(format!("questdb.conf: {e}")))?;
+        let url_ok = self.exec_url.is_empty()
+            || self.exec_url.starts_with("http://")
+            || self.exec_url.starts_with("https://");
+        if !url_ok {
+            return err(format!(
+                "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
+                self.exec_url
+            ));
+        }
+        positive("questdb.spool_max_mb", self.spool_max_mb)?;
+        positive("questdb.flush_rows", self.flush_rows as u64)?;
+        positive("questdb.flush_age_ms", self.flush_age_ms)?;
+        positive("questdb.retry_base_ms", self.retry_base_ms)?;
+        positive("questdb.channel_capacity", self.channel_capacity as u64)?;
+        positive("questdb.request_timeout_ms", self.request_timeout_ms)?;
+        if self.retry_cap_ms < self.retry_base_ms {
+            return err(format!(
+                "questdb.retry_cap_ms ({}) must not be below questdb.retry_base_ms ({})",
+                self.retry_cap_ms, self.retry_base_ms
+            ));
+        }
+        if self.flush_rows > 1_000_000 {
+            return err("questdb.flush_rows must be at most 1000000 (one request per flush)");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +474,8 @@ impl Config {
         }
         positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
 
+        self.questdb.validate()?;
+
         validate_sessions("sessions", &self.sessions)?;
         validate_sessions("demo_sessions", &self.demo_sessions)?;
         // Building the engine parses every condition: a bad expression fails start here,
@@ -466,10 +532,10 @@ impl Config {
 
     /// Secret values currently set (non-empty), for redaction filters.
     pub fn secret_values(&self) -> Vec<String> {
-        [self.server.token.clone()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect()
+        let mut out = vec![self.server.token.clone()];
+        // Credentials inside the QuestDB client string (username/password/token).
+        out.extend(crate::store::config::conf_secrets(&self.questdb.conf));
+        out.into_iter().filter(|s| !s.is_empty()).collect()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -714,6 +780,23 @@ mod tests {
         });
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("btc-usdt"), "{e}");
+    }
+
+    #[test]
+    fn questdb_keys_are_validated_by_name() {
+        let file = "[questdb]\nretry_base_ms = 500\nretry_cap_ms = 100\n";
+        let c = Config::from_layers(Some((Path::new("u.toml"), file)), &[]).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("questdb.retry_cap_ms"), "{e}");
+        let file = "[questdb]\nconf = \"tcp::addr=x:9009;\"\n";
+        let c = Config::from_layers(Some((Path::new("u.toml"), file)), &[]).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("questdb.conf"), "{e}");
+        let file = "[questdb]\nfsync = \"sometimes\"\n";
+        let e = Config::from_layers(Some((Path::new("u.toml"), file)), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sometimes"), "{e}");
     }
 
     #[test]

@@ -255,6 +255,14 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
             let report = crate::bench::pong::run(rate, seconds, symbol_count).await?;
             println!("{report}");
         }
+        BenchCommand::Store { rows, batch } => {
+            // Blocking client and writer thread: keep them off the runtime's workers.
+            let report =
+                tokio::task::spawn_blocking(move || crate::bench::store::bench_rows(rows, batch))
+                    .await?
+                    .map_err(|e| color_eyre::eyre::eyre!(e))?;
+            println!("{report}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

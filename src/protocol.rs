@@ -470,6 +470,9 @@ pub struct Health {
     pub backend_started_ms: i64,
     pub clients: u32,
     pub upstream: UpstreamHealth,
+    /// The QuestDB writer; absent when the store is not running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<crate::store::StoreHealth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

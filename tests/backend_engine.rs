@@ -15,7 +15,8 @@ use trademon::protocol::{
     SessionState, StreamName, error_code, now_ms,
 };
 
-/// Enters on any fresh trade, exits at +10 % on margin; no cooldown worth waiting for.
+/// Enters on any fresh trade, exits at +10 % on margin. The cooldown outlasts every test so a
+/// slow run cannot re-enter and emit a third signal while the test still reads.
 fn quick_config() -> Config {
     let mut cfg = test_config();
     cfg.strategies.insert(
@@ -27,7 +28,7 @@ fn quick_config() -> Config {
             exit: ExitSettings {
                 any: vec!["pnl_pct >= 10".into()],
             },
-            cooldown_s: 1,
+            cooldown_s: 3600,
             ..StrategySettings::default_strategy()
         },
     );

@@ -537,6 +537,8 @@ impl Hub {
             backend_started_ms: self.settings.started_ms,
             clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
             upstream: self.upstream.clone(),
+            // Filled in by the store wiring (src/store); absent until then.
+            store: None,
         }
     }
 

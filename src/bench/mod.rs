@@ -4,3 +4,4 @@
 pub mod pong;
 pub mod soak;
 pub mod stats;
+pub mod store;

@@ -208,6 +208,7 @@ pub(super) fn populated(palette: Palette) -> App {
                         subscriptions: SubscriptionCounts::default(),
                         source: DataSource::Ws,
                     },
+                    store: None,
                 }),
                 ..Default::default()
             },

@@ -1,0 +1,260 @@
+//! `[questdb]` resolved into what the writer needs: the effective client conf string (with a
+//! pinned `protocol_version`), the `/exec` base URL, the spool directory and limits.
+//!
+//! The client silently ignores unknown keys in its conf string (a typo like `retry_timout`
+//! would do nothing), so the keys are checked here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{FsyncPolicy, QuestdbConfig};
+
+const KNOWN_KEYS: &[&str] = &[
+    "addr",
+    "protocol_version",
+    "request_timeout",
+    "request_min_throughput",
+    "retry_timeout",
+    "retry_max_backoff_millis",
+    "username",
+    "password",
+    "token",
+    "init_buf_size",
+    "max_buf_size",
+    "max_name_len",
+    "tls_verify",
+    "tls_ca",
+    "tls_roots",
+    "auto_flush",
+];
+
+/// A parsed `http::key=value;...` string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedConf {
+    pub https: bool,
+    pub addr: String,
+    pub keys: Vec<(String, String)>,
+}
+
+impl ParsedConf {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parse and check a client conf string. Only ILP over HTTP(S) is accepted: TCP gives no
+/// per-request answer, so poison rows and commits could not be told apart.
+pub fn parse_conf(conf: &str) -> Result<ParsedConf, String> {
+    let (scheme, rest) = conf
+        .split_once("::")
+        .ok_or_else(|| format!("{conf:?} is not like \"http::addr=host:9000;\""))?;
+    let https = match scheme {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err(format!(
+                "scheme {other:?} is not supported; use http:: or https:: (ILP over HTTP)"
+            ));
+        }
+    };
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for (k, v) in split_pairs(rest)? {
+        if !KNOWN_KEYS.contains(&k.as_str()) {
+            return Err(format!("unknown key {k:?} (the client would ignore it)"));
+        }
+        if keys.iter().any(|(seen, _)| *seen == k) {
+            return Err(format!("duplicate key {k:?}"));
+        }
+        if k == "auto_flush" && v != "off" {
+            return Err("auto_flush must be off: the store flushes itself".into());
+        }
+        if k == "protocol_version" && !matches!(v.as_str(), "1" | "2" | "3") {
+            return Err(format!(
+                "protocol_version {v:?} must be 1, 2 or 3: \"auto\" probes the server at start, \
+                 so start would fail while QuestDB is down"
+            ));
+        }
+        keys.push((k, v));
+    }
+    let addr = keys
+        .iter()
+        .find(|(k, _)| k == "addr")
+        .map(|(_, v)| v.clone())
+        .ok_or("addr is missing")?;
+    if addr.is_empty() {
+        return Err("addr is empty".into());
+    }
+    Ok(ParsedConf { https, addr, keys })
+}
+
+/// `key=value;` pairs; `;;` is an escaped `;` inside a value (the client's rule).
+fn split_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut push = |cur: &mut String| -> Result<(), String> {
+        if cur.trim().is_empty() {
+            cur.clear();
+            return Ok(());
+        }
+        let (k, v) = cur
+            .split_once('=')
+            .ok_or_else(|| format!("{cur:?} is not key=value"))?;
+        out.push((k.trim().to_string(), v.to_string()));
+        cur.clear();
+        Ok(())
+    };
+    while let Some(ch) = chars.next() {
+        if ch == ';' {
+            if chars.peek() == Some(&';') {
+                chars.next();
+                cur.push(';');
+            } else {
+                push(&mut cur)?;
+            }
+        } else {
+            cur.push(ch);
+        }
+    }
+    push(&mut cur)?;
+    Ok(out)
+}
+
+/// Credentials in a conf string, for redaction.
+pub fn conf_secrets(conf: &str) -> Vec<String> {
+    parse_conf(conf)
+        .map(|p| {
+            p.keys
+                .into_iter()
+                .filter(|(k, _)| matches!(k.as_str(), "username" | "password" | "token"))
+                .map(|(_, v)| v)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Everything the writer thread needs, resolved once.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// The conf string handed to `Sender::from_conf`.
+    pub conf: String,
+    pub exec_url: String,
+    /// Basic auth for `/exec`, taken from the conf string.
+    pub exec_auth: Option<(String, String)>,
+    pub exec_token: Option<String>,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    pub fsync: FsyncPolicy,
+    pub flush_rows: usize,
+    pub flush_age: Duration,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    pub channel_capacity: usize,
+    pub request_timeout: Duration,
+    /// How often a held table's schema is checked again.
+    pub schema_recheck: Duration,
+    /// Notes for the log (e.g. "protocol_version=2 added").
+    pub notes: Vec<String>,
+}
+
+impl StoreSettings {
+    pub fn resolve(cfg: &QuestdbConfig, data_dir: &Path) -> Result<StoreSettings, String> {
+        let parsed = parse_conf(&cfg.conf).map_err(|e| format!("questdb.conf: {e}"))?;
+        let mut conf = cfg.conf.trim().to_string();
+        let mut notes = Vec::new();
+        if !conf.ends_with(';') {
+            conf.push(';');
+        }
+        if parsed.get("protocol_version").is_none() {
+            conf.push_str("protocol_version=2;");
+            notes.push(
+                "questdb.conf has no protocol_version: added protocol_version=2 (QuestDB >= 9.0) \
+                 so start does not depend on the server"
+                    .to_string(),
+            );
+        }
+        if parsed.get("request_timeout").is_none() {
+            conf.push_str(&format!("request_timeout={};", cfg.request_timeout_ms));
+        }
+        let exec_url = if cfg.exec_url.is_empty() {
+            let scheme = if parsed.https { "https" } else { "http" };
+            format!("{scheme}://{}", parsed.addr)
+        } else {
+            cfg.exec_url.trim_end_matches('/').to_string()
+        };
+        let exec_auth = match (parsed.get("username"), parsed.get("password")) {
+            (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
+            _ => None,
+        };
+        let spool_dir = if cfg.spool_dir.is_empty() {
+            data_dir.join("spool")
+        } else {
+            PathBuf::from(&cfg.spool_dir)
+        };
+        Ok(StoreSettings {
+            conf,
+            exec_url,
+            exec_auth,
+            exec_token: parsed.get("token").map(str::to_string),
+            spool_dir,
+            spool_max_bytes: cfg.spool_max_mb.saturating_mul(1024 * 1024),
+            fsync: cfg.fsync,
+            flush_rows: cfg.flush_rows,
+            flush_age: Duration::from_millis(cfg.flush_age_ms),
+            retry_base: Duration::from_millis(cfg.retry_base_ms),
+            retry_cap: Duration::from_millis(cfg.retry_cap_ms),
+            channel_capacity: cfg.channel_capacity,
+            request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+            schema_recheck: Duration::from_millis(cfg.retry_cap_ms.min(10_000)),
+            notes,
+        })
+    }
+
+    /// Settings for tests and benchmarks against a server at `addr`: short timers.
+    pub fn for_test(addr: std::net::SocketAddr, spool_dir: &Path) -> StoreSettings {
+        StoreSettings {
+            conf: format!(
+                "http::addr={addr};protocol_version=2;request_timeout=2000;retry_timeout=300;"
+            ),
+            exec_url: format!("http://{addr}"),
+            exec_auth: None,
+            exec_token: None,
+            spool_dir: spool_dir.to_path_buf(),
+            spool_max_bytes: 64 * 1024 * 1024,
+            fsync: FsyncPolicy::Never,
+            flush_rows: 1000,
+            flush_age: Duration::from_millis(20),
+            retry_base: Duration::from_millis(10),
+            retry_cap: Duration::from_millis(100),
+            channel_capacity: 65536,
+            request_timeout: Duration::from_millis(2000),
+            schema_recheck: Duration::from_millis(100),
+            notes: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_is_checked_and_pinned() {
+        let mut q = crate::config::Config::defaults().questdb;
+        q.conf = "http::addr=db:9000".into();
+        let s = StoreSettings::resolve(&q, Path::new("/d")).unwrap();
+        assert!(s.conf.contains("protocol_version=2;"), "{}", s.conf);
+        assert_eq!(s.exec_url, "http://db:9000");
+        assert_eq!(s.spool_dir, Path::new("/d/spool"));
+        assert_eq!(s.notes.len(), 1);
+        assert!(parse_conf("http::addr=x;retry_timout=5;").is_err());
+        assert!(parse_conf("http::addr=x;protocol_version=auto;").is_err());
+        assert!(parse_conf("tcp::addr=x;").is_err());
+        let p = parse_conf("https::addr=x:1;password=a;;b;username=u").unwrap();
+        assert_eq!(p.get("password"), Some("a;b"));
+        assert_eq!(conf_secrets("http::addr=x;password=pw;"), vec!["pw"]);
+    }
+}
