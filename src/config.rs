@@ -75,6 +75,18 @@ pub struct MexcConfig {
     pub stable_after_ms: u64,
     pub subscribe_pace_ms: u64,
     pub silence_reconnect_ms: u64,
+    pub ack_timeout_ms: u64,
+    pub pong_warn_ms: u64,
+    pub pong_reconnect_ms: u64,
+    pub ticker_stale_ms: u64,
+    pub stale_resubscribe_max: u32,
+    pub retry_later_ms: u64,
+    pub max_subscriptions_per_connection: usize,
+    pub rotate_after_s: u64,
+    pub rest_fallback_after_ms: u64,
+    pub rest_poll_interval_ms: u64,
+    pub rest_timeout_ms: u64,
+    pub waf_cooldown_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -376,6 +388,7 @@ impl Config {
         if m.backoff_cap_ms < m.backoff_base_ms {
             return err("mexc.backoff_cap_ms must not be below mexc.backoff_base_ms");
         }
+        validate_mexc_watchdogs(m)?;
 
         let sim = &self.sim;
         positive("sim.ticker_interval_ms", sim.ticker_interval_ms)?;
@@ -482,6 +495,52 @@ fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
 fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
     if v == 0 {
         return err(format!("{key} must be above 0"));
+    }
+    Ok(())
+}
+
+/// MX-1..MX-5 orderings: each watchdog must fire before the one it backs up.
+fn validate_mexc_watchdogs(m: &MexcConfig) -> Result<(), ConfigError> {
+    positive("mexc.ack_timeout_ms", m.ack_timeout_ms)?;
+    positive("mexc.ticker_stale_ms", m.ticker_stale_ms)?;
+    positive("mexc.rest_timeout_ms", m.rest_timeout_ms)?;
+    if !(m.ping_interval_ms < m.pong_warn_ms
+        && m.pong_warn_ms < m.pong_reconnect_ms
+        && m.pong_reconnect_ms < 60_000)
+    {
+        return err(format!(
+            "mexc.ping_interval_ms ({}) < mexc.pong_warn_ms ({}) < mexc.pong_reconnect_ms ({}) < 60000 \
+             must hold: MEXC closes 60 s after the last ping, so the pong age must be acted on first",
+            m.ping_interval_ms, m.pong_warn_ms, m.pong_reconnect_ms
+        ));
+    }
+    if m.silence_reconnect_ms <= m.ping_interval_ms {
+        return err(format!(
+            "mexc.silence_reconnect_ms ({}) must be above mexc.ping_interval_ms ({}): \
+             a pong per ping is the least traffic a healthy socket has",
+            m.silence_reconnect_ms, m.ping_interval_ms
+        ));
+    }
+    if m.max_subscriptions_per_connection < 2 {
+        return err(
+            "mexc.max_subscriptions_per_connection must be at least 2 (ticker and deal of one symbol)",
+        );
+    }
+    if m.rotate_after_s != 0 && m.rotate_after_s.saturating_mul(1000) <= m.ack_timeout_ms {
+        return err(format!(
+            "mexc.rotate_after_s ({}) must be 0 (never) or longer than mexc.ack_timeout_ms",
+            m.rotate_after_s
+        ));
+    }
+    // MEXC allows 20 requests / 2 s on the ticker endpoint.
+    if m.rest_poll_interval_ms < 100 {
+        return err(format!(
+            "mexc.rest_poll_interval_ms ({}) must be at least 100: MEXC allows 20 requests per 2 s",
+            m.rest_poll_interval_ms
+        ));
+    }
+    if m.waf_cooldown_ms < m.rest_poll_interval_ms {
+        return err("mexc.waf_cooldown_ms must not be below mexc.rest_poll_interval_ms");
     }
     Ok(())
 }

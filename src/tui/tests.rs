@@ -197,6 +197,7 @@ fn populated(palette: Palette) -> App {
                         last_close: None,
                         subscriptions: SubscriptionCounts::default(),
                         source: DataSource::Ws,
+                        ..Default::default()
                     },
                 }),
                 ..Default::default()
