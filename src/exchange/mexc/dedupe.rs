@@ -117,8 +117,14 @@ mod tests {
     fn window_moves_the_floor() {
         let mut d = TradeDedupe::new();
         let n = WINDOW as u64 + 10;
-        assert_eq!(d.filter("A", (1..=n).map(|i| t(Some(i))).collect()).len(), n as usize);
-        assert!(d.filter("A", vec![t(Some(3))]).is_empty(), "below the floor");
+        assert_eq!(
+            d.filter("A", (1..=n).map(|i| t(Some(i))).collect()).len(),
+            n as usize
+        );
+        assert!(
+            d.filter("A", vec![t(Some(3))]).is_empty(),
+            "below the floor"
+        );
         assert_eq!(ids(&d.filter("A", vec![t(Some(n + 1))])), [Some(n + 1)]);
     }
 }

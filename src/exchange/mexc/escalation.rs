@@ -38,7 +38,10 @@ pub enum Why {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    Resubscribe { attempt: u32, slow: bool },
+    Resubscribe {
+        attempt: u32,
+        slow: bool,
+    },
     Reconnect,
     /// Ladder exhausted: REST takes over; slow retries from now on.
     Degrade,
@@ -159,15 +162,27 @@ mod tests {
         let a = check(&mut s, ms(100), limits());
         assert_eq!(a.len(), 2, "both channels expired: {a:?}");
         assert!(matches!(a[0].why, Why::AckTimeout { waited_ms: 100 }));
-        assert_eq!(a[0].step, Step::Resubscribe { attempt: 1, slow: false });
+        assert_eq!(
+            a[0].step,
+            Step::Resubscribe {
+                attempt: 1,
+                slow: false
+            }
+        );
         assert_eq!(drain(&mut s, ms(100)), 4, "unsub + sub per stream");
-        assert!(check(&mut s, ms(150), limits()).is_empty(), "clock restarted");
+        assert!(
+            check(&mut s, ms(150), limits()).is_empty(),
+            "clock restarted"
+        );
         check(&mut s, ms(200), limits());
         drain(&mut s, ms(200));
         let a = check(&mut s, ms(300), limits());
         assert_eq!(
             steps(&a),
-            vec![(Channel::Ticker, Step::Reconnect), (Channel::Deal, Step::Reconnect)]
+            vec![
+                (Channel::Ticker, Step::Reconnect),
+                (Channel::Deal, Step::Reconnect)
+            ]
         );
         // The new socket: two more tries, then no second reconnect but degrade.
         s.on_disconnected();
@@ -183,7 +198,10 @@ mod tests {
         // Degraded: quiet until the slow retry is due, then one resubscribe.
         assert!(check(&mut s, ms(999), limits()).is_empty());
         let a = check(&mut s, ms(1000), limits());
-        assert!(a.iter().all(|a| matches!(a.step, Step::Resubscribe { slow: true, .. })));
+        assert!(
+            a.iter()
+                .all(|a| matches!(a.step, Step::Resubscribe { slow: true, .. }))
+        );
         assert_eq!(s.get(Channel::Ticker, "A_USDT").unwrap().resubscribes, 5);
         // Data resets everything.
         s.on_data(Channel::Ticker, "A_USDT", ms(1001));

@@ -240,7 +240,10 @@ mod tests {
         let mut h = HealthTracker::new(t0);
         let r = h.snapshot(t0, &subs);
         let up = aggregate("ws://x", &[&r], &[], RestStatus::default(), 0, t0);
-        assert_eq!((up.state, up.pong_age_ms), (UpstreamState::Connecting, None));
+        assert_eq!(
+            (up.state, up.pong_age_ms),
+            (UpstreamState::Connecting, None)
+        );
         h.connected(t0, "mexc-1");
         h.data(t0);
         h.pong(ms(250));
@@ -259,13 +262,30 @@ mod tests {
         let mut other = HealthTracker::new(t0);
         other.connected(t0, "mexc-2");
         let live = other.snapshot(ms(400), &subs);
-        let up = aggregate("ws://x", &[&down, &live], &[], RestStatus::default(), 3, ms(400));
+        let up = aggregate(
+            "ws://x",
+            &[&down, &live],
+            &[],
+            RestStatus::default(),
+            3,
+            ms(400),
+        );
         assert_eq!(up.state, UpstreamState::Reconnecting);
         assert_eq!(up.connections.len(), 2);
         assert_eq!(up.last_data_age_ms, Some(400));
         assert_eq!(up.last_close.map(|c| c.code), Some(1006));
         assert_eq!(up.malformed_frames, 3);
-        let up = aggregate("ws://x", &[&down, &live], &[], RestStatus { active: true }, 0, ms(400));
-        assert_eq!((up.state, up.source), (UpstreamState::RestPolling, DataSource::Rest));
+        let up = aggregate(
+            "ws://x",
+            &[&down, &live],
+            &[],
+            RestStatus { active: true },
+            0,
+            ms(400),
+        );
+        assert_eq!(
+            (up.state, up.source),
+            (UpstreamState::RestPolling, DataSource::Rest)
+        );
     }
 }

@@ -116,9 +116,16 @@ pub fn spawn(
     RestPoller { symbols: tx, task }
 }
 
-async fn poll(cfg: MexcConfig, out: mpsc::Sender<MarketEvent>, symbols: watch::Receiver<BTreeSet<String>>) {
+async fn poll(
+    cfg: MexcConfig,
+    out: mpsc::Sender<MarketEvent>,
+    symbols: watch::Receiver<BTreeSet<String>>,
+) {
     let ms = Duration::from_millis;
-    let url = format!("{}/api/v1/contract/ticker", cfg.rest_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/api/v1/contract/ticker",
+        cfg.rest_url.trim_end_matches('/')
+    );
     let client = match reqwest::Client::builder()
         .timeout(ms(cfg.rest_timeout_ms))
         .build()
@@ -141,7 +148,12 @@ async fn poll(cfg: MexcConfig, out: mpsc::Sender<MarketEvent>, symbols: watch::R
             }
             Err(e) => Outcome::Failed(e.to_string()),
         };
-        let delay = next_delay(&outcome, streak, ms(cfg.rest_poll_interval_ms), ms(cfg.waf_cooldown_ms));
+        let delay = next_delay(
+            &outcome,
+            streak,
+            ms(cfg.rest_poll_interval_ms),
+            ms(cfg.waf_cooldown_ms),
+        );
         match outcome {
             Outcome::Tickers(tickers) => {
                 streak = 0;
@@ -158,15 +170,32 @@ async fn poll(cfg: MexcConfig, out: mpsc::Sender<MarketEvent>, symbols: watch::R
             }
             Outcome::Throttled(why) => {
                 streak += 1;
-                tracing::warn!(event = "mexc.throttled", url, reason = why, retry_in_ms = delay.as_millis() as u64, streak);
+                tracing::warn!(
+                    event = "mexc.throttled",
+                    url,
+                    reason = why,
+                    retry_in_ms = delay.as_millis() as u64,
+                    streak
+                );
             }
             Outcome::Waf => {
                 streak += 1;
-                tracing::warn!(event = "mexc.waf_cooldown", url, status = 403, cooldown_ms = delay.as_millis() as u64);
+                tracing::warn!(
+                    event = "mexc.waf_cooldown",
+                    url,
+                    status = 403,
+                    cooldown_ms = delay.as_millis() as u64
+                );
             }
             Outcome::Failed(why) => {
                 streak += 1;
-                tracing::warn!(event = "mexc.rest_failed", url, reason = why, retry_in_ms = delay.as_millis() as u64, streak);
+                tracing::warn!(
+                    event = "mexc.rest_failed",
+                    url,
+                    reason = why,
+                    retry_in_ms = delay.as_millis() as u64,
+                    streak
+                );
             }
         }
         tokio::select! {
@@ -196,11 +225,17 @@ mod tests {
             classify(200, r#"{"success":false,"code":510,"message":"Requests are too frequent"}"#),
             Outcome::Throttled(m) if m.contains("510")
         ));
-        assert_eq!(classify(403, "<html><body>Access Denied</body></html>"), Outcome::Waf);
+        assert_eq!(
+            classify(403, "<html><body>Access Denied</body></html>"),
+            Outcome::Waf
+        );
         assert!(matches!(classify(429, ""), Outcome::Throttled(_)));
         assert!(matches!(classify(502, "bad gateway"), Outcome::Failed(_)));
         assert!(matches!(classify(200, "<html>"), Outcome::Failed(_)));
-        assert!(matches!(classify(200, r#"{"success":false,"code":1001}"#), Outcome::Failed(_)));
+        assert!(matches!(
+            classify(200, r#"{"success":false,"code":1001}"#),
+            Outcome::Failed(_)
+        ));
     }
 
     #[test]

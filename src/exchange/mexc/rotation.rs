@@ -99,14 +99,37 @@ mod tests {
         let old = report(Some(t0), true);
         assert_eq!(decide(&old, None, None, s(99), l), RotationStep::Wait);
         assert_eq!(decide(&old, None, None, s(100), l), RotationStep::Start);
-        assert_eq!(decide(&old, None, Some(s(120)), s(110), l), RotationStep::Wait, "held");
-        assert_eq!(decide(&report(None, false), None, None, s(500), l), RotationStep::Wait, "down: nothing to rotate");
+        assert_eq!(
+            decide(&old, None, Some(s(120)), s(110), l),
+            RotationStep::Wait,
+            "held"
+        );
+        assert_eq!(
+            decide(&report(None, false), None, None, s(500), l),
+            RotationStep::Wait,
+            "down: nothing to rotate"
+        );
         let pending = (report(Some(s(100)), false), s(100));
-        assert_eq!(decide(&old, Some(&pending), None, s(105), l), RotationStep::Wait);
-        assert_eq!(decide(&old, Some(&pending), None, s(110), l), RotationStep::Abandon);
+        assert_eq!(
+            decide(&old, Some(&pending), None, s(105), l),
+            RotationStep::Wait
+        );
+        assert_eq!(
+            decide(&old, Some(&pending), None, s(110), l),
+            RotationStep::Abandon
+        );
         let ready = (report(Some(s(100)), true), s(100));
-        assert_eq!(decide(&old, Some(&ready), None, s(101), l), RotationStep::Complete);
-        let never = Limits { rotate_after: Duration::ZERO, ..l };
-        assert_eq!(decide(&old, None, None, s(10_000), never), RotationStep::Wait);
+        assert_eq!(
+            decide(&old, Some(&ready), None, s(101), l),
+            RotationStep::Complete
+        );
+        let never = Limits {
+            rotate_after: Duration::ZERO,
+            ..l
+        };
+        assert_eq!(
+            decide(&old, None, None, s(10_000), never),
+            RotationStep::Wait
+        );
     }
 }

@@ -405,26 +405,42 @@ impl Shard {
             match a.why {
                 Why::AckTimeout { waited_ms } => tracing::warn!(
                     event = "mexc.subscription_expired",
-                    conn_id, channel, symbol, waited_ms,
-                    ack_timeout_ms = self.shared.cfg.ack_timeout_ms, ?error,
+                    conn_id,
+                    channel,
+                    symbol,
+                    waited_ms,
+                    ack_timeout_ms = self.shared.cfg.ack_timeout_ms,
+                    ?error,
                 ),
                 Why::Stale { age_ms } => tracing::warn!(
                     event = "mexc.stream_stale",
-                    conn_id, channel, symbol, data_age_ms = age_ms,
+                    conn_id,
+                    channel,
+                    symbol,
+                    data_age_ms = age_ms,
                     stale_ms = self.shared.cfg.ticker_stale_ms,
                 ),
             }
             match a.step {
                 Step::Resubscribe { attempt, slow } => tracing::warn!(
                     event = "mexc.resubscribed",
-                    conn_id, channel, symbol, attempt, slow, resubscribes = total,
+                    conn_id,
+                    channel,
+                    symbol,
+                    attempt,
+                    slow,
+                    resubscribes = total,
                     cause = why_name(a.why),
                 ),
                 Step::Reconnect => {
                     tracing::warn!(
                         event = "mexc.escalated",
-                        conn_id, channel, symbol, action = "reconnect",
-                        cause = why_name(a.why), tries = self.limits.max_tries,
+                        conn_id,
+                        channel,
+                        symbol,
+                        action = "reconnect",
+                        cause = why_name(a.why),
+                        tries = self.limits.max_tries,
                     );
                     reconnect.get_or_insert_with(|| {
                         format!(
@@ -436,12 +452,16 @@ impl Shard {
                 }
                 Step::Degrade => tracing::warn!(
                     event = "mexc.escalated",
-                    conn_id, channel, symbol, action = "rest_fallback",
+                    conn_id,
+                    channel,
+                    symbol,
+                    action = "rest_fallback",
                     cause = why_name(a.why),
                     retry_every_ms = (match a.why {
                         Why::AckTimeout { .. } => self.limits.ack_timeout,
                         Why::Stale { .. } => self.limits.ticker_stale,
-                    } * escalation::SLOW_RETRY_FACTOR).as_millis() as u64,
+                    } * escalation::SLOW_RETRY_FACTOR)
+                        .as_millis() as u64,
                 ),
             }
         }

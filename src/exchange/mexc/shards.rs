@@ -81,7 +81,11 @@ mod tests {
         // Everything leaves: one empty connection remains.
         assert_eq!(assign(&b, &set(&[]), 2), vec![set(&[])]);
         // A middle shard emptied stays (closing it would renumber the others).
-        let c = assign(&[set(&["A"]), set(&["B"]), set(&["C"])], &set(&["A", "C"]), 1);
+        let c = assign(
+            &[set(&["A"]), set(&["B"]), set(&["C"])],
+            &set(&["A", "C"]),
+            1,
+        );
         assert_eq!(c, vec![set(&["A"]), set(&[]), set(&["C"])]);
     }
 }

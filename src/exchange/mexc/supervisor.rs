@@ -9,12 +9,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::protocol::{UpstreamHealth, UpstreamState};
+use crate::protocol::{StreamState, UpstreamHealth, UpstreamState};
 
 use super::health::{self, RestStatus, ShardReport};
 use super::rest_fallback::{self, RestPoller};
 use super::rotation::{self, RotationStep};
-use super::shard::{self, Shared, ShardHandle};
+use super::shard::{self, ShardHandle, Shared};
 use super::shards;
 
 /// One connection slot: its symbol set, the running shard, and during a rotation the
@@ -110,8 +110,11 @@ impl Supervisor {
     /// Spread the watch set over connections, opening connections as needed.
     fn reassign(&mut self) {
         let wanted = self.symbols.borrow_and_update().clone();
-        let current: Vec<BTreeSet<String>> =
-            self.slots.iter().map(|s| s.symbols.borrow().clone()).collect();
+        let current: Vec<BTreeSet<String>> = self
+            .slots
+            .iter()
+            .map(|s| s.symbols.borrow().clone())
+            .collect();
         let per = shards::symbols_per_shard(self.shared.cfg.max_subscriptions_per_connection);
         let next = shards::assign(&current, &wanted, per);
         self.slots.truncate(next.len());
@@ -137,7 +140,12 @@ impl Supervisor {
             }
         }
         if self.slots.len() > 1 {
-            tracing::info!(event = "mexc.sharded", connections = self.slots.len(), symbols = wanted.len(), per_connection = per);
+            tracing::info!(
+                event = "mexc.sharded",
+                connections = self.slots.len(),
+                symbols = wanted.len(),
+                per_connection = per
+            );
         }
         self.step(Instant::now());
     }
@@ -165,7 +173,11 @@ impl Supervisor {
                 RotationStep::Wait => {}
                 RotationStep::Start => {
                     let old = self.slots[i].primary.report.borrow().conn.id.clone();
-                    tracing::info!(event = "mexc.rotating", conn_id = old, after_s = cfg.rotate_after_s);
+                    tracing::info!(
+                        event = "mexc.rotating",
+                        conn_id = old,
+                        after_s = cfg.rotate_after_s
+                    );
                     let h = self.spawn_shard(&self.slots[i].symbols);
                     self.slots[i].successor = Some((h, now));
                 }
@@ -207,13 +219,33 @@ impl Supervisor {
     /// tickers the escalation ladder gave up on; it stops once the WebSocket covers all.
     fn rest_fallback(&mut self, now: Instant) {
         let after = Duration::from_millis(self.shared.cfg.rest_fallback_after_ms);
+        let covering: BTreeSet<String> = self
+            .rest
+            .as_ref()
+            .map(|p| p.symbols.borrow().clone())
+            .unwrap_or_default();
         let mut need: BTreeSet<String> = BTreeSet::new();
         let mut down = 0;
         for slot in &self.slots {
             let r = slot.primary.report.borrow();
-            if r.down_since.is_some_and(|t| now.saturating_duration_since(t) >= after) {
+            if r.down_since
+                .is_some_and(|t| now.saturating_duration_since(t) >= after)
+            {
                 need.extend(r.symbols.iter().cloned());
                 down += 1;
+            } else {
+                // Back up: REST keeps covering a symbol until its ticker is Live again
+                // ("stop when the WebSocket is Live"), not merely connected.
+                need.extend(
+                    r.streams
+                        .iter()
+                        .filter(|s| {
+                            s.channel == "ticker"
+                                && covering.contains(&s.symbol)
+                                && !matches!(s.state, StreamState::Live | StreamState::Failed)
+                        })
+                        .map(|s| s.symbol.clone()),
+                );
             }
             need.extend(r.degraded.iter().cloned());
         }
@@ -227,10 +259,18 @@ impl Supervisor {
                     down_after_ms = after.as_millis() as u64,
                     poll_interval_ms = self.shared.cfg.rest_poll_interval_ms,
                 );
-                self.rest = Some(rest_fallback::spawn(&self.shared.cfg, self.shared.out.clone(), need));
+                self.rest = Some(rest_fallback::spawn(
+                    &self.shared.cfg,
+                    self.shared.out.clone(),
+                    need,
+                ));
             }
             (Some(_), true) => {
-                tracing::info!(event = "mexc.rest_fallback", action = "stop", reason = "websocket delivers again");
+                tracing::info!(
+                    event = "mexc.rest_fallback",
+                    action = "stop",
+                    reason = "websocket delivers again"
+                );
                 self.rest = None;
             }
             (Some(p), false) => {
@@ -245,8 +285,11 @@ impl Supervisor {
     }
 
     fn publish(&self, now: Instant) {
-        let primaries: Vec<ShardReport> =
-            self.slots.iter().map(|s| s.primary.report.borrow().clone()).collect();
+        let primaries: Vec<ShardReport> = self
+            .slots
+            .iter()
+            .map(|s| s.primary.report.borrow().clone())
+            .collect();
         let successors: Vec<ShardReport> = self
             .slots
             .iter()

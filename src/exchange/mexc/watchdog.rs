@@ -12,8 +12,12 @@ use tokio::time::Instant;
 pub enum PongVerdict {
     Fine,
     /// First time past the warn threshold in this episode.
-    Overdue { age_ms: u64 },
-    Reconnect { age_ms: u64 },
+    Overdue {
+        age_ms: u64,
+    },
+    Reconnect {
+        age_ms: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -65,7 +69,11 @@ pub fn silent(last_inbound: Instant, now: Instant, limit: Duration) -> bool {
 /// How often the connection loop runs its watchdogs: fine enough that every threshold is
 /// met within a tenth of itself (at most 500 ms late, well inside MEXC's 60 s).
 pub fn tick_every(thresholds: &[Duration]) -> Duration {
-    let smallest = thresholds.iter().copied().min().unwrap_or(Duration::from_secs(1));
+    let smallest = thresholds
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(Duration::from_secs(1));
     (smallest / 10).clamp(Duration::from_millis(5), Duration::from_millis(500))
 }
 
@@ -90,8 +98,16 @@ mod tests {
     #[test]
     fn silence_and_tick() {
         let t0 = Instant::now();
-        assert!(!silent(t0, t0 + Duration::from_millis(99), Duration::from_millis(100)));
-        assert!(silent(t0, t0 + Duration::from_millis(100), Duration::from_millis(100)));
+        assert!(!silent(
+            t0,
+            t0 + Duration::from_millis(99),
+            Duration::from_millis(100)
+        ));
+        assert!(silent(
+            t0,
+            t0 + Duration::from_millis(100),
+            Duration::from_millis(100)
+        ));
         assert_eq!(
             tick_every(&[Duration::from_secs(45), Duration::from_secs(10)]),
             Duration::from_millis(500)

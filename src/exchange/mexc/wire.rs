@@ -312,10 +312,17 @@ pub fn command(subscribe: bool, channel: Channel, symbol: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BinaryDrop {
     /// Starts with the gzip magic but did not inflate to UTF-8 text.
-    BadGzip { len: usize, error: String },
+    BadGzip {
+        len: usize,
+        error: String,
+    },
     /// Inflated beyond [`MAX_INFLATED`]: refused rather than risk a gzip bomb.
-    TooLarge { len: usize },
-    Unknown { len: usize },
+    TooLarge {
+        len: usize,
+    },
+    Unknown {
+        len: usize,
+    },
 }
 
 /// Largest inflated frame accepted (a full depth snapshot is far below this).

@@ -86,7 +86,14 @@ impl Shard {
                     let (channel, symbol) = key
                         .as_ref()
                         .map_or(("", ""), |(c, s)| (c.name(), s.as_str()));
-                    tracing::warn!(event = "mexc.rs_error", conn_id, text, kind = "reply", channel, symbol);
+                    tracing::warn!(
+                        event = "mexc.rs_error",
+                        conn_id,
+                        text,
+                        kind = "reply",
+                        channel,
+                        symbol
+                    );
                     self.publish();
                 }
             }

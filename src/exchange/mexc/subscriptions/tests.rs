@@ -49,7 +49,10 @@ fn acks_match_fifo_per_channel_and_data_makes_live() {
     assert_eq!(s.state(Channel::Deal, "A_USDT"), Some(SubState::Acked));
     assert_eq!(s.state(Channel::Ticker, "A_USDT"), Some(SubState::Pending));
     // Data before ack: Live at once, and the later ack does not downgrade it.
-    assert_eq!(data(&mut s, Channel::Deal, "B_USDT"), DataVerdict::FirstData);
+    assert_eq!(
+        data(&mut s, Channel::Deal, "B_USDT"),
+        DataVerdict::FirstData
+    );
     assert_eq!(ack(&mut s, Channel::Deal).as_deref(), Some("B_USDT"));
     assert_eq!(s.state(Channel::Deal, "B_USDT"), Some(SubState::Live));
     assert_eq!(data(&mut s, Channel::Deal, "B_USDT"), DataVerdict::Data);
@@ -134,7 +137,10 @@ fn refused_contract_fails_once_keeps_fifo_and_is_not_resubscribed() {
     assert_eq!(ack(&mut s, Channel::Deal).as_deref(), Some("BTC_USDT"));
     assert_eq!(s.counts().failed, 2);
     assert_eq!(s.counts().acked, 2);
-    assert!(!s.resubscribe(Channel::Ticker, "NOPE_USDT"), "never retried");
+    assert!(
+        !s.resubscribe(Channel::Ticker, "NOPE_USDT"),
+        "never retried"
+    );
 
     s.on_disconnected();
     s.on_connected();
@@ -148,7 +154,10 @@ fn refused_contract_fails_once_keeps_fifo_and_is_not_resubscribed() {
     let list = s.list(Instant::now());
     let nope = list.iter().find(|x| x.symbol == "NOPE_USDT").unwrap();
     assert_eq!(nope.state, StreamState::Failed);
-    assert_eq!(nope.error.as_deref(), Some("Contract [NOPE_USDT] not exists"));
+    assert_eq!(
+        nope.error.as_deref(),
+        Some("Contract [NOPE_USDT] not exists")
+    );
 
     // Leaving and re-entering the watch set is the explicit way to try again.
     s.set_desired(&set(&["BTC_USDT"]));
@@ -170,7 +179,10 @@ fn disconnect_resets_states_and_reconnect_resubscribes_everything() {
     assert!(!s.has_outbox());
     s.on_connected();
     assert_eq!(drain(&mut s).len(), 4);
-    assert_eq!(data(&mut s, Channel::Ticker, "A_USDT"), DataVerdict::FirstData);
+    assert_eq!(
+        data(&mut s, Channel::Ticker, "A_USDT"),
+        DataVerdict::FirstData
+    );
 }
 
 #[test]

@@ -300,7 +300,10 @@ fn numbers_take_one_rounding_from_the_raw_token() {
     ] {
         let v: serde_json::Value = serde_json::from_str(token).unwrap();
         assert_eq!(num(&v), Some(expect), "{token}");
-        assert_eq!(format!("{}", num(&v).unwrap()).parse::<f64>().unwrap(), expect);
+        assert_eq!(
+            format!("{}", num(&v).unwrap()).parse::<f64>().unwrap(),
+            expect
+        );
     }
 }
 
