@@ -152,6 +152,7 @@ pub struct KeysConfig {
     pub help: Vec<String>,
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
+    pub upstream: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

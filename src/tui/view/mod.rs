@@ -12,6 +12,7 @@ mod header;
 mod health_bar;
 mod help;
 mod instances;
+mod upstream;
 mod watchlist;
 
 use super::app::App;
@@ -44,6 +45,13 @@ pub fn view(app: &App, frame: &mut Frame) {
     .areas(area);
     header::render(app, frame, top);
     frame.render_widget(Paragraph::new(health), health_area);
+    if app.show_upstream {
+        upstream::render(app, frame, body);
+        if app.show_help() {
+            help::render(app, frame, area);
+        }
+        return;
+    }
 
     let rows = app.active_session().map_or(0, |s| s.symbols.len()).max(1) as u16;
     // Borders (2) + column header (1) + one line per symbol.
