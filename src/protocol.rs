@@ -409,11 +409,15 @@ pub struct UpstreamHealth {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<UpstreamConnection>,
     /// Inbound frames that were not valid JSON objects with a `channel`, since start.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub malformed_frames: u64,
     /// Every (channel, symbol) subscription, for the TUI's upstream detail view.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<UpstreamStream>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Default for UpstreamHealth {

@@ -14,7 +14,7 @@ use fake::{Cmd, Fake, RestMode};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, timeout};
 
-use trademon::config::{Config, MexcConfig};
+use trademon::config::MexcConfig;
 use trademon::exchange::MarketEvent;
 use trademon::exchange::mexc::{self, MexcHandle};
 use trademon::protocol::{DataSource, Initiator, StreamState, UpstreamHealth, UpstreamState};
@@ -42,7 +42,6 @@ fn cfg(url: &str, rest_url: &str) -> MexcConfig {
         rest_poll_interval_ms: 150,
         rest_timeout_ms: 500,
         waf_cooldown_ms: 1000,
-        ..Config::defaults().mexc
     }
 }
 
