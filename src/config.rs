@@ -726,6 +726,33 @@ mod tests {
     }
 
     #[test]
+    fn mexc_watchdog_orderings_name_their_keys() {
+        let check = |pairs: &[(&str, &str)]| {
+            Config::from_layers(None, &env(pairs))
+                .unwrap()
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+        };
+        let e = check(&[("TRADEMON_MEXC__PONG_WARN_MS", "50000")]).unwrap();
+        assert!(
+            e.contains("mexc.pong_warn_ms") && e.contains("mexc.pong_reconnect_ms"),
+            "{e}"
+        );
+        let e = check(&[("TRADEMON_MEXC__PONG_RECONNECT_MS", "60000")]).unwrap();
+        assert!(e.contains("60000"), "{e}");
+        let e = check(&[("TRADEMON_MEXC__REST_POLL_INTERVAL_MS", "50")]).unwrap();
+        assert!(e.contains("mexc.rest_poll_interval_ms"), "{e}");
+        let e = check(&[("TRADEMON_MEXC__MAX_SUBSCRIPTIONS_PER_CONNECTION", "1")]).unwrap();
+        assert!(e.contains("mexc.max_subscriptions_per_connection"), "{e}");
+        assert_eq!(
+            check(&[("TRADEMON_MEXC__ROTATE_AFTER_S", "0")]),
+            None,
+            "0 disables rotation"
+        );
+    }
+
+    #[test]
     fn bad_symbol_in_session_is_refused() {
         let mut c = Config::defaults();
         c.apply_flags(&FlagOverrides {
