@@ -84,6 +84,18 @@ pub struct MexcConfig {
     pub stable_after_ms: u64,
     pub subscribe_pace_ms: u64,
     pub silence_reconnect_ms: u64,
+    pub ack_timeout_ms: u64,
+    pub pong_warn_ms: u64,
+    pub pong_reconnect_ms: u64,
+    pub ticker_stale_ms: u64,
+    pub stale_resubscribe_max: u32,
+    pub retry_later_ms: u64,
+    pub max_subscriptions_per_connection: usize,
+    pub rotate_after_s: u64,
+    pub rest_fallback_after_ms: u64,
+    pub rest_poll_interval_ms: u64,
+    pub rest_timeout_ms: u64,
+    pub waf_cooldown_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +168,7 @@ pub struct KeysConfig {
     pub help: Vec<String>,
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
+    pub upstream: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -455,6 +468,7 @@ impl Config {
         if m.backoff_cap_ms < m.backoff_base_ms {
             return err("mexc.backoff_cap_ms must not be below mexc.backoff_base_ms");
         }
+        validate_mexc_watchdogs(m)?;
 
         let sim = &self.sim;
         positive("sim.ticker_interval_ms", sim.ticker_interval_ms)?;
@@ -588,6 +602,52 @@ fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
 fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
     if v == 0 {
         return err(format!("{key} must be above 0"));
+    }
+    Ok(())
+}
+
+/// MX-1..MX-5 orderings: each watchdog must fire before the one it backs up.
+fn validate_mexc_watchdogs(m: &MexcConfig) -> Result<(), ConfigError> {
+    positive("mexc.ack_timeout_ms", m.ack_timeout_ms)?;
+    positive("mexc.ticker_stale_ms", m.ticker_stale_ms)?;
+    positive("mexc.rest_timeout_ms", m.rest_timeout_ms)?;
+    if !(m.ping_interval_ms < m.pong_warn_ms
+        && m.pong_warn_ms < m.pong_reconnect_ms
+        && m.pong_reconnect_ms < 60_000)
+    {
+        return err(format!(
+            "mexc.ping_interval_ms ({}) < mexc.pong_warn_ms ({}) < mexc.pong_reconnect_ms ({}) < 60000 \
+             must hold: MEXC closes 60 s after the last ping, so the pong age must be acted on first",
+            m.ping_interval_ms, m.pong_warn_ms, m.pong_reconnect_ms
+        ));
+    }
+    if m.silence_reconnect_ms <= m.ping_interval_ms {
+        return err(format!(
+            "mexc.silence_reconnect_ms ({}) must be above mexc.ping_interval_ms ({}): \
+             a pong per ping is the least traffic a healthy socket has",
+            m.silence_reconnect_ms, m.ping_interval_ms
+        ));
+    }
+    if m.max_subscriptions_per_connection < 2 {
+        return err(
+            "mexc.max_subscriptions_per_connection must be at least 2 (ticker and deal of one symbol)",
+        );
+    }
+    if m.rotate_after_s != 0 && m.rotate_after_s.saturating_mul(1000) <= m.ack_timeout_ms {
+        return err(format!(
+            "mexc.rotate_after_s ({}) must be 0 (never) or longer than mexc.ack_timeout_ms",
+            m.rotate_after_s
+        ));
+    }
+    // MEXC allows 20 requests / 2 s on the ticker endpoint.
+    if m.rest_poll_interval_ms < 100 {
+        return err(format!(
+            "mexc.rest_poll_interval_ms ({}) must be at least 100: MEXC allows 20 requests per 2 s",
+            m.rest_poll_interval_ms
+        ));
+    }
+    if m.waf_cooldown_ms < m.rest_poll_interval_ms {
+        return err("mexc.waf_cooldown_ms must not be below mexc.rest_poll_interval_ms");
     }
     Ok(())
 }
@@ -769,6 +829,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("mexc.silence_reconnect_ms"), "{e}");
+    }
+
+    #[test]
+    fn mexc_watchdog_orderings_name_their_keys() {
+        let check = |pairs: &[(&str, &str)]| {
+            Config::from_layers(None, &env(pairs))
+                .unwrap()
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+        };
+        let e = check(&[("TRADEMON_MEXC__PONG_WARN_MS", "50000")]).unwrap();
+        assert!(
+            e.contains("mexc.pong_warn_ms") && e.contains("mexc.pong_reconnect_ms"),
+            "{e}"
+        );
+        let e = check(&[("TRADEMON_MEXC__PONG_RECONNECT_MS", "60000")]).unwrap();
+        assert!(e.contains("60000"), "{e}");
+        let e = check(&[("TRADEMON_MEXC__REST_POLL_INTERVAL_MS", "50")]).unwrap();
+        assert!(e.contains("mexc.rest_poll_interval_ms"), "{e}");
+        let e = check(&[("TRADEMON_MEXC__MAX_SUBSCRIPTIONS_PER_CONNECTION", "1")]).unwrap();
+        assert!(e.contains("mexc.max_subscriptions_per_connection"), "{e}");
+        assert_eq!(
+            check(&[("TRADEMON_MEXC__ROTATE_AFTER_S", "0")]),
+            None,
+            "0 disables rotation"
+        );
     }
 
     #[test]

@@ -299,7 +299,7 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machines: Option<Vec<Instance>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<Health>,
+    pub health: Option<Box<Health>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<LogEvent>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -463,6 +463,77 @@ pub struct UpstreamHealth {
     pub last_close: Option<CloseInfo>,
     pub subscriptions: SubscriptionCounts,
     pub source: DataSource,
+    /// One entry per exchange WebSocket (several when sharded, two during a rotation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<UpstreamConnection>,
+    /// Inbound frames that were not valid JSON objects with a `channel`, since start.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub malformed_frames: u64,
+    /// Every (channel, symbol) subscription, for the TUI's upstream detail view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<UpstreamStream>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Default for UpstreamHealth {
+    fn default() -> Self {
+        UpstreamHealth {
+            state: UpstreamState::Connecting,
+            url: String::new(),
+            pong_age_ms: None,
+            last_data_age_ms: None,
+            reconnects: 0,
+            last_close: None,
+            subscriptions: SubscriptionCounts::default(),
+            source: DataSource::Ws,
+            connections: Vec::new(),
+            malformed_frames: 0,
+            streams: Vec::new(),
+        }
+    }
+}
+
+/// One exchange WebSocket as seen in the `health` stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamConnection {
+    /// Current connection id (`mexc-7`); changes on every reconnect.
+    pub id: String,
+    pub state: UpstreamState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pong_age_ms: Option<u64>,
+    pub subscriptions: SubscriptionCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_close: Option<CloseInfo>,
+    pub reconnects: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamState {
+    Pending,
+    Acked,
+    Live,
+    Stale,
+    Failed,
+}
+
+/// One (channel, symbol) subscription on the exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamStream {
+    /// `ticker` or `deal`.
+    pub channel: String,
+    pub symbol: String,
+    pub state: StreamState,
+    /// Time since the last data frame of this stream; absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_age_ms: Option<u64>,
+    pub resubscribes: u32,
+    /// The exchange's text for a refusal, or why the stream is in trouble.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

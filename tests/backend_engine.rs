@@ -154,6 +154,16 @@ async fn trades_drive_an_instance_through_entry_position_and_exit_on_every_strea
             ServerMsg::Event(e) => {
                 signal_events |= e.data.name == "signal" && e.data.level == Level::Info
             }
+            // The events subscription and the trades race into the hub on separate channels:
+            // signals processed first are in the snapshot rather than in deltas.
+            ServerMsg::FullUpdate(e) if e.stream == StreamName::Events => {
+                signal_events |= e
+                    .data
+                    .events
+                    .iter()
+                    .flatten()
+                    .any(|ev| ev.name == "signal" && ev.level == Level::Info)
+            }
             _ => {}
         }
     }

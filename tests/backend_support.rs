@@ -63,6 +63,7 @@ pub fn upstream(state: UpstreamState) -> UpstreamHealth {
         last_close: None,
         subscriptions: SubscriptionCounts::default(),
         source: DataSource::Ws,
+        ..Default::default()
     }
 }
 

@@ -589,7 +589,7 @@ impl Hub {
                     .unwrap_or_default();
                 s.state_machines = Some(list.iter().map(super::convert::instance).collect())
             }
-            StreamName::Health => s.health = Some(self.health()),
+            StreamName::Health => s.health = Some(Box::new(self.health())),
             StreamName::Events => s.events = Some(self.events.snapshot()),
             StreamName::Indicators => {
                 s.indicators = Some(session.map_or(Vec::new(), |id| self.snapshot_indicators(id)))

@@ -55,6 +55,7 @@ pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> 
         last_close: None,
         subscriptions: SubscriptionCounts::default(),
         source: DataSource::Ws,
+        ..Default::default()
     });
     let (symbols_tx, _symbols_rx) = watch::channel(BTreeSet::new());
     let (_log_tx, log_rx) = mpsc::channel(16);

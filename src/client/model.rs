@@ -304,7 +304,7 @@ impl ClientModel {
             }
         }
         if let Some(h) = &snap.health {
-            self.health = Some(h.clone());
+            self.health = Some(h.as_ref().clone());
             self.health_applied_ms = now_ms;
         }
         if let Some(events) = &snap.events {

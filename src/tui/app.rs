@@ -27,6 +27,9 @@ pub struct App {
     pub(crate) show_help: bool,
     /// Which detail panel shows where they do not all fit (`next_view` / `prev_view`).
     pub(crate) detail: DetailView,
+    /// The MEXC upstream detail view replaces the panels; `upstream_scroll` is its first row.
+    pub(crate) show_upstream: bool,
+    pub(crate) upstream_scroll: usize,
     pub(crate) size: (u16, u16),
     pub(crate) now_ms: i64,
     pub(crate) stale_after_ms: u64,
@@ -55,6 +58,8 @@ impl App {
             selected: 0,
             show_help: false,
             detail: DetailView::Machines,
+            show_upstream: false,
+            upstream_scroll: 0,
             size,
             now_ms,
             stale_after_ms: cfg.stale_after_ms,
@@ -221,6 +226,11 @@ impl App {
             self.dirty = true;
             return Vec::new();
         }
+        if self.show_upstream && !self.show_help && key.code == KeyCode::Esc {
+            self.show_upstream = false;
+            self.dirty = true;
+            return Vec::new();
+        }
         let Some(command) = self.keymap.lookup(&key) else {
             return Vec::new();
         };
@@ -230,6 +240,18 @@ impl App {
             Command::Reconnect => return vec![Effect::Client(ClientCommand::ReconnectNow)],
             Command::Record => return vec![Effect::ToggleRecording],
             Command::Help => self.show_help = !self.show_help,
+            Command::Upstream => self.show_upstream = !self.show_upstream,
+            Command::Up if self.show_upstream => {
+                self.upstream_scroll = self.upstream_scroll.saturating_sub(1)
+            }
+            Command::Down if self.show_upstream => {
+                let rows = self
+                    .model
+                    .health
+                    .as_ref()
+                    .map_or(0, |h| h.upstream.streams.len());
+                self.upstream_scroll = (self.upstream_scroll + 1).min(rows.saturating_sub(1));
+            }
             Command::NextSession if n > 0 => self.switch_to((self.active + 1) % n),
             Command::PrevSession if n > 0 => self.switch_to((self.active + n - 1) % n),
             Command::Session(i) if i < n => self.switch_to(i),

@@ -18,6 +18,7 @@ pub enum Command {
     Help,
     Reconnect,
     Record,
+    Upstream,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -36,6 +37,7 @@ impl Command {
             Command::Help => "help",
             Command::Reconnect => "reconnect",
             Command::Record => "record",
+            Command::Upstream => "upstream",
             Command::Session(_) => "session",
         }
     }
@@ -53,6 +55,7 @@ impl Command {
             Command::Help => "show or hide this help",
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
+            Command::Upstream => "show or hide the MEXC upstream detail",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -234,7 +237,7 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
-        let table: [(Command, &Vec<String>); 10] = [
+        let table: [(Command, &Vec<String>); 11] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -245,6 +248,7 @@ impl Keymap {
             (Command::Help, &keys.help),
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),
+            (Command::Upstream, &keys.upstream),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {

@@ -195,7 +195,7 @@ pub(super) fn populated(palette: Palette) -> App {
             1,
             NOW,
             Snapshot {
-                health: Some(Health {
+                health: Some(Box::new(Health {
                     backend_started_ms: NOW - 3_600_000,
                     clients: 1,
                     upstream: UpstreamHealth {
@@ -207,9 +207,10 @@ pub(super) fn populated(palette: Palette) -> App {
                         last_close: None,
                         subscriptions: SubscriptionCounts::default(),
                         source: DataSource::Ws,
+                        ..Default::default()
                     },
                     store: None,
-                }),
+                })),
                 ..Default::default()
             },
         )),

@@ -1,39 +1,55 @@
-//! Trade de-duplication across reconnects: MEXC trade ids (`i`) increase per symbol, and a
-//! fresh subscription may replay trades already seen on the previous socket. Keeping the
-//! last id per symbol (not per connection) drops those replays; trades without an id pass.
+//! Trade de-duplication across reconnects and across connections: a fresh subscription may
+//! replay trades already seen, and during a make-before-break rotation two sockets deliver
+//! the same trades. One instance is shared by every connection of the adapter.
+//!
+//! Per symbol we keep the set of recently seen ids (MEXC ids `i` increase per symbol) and a
+//! floor below which everything counts as seen. A set, not just "the last id", because two
+//! sockets interleave: the new socket may deliver 102 before the lagging old one delivers
+//! 101, and 101 must still pass. Trades without an id pass through.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::exchange::Trade;
 
+/// Ids remembered per symbol above the floor; far more than any replay window.
+const WINDOW: usize = 4096;
+
+#[derive(Debug, Default)]
+struct Seen {
+    ids: BTreeSet<u64>,
+    /// Ids at or below this were seen (or are too old to matter).
+    floor: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 pub struct TradeDedupe {
-    last_id: HashMap<String, u64>,
+    seen: HashMap<String, Seen>,
     dropped: u64,
 }
+
+/// The adapter-wide instance; the lock is held only for one batch.
+pub type SharedDedupe = Arc<Mutex<TradeDedupe>>;
 
 impl TradeDedupe {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Keeps trades whose id is above the last one seen for `symbol` (or that have no id).
+    /// Keeps trades not seen before for `symbol` (and trades without an id).
     pub fn filter(&mut self, symbol: &str, trades: Vec<Trade>) -> Vec<Trade> {
-        let mut last = self.last_id.get(symbol).copied();
+        let seen = self.seen.entry(symbol.to_string()).or_default();
         let before = trades.len();
         let kept: Vec<Trade> = trades
             .into_iter()
-            .filter(|t| match (t.id, last) {
-                (None, _) => true,
-                (Some(id), Some(l)) if id <= l => false,
-                (Some(id), _) => {
-                    last = Some(id);
-                    true
-                }
+            .filter(|t| match t.id {
+                None => true,
+                Some(id) if seen.floor.is_some_and(|f| id <= f) => false,
+                Some(id) => seen.ids.insert(id),
             })
             .collect();
-        if let Some(l) = last {
-            self.last_id.insert(symbol.to_string(), l);
+        while seen.ids.len() > WINDOW {
+            seen.floor = seen.ids.pop_first();
         }
         self.dropped += (before - kept.len()) as u64;
         kept
@@ -43,6 +59,13 @@ impl TradeDedupe {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+}
+
+/// Filter through the shared instance. A poisoned lock (a panic elsewhere while holding
+/// it) still holds consistent data: recover it rather than lose trades.
+pub fn filter_shared(d: &SharedDedupe, symbol: &str, trades: Vec<Trade>) -> Vec<Trade> {
+    let mut guard = d.lock().unwrap_or_else(|p| p.into_inner());
+    guard.filter(symbol, trades)
 }
 
 #[cfg(test)]
@@ -85,7 +108,23 @@ mod tests {
             "A",
             vec![t(Some(5)), t(None), t(Some(5)), t(Some(4)), t(Some(6))],
         );
-        assert_eq!(ids(&kept), [Some(5), None, Some(6)]);
+        // 4 was never seen: a lagging second socket may deliver it late; it passes.
+        assert_eq!(ids(&kept), [Some(5), None, Some(4), Some(6)]);
         assert_eq!(ids(&d.filter("A", vec![t(None)])), [None]);
+    }
+
+    #[test]
+    fn window_moves_the_floor() {
+        let mut d = TradeDedupe::new();
+        let n = WINDOW as u64 + 10;
+        assert_eq!(
+            d.filter("A", (1..=n).map(|i| t(Some(i))).collect()).len(),
+            n as usize
+        );
+        assert!(
+            d.filter("A", vec![t(Some(3))]).is_empty(),
+            "below the floor"
+        );
+        assert_eq!(ids(&d.filter("A", vec![t(Some(n + 1))])), [Some(n + 1)]);
     }
 }

@@ -1,25 +1,35 @@
-//! MEXC futures market-data adapter (basic): one WebSocket, `sub.ticker` + `sub.deal` per
-//! watched symbol, unconditional JSON ping, reconnect with full-jitter backoff, resubscribe,
-//! trade de-duplication across reconnects. Output: [`MarketEvent`]s plus an
-//! [`UpstreamHealth`] watch.
+//! MEXC futures market-data adapter: `sub.ticker` + `sub.deal` per watched symbol over one or
+//! more WebSockets, hardened against the real exchange (issue 3, MX-1..MX-6). Output:
+//! [`MarketEvent`]s plus an [`UpstreamHealth`] watch.
 //!
-//! Layout: `wire` (pure parsing/commands), `subscriptions` (pure per-(channel, symbol)
-//! state), `dedupe` (pure), `health` (health bookkeeping), `connection` (socket, writer with
-//! the ping timer, close classification), `adapter` (the task tying them together) with
-//! `adapter::inbound` (frame -> bookkeeping -> events).
-//! Hardening (ack timeouts, stale streams, pong watchdog, gzip, REST fallback, sharding)
-//! plugs into these seams; see issue 3.
+//! Layout, one job per file:
+//! - `wire` (pure parsing/commands, gzip inflation), `subscriptions` (per-(channel, symbol)
+//!   state, FIFO ack matching), `escalation` (resubscribe -> reconnect -> REST ladder),
+//!   `watchdog` (pong age, silence), `dedupe` (trade ids, shared by all connections),
+//!   `shards` (symbols -> connections), `rotation` (make-before-break decisions),
+//!   `health` (reports and their merge) — all pure and unit-tested;
+//! - `connection` (socket, writer with the ping timer, close classification), `shard` (one
+//!   connection slot's reconnect loop and watchdogs, with `shard::inbound`),
+//!   `rest_fallback` (the REST poller), `supervisor` (the task tying them together).
 
-mod adapter;
 pub mod connection;
 pub mod dedupe;
+pub mod escalation;
 pub mod health;
+pub mod rest_fallback;
+pub mod rotation;
+mod shard;
+pub mod shards;
 pub mod subscriptions;
+mod supervisor;
+pub mod watchdog;
 pub mod wire;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::MexcConfig;
@@ -29,7 +39,8 @@ use crate::protocol::UpstreamHealth;
 pub struct MexcHandle {
     /// Updated on every change and at least every second while connected.
     pub health: watch::Receiver<UpstreamHealth>,
-    /// Ends (cleanly) once the receiver of `out` is dropped.
+    /// Ends (cleanly) once the receiver of `out` is dropped. Aborting it stops the
+    /// connections too (their stop signals are dropped with it).
     pub task: JoinHandle<()>,
 }
 
@@ -41,9 +52,16 @@ pub fn spawn(
     symbols: watch::Receiver<BTreeSet<String>>,
     out: mpsc::Sender<MarketEvent>,
 ) -> MexcHandle {
-    let (adapter, health) = adapter::Adapter::new(cfg, symbols, out);
+    let shared = shard::Shared {
+        cfg: Arc::new(cfg),
+        out,
+        dedupe: Arc::new(std::sync::Mutex::new(dedupe::TradeDedupe::new())),
+        malformed: Arc::new(AtomicU64::new(0)),
+        notify: Arc::new(Notify::new()),
+    };
+    let (supervisor, health) = supervisor::Supervisor::new(shared, symbols);
     MexcHandle {
         health,
-        task: tokio::spawn(adapter.run()),
+        task: tokio::spawn(supervisor.run()),
     }
 }

@@ -1,21 +1,82 @@
-//! Subscription bookkeeping per (channel, symbol), free of IO so it is unit-testable.
+//! Subscription bookkeeping per (channel, symbol) for one shard, free of IO so it is
+//! unit-testable. Time comes in as arguments.
 //!
-//! States: Pending (queued or sent) -> Acked (`rs.sub.*`) -> Live (first data), or Failed
-//! (`rs.error Contract [X] not exists`). Acks carry no symbol, so every *sent* subscribe
-//! is queued per channel and acks are matched FIFO; the first data frame is the real proof.
-//! The hardening issue adds Stale, ack timeouts and resubscribe on top of this type.
+//! States: Pending (queued or sent) -> Acked (`rs.sub.*`) -> Live (first data) -> Stale
+//! (watchdog), plus Failed (`rs.error Contract [X] not exists`). Acks carry no symbol, so
+//! every *sent* subscribe joins one queue in send order; an ack pops the oldest entry of
+//! its channel (FIFO per method) and an `rs.error` without a symbol pops the oldest entry
+//! overall (replies come in command order). Matching can still be fooled (duplicate or lost
+//! acks), which is why the first data frame is the real proof and every wrong guess ends in
+//! the ack-timeout / stale watchdogs (see `escalation`) rather than in a stuck stream.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::protocol::SubscriptionCounts;
+use tokio::time::Instant;
+
+use crate::protocol::{StreamState, SubscriptionCounts, UpstreamStream};
 
 use super::wire::Channel;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubState {
     Pending,
     Acked,
     Live,
+    Failed,
+}
+
+/// One (channel, symbol) subscription.
+#[derive(Debug, Clone)]
+pub struct Sub {
+    pub state: SubState,
+    /// When the current subscribe left (None: queued, or not connected).
+    pub sent_at: Option<Instant>,
+    /// When the current subscribe was acked.
+    pub acked_at: Option<Instant>,
+    pub last_data: Option<Instant>,
+    /// Set by the watchdog; cleared by the next data frame. Shown as state Stale.
+    pub stale: bool,
+    /// Resubscribes in total (shown in the detail view).
+    pub resubscribes: u32,
+    /// Resubscribes since the last data frame or reconnect: the escalation ladder's rung.
+    pub tries: u32,
+    /// This stream already caused one reconnect since its last data: never another.
+    pub reconnect_used: bool,
+    /// Ladder exhausted: REST covers the symbol, retries go slow.
+    pub degraded: bool,
+    /// Degraded streams are retried no earlier than this.
+    pub retry_at: Option<Instant>,
+    /// The exchange's refusal text, or the last `rs.error` attributed to this stream.
+    pub error: Option<String>,
+}
+
+impl Sub {
+    fn new() -> Sub {
+        Sub {
+            state: SubState::Pending,
+            sent_at: None,
+            acked_at: None,
+            last_data: None,
+            stale: false,
+            resubscribes: 0,
+            tries: 0,
+            reconnect_used: false,
+            degraded: false,
+            retry_at: None,
+            error: None,
+        }
+    }
+
+    pub fn shown_state(&self) -> StreamState {
+        match self.state {
+            SubState::Failed => StreamState::Failed,
+            SubState::Live if !self.stale => StreamState::Live,
+            _ if self.stale => StreamState::Stale,
+            SubState::Pending => StreamState::Pending,
+            SubState::Acked => StreamState::Acked,
+            SubState::Live => StreamState::Live,
+        }
+    }
 }
 
 /// A command waiting in the paced outbox.
@@ -44,16 +105,15 @@ pub enum DataVerdict {
     NotSubscribed,
 }
 
+pub type Key = (Channel, String);
+
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     desired: BTreeSet<String>,
-    /// Only for desired, non-failed symbols.
-    states: BTreeMap<(Channel, String), SubState>,
-    /// Symbol -> exchange text. Failed symbols are not resubscribed (no hot loop), not even
-    /// after a reconnect, until they leave the watch set and come back.
-    failed: BTreeMap<String, String>,
-    /// Sent subscribes awaiting their reply, per channel, oldest first.
-    awaiting: BTreeMap<Channel, VecDeque<String>>,
+    /// Every channel of every desired symbol (failed ones included, for the detail view).
+    subs: BTreeMap<Key, Sub>,
+    /// Sent subscribes awaiting their reply, in send order.
+    awaiting: VecDeque<Key>,
     /// Commands not yet sent (pacing).
     outbox: VecDeque<Command>,
     connected: bool,
@@ -68,12 +128,28 @@ impl Subscriptions {
         &self.desired
     }
 
-    pub fn state(&self, channel: Channel, symbol: &str) -> Option<&SubState> {
-        self.states.get(&(channel, symbol.to_string()))
+    pub fn get(&self, channel: Channel, symbol: &str) -> Option<&Sub> {
+        self.subs.get(&(channel, symbol.to_string()))
     }
 
-    pub fn failed(&self) -> &BTreeMap<String, String> {
-        &self.failed
+    pub fn state(&self, channel: Channel, symbol: &str) -> Option<SubState> {
+        self.get(channel, symbol).map(|s| s.state)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Sub)> {
+        self.subs.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut Sub)> {
+        self.subs.iter_mut()
+    }
+
+    pub fn failed(&self) -> BTreeMap<String, String> {
+        self.subs
+            .iter()
+            .filter(|(_, s)| s.state == SubState::Failed)
+            .map(|((_, sym), s)| (sym.clone(), s.error.clone().unwrap_or_default()))
+            .collect()
     }
 
     /// Replace the watch set. While connected, queues subscribes for new symbols and
@@ -83,15 +159,16 @@ impl Subscriptions {
         let added: Vec<String> = wanted.difference(&self.desired).cloned().collect();
         for symbol in removed {
             self.desired.remove(&symbol);
-            let was_failed = self.failed.remove(&symbol).is_some();
             for ch in Channel::ALL {
-                let had_state = self.states.remove(&(ch, symbol.clone())).is_some();
+                let Some(sub) = self.subs.remove(&(ch, symbol.clone())) else {
+                    continue;
+                };
                 let unsent = Command::Sub(ch, symbol.clone());
                 let before = self.outbox.len();
                 self.outbox.retain(|c| *c != unsent);
                 let was_sent = before == self.outbox.len();
-                // `awaiting` keeps the symbol: its reply is still coming and FIFO must hold.
-                if self.connected && had_state && was_sent && !was_failed {
+                // `awaiting` keeps the entry: its reply is still coming and FIFO must hold.
+                if self.connected && was_sent && sub.state != SubState::Failed {
                     self.outbox.push_back(Command::Unsub(ch, symbol.clone()));
                 }
             }
@@ -99,7 +176,7 @@ impl Subscriptions {
         for symbol in added {
             self.desired.insert(symbol.clone());
             for ch in Channel::ALL {
-                self.states.insert((ch, symbol.clone()), SubState::Pending);
+                self.subs.insert((ch, symbol.clone()), Sub::new());
                 if self.connected {
                     self.outbox.push_back(Command::Sub(ch, symbol.clone()));
                 }
@@ -112,14 +189,12 @@ impl Subscriptions {
         self.connected = true;
         self.awaiting.clear();
         self.outbox.clear();
-        for symbol in &self.desired {
-            if self.failed.contains_key(symbol) {
+        for ((ch, symbol), sub) in self.subs.iter_mut() {
+            if sub.state == SubState::Failed {
                 continue;
             }
-            for ch in Channel::ALL {
-                self.states.insert((ch, symbol.clone()), SubState::Pending);
-                self.outbox.push_back(Command::Sub(ch, symbol.clone()));
-            }
+            reset_for_new_socket(sub);
+            self.outbox.push_back(Command::Sub(*ch, symbol.clone()));
         }
     }
 
@@ -127,8 +202,10 @@ impl Subscriptions {
         self.connected = false;
         self.awaiting.clear();
         self.outbox.clear();
-        for state in self.states.values_mut() {
-            *state = SubState::Pending;
+        for sub in self.subs.values_mut() {
+            if sub.state != SubState::Failed {
+                reset_for_new_socket(sub);
+            }
         }
     }
 
@@ -137,38 +214,94 @@ impl Subscriptions {
     }
 
     /// Take the next command to send; subscribes start waiting for their ack now.
-    pub fn next_command(&mut self) -> Option<Command> {
+    pub fn next_command(&mut self, now: Instant) -> Option<Command> {
         let cmd = self.outbox.pop_front()?;
         if let Command::Sub(ch, symbol) = &cmd {
-            self.awaiting
-                .entry(*ch)
-                .or_default()
-                .push_back(symbol.clone());
+            let key = (*ch, symbol.clone());
+            if let Some(sub) = self.subs.get_mut(&key) {
+                sub.sent_at = Some(now);
+            }
+            self.awaiting.push_back(key);
         }
         Some(cmd)
     }
 
-    /// `rs.sub.<channel>`: pops the oldest sent subscribe of that channel. Returns its
-    /// symbol (if any was outstanding) so the caller can log it.
-    pub fn on_ack(&mut self, channel: Channel, ok: bool) -> Option<String> {
-        let symbol = self.awaiting.get_mut(&channel)?.pop_front()?;
-        if ok {
-            if let Some(state) = self.states.get_mut(&(channel, symbol.clone())) {
-                // Data may have beaten the ack; never downgrade Live.
-                if *state == SubState::Pending {
-                    *state = SubState::Acked;
-                }
-            }
+    /// Queue `unsub` + `sub` for one stream (the unsub so the server never streams it twice;
+    /// its ack is never relied on). The stream goes back to Pending and the ack clock
+    /// restarts when the subscribe leaves. Its old awaiting entry is dropped: the reply is
+    /// presumed lost, and a late one is a stray the FIFO tolerates.
+    pub fn resubscribe(&mut self, channel: Channel, symbol: &str) -> bool {
+        let key = (channel, symbol.to_string());
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return false;
+        };
+        if sub.state == SubState::Failed || !self.connected {
+            return false;
         }
-        Some(symbol)
+        if let Some(pos) = self.awaiting.iter().position(|k| *k == key) {
+            self.awaiting.remove(pos);
+        }
+        let queued = Command::Sub(channel, symbol.to_string());
+        if self.outbox.contains(&queued) {
+            return false;
+        }
+        sub.state = SubState::Pending;
+        sub.sent_at = None;
+        sub.acked_at = None;
+        sub.resubscribes += 1;
+        sub.tries += 1;
+        self.outbox
+            .push_back(Command::Unsub(channel, symbol.to_string()));
+        self.outbox.push_back(queued);
+        true
     }
 
-    pub fn on_data(&mut self, channel: Channel, symbol: &str) -> DataVerdict {
-        match self.states.get_mut(&(channel, symbol.to_string())) {
-            None => DataVerdict::NotSubscribed,
-            Some(SubState::Live) => DataVerdict::Data,
-            Some(state) => {
-                *state = SubState::Live;
+    /// `rs.sub.<channel>`: pops the oldest sent subscribe of that channel. Returns its
+    /// symbol (if any was outstanding) so the caller can log it.
+    pub fn on_ack(&mut self, channel: Channel, ok: bool, now: Instant) -> Option<String> {
+        let pos = self.awaiting.iter().position(|(c, _)| *c == channel)?;
+        let key = self.awaiting.remove(pos)?;
+        if let Some(sub) = self.subs.get_mut(&key) {
+            if ok {
+                // Data may have beaten the ack; never downgrade Live.
+                if sub.state == SubState::Pending {
+                    sub.state = SubState::Acked;
+                    sub.acked_at = Some(now);
+                }
+            } else {
+                sub.error = Some(format!("rs.sub.{} not success", channel.name()));
+            }
+        }
+        Some(key.1)
+    }
+
+    /// An `rs.error` that names no symbol: it answers the oldest outstanding subscribe.
+    /// The stream stays Pending (the ack timeout retries it) and carries the text.
+    pub fn on_unattributed_error(&mut self, text: &str) -> Option<Key> {
+        let key = self.awaiting.pop_front()?;
+        if let Some(sub) = self.subs.get_mut(&key) {
+            sub.error = Some(text.to_string());
+        }
+        Some(key)
+    }
+
+    pub fn on_data(&mut self, channel: Channel, symbol: &str, now: Instant) -> DataVerdict {
+        let Some(sub) = self.subs.get_mut(&(channel, symbol.to_string())) else {
+            return DataVerdict::NotSubscribed;
+        };
+        sub.last_data = Some(now);
+        match sub.state {
+            SubState::Failed => DataVerdict::NotSubscribed,
+            SubState::Live if !sub.stale => DataVerdict::Data,
+            _ => {
+                // Real proof: the ladder starts over.
+                sub.state = SubState::Live;
+                sub.stale = false;
+                sub.tries = 0;
+                sub.reconnect_used = false;
+                sub.degraded = false;
+                sub.retry_at = None;
+                sub.error = None;
                 DataVerdict::FirstData
             }
         }
@@ -178,180 +311,90 @@ impl Subscriptions {
     /// replies are consumed so FIFO matching of the other symbols stays aligned.
     /// Returns true the first time (so `SymbolFailed` is emitted once, not per channel).
     pub fn on_contract_refused(&mut self, symbol: &str, reason: &str) -> bool {
-        for queue in self.awaiting.values_mut() {
-            if let Some(pos) = queue.iter().position(|s| s == symbol) {
-                queue.remove(pos);
-            }
-        }
-        if !self.desired.contains(symbol) || self.failed.contains_key(symbol) {
+        self.awaiting.retain(|(_, s)| s != symbol);
+        if !self.desired.contains(symbol)
+            || self
+                .subs
+                .iter()
+                .any(|((_, s), sub)| s == symbol && sub.state == SubState::Failed)
+        {
             return false;
         }
         for ch in Channel::ALL {
-            self.states.remove(&(ch, symbol.to_string()));
+            if let Some(sub) = self.subs.get_mut(&(ch, symbol.to_string())) {
+                sub.state = SubState::Failed;
+                sub.stale = false;
+                sub.degraded = false;
+                sub.error = Some(reason.to_string());
+            }
         }
         self.outbox
             .retain(|c| !matches!(c, Command::Sub(_, s) if s == symbol));
-        self.failed.insert(symbol.to_string(), reason.to_string());
         true
     }
 
-    /// Counts per (channel, symbol); a failed symbol counts once per channel.
+    /// Counts per (channel, symbol), as shown.
     pub fn counts(&self) -> SubscriptionCounts {
         let mut c = SubscriptionCounts::default();
-        for state in self.states.values() {
-            match state {
-                SubState::Pending => c.pending += 1,
-                SubState::Acked => c.acked += 1,
-                SubState::Live => c.live += 1,
+        for sub in self.subs.values() {
+            match sub.shown_state() {
+                StreamState::Pending => c.pending += 1,
+                StreamState::Acked => c.acked += 1,
+                StreamState::Live => c.live += 1,
+                StreamState::Stale => c.stale += 1,
+                StreamState::Failed => c.failed += 1,
             }
         }
-        c.failed = (self.failed.len() * Channel::ALL.len()) as u32;
         c
     }
+
+    /// Symbols whose ticker the WebSocket does not deliver after the whole ladder.
+    pub fn degraded_symbols(&self) -> BTreeSet<String> {
+        self.subs
+            .iter()
+            .filter(|((ch, _), s)| *ch == Channel::Ticker && s.degraded)
+            .map(|((_, sym), _)| sym.clone())
+            .collect()
+    }
+
+    /// Ready to take over in a rotation: every ticker Live, every deal at least acked (a
+    /// quiet market may not trade for minutes; once acked, new trades reach this socket).
+    pub fn ready(&self) -> bool {
+        self.subs.iter().all(|((ch, _), s)| match s.state {
+            SubState::Failed => true,
+            SubState::Live => !s.stale,
+            SubState::Acked => *ch == Channel::Deal,
+            SubState::Pending => false,
+        })
+    }
+
+    pub fn list(&self, now: Instant) -> Vec<UpstreamStream> {
+        self.subs
+            .iter()
+            .map(|((ch, symbol), s)| UpstreamStream {
+                channel: ch.name().to_string(),
+                symbol: symbol.clone(),
+                state: s.shown_state(),
+                data_age_ms: s
+                    .last_data
+                    .map(|t| now.saturating_duration_since(t).as_millis() as u64),
+                resubscribes: s.resubscribes,
+                error: s.error.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Before a (re)connect: Pending again, but the history (counters, stale flag, whether a
+/// reconnect was already spent on this stream, last data) is kept. The new socket gets a
+/// fresh set of resubscribes before the ladder moves on.
+fn reset_for_new_socket(sub: &mut Sub) {
+    sub.state = SubState::Pending;
+    sub.sent_at = None;
+    sub.acked_at = None;
+    sub.tries = 0;
+    sub.retry_at = None;
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(symbols: &[&str]) -> BTreeSet<String> {
-        symbols.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn drain(s: &mut Subscriptions) -> Vec<Command> {
-        std::iter::from_fn(|| s.next_command()).collect()
-    }
-
-    fn sub(ch: Channel, sym: &str) -> Command {
-        Command::Sub(ch, sym.into())
-    }
-
-    #[test]
-    fn connect_subscribes_ticker_and_deal_for_every_symbol() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["BTC_USDT", "ETH_USDT"]));
-        assert!(!s.has_outbox(), "nothing is sent while disconnected");
-        s.on_connected();
-        assert_eq!(
-            drain(&mut s),
-            vec![
-                sub(Channel::Ticker, "BTC_USDT"),
-                sub(Channel::Deal, "BTC_USDT"),
-                sub(Channel::Ticker, "ETH_USDT"),
-                sub(Channel::Deal, "ETH_USDT"),
-            ]
-        );
-        assert_eq!(s.counts().pending, 4);
-    }
-
-    #[test]
-    fn acks_match_fifo_per_channel_and_data_makes_live() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["A_USDT", "B_USDT"]));
-        s.on_connected();
-        drain(&mut s);
-        assert_eq!(s.on_ack(Channel::Deal, true).as_deref(), Some("A_USDT"));
-        assert_eq!(s.state(Channel::Deal, "A_USDT"), Some(&SubState::Acked));
-        assert_eq!(s.state(Channel::Ticker, "A_USDT"), Some(&SubState::Pending));
-        // Data before ack: Live at once, and the later ack does not downgrade it.
-        assert_eq!(s.on_data(Channel::Deal, "B_USDT"), DataVerdict::FirstData);
-        assert_eq!(s.on_ack(Channel::Deal, true).as_deref(), Some("B_USDT"));
-        assert_eq!(s.state(Channel::Deal, "B_USDT"), Some(&SubState::Live));
-        assert_eq!(s.on_data(Channel::Deal, "B_USDT"), DataVerdict::Data);
-        assert_eq!(s.on_ack(Channel::Deal, true), None, "no stray acks");
-        let c = s.counts();
-        assert_eq!((c.pending, c.acked, c.live), (2, 1, 1));
-    }
-
-    #[test]
-    fn unsent_subscriptions_are_not_awaiting_acks() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["A_USDT", "B_USDT"]));
-        s.on_connected();
-        s.next_command(); // ticker A only
-        assert_eq!(s.on_ack(Channel::Ticker, true).as_deref(), Some("A_USDT"));
-        assert_eq!(s.on_ack(Channel::Ticker, true), None);
-    }
-
-    #[test]
-    fn watch_set_changes_sub_new_and_unsub_removed() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["A_USDT", "B_USDT"]));
-        s.on_connected();
-        drain(&mut s);
-        s.set_desired(&set(&["B_USDT", "C_USDT"]));
-        assert_eq!(
-            drain(&mut s),
-            vec![
-                Command::Unsub(Channel::Ticker, "A_USDT".into()),
-                Command::Unsub(Channel::Deal, "A_USDT".into()),
-                sub(Channel::Ticker, "C_USDT"),
-                sub(Channel::Deal, "C_USDT"),
-            ]
-        );
-        assert_eq!(
-            s.on_data(Channel::Deal, "A_USDT"),
-            DataVerdict::NotSubscribed
-        );
-        // A's ack was still outstanding and must be consumed before B's.
-        assert_eq!(s.on_ack(Channel::Ticker, true).as_deref(), Some("A_USDT"));
-        assert_eq!(s.on_ack(Channel::Ticker, true).as_deref(), Some("B_USDT"));
-    }
-
-    #[test]
-    fn removing_an_unsent_symbol_just_drops_its_subscribes() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["A_USDT"]));
-        s.on_connected();
-        s.set_desired(&set(&[]));
-        assert_eq!(drain(&mut s), vec![]);
-        assert_eq!(s.counts(), SubscriptionCounts::default());
-    }
-
-    #[test]
-    fn refused_contract_fails_once_keeps_fifo_and_is_not_resubscribed() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["NOPE_USDT", "BTC_USDT"]));
-        s.on_connected();
-        drain(&mut s);
-        // Replies arrive in order: ticker NOPE -> error, deal NOPE -> error, then acks.
-        assert!(s.on_contract_refused("NOPE_USDT", "Contract [NOPE_USDT] not exists"));
-        assert!(!s.on_contract_refused("NOPE_USDT", "Contract [NOPE_USDT] not exists"));
-        assert_eq!(s.on_ack(Channel::Ticker, true).as_deref(), Some("BTC_USDT"));
-        assert_eq!(s.on_ack(Channel::Deal, true).as_deref(), Some("BTC_USDT"));
-        assert_eq!(s.counts().failed, 2);
-        assert_eq!(s.counts().acked, 2);
-
-        s.on_disconnected();
-        s.on_connected();
-        let cmds = drain(&mut s);
-        assert!(
-            cmds.iter()
-                .all(|c| !matches!(c, Command::Sub(_, x) if x == "NOPE_USDT")),
-            "failed symbol must not be retried on reconnect: {cmds:?}"
-        );
-        assert_eq!(cmds.len(), 2);
-
-        // Leaving and re-entering the watch set is the explicit way to try again.
-        s.set_desired(&set(&["BTC_USDT"]));
-        assert!(s.failed().is_empty());
-        s.set_desired(&set(&["BTC_USDT", "NOPE_USDT"]));
-        assert_eq!(drain(&mut s).len(), 2);
-    }
-
-    #[test]
-    fn disconnect_resets_states_and_reconnect_resubscribes_everything() {
-        let mut s = Subscriptions::new();
-        s.set_desired(&set(&["A_USDT"]));
-        s.on_connected();
-        drain(&mut s);
-        s.on_data(Channel::Ticker, "A_USDT");
-        s.on_disconnected();
-        assert_eq!(s.counts().pending, 2);
-        s.set_desired(&set(&["A_USDT", "B_USDT"]));
-        assert!(!s.has_outbox());
-        s.on_connected();
-        assert_eq!(drain(&mut s).len(), 4);
-        assert_eq!(s.on_data(Channel::Ticker, "A_USDT"), DataVerdict::FirstData);
-    }
-}
+mod tests;

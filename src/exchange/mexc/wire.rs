@@ -2,10 +2,14 @@
 //! commands. No IO, no clocks, no state — every function here is unit-tested over the frame
 //! shapes quoted in `docs/reference/mexc.md`.
 //!
-//! Numbers: prices and sizes are parsed into `f64` via `serde_json`. That handles every
-//! observed form (`9.75E+4`, `1.066397E3`, `25329.000…000`) and f64 holds the ~10 significant
-//! digits MEXC sends exactly enough for display and comparison (see `protocol::Ticker`). An
-//! exact decimal path is a hardening-issue decision, kept local to [`num`].
+//! Numbers — the documented f64 path (decided for issue 3, see docs/protocol.md "Numbers"):
+//! prices and sizes become `f64` straight from the raw JSON token (serde_json parses the
+//! token with correct rounding, `9.75E+4`, `1.066397E3` and `25329.000…000` included), so
+//! every value is the f64 nearest to the exchange's decimal — one rounding, never two.
+//! MEXC sends at most ~10 significant digits and an f64 holds 15-17, so the decimal reads
+//! back unchanged when printed with the instrument's precision. We only display, compare
+//! and compute percentages; nothing is summed into balances, so an exact decimal type would
+//! add a dependency and conversions without changing any shown value.
 
 use serde_json::{Map, Value};
 
@@ -168,19 +172,27 @@ fn parse_ticker(obj: &Map<String, Value>, data: &Value) -> Inbound {
     let Some(d) = data.as_object() else {
         return skipped("data is not an object");
     };
+    match ticker_from_object(d, obj) {
+        Ok(t) => Inbound::Ticker(t),
+        Err(reason) => skipped(reason),
+    }
+}
+
+/// One ticker object, as pushed in `push.ticker.data` or returned by the REST ticker
+/// endpoint (same field names). `outer` supplies a top-level `symbol` / `ts` fallback.
+pub fn ticker_from_object(
+    d: &Map<String, Value>,
+    outer: &Map<String, Value>,
+) -> Result<TickerUpdate, &'static str> {
     // Live frames carry the symbol both in `data` and at top level; either will do.
     let symbol = d
         .get("symbol")
-        .or_else(|| obj.get("symbol"))
-        .and_then(Value::as_str);
-    let Some(symbol) = symbol else {
-        return skipped("no symbol");
-    };
-    let Some(last) = d.get("lastPrice").and_then(num) else {
-        return skipped("no lastPrice");
-    };
+        .or_else(|| outer.get("symbol"))
+        .and_then(Value::as_str)
+        .ok_or("no symbol")?;
+    let last = d.get("lastPrice").and_then(num).ok_or("no lastPrice")?;
     let f = |key: &str| d.get(key).and_then(num);
-    Inbound::Ticker(TickerUpdate {
+    Ok(TickerUpdate {
         symbol: symbol.to_string(),
         last,
         bid: f("bid1"),
@@ -189,11 +201,13 @@ fn parse_ticker(obj: &Map<String, Value>, data: &Value) -> Inbound {
         volume_24h: f("amount24"),
         fair_price: f("fairPrice"),
         index_price: f("indexPrice"),
-        funding_rate: f("fundingRate"),
+        // The docs' table says `fundingRate`, their example and `push.funding.rate` say
+        // `rate`: accept both (MX-6).
+        funding_rate: f("fundingRate").or_else(|| f("rate")),
         exchange_ts_ms: d
             .get("timestamp")
             .and_then(num_i64)
-            .or_else(|| obj.get("ts").and_then(num_i64)),
+            .or_else(|| outer.get("ts").and_then(num_i64)),
     })
 }
 
@@ -297,8 +311,13 @@ pub fn command(subscribe: bool, channel: Channel, symbol: &str) -> String {
 /// Why a binary frame was not turned into text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BinaryDrop {
-    /// Starts with the gzip magic `1f 8b`; inflation arrives with the hardening issue.
-    GzipNotSupported {
+    /// Starts with the gzip magic but did not inflate to UTF-8 text.
+    BadGzip {
+        len: usize,
+        error: String,
+    },
+    /// Inflated beyond [`MAX_INFLATED`]: refused rather than risk a gzip bomb.
+    TooLarge {
         len: usize,
     },
     Unknown {
@@ -306,15 +325,34 @@ pub enum BinaryDrop {
     },
 }
 
-/// Seam for compressed frames: returns the text to feed [`parse_frame`], or why not.
-/// We always send `"gzip":false`, so a binary frame is unexpected today.
+/// Largest inflated frame accepted (a full depth snapshot is far below this).
+pub const MAX_INFLATED: u64 = 4 * 1024 * 1024;
+
+/// Binary frames: gzip (magic `1f 8b`) is inflated to the text to feed [`parse_frame`];
+/// anything else is dropped with a reason. We always send `"gzip":false`, but the old docs
+/// made gzip the default and the official SDKs still gunzip any binary frame (MX-6).
 pub fn decode_binary(bytes: &[u8]) -> Result<String, BinaryDrop> {
+    use std::io::Read;
     let len = bytes.len();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        Err(BinaryDrop::GzipNotSupported { len })
-    } else {
-        Err(BinaryDrop::Unknown { len })
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Err(BinaryDrop::Unknown { len });
     }
+    let mut text = String::new();
+    let mut inflater = flate2::read::GzDecoder::new(bytes).take(MAX_INFLATED + 1);
+    match inflater.read_to_string(&mut text) {
+        Ok(n) if n as u64 > MAX_INFLATED => Err(BinaryDrop::TooLarge { len }),
+        Ok(_) => Ok(text),
+        Err(e) => Err(BinaryDrop::BadGzip {
+            len,
+            error: e.to_string(),
+        }),
+    }
+}
+
+/// `rs.error` texts that are server notices rather than the reply to one of our commands
+/// (so they must not consume an outstanding subscribe in FIFO matching).
+pub fn is_notice(text: &str) -> bool {
+    text.contains("no response") || text.contains("close the channel")
 }
 
 #[cfg(test)]

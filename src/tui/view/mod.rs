@@ -20,6 +20,7 @@ mod panel;
 mod positions;
 mod signals;
 mod summary;
+mod upstream;
 mod watchlist;
 
 use super::app::{App, DetailView};
@@ -65,6 +66,13 @@ pub fn view(app: &App, frame: &mut Frame) {
         Paragraph::new(summary::line(app, area.width as usize)),
         summary_area,
     );
+    if app.show_upstream {
+        upstream::render(app, frame, body);
+        if app.show_help() {
+            help::render(app, frame, area);
+        }
+        return;
+    }
 
     let rows = app.active_session().map_or(0, |s| s.symbols.len()).max(1) as u16;
     // Borders (2) + column header (1) + one line per symbol.

@@ -243,11 +243,74 @@ fn commands_always_carry_gzip_false() {
     assert_eq!(PING, r#"{"method":"ping"}"#);
 }
 
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
 #[test]
-fn binary_frames_are_dropped_with_a_reason() {
-    assert_eq!(
+fn gzip_frames_inflate_other_binary_is_dropped() {
+    let frame = r#"{"channel":"pong","data":1587453241453}"#;
+    assert_eq!(decode_binary(&gzip(frame)).as_deref(), Ok(frame));
+    assert!(matches!(
         decode_binary(&[0x1f, 0x8b, 8, 0]),
-        Err(BinaryDrop::GzipNotSupported { len: 4 })
-    );
+        Err(BinaryDrop::BadGzip { len: 4, .. })
+    ));
     assert_eq!(decode_binary(&[1, 2]), Err(BinaryDrop::Unknown { len: 2 }));
+    // A bomb: 8 MiB of zeros compresses to a few KiB and must be refused.
+    let bomb = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![b' '; 8 << 20]).unwrap();
+        e.finish().unwrap()
+    };
+    assert!(matches!(
+        decode_binary(&bomb),
+        Err(BinaryDrop::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn funding_rate_under_either_name_and_rest_shape() {
+    let t = ticker(
+        r#"{"channel":"push.ticker","data":{"symbol":"BTC_USDT","lastPrice":1,"rate":0.0001},"ts":1}"#,
+    );
+    assert_eq!(t.funding_rate, Some(0.0001));
+    // The REST ticker object goes through the same mapping.
+    let v: serde_json::Value = serde_json::from_str(
+        r#"{"symbol":"ETH_USDT","lastPrice":"2.5E3","fundingRate":-0.0002,"timestamp":"1789897547210"}"#,
+    )
+    .unwrap();
+    let t = ticker_from_object(v.as_object().unwrap(), &Map::new()).unwrap();
+    assert_eq!((t.last, t.funding_rate), (2500.0, Some(-0.0002)));
+    assert_eq!(t.exchange_ts_ms, Some(1_789_897_547_210));
+}
+
+#[test]
+fn numbers_take_one_rounding_from_the_raw_token() {
+    // The f64 nearest to each decimal, identical to parsing the literal directly.
+    for (token, expect) in [
+        ("80489.1", 80489.1_f64),
+        ("0.000012345", 0.000012345),
+        ("1.066397E3", 1066.397),
+        ("9.75E+4", 97500.0),
+        ("123456.7891", 123456.7891),
+    ] {
+        let v: serde_json::Value = serde_json::from_str(token).unwrap();
+        assert_eq!(num(&v), Some(expect), "{token}");
+        assert_eq!(
+            format!("{}", num(&v).unwrap()).parse::<f64>().unwrap(),
+            expect
+        );
+    }
+}
+
+#[test]
+fn heartbeat_notice_is_not_a_reply() {
+    assert!(is_notice(
+        "more than 60 seconds no response, close the channel"
+    ));
+    assert!(!is_notice("Contract doesn't exist!"));
 }

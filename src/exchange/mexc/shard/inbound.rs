@@ -1,23 +1,26 @@
-//! Inbound frames -> bookkeeping and [`MarketEvent`]s. A child of `adapter` so it can use
-//! the adapter's state directly; the hardening issue's per-subscription watchdogs and gzip
-//! inflation hook in here.
+//! Inbound frames -> bookkeeping and [`MarketEvent`]s. A child of `shard` so it can use
+//! the shard's state directly.
 
 use tokio::time::Instant;
 
 use crate::exchange::MarketEvent;
 use crate::protocol::DataSource;
 
+use super::super::dedupe::filter_shared;
 use super::super::subscriptions::DataVerdict;
 use super::super::wire::{self, Channel, Inbound};
-use super::{Adapter, Shutdown};
+use super::{Shard, Shutdown};
 
-impl Adapter {
+impl Shard {
     /// Handle one text frame. `Err` only when the event receiver is gone.
     pub(super) async fn on_text(&mut self, text: &str, conn_id: &str) -> Result<(), Shutdown> {
         let now = Instant::now();
         let inbound = match wire::parse_frame(text) {
             Ok(i) => i,
             Err(e) => {
+                self.shared
+                    .malformed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Some(suppressed) = self.malformed.hit(now) {
                     let sample: String = text.chars().take(160).collect();
                     tracing::warn!(event = "mexc.malformed_frame", conn_id, error = %e, sample, suppressed, total = self.malformed.total);
@@ -28,10 +31,10 @@ impl Adapter {
         match inbound {
             Inbound::Pong { .. } => {
                 self.health.pong(now);
-                self.publish();
+                self.pong.pong(now);
             }
             Inbound::SubAck { channel, ok, text } => {
-                match self.subs.on_ack(channel, ok) {
+                match self.subs.on_ack(channel, ok, now) {
                     Some(symbol) if ok => {
                         tracing::debug!(
                             event = "mexc.sub_acked",
@@ -74,7 +77,25 @@ impl Adapter {
                 text,
                 contract: None,
             } => {
-                tracing::warn!(event = "mexc.rs_error", conn_id, text);
+                if wire::is_notice(&text) {
+                    tracing::warn!(event = "mexc.rs_error", conn_id, text, kind = "notice");
+                } else {
+                    // A refusal naming no symbol still answers one subscribe: consume it so
+                    // the FIFO stays aligned; the ack timeout retries that stream.
+                    let key = self.subs.on_unattributed_error(&text);
+                    let (channel, symbol) = key
+                        .as_ref()
+                        .map_or(("", ""), |(c, s)| (c.name(), s.as_str()));
+                    tracing::warn!(
+                        event = "mexc.rs_error",
+                        conn_id,
+                        text,
+                        kind = "reply",
+                        channel,
+                        symbol
+                    );
+                    self.publish();
+                }
             }
             Inbound::Skipped { channel, reason } => {
                 tracing::debug!(event = "mexc.frame_skipped", conn_id, channel, reason);
@@ -102,7 +123,7 @@ impl Adapter {
                     );
                 }
                 if self.accept_data(Channel::Deal, &symbol, conn_id) {
-                    let trades = self.dedupe.filter(&symbol, trades);
+                    let trades = filter_shared(&self.shared.dedupe, &symbol, trades);
                     if !trades.is_empty() {
                         self.emit(MarketEvent::Trades {
                             symbol,
@@ -119,7 +140,8 @@ impl Adapter {
 
     /// Subscription bookkeeping for a data frame; false if we are not subscribed to it.
     fn accept_data(&mut self, channel: Channel, symbol: &str, conn_id: &str) -> bool {
-        match self.subs.on_data(channel, symbol) {
+        let now = Instant::now();
+        match self.subs.on_data(channel, symbol, now) {
             DataVerdict::NotSubscribed => {
                 tracing::debug!(
                     event = "mexc.unsubscribed_data",
@@ -130,7 +152,7 @@ impl Adapter {
                 false
             }
             verdict => {
-                self.health.data(Instant::now());
+                self.health.data(now);
                 if verdict == DataVerdict::FirstData {
                     tracing::debug!(
                         event = "mexc.stream_live",
@@ -148,6 +170,10 @@ impl Adapter {
     /// Hand an event to the consumer. Awaiting here is deliberate back-pressure: pings are
     /// sent by the writer task, so a slow consumer never delays the heartbeat.
     async fn emit(&self, event: MarketEvent) -> Result<(), Shutdown> {
-        self.out.send(event).await.map_err(|_| Shutdown)
+        self.shared
+            .out
+            .send(event)
+            .await
+            .map_err(|_| Shutdown("adapter stopped".into()))
     }
 }

@@ -1,0 +1,410 @@
+//! A fault-injecting fake MEXC futures endpoint (WebSocket + REST ticker) for the adapter's
+//! fault tests. A feed ticks every `FEED_MS`; on each tick every connection pushes a ticker
+//! and one trade (id = tick number, the same on every connection, as the exchange would)
+//! for each stream it is subscribed to. Faults are flags the test flips at any time.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+pub const FEED_MS: u64 = 20;
+/// Trades replayed to a fresh deal subscription (MEXC may replay a recent tail).
+const REPLAY: usize = 100;
+
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub no_pong: bool,
+    pub pong_delay_ms: u64,
+    pub no_ack: bool,
+    pub ack_twice: bool,
+    /// `rs.error Contract [X] not exists`.
+    pub unknown: BTreeSet<String>,
+    /// `rs.error "Contract doesn't exist!"` (no symbol) instead of an ack; never pushed.
+    pub refused_without_symbol: BTreeSet<String>,
+    /// Acked, never pushed.
+    pub silent_ticker: BTreeSet<String>,
+    /// No trades at all (tickers still flow).
+    pub quiet_deals: bool,
+    /// Stop reading and writing, keep the TCP connection open.
+    pub half_open: bool,
+    pub gzip: bool,
+    pub deal_as_object: bool,
+    /// Drop TCP connections before the upgrade.
+    pub refuse: bool,
+}
+
+pub enum Cmd {
+    Text(String),
+    Binary(Vec<u8>),
+    Drop,
+    Close(u16, &'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub at: Instant,
+    pub closed: Option<(Instant, Option<(u16, String)>)>,
+}
+
+#[derive(Default)]
+pub struct Log {
+    /// Per connection index: (method, symbol) of every command received.
+    pub commands: BTreeMap<usize, Vec<(String, String)>>,
+    pub conns: Vec<Accepted>,
+}
+
+pub struct Fake {
+    pub url: String,
+    pub faults: Arc<Mutex<Faults>>,
+    pub log: Arc<Mutex<Log>>,
+    pub cmds: Arc<Mutex<Vec<mpsc::UnboundedSender<Cmd>>>>,
+}
+
+impl Fake {
+    pub async fn start() -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/edge", listener.local_addr().unwrap());
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let log = Arc::new(Mutex::new(Log::default()));
+        let cmds = Arc::new(Mutex::new(Vec::new()));
+        let tick = Arc::new(AtomicU64::new(0));
+        let (feed_tx, _) = broadcast::channel::<u64>(256);
+        {
+            let feed_tx = feed_tx.clone();
+            let tick = tick.clone();
+            tokio::spawn(async move {
+                let mut iv = tokio::time::interval(Duration::from_millis(FEED_MS));
+                loop {
+                    iv.tick().await;
+                    let n = tick.fetch_add(1, Ordering::SeqCst) + 1;
+                    let _ = feed_tx.send(n);
+                }
+            });
+        }
+        let (f, l, c, t) = (faults.clone(), log.clone(), cmds.clone(), tick.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                if f.lock().unwrap().refuse {
+                    drop(tcp);
+                    continue;
+                }
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    continue;
+                };
+                let idx = {
+                    let mut log = l.lock().unwrap();
+                    log.conns.push(Accepted {
+                        at: Instant::now(),
+                        closed: None,
+                    });
+                    log.conns.len() - 1
+                };
+                let (tx, rx) = mpsc::unbounded_channel();
+                c.lock().unwrap().push(tx.clone());
+                let conn = Conn {
+                    idx,
+                    faults: f.clone(),
+                    log: l.clone(),
+                    tick: t.clone(),
+                    me: tx,
+                };
+                tokio::spawn(conn.serve(ws, rx, feed_tx.subscribe()));
+            }
+        });
+        Fake {
+            url,
+            faults,
+            log,
+            cmds,
+        }
+    }
+
+    pub fn set(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.faults.lock().unwrap());
+    }
+
+    pub fn accepts(&self) -> usize {
+        self.log.lock().unwrap().conns.len()
+    }
+
+    pub fn conn(&self, i: usize) -> Option<Accepted> {
+        self.log.lock().unwrap().conns.get(i).cloned()
+    }
+
+    /// Commands `method` for `symbol` received on connection `i` (all connections: None).
+    pub fn count(&self, conn: Option<usize>, method: &str, symbol: &str) -> usize {
+        let log = self.log.lock().unwrap();
+        log.commands
+            .iter()
+            .filter(|(i, _)| conn.is_none_or(|c| c == **i))
+            .flat_map(|(_, v)| v)
+            .filter(|(m, s)| m == method && s == symbol)
+            .count()
+    }
+
+    pub fn send(&self, conn: usize, cmd: Cmd) {
+        if let Some(tx) = self.cmds.lock().unwrap().get(conn) {
+            let _ = tx.send(cmd);
+        }
+    }
+}
+
+struct Conn {
+    idx: usize,
+    faults: Arc<Mutex<Faults>>,
+    log: Arc<Mutex<Log>>,
+    tick: Arc<AtomicU64>,
+    me: mpsc::UnboundedSender<Cmd>,
+}
+
+pub fn ticker(symbol: &str, n: u64) -> Value {
+    let last = 80000.0 + n as f64;
+    json!({"symbol":symbol,"data":{"symbol":symbol,"lastPrice":last,"bid1":last - 0.5,"ask1":last + 0.5,"riseFallRate":0.0123,"amount24":1.5E9,"timestamp":1789897547210u64},"channel":"push.ticker","ts":1789897547215u64})
+}
+
+fn trade_row(n: u64) -> Value {
+    json!({"p":9.75E+4,"v":1.066397E3,"T":1 + (n % 2),"O":1,"M":2,"t":1789897547210u64 + n,"i":n.to_string(),"cts":"1789897547210"})
+}
+
+impl Conn {
+    fn gz(text: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = e.write_all(text.as_bytes());
+        e.finish().unwrap_or_default()
+    }
+
+    fn frame(&self, v: &Value) -> Message {
+        if self.faults.lock().unwrap().gzip {
+            Message::binary(Self::gz(&v.to_string()))
+        } else {
+            Message::text(v.to_string())
+        }
+    }
+
+    async fn serve(
+        self,
+        ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+        mut feed: broadcast::Receiver<u64>,
+    ) {
+        let (mut sink, mut stream) = ws.split();
+        let mut subs: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut out: VecDeque<Message> = VecDeque::new();
+        let close = loop {
+            while let Some(m) = out.pop_front() {
+                if sink.send(m).await.is_err() {
+                    break;
+                }
+            }
+            if self.faults.lock().unwrap().half_open {
+                // Neither read nor write, keep the socket: the client must notice silence.
+                let _keep = (sink, stream);
+                loop {
+                    match cmds.recv().await {
+                        Some(Cmd::Drop) | None => break,
+                        Some(_) => {}
+                    }
+                }
+                break None;
+            }
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                        self.on_command(&v, &mut subs, &mut out);
+                    }
+                    Some(Ok(Message::Close(f))) => break f.map(|f| (u16::from(f.code), f.reason.to_string())),
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => break None,
+                },
+                n = feed.recv() => {
+                    let Ok(n) = n else { continue };
+                    let f = self.faults.lock().unwrap().clone();
+                    for (ch, sym) in &subs {
+                        if ch == "ticker" && !f.silent_ticker.contains(sym) {
+                            out.push_back(self.frame(&ticker(sym, n)));
+                        }
+                        if ch == "deal" && !f.quiet_deals {
+                            let data = if f.deal_as_object { trade_row(n) } else { json!([trade_row(n)]) };
+                            out.push_back(self.frame(&json!({"symbol":sym,"data":data,"channel":"push.deal","ts":"1789897547215"})));
+                        }
+                    }
+                }
+                cmd = cmds.recv() => match cmd {
+                    Some(Cmd::Text(s)) => out.push_back(Message::text(s)),
+                    Some(Cmd::Binary(b)) => out.push_back(Message::binary(b)),
+                    Some(Cmd::Close(code, reason)) => {
+                        let f = CloseFrame { code: code.into(), reason: reason.into() };
+                        let _ = sink.send(Message::Close(Some(f))).await;
+                    }
+                    Some(Cmd::Drop) | None => break None,
+                },
+            }
+        };
+        let mut log = self.log.lock().unwrap();
+        if let Some(c) = log.conns.get_mut(self.idx) {
+            c.closed = Some((Instant::now(), close));
+        }
+    }
+
+    fn on_command(
+        &self,
+        v: &Value,
+        subs: &mut BTreeSet<(String, String)>,
+        out: &mut VecDeque<Message>,
+    ) {
+        let method = v["method"].as_str().unwrap_or_default().to_string();
+        let sym = v["param"]["symbol"].as_str().unwrap_or("null").to_string();
+        let f = self.faults.lock().unwrap().clone();
+        if method == "ping" {
+            let pong = json!({"channel":"pong","data":1790133892943u64,"ts":1790133892943u64});
+            if f.no_pong {
+            } else if f.pong_delay_ms > 0 {
+                let me = self.me.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(f.pong_delay_ms)).await;
+                    let _ = me.send(Cmd::Text(pong.to_string()));
+                });
+            } else {
+                out.push_back(self.frame(&pong));
+            }
+            return;
+        }
+        self.log
+            .lock()
+            .unwrap()
+            .commands
+            .entry(self.idx)
+            .or_default()
+            .push((method.clone(), sym.clone()));
+        if let Some(ch) = method.strip_prefix("unsub.") {
+            subs.remove(&(ch.to_string(), sym));
+            return;
+        }
+        let Some(ch) = method.strip_prefix("sub.") else {
+            return;
+        };
+        if f.unknown.contains(&sym) {
+            out.push_back(Message::text(
+                json!({"channel":"rs.error","data":format!("Contract [{sym}] not exists"),"ts":1})
+                    .to_string(),
+            ));
+            return;
+        }
+        if f.refused_without_symbol.contains(&sym) {
+            out.push_back(Message::text(
+                json!({"channel":"rs.error","data":"Contract doesn't exist!","ts":1}).to_string(),
+            ));
+            return;
+        }
+        if !f.no_ack {
+            let ack = json!({"channel":format!("rs.sub.{ch}"),"data":"success","ts":1});
+            out.push_back(self.frame(&ack));
+            if f.ack_twice {
+                out.push_back(self.frame(&ack));
+            }
+        }
+        subs.insert((ch.to_string(), sym.clone()));
+        if ch == "deal" && !f.quiet_deals {
+            // Replay the recent tail, as a fresh subscription may.
+            let n = self.tick.load(Ordering::SeqCst);
+            let rows: Vec<Value> = (n.saturating_sub(REPLAY as u64) + 1..=n)
+                .map(trade_row)
+                .collect();
+            if !rows.is_empty() {
+                out.push_back(self.frame(
+                    &json!({"symbol":sym,"data":rows,"channel":"push.deal","ts":1789897547215u64}),
+                ));
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// REST
+// ------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestMode {
+    Ok,
+    Throttle,
+    Waf,
+}
+
+#[derive(Clone)]
+pub struct Rest {
+    pub url: String,
+    pub mode: Arc<Mutex<RestMode>>,
+    pub hits: Arc<Mutex<Vec<(Instant, RestMode)>>>,
+    pub symbols: Arc<Vec<String>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Rest {
+    pub async fn start(symbols: &[&str]) -> Rest {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let rest = Rest {
+            url,
+            mode: Arc::new(Mutex::new(RestMode::Ok)),
+            hits: Arc::new(Mutex::new(Vec::new())),
+            symbols: Arc::new(symbols.iter().map(|s| s.to_string()).collect()),
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = axum::Router::new()
+            .route("/api/v1/contract/ticker", axum::routing::get(ticker_route))
+            .with_state(rest.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        rest
+    }
+
+    pub fn set(&self, m: RestMode) {
+        *self.mode.lock().unwrap() = m;
+    }
+
+    pub fn hits(&self) -> Vec<(Instant, RestMode)> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+async fn ticker_route(State(r): State<Rest>) -> Response {
+    let mode = *r.mode.lock().unwrap();
+    r.hits.lock().unwrap().push((Instant::now(), mode));
+    let n = r.calls.fetch_add(1, Ordering::SeqCst) as u64;
+    match mode {
+        RestMode::Ok => {
+            let data: Vec<Value> = r
+                .symbols
+                .iter()
+                .map(|s| ticker(s, n)["data"].clone())
+                .chain([json!({"symbol":"OTHER_USDT","lastPrice":1})])
+                .collect();
+            axum::Json(json!({"success":true,"code":0,"data":data})).into_response()
+        }
+        RestMode::Throttle => axum::Json(
+            json!({"success":false,"code":510,"message":"Requests are too frequent, please try again later"}),
+        )
+        .into_response(),
+        RestMode::Waf => (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY>Reference #18</BODY></HTML>",
+        )
+            .into_response(),
+    }
+}
