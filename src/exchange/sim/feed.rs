@@ -5,7 +5,8 @@
 //! so no client can slow the market down.
 
 use super::clock::wall_ms;
-use super::frames::{self, Spelling};
+use super::faults::SimFaults;
+use super::frames::{self, Spelling, Ts};
 use super::market::{Market, SYMBOL_NAMES, Ticker};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::Arc;
@@ -24,6 +25,25 @@ pub(crate) enum Topic {
     Ticker(usize),
     Deal(usize),
     Tickers,
+}
+
+impl Topic {
+    /// Channel name as subscriptions and fault selectors spell it.
+    pub fn channel(self) -> &'static str {
+        match self {
+            Topic::Ticker(_) => "ticker",
+            Topic::Deal(_) => "deal",
+            Topic::Tickers => "tickers",
+        }
+    }
+
+    /// The symbol a per-symbol stream is about (`push.tickers` has none).
+    pub fn symbol(self) -> Option<&'static str> {
+        match self {
+            Topic::Ticker(i) | Topic::Deal(i) => SYMBOL_NAMES.get(i).copied(),
+            Topic::Tickers => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,8 +66,10 @@ pub(crate) async fn run(
     cfg: FeedConfig,
     pushes: broadcast::Sender<PushFrame>,
     snapshot: watch::Sender<Snapshot>,
+    faults: Arc<SimFaults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let state = faults.state_watch();
     let tick_every = cfg.ticker_every.min(MAX_TICK);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -69,23 +91,44 @@ pub(crate) async fn run(
             _ = shutdown.changed() => break,
         }
         let now_ms = wall_ms();
+        // Payload-shape faults are applied here, where frames are rendered once for everyone.
+        let (deal_object, ts) = {
+            let f = state.borrow();
+            spelling.set_force_exponent(f.exponent_numbers);
+            let ts = Ts::new(now_ms.saturating_add(f.ts_skew_ms), f.ts_string);
+            (f.deal_object, ts)
+        };
+        for (symbol, spec) in faults.take_pumps() {
+            tracing::info!(
+                symbol = SYMBOL_NAMES.get(symbol).copied(),
+                ?spec,
+                "sim: forced pump"
+            );
+            market.force_pump(symbol, spec);
+        }
         for batch in market.step(now_ms) {
             let symbol = SYMBOL_NAMES[batch.symbol];
-            let text = frames::deal_push(symbol, &batch.trades, &mut spelling, now_ms);
-            publish(Topic::Deal(batch.symbol), text);
+            let topic = Topic::Deal(batch.symbol);
+            if deal_object {
+                for text in frames::deal_push_objects(symbol, &batch.trades, &mut spelling, ts) {
+                    publish(topic, text);
+                }
+            } else {
+                publish(
+                    topic,
+                    frames::deal_push(symbol, &batch.trades, &mut spelling, ts),
+                );
+            }
         }
         let tickers = market.tickers();
         let at = Instant::now();
         if due(&mut next_ticker, at, cfg.ticker_every) {
             for (i, t) in tickers.iter().enumerate() {
-                publish(
-                    Topic::Ticker(i),
-                    frames::ticker_push(t, &mut spelling, now_ms),
-                );
+                publish(Topic::Ticker(i), frames::ticker_push(t, &mut spelling, ts));
             }
         }
         if due(&mut next_tickers, at, TICKERS_EVERY) {
-            let text = frames::tickers_push(&tickers, &mut spelling, now_ms);
+            let text = frames::tickers_push(&tickers, &mut spelling, ts);
             publish(Topic::Tickers, text);
         }
         snapshot.send_replace(Arc::new(tickers));
