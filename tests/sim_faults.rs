@@ -32,8 +32,23 @@ async fn start() -> SimHandle {
     sim::start(&cfg(), listener).await.unwrap()
 }
 
+/// Connect and wait until the simulator has registered the connection, so an action sent
+/// next surely reaches it (the server task starts after the handshake answer is on its way).
 async fn connect(sim: &SimHandle) -> Ws {
-    connect_async(sim.ws_url()).await.unwrap().0
+    let before = sim.faults.connections_accepted();
+    let ws = connect_async(sim.ws_url()).await.unwrap().0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while sim.faults.connections_accepted() == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ws
+}
+
+fn local_addr(ws: &Ws) -> std::net::SocketAddr {
+    match ws.get_ref() {
+        MaybeTlsStream::Plain(tcp) => tcp.local_addr().unwrap(),
+        _ => panic!("plain TCP expected"),
+    }
 }
 
 async fn send(ws: &mut Ws, text: &str) {
@@ -571,7 +586,14 @@ async fn inject_reaches_every_connection_or_just_one() {
         let got = collect(ws, Duration::from_millis(150)).await;
         assert_eq!(got, vec![Message::text("hello")]);
     }
-    let first = sim.faults.connections()[0].id;
+    let me = local_addr(&a);
+    let first = sim
+        .faults
+        .connections()
+        .into_iter()
+        .find(|c| c.peer == Some(me))
+        .unwrap()
+        .id;
     let (status, r) = control(&sim, "/inject", json!({"conn": first, "text": "one"})).await;
     assert_eq!((status, &r["reached"]), (200, &json!(1)));
     assert_eq!(collect(&mut a, Duration::from_millis(150)).await.len(), 1);

@@ -253,11 +253,13 @@ impl Conn {
 
 async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     let faults = shared.faults.clone();
-    let open = faults.open_connection(Some(peer.addr));
-    let id = open.id;
+    // Listen before registering: once the connection is listed, an action aimed at it must
+    // reach it.
     let mut pushes = shared.pushes.subscribe();
     let mut actions = faults.action_signal();
     let mut state = faults.state_watch();
+    let open = faults.open_connection(Some(peer.addr));
+    let id = open.id;
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
     let mut c = Conn {
