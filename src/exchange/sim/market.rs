@@ -220,28 +220,21 @@ impl Default for PumpSpec {
 }
 
 impl PumpSpec {
-    /// Refuse shapes the model cannot run (zero durations divide by zero; a move of -100 % or
-    /// more has no logarithm).
+    /// Refuse shapes the model cannot run: zero durations divide by zero, a move of -100 % or
+    /// more has no logarithm, and huge values would overflow tick arithmetic or ask the model
+    /// for millions of trades per step.
     pub fn check(&self) -> Result<(), String> {
-        let finite = [
-            self.magnitude_pct,
-            self.retrace,
-            self.rate_mult,
-            self.size_mult,
-        ]
-        .iter()
-        .all(|x| x.is_finite());
-        if !finite
-            || self.magnitude_pct <= -100.0
-            || self.rise_ms <= 0
-            || self.fade_ms <= 0
-            || !(0.0..=1.0).contains(&self.retrace)
-            || self.rate_mult < 0.0
-            || self.size_mult < 0.0
-        {
+        const DAY_MS: i64 = 86_400_000;
+        let ok = (-99.0..=1_000.0).contains(&self.magnitude_pct)
+            && (1..=DAY_MS).contains(&self.rise_ms)
+            && (1..=DAY_MS).contains(&self.fade_ms)
+            && (0.0..=1.0).contains(&self.retrace)
+            && (0.0..=100.0).contains(&self.rate_mult)
+            && (0.0..=100.0).contains(&self.size_mult);
+        if !ok {
             return Err(format!(
-                "invalid pump {self:?}: magnitude_pct > -100, rise_ms and fade_ms > 0, \
-                 retrace in 0..=1, multipliers >= 0"
+                "invalid pump {self:?}: magnitude_pct in -99..=1000, rise_ms and fade_ms in \
+                 1..=86400000, retrace in 0..=1, rate_mult and size_mult in 0..=100"
             ));
         }
         Ok(())
@@ -774,6 +767,22 @@ mod tests {
         assert!(
             PumpSpec {
                 magnitude_pct: -100.0,
+                ..spec
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PumpSpec {
+                rise_ms: i64::MAX,
+                ..spec
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PumpSpec {
+                rate_mult: f64::NAN,
                 ..spec
             }
             .check()
