@@ -99,10 +99,15 @@ pub enum Command {
         #[arg(long, env = "TRADEMON_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
-    /// Run the MEXC futures simulator alone (WebSocket /edge and REST on one port).
+    /// Run the MEXC futures simulator alone (WebSocket /edge, REST and the /control fault API
+    /// on one port; see docs/simulator.md).
     Sim {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Serve the /control fault API even when listening on a non-loopback address
+        /// (it is unauthenticated and can drop every connection).
+        #[arg(long)]
+        allow_remote_control: bool,
     },
     /// Measurements for docs/benchmarks.md (not part of CI).
     Bench {

@@ -26,7 +26,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         None => run_tui_embedded(cfg, cli.demo).await,
         Some(Command::Serve { listen }) => run_serve(cfg, cli.demo, listen).await,
         Some(Command::Connect { url, token }) => run_connect(cfg, url, token).await,
-        Some(Command::Sim { listen }) => run_sim(cfg, listen).await,
+        Some(Command::Sim {
+            listen,
+            allow_remote_control,
+        }) => run_sim(cfg, listen, allow_remote_control).await,
         Some(Command::Bench { which }) => run_bench(which).await,
         Some(Command::Config { print, check }) => {
             if print || !check {
@@ -195,18 +198,31 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_sim(cfg: Config, listen: Option<String>) -> Result<ExitCode> {
+async fn run_sim(
+    cfg: Config,
+    listen: Option<String>,
+    allow_remote_control: bool,
+) -> Result<ExitCode> {
     let addr = listen.unwrap_or_else(|| cfg.sim.listen.clone());
     let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, cfg.secret_values(), None)?;
     let listener = TcpListener::bind(&addr)
         .await
         .wrap_err_with(|| format!("simulator cannot listen on {addr}"))?;
-    let s = sim::start(&cfg.sim, listener).await?;
+    let control = sim::ControlAccess::for_listener(listener.local_addr()?, allow_remote_control);
+    let s = sim::start_with(&cfg.sim, listener, control.clone()).await?;
     println!(
         "MEXC simulator: WebSocket {}  REST {}",
         s.ws_url(),
         s.rest_url()
     );
+    match control {
+        sim::ControlAccess::Enabled => println!(
+            "fault control: {}  (curl {}/faults; docs/simulator.md)",
+            s.control_url(),
+            s.control_url()
+        ),
+        sim::ControlAccess::Refused(why) => println!("fault control: off ({why})"),
+    }
     wait_for_shutdown_signal().await;
     s.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,6 @@
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -464,7 +463,7 @@ async fn fault_seams_refuse_drop_pause_and_stall() {
     let sim = start(cfg(10_000)).await;
     let f = sim.faults.clone();
 
-    f.refuse_upgrades.store(true, Ordering::Relaxed);
+    f.update(|s| s.refuse_upgrades = true);
     match connect_async(sim.ws_url()).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
             assert_eq!(resp.status(), 403);
@@ -474,13 +473,13 @@ async fn fault_seams_refuse_drop_pause_and_stall() {
         }
         other => panic!("expected 403, got {:?}", other.map(|_| ())),
     }
-    f.refuse_upgrades.store(false, Ordering::Relaxed);
+    f.update(|s| s.refuse_upgrades = false);
 
     let mut ws = connect(&sim).await;
     assert_eq!(f.connections_accepted(), 1);
-    f.stall_pongs.store(true, Ordering::Relaxed);
+    f.update(|s| s.drop_pongs = true);
     send(&mut ws, r#"{"method":"ping"}"#).await;
-    f.pause_pushes.store(true, Ordering::Relaxed);
+    f.update(|s| s.pause_pushes = true);
     send(
         &mut ws,
         r#"{"method":"sub.deal","param":{"symbol":"BTC_USDT"}}"#,
@@ -494,7 +493,7 @@ async fn fault_seams_refuse_drop_pause_and_stall() {
         None,
         "paused"
     );
-    f.pause_pushes.store(false, Ordering::Relaxed);
+    f.update(|s| s.pause_pushes = false);
     let m = next(&mut ws, Duration::from_secs(1))
         .await
         .expect("pushes resume");
@@ -523,7 +522,7 @@ async fn fault_seams_refuse_drop_pause_and_stall() {
     let mut again = connect(&sim).await;
     assert_eq!(f.connections_accepted(), 2);
     send(&mut again, r#"{"method":"ping"}"#).await;
-    f.stall_pongs.store(false, Ordering::Relaxed);
+    f.update(|s| s.drop_pongs = false);
     send(&mut again, r#"{"method":"ping"}"#).await;
     assert_eq!(json(&next_reply(&mut again).await)["channel"], "pong");
     sim.shutdown().await;

@@ -376,7 +376,9 @@ async fn a_scripted_pump_drives_a_session_into_a_position_seen_by_the_client() {
     })
     .await;
     let sim = stack.sim.as_ref().expect("demo runs the simulator");
-    sim.faults.force_pump("BTC_USDT");
+    sim.faults
+        .force_pump("BTC_USDT")
+        .expect("BTC_USDT is simulated");
     let in_position = |o: &Observer| {
         o.model
             .instances

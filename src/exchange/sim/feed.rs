@@ -6,8 +6,8 @@
 
 use super::clock::wall_ms;
 use super::faults::SimFaults;
-use super::frames::{self, Spelling};
-use super::market::{Market, SYMBOL_NAMES, Ticker, symbol_index};
+use super::frames::{self, Spelling, Ts};
+use super::market::{Market, PumpSpec, SYMBOL_NAMES, Ticker};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,25 @@ pub(crate) enum Topic {
     Tickers,
 }
 
+impl Topic {
+    /// Channel name as subscriptions and fault selectors spell it.
+    pub fn channel(self) -> &'static str {
+        match self {
+            Topic::Ticker(_) => "ticker",
+            Topic::Deal(_) => "deal",
+            Topic::Tickers => "tickers",
+        }
+    }
+
+    /// The symbol a per-symbol stream is about (`push.tickers` has none).
+    pub fn symbol(self) -> Option<&'static str> {
+        match self {
+            Topic::Ticker(i) | Topic::Deal(i) => SYMBOL_NAMES.get(i).copied(),
+            Topic::Tickers => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct PushFrame {
     pub topic: Topic,
@@ -42,6 +61,17 @@ pub(crate) struct FeedConfig {
     pub first_pump_after: Option<Duration>,
 }
 
+/// The demo's first pump: +5 % over 20 s on a heavy, buy-side burst, half given back over
+/// 40 s. Slow enough that the demo strategy's entry and exit are both on screen for a while.
+const FIRST_PUMP: PumpSpec = PumpSpec {
+    magnitude_pct: 5.0,
+    rise_ms: 20_000,
+    fade_ms: 40_000,
+    retrace: 0.5,
+    rate_mult: 8.0,
+    size_mult: 3.0,
+};
+
 pub(crate) type Snapshot = Arc<Vec<Ticker>>;
 
 pub(crate) async fn run(
@@ -52,6 +82,7 @@ pub(crate) async fn run(
     faults: Arc<SimFaults>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let state = faults.state_watch();
     let tick_every = cfg.ticker_every.min(MAX_TICK);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -74,32 +105,48 @@ pub(crate) async fn run(
             _ = shutdown.changed() => break,
         }
         let now_ms = wall_ms();
+        // Payload-shape faults are applied here, where frames are rendered once for everyone.
+        let (deal_object, ts) = {
+            let f = state.borrow();
+            spelling.set_force_exponent(f.exponent_numbers);
+            let ts = Ts::new(now_ms.saturating_add(f.ts_skew_ms), f.ts_string);
+            (f.deal_object, ts)
+        };
         if first_pump.is_some_and(|at| Instant::now() >= at) {
             first_pump = None;
-            market.force_pump(0, now_ms);
+            market.force_pump(0, FIRST_PUMP);
         }
-        for symbol in faults.take_forced_pumps() {
-            if let Some(i) = symbol_index(&symbol) {
-                market.force_pump(i, now_ms);
-            }
+        for (symbol, spec) in faults.take_pumps() {
+            tracing::info!(
+                symbol = SYMBOL_NAMES.get(symbol).copied(),
+                ?spec,
+                "sim: forced pump"
+            );
+            market.force_pump(symbol, spec);
         }
         for batch in market.step(now_ms) {
             let symbol = SYMBOL_NAMES[batch.symbol];
-            let text = frames::deal_push(symbol, &batch.trades, &mut spelling, now_ms);
-            publish(Topic::Deal(batch.symbol), text);
+            let topic = Topic::Deal(batch.symbol);
+            if deal_object {
+                for text in frames::deal_push_objects(symbol, &batch.trades, &mut spelling, ts) {
+                    publish(topic, text);
+                }
+            } else {
+                publish(
+                    topic,
+                    frames::deal_push(symbol, &batch.trades, &mut spelling, ts),
+                );
+            }
         }
         let tickers = market.tickers();
         let at = Instant::now();
         if due(&mut next_ticker, at, cfg.ticker_every) {
             for (i, t) in tickers.iter().enumerate() {
-                publish(
-                    Topic::Ticker(i),
-                    frames::ticker_push(t, &mut spelling, now_ms),
-                );
+                publish(Topic::Ticker(i), frames::ticker_push(t, &mut spelling, ts));
             }
         }
         if due(&mut next_tickers, at, TICKERS_EVERY) {
-            let text = frames::tickers_push(&tickers, &mut spelling, now_ms);
+            let text = frames::tickers_push(&tickers, &mut spelling, ts);
             publish(Topic::Tickers, text);
         }
         snapshot.send_replace(Arc::new(tickers));

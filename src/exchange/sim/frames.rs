@@ -77,6 +77,8 @@ fn raw(text: String) -> Num {
 /// where callers compare snapshots); `seeded()` imitates live frames.
 pub struct Spelling {
     rng: Option<Rng>,
+    /// The `exponent_numbers` fault: every price in exponent form.
+    force_exponent: bool,
 }
 
 /// Chance that a price field in a ticker is spelled in exponent form.
@@ -112,13 +114,21 @@ const OPTIONALS: [Optional; 6] = [
 
 impl Spelling {
     pub fn plain() -> Spelling {
-        Spelling { rng: None }
+        Spelling {
+            rng: None,
+            force_exponent: false,
+        }
     }
 
     pub fn seeded(seed: u64) -> Spelling {
         Spelling {
             rng: Some(Rng::with_seed(seed)),
+            force_exponent: false,
         }
+    }
+
+    pub fn set_force_exponent(&mut self, on: bool) {
+        self.force_exponent = on;
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -126,6 +136,9 @@ impl Spelling {
     }
 
     fn style(&mut self, exponent_chance: f64) -> NumStyle {
+        if self.force_exponent {
+            return NumStyle::Exponent;
+        }
         let Some(rng) = self.rng.as_mut() else {
             return NumStyle::Plain;
         };
@@ -248,6 +261,36 @@ struct DealRow {
     cts: Option<String>,
 }
 
+/// An envelope `ts`: a JSON number as live frames have it, or a string as the docs show it
+/// (the `ts_string` fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ts {
+    pub ms: i64,
+    pub as_string: bool,
+}
+
+impl Ts {
+    pub fn new(ms: i64, as_string: bool) -> Ts {
+        Ts { ms, as_string }
+    }
+}
+
+impl From<i64> for Ts {
+    fn from(ms: i64) -> Ts {
+        Ts::new(ms, false)
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.as_string {
+            s.serialize_str(&self.ms.to_string())
+        } else {
+            s.serialize_i64(self.ms)
+        }
+    }
+}
+
 /// Server push; field order matches live frames.
 #[derive(Serialize)]
 struct Push<'a, T> {
@@ -255,7 +298,7 @@ struct Push<'a, T> {
     symbol: Option<&'a str>,
     data: T,
     channel: &'a str,
-    ts: i64,
+    ts: Ts,
 }
 
 /// Ack, pong or error.
@@ -263,19 +306,23 @@ struct Push<'a, T> {
 struct Reply<'a, T> {
     channel: &'a str,
     data: T,
-    ts: i64,
+    ts: Ts,
 }
 
-pub fn ticker_push(t: &Ticker, sp: &mut Spelling, ts: i64) -> serde_json::Result<String> {
+pub fn ticker_push(t: &Ticker, sp: &mut Spelling, ts: impl Into<Ts>) -> serde_json::Result<String> {
     serde_json::to_string(&Push {
         symbol: Some(t.symbol),
         data: ticker_data(t, sp),
         channel: "push.ticker",
-        ts,
+        ts: ts.into(),
     })
 }
 
-pub fn tickers_push(all: &[Ticker], sp: &mut Spelling, ts: i64) -> serde_json::Result<String> {
+pub fn tickers_push(
+    all: &[Ticker],
+    sp: &mut Spelling,
+    ts: impl Into<Ts>,
+) -> serde_json::Result<String> {
     let rows: Vec<TickersRow> = all
         .iter()
         .map(|t| TickersRow {
@@ -297,59 +344,92 @@ pub fn tickers_push(all: &[Ticker], sp: &mut Spelling, ts: i64) -> serde_json::R
         symbol: None,
         data: rows,
         channel: "push.tickers",
-        ts,
+        ts: ts.into(),
     })
 }
 
+fn deal_row(t: &Trade, sp: &mut Spelling) -> DealRow {
+    DealRow {
+        p: raw(spell(t.price, sp.style(DEAL_EXPONENT_CHANCE))),
+        v: t.contracts,
+        taker: if t.taker_buy { 1 } else { 2 },
+        open_flag: t.open_flag,
+        self_trade: 2,
+        t: t.ts_ms,
+        i: t.id.to_string(),
+        cts: sp.chance(CTS_CHANCE).then(|| t.ts_ms.to_string()),
+    }
+}
+
+/// `push.deal` with `data` as an array of trades, as live frames have it.
 pub fn deal_push(
     symbol: &str,
     trades: &[Trade],
     sp: &mut Spelling,
-    ts: i64,
+    ts: impl Into<Ts>,
 ) -> serde_json::Result<String> {
-    let rows: Vec<DealRow> = trades
-        .iter()
-        .map(|t| DealRow {
-            p: raw(spell(t.price, sp.style(DEAL_EXPONENT_CHANCE))),
-            v: t.contracts,
-            taker: if t.taker_buy { 1 } else { 2 },
-            open_flag: t.open_flag,
-            self_trade: 2,
-            t: t.ts_ms,
-            i: t.id.to_string(),
-            cts: sp.chance(CTS_CHANCE).then(|| t.ts_ms.to_string()),
-        })
-        .collect();
+    let rows: Vec<DealRow> = trades.iter().map(|t| deal_row(t, sp)).collect();
     serde_json::to_string(&Push {
         symbol: Some(symbol),
         data: rows,
         channel: "push.deal",
-        ts,
+        ts: ts.into(),
     })
+}
+
+/// `push.deal` with `data` as one object, as the docs still show it (the `deal_object` fault):
+/// one frame per trade.
+pub fn deal_push_objects(
+    symbol: &str,
+    trades: &[Trade],
+    sp: &mut Spelling,
+    ts: Ts,
+) -> Vec<serde_json::Result<String>> {
+    trades
+        .iter()
+        .map(|t| {
+            serde_json::to_string(&Push {
+                symbol: Some(symbol),
+                data: deal_row(t, sp),
+                channel: "push.deal",
+                ts,
+            })
+        })
+        .collect()
+}
+
+/// Gzip `bytes` the way a `gzip:true` MEXC stream would (magic `1f 8b`).
+pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes)?;
+    enc.finish()
 }
 
 /// `{"channel":"rs.sub.<ch>","data":"success","ts":..}`: no symbol, no id, like MEXC.
-pub fn sub_ack(channel: &str, ts: i64) -> serde_json::Result<String> {
+pub fn sub_ack(channel: &str, ts: impl Into<Ts>) -> serde_json::Result<String> {
     serde_json::to_string(&Reply {
         channel: &format!("rs.sub.{channel}"),
         data: "success",
-        ts,
+        ts: ts.into(),
     })
 }
 
-pub fn rs_error(text: &str, ts: i64) -> serde_json::Result<String> {
+pub fn rs_error(text: &str, ts: impl Into<Ts>) -> serde_json::Result<String> {
     serde_json::to_string(&Reply {
         channel: "rs.error",
         data: text,
-        ts,
+        ts: ts.into(),
     })
 }
 
-pub fn pong(now_ms: i64) -> serde_json::Result<String> {
+/// `{"channel":"pong","data":<ms>,"ts":<ms>}`; `data` stays a number even when `ts` is a string.
+pub fn pong(now: impl Into<Ts>) -> serde_json::Result<String> {
+    let ts = now.into();
     serde_json::to_string(&Reply {
         channel: "pong",
-        data: now_ms,
-        ts: now_ms,
+        data: ts.ms,
+        ts,
     })
 }
 
@@ -435,6 +515,37 @@ mod tests {
             r#"{"channel":"rs.error","data":"Contract [X] not exists","ts":5}"#
         );
         assert_eq!(pong(7).unwrap(), r#"{"channel":"pong","data":7,"ts":7}"#);
+        assert_eq!(
+            pong(Ts::new(7, true)).unwrap(),
+            r#"{"channel":"pong","data":7,"ts":"7"}"#
+        );
+    }
+
+    #[test]
+    fn fault_shapes_deal_object_exponent_and_gzip() {
+        let trade = Trade {
+            id: 16_270_106_116,
+            price: Decimal::new(804_890, 1),
+            contracts: 11,
+            taker_buy: false,
+            open_flag: 1,
+            ts_ms: 1_789_897_547_210,
+        };
+        let mut sp = Spelling::plain();
+        sp.set_force_exponent(true);
+        let frames = deal_push_objects(
+            "BTC_USDT",
+            &[trade.clone(), trade],
+            &mut sp,
+            Ts::new(9, true),
+        );
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            frames[0].as_ref().unwrap(),
+            r#"{"symbol":"BTC_USDT","data":{"p":8.0489E+4,"v":11,"T":2,"O":1,"M":2,"t":1789897547210,"i":"16270106116"},"channel":"push.deal","ts":"9"}"#
+        );
+        let packed = gzip(b"hello").unwrap();
+        assert_eq!(&packed[..2], &[0x1f, 0x8b]);
     }
 
     #[test]

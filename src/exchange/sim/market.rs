@@ -187,6 +187,60 @@ struct Pump {
     size_mult: f64,
 }
 
+/// A pump started on request (`SimFaults::force_pump`): the same shape every time, so engine
+/// tests can count on the move and the volume burst.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PumpSpec {
+    /// Peak move in percent (negative for a dump).
+    pub magnitude_pct: f64,
+    /// Time to the peak.
+    pub rise_ms: i64,
+    /// Time from the peak back to calm.
+    pub fade_ms: i64,
+    /// Share of the move given back during the fade (0..=1).
+    pub retrace: f64,
+    /// Trade rate multiplier while rising.
+    pub rate_mult: f64,
+    /// Trade size multiplier while rising.
+    pub size_mult: f64,
+}
+
+impl Default for PumpSpec {
+    fn default() -> Self {
+        PumpSpec {
+            magnitude_pct: 5.0,
+            rise_ms: 5_000,
+            fade_ms: 20_000,
+            retrace: 0.5,
+            rate_mult: 8.0,
+            size_mult: 3.0,
+        }
+    }
+}
+
+impl PumpSpec {
+    /// Refuse shapes the model cannot run: zero durations divide by zero, a move of -100 % or
+    /// more has no logarithm, and huge values would overflow tick arithmetic or ask the model
+    /// for millions of trades per step.
+    pub fn check(&self) -> Result<(), String> {
+        const DAY_MS: i64 = 86_400_000;
+        let ok = (-99.0..=1_000.0).contains(&self.magnitude_pct)
+            && (1..=DAY_MS).contains(&self.rise_ms)
+            && (1..=DAY_MS).contains(&self.fade_ms)
+            && (0.0..=1.0).contains(&self.retrace)
+            && (0.0..=100.0).contains(&self.rate_mult)
+            && (0.0..=100.0).contains(&self.size_mult);
+        if !ok {
+            return Err(format!(
+                "invalid pump {self:?}: magnitude_pct in -99..=1000, rise_ms and fade_ms in \
+                 1..=86400000, retrace in 0..=1, rate_mult and size_mult in 0..=100"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How a pump shapes the market at one instant.
 #[derive(Debug, Clone, Copy)]
 struct PumpPhase {
@@ -352,30 +406,32 @@ impl Market {
         self.pumps_started
     }
 
-    /// Starts an upward pump on `symbol` now (replacing a running one): +5 % over 20 s with an
-    /// 8x trade rate, 3x sizes and mostly taker buys, then half of it given back over 40 s.
-    /// Deterministic, for the demo's first pump and for tests that need a signal on cue.
-    pub fn force_pump(&mut self, symbol: usize, now_ms: i64) {
+    pub fn pump_active(&self, symbol: usize) -> bool {
+        self.symbols.get(symbol).is_some_and(|s| s.pump.is_some())
+    }
+
+    /// Start `spec` on `symbol` now, replacing any pump in progress (its current offset is kept
+    /// in the walk so the price does not jump back). Unknown indexes are ignored.
+    pub fn force_pump(&mut self, symbol: usize, spec: PumpSpec) {
+        let now_ms = self.now_ms;
         let Some(s) = self.symbols.get_mut(symbol) else {
             return;
         };
         if let Some(old) = s.pump.take() {
-            s.log_mid += old.residual();
+            s.log_mid += old.phase(now_ms).offset;
         }
         s.pump = Some(Pump {
             start_ms: now_ms,
-            rise_ms: 20_000,
-            fade_ms: 40_000,
-            magnitude: 0.05,
-            retrace: 0.5,
-            rate_mult: 8.0,
-            size_mult: 3.0,
+            rise_ms: spec.rise_ms.max(1),
+            fade_ms: spec.fade_ms.max(1),
+            magnitude: (1.0 + spec.magnitude_pct / 100.0)
+                .max(f64::MIN_POSITIVE)
+                .ln(),
+            retrace: spec.retrace.clamp(0.0, 1.0),
+            rate_mult: spec.rate_mult.max(0.0),
+            size_mult: spec.size_mult.max(0.0),
         });
         self.pumps_started += 1;
-    }
-
-    pub fn pump_active(&self, symbol: usize) -> bool {
-        self.symbols.get(symbol).is_some_and(|s| s.pump.is_some())
     }
 
     /// Advance to `now_ms` and return the trades that happened meanwhile, per symbol, in time
@@ -673,5 +729,64 @@ mod tests {
         let n: usize = m.step(T0 + 3_600_000).iter().map(|b| b.trades.len()).sum();
         assert!(n < 12 * 4 * 5 * 3, "{n}");
         assert_eq!(m.now_ms(), T0 + 3_600_000);
+    }
+
+    #[test]
+    fn a_forced_pump_is_the_move_asked_for() {
+        let mut m = Market::new(params(5, 0.0), T0);
+        let i = symbol_index("ETH_USDT").unwrap();
+        let p0 = m.ticker(i).last.to_f64();
+        let trades_over_2s = |m: &mut Market| {
+            let t = m.now_ms();
+            (1..=20)
+                .map(|k| {
+                    let batches = m.step(t + k * 100);
+                    batches
+                        .iter()
+                        .filter(|b| b.symbol == i)
+                        .map(|b| b.trades.len())
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+        };
+        let calm = trades_over_2s(&mut m);
+        let spec = PumpSpec {
+            magnitude_pct: 10.0,
+            rise_ms: 1_000,
+            fade_ms: 60_000,
+            ..PumpSpec::default()
+        };
+        spec.check().unwrap();
+        m.force_pump(i, spec);
+        assert!(m.pump_active(i));
+        let hot = trades_over_2s(&mut m);
+        let p1 = m.ticker(i).last.to_f64();
+        assert!(p1 / p0 > 1.07, "{p0} -> {p1}");
+        assert!(hot > calm * 3, "{hot} vs {calm}");
+        assert!(PumpSpec { rise_ms: 0, ..spec }.check().is_err());
+        assert!(
+            PumpSpec {
+                magnitude_pct: -100.0,
+                ..spec
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PumpSpec {
+                rise_ms: i64::MAX,
+                ..spec
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PumpSpec {
+                rate_mult: f64::NAN,
+                ..spec
+            }
+            .check()
+            .is_err()
+        );
     }
 }

@@ -2,26 +2,32 @@
 //!
 //! It speaks the happy path of the live protocol with its quirks (acks without symbols, silence
 //! for unknown methods, JSON-ping-only heartbeat, deals as arrays, exponent numbers) so the
-//! adapter and the demo can run offline. `SimFaults` holds the fault-injection seams.
+//! adapter and the demo can run offline. `SimFaults` is the fault-injection handle; `/control`
+//! exposes the same over HTTP (docs/simulator.md).
 //!
 //! Layout: `market` (pure model) -> `feed` (the one task stepping it, broadcasting rendered
 //! `frames`) -> `ws` (one task per connection) and `rest`. `commands` parses client input.
+//! `faults` holds every fault switch and action, `control` is its HTTP face, `conn_io` the
+//! listener that can turn a drop into a TCP reset.
 
 mod clock;
 mod commands;
-mod faults;
+mod conn_io;
+mod control;
+pub mod faults;
 mod feed;
 mod frames;
 pub mod market;
 mod rest;
 mod ws;
 
-pub use faults::{COMMAND_LOG_MAX, SimFaults};
+pub use control::ControlAccess;
+pub use faults::{COMMAND_LOG_MAX, FaultState, SimFaults};
 
 use crate::config::SimConfig;
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use conn_io::{Peer, SimListener};
 use feed::{FeedConfig, PushFrame, Snapshot};
 use market::{Market, MarketParams};
 use std::net::SocketAddr;
@@ -69,6 +75,11 @@ impl SimHandle {
         format!("http://{}", self.dial_addr())
     }
 
+    /// `http://127.0.0.1:PORT/control` (answers 403 when the control API is refused).
+    pub fn control_url(&self) -> String {
+        format!("http://{}/control", self.dial_addr())
+    }
+
     /// Where a local client connects: a wildcard bind (`0.0.0.0`) is reached via loopback.
     fn dial_addr(&self) -> SocketAddr {
         let mut addr = self.addr;
@@ -95,8 +106,19 @@ impl SimHandle {
     }
 }
 
-/// Start the simulator on `listener` (bind it from `cfg.listen`, or port 0 in tests).
+/// Start the simulator on `listener` (bind it from `cfg.listen`, or port 0 in tests). The
+/// control API is on when the listener is loopback.
 pub async fn start(cfg: &SimConfig, listener: TcpListener) -> std::io::Result<SimHandle> {
+    let addr = listener.local_addr()?;
+    start_with(cfg, listener, ControlAccess::for_listener(addr, false)).await
+}
+
+/// `start` with an explicit decision about the `/control` API.
+pub async fn start_with(
+    cfg: &SimConfig,
+    listener: TcpListener,
+    control: ControlAccess,
+) -> std::io::Result<SimHandle> {
     let addr = listener.local_addr()?;
     let faults = Arc::new(SimFaults::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -135,12 +157,11 @@ pub async fn start(cfg: &SimConfig, listener: TcpListener) -> std::io::Result<Si
     });
     let app = Router::new()
         .route("/edge", get(ws::edge))
-        .merge(rest::routes())
-        .with_state(shared);
-    let listener = listener.tap_io(|tcp| {
-        // Small frames (pongs, acks) must not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
+        .merge(rest::routes(shared.clone()))
+        .merge(control::routes(control))
+        .with_state(shared)
+        .into_make_service_with_connect_info::<Peer>();
+    let listener = SimListener::new(listener);
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {
         let signal = async move {

@@ -1,22 +1,61 @@
 //! REST mock: the futures endpoints the adapter falls back to. MEXC answers errors with HTTP 200
 //! and `success:false`, so that is what this does too.
+//!
+//! The REST faults (slow, WAF 403, other HTTP status, 510 throttle, the real 20 / 2 s limiter)
+//! are one middleware in front of every endpoint here, and only here: the control API and
+//! `/edge` are not affected.
 
 use super::Shared;
 use super::clock::wall_ms;
 use super::frames::{self, Spelling};
-use axum::extract::{Query, State};
+use super::ws::WAF_PAGE;
+use axum::extract::{Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// MEXC's code for an unknown contract.
 const CONTRACT_NOT_FOUND: u32 = 1001;
+/// MEXC's code for "excessive frequency".
+const THROTTLED: u32 = 510;
+/// Live text (reference/mexc.md §3.1; exact wording UNVERIFIED there).
+const THROTTLED_MESSAGE: &str = "Requests are too frequent, please try again later";
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
+        .route_layer(middleware::from_fn_with_state(shared, rest_faults))
+}
+
+async fn rest_faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let f = shared.faults.state();
+    if f.rest_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(f.rest_delay_ms)).await;
+    }
+    if f.rest_waf {
+        return (StatusCode::FORBIDDEN, Html(WAF_PAGE)).into_response();
+    }
+    if let Some(code) = f.rest_http_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+        let body = format!("{status}\n");
+        return (status, [(header::CONTENT_TYPE, "text/plain")], body).into_response();
+    }
+    let over_limit = f.rest_rate_limit && !shared.faults.rest_admit(req.uri().path());
+    if f.rest_throttle || over_limit {
+        return Json(Failure {
+            success: false,
+            code: THROTTLED,
+            message: THROTTLED_MESSAGE,
+        })
+        .into_response();
+    }
+    next.run(req).await
 }
 
 #[derive(Serialize)]
@@ -46,14 +85,14 @@ struct TickerQuery {
     symbol: Option<String>,
 }
 
-async fn ticker(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<TickerQuery>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
+async fn ticker(State(shared): State<Arc<Shared>>, Query(q): Query<TickerQuery>) -> Response {
     let snapshot = shared.snapshot.borrow().clone();
     let mut plain = Spelling::plain();
-    match q.symbol {
+    // The `rest_ticker_array` fault: the all-contracts array where one object was asked for.
+    let symbol = q
+        .symbol
+        .filter(|_| !shared.faults.state().rest_ticker_array);
+    match symbol {
         None => {
             let all: Vec<_> = snapshot
                 .iter()
