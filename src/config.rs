@@ -24,6 +24,7 @@ pub struct Config {
     pub tui: TuiConfig,
     pub log: LogConfig,
     pub data: DataConfig,
+    pub record: RecordConfig,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -140,6 +141,7 @@ pub struct KeysConfig {
     pub help: Vec<String>,
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
+    pub bug_report: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +155,17 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub dir: String,
+}
+
+/// Recordings, the flight recorder and bug bundles (REC-1..4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    pub dir: String,
+    pub flight_minutes: u64,
+    pub flight_max_mb: u64,
+    pub max_recording_mb: u64,
+    pub bug_log_lines: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -395,6 +408,16 @@ impl Config {
         }
         positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
 
+        let r = &self.record;
+        if r.flight_minutes > 60 {
+            return err(format!(
+                "record.flight_minutes ({}) must be at most 60: the ring lives in memory",
+                r.flight_minutes
+            ));
+        }
+        positive("record.flight_max_mb", r.flight_max_mb)?;
+        positive("record.max_recording_mb", r.max_recording_mb)?;
+
         validate_sessions("sessions", &self.sessions)?;
         validate_sessions("demo_sessions", &self.demo_sessions)?;
         Ok(())
@@ -439,6 +462,14 @@ impl Config {
         directories::ProjectDirs::from("", "", "trademon")
             .map(|d| d.data_local_dir().to_path_buf())
             .unwrap_or_else(|| PathBuf::from(".trademon"))
+    }
+
+    /// Where recordings and bug bundles go.
+    pub fn record_dir(&self) -> PathBuf {
+        if !self.record.dir.is_empty() {
+            return PathBuf::from(&self.record.dir);
+        }
+        self.data_dir().join("recordings")
     }
 
     pub fn log_dir(&self) -> PathBuf {

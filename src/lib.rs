@@ -12,5 +12,6 @@ pub mod engine;
 pub mod exchange;
 pub mod launch;
 pub mod protocol;
+pub mod record;
 pub mod telemetry;
 pub mod tui;

@@ -176,7 +176,14 @@ fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
             .lines()
             .find(|l| l.contains(side))
             .unwrap_or_else(|| panic!("no {side} line in trademon.log:\n{main_log}"));
-        for field in ["initiator", "code", "reason", "duration_ms", "frames_in", "frames_out"] {
+        for field in [
+            "initiator",
+            "code",
+            "reason",
+            "duration_ms",
+            "frames_in",
+            "frames_out",
+        ] {
             assert!(line.contains(field), "{side} line lacks {field}: {line}");
         }
     }

@@ -2,4 +2,5 @@
 //! not timed unit tests, so CI never fails on a noisy machine.
 
 pub mod pong;
+pub mod record;
 pub mod stats;

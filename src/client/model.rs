@@ -10,7 +10,7 @@ use crate::protocol::{
 use std::collections::{BTreeMap, VecDeque};
 
 /// One symbol's latest market data with what is needed to tell its age honestly.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TickerView {
     pub ticker: Ticker,
     /// `last` of the previous update, for the direction marker.
@@ -44,7 +44,8 @@ pub enum Applied {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serde: recordings start from a serialized model (a state keyframe), see `record::events`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClientModel {
     /// Backend run id; a new epoch means every seq starts over.
     pub epoch: Option<String>,
@@ -59,7 +60,27 @@ pub struct ClientModel {
     /// Newest last; repeats aggregated (RC-2).
     pub events: VecDeque<LogEvent>,
     pub events_max: usize,
+    #[serde(with = "seq_pairs")]
     seqs: BTreeMap<(StreamName, Option<String>), u64>,
+}
+
+/// JSON object keys must be strings: the seq table goes out as a list of pairs.
+mod seq_pairs {
+    use crate::protocol::StreamName;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Seqs = BTreeMap<(StreamName, Option<String>), u64>;
+
+    pub fn serialize<S: Serializer>(seqs: &Seqs, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&(StreamName, Option<String>), &u64)> = seqs.iter().collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Seqs, D::Error> {
+        let pairs: Vec<((StreamName, Option<String>), u64)> = Vec::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
 }
 
 impl ClientModel {

@@ -30,6 +30,8 @@ pub struct App {
     pub(crate) stale_after_ms: u64,
     pub(crate) keymap: Keymap,
     pub(crate) theme: Theme,
+    /// Client time when the running recording started (health bar `REC mm:ss`).
+    pub(crate) recording_since_ms: Option<i64>,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
     subscriptions: BTreeSet<Subscription>,
     /// Something visible changed since the last `take_dirty`.
@@ -57,6 +59,7 @@ impl App {
             stale_after_ms: cfg.stale_after_ms,
             keymap,
             theme,
+            recording_since_ms: None,
             subscriptions: BTreeSet::new(),
             dirty: true,
         }
@@ -90,6 +93,12 @@ impl App {
 
     pub fn link(&self) -> &LinkStatus {
         &self.link
+    }
+
+    /// Time since the running recording started, if one runs.
+    pub fn recording_elapsed_ms(&self) -> Option<i64> {
+        self.recording_since_ms
+            .map(|since| (self.now_ms - since).max(0))
     }
 
     pub fn show_help(&self) -> bool {
@@ -136,6 +145,11 @@ impl App {
                 Vec::new()
             }
             Action::Client(ev) => self.on_client(ev),
+            Action::Recording(since) => {
+                self.recording_since_ms = since;
+                self.dirty = true;
+                Vec::new()
+            }
         }
     }
 
@@ -211,6 +225,7 @@ impl App {
             Command::Quit => return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit],
             Command::Reconnect => return vec![Effect::Client(ClientCommand::ReconnectNow)],
             Command::Record => return vec![Effect::ToggleRecording],
+            Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
             Command::NextSession if n > 0 => self.switch_to((self.active + 1) % n),
             Command::PrevSession if n > 0 => self.switch_to((self.active + n - 1) % n),

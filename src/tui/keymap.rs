@@ -16,6 +16,7 @@ pub enum Command {
     Help,
     Reconnect,
     Record,
+    BugReport,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -32,6 +33,7 @@ impl Command {
             Command::Help => "help",
             Command::Reconnect => "reconnect",
             Command::Record => "record",
+            Command::BugReport => "bug_report",
             Command::Session(_) => "session",
         }
     }
@@ -47,6 +49,7 @@ impl Command {
             Command::Help => "show or hide this help",
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
+            Command::BugReport => "write a bug-report bundle (last minutes)",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -228,7 +231,7 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
-        let table: [(Command, &Vec<String>); 8] = [
+        let table: [(Command, &Vec<String>); 9] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -237,6 +240,7 @@ impl Keymap {
             (Command::Help, &keys.help),
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),
+            (Command::BugReport, &keys.bug_report),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {
