@@ -10,10 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-/// INFO events shown anyway: connection life cycle, which the trader must see.
+/// INFO events shown anyway: connection life cycle, which the trader must see, and where a
+/// recording or bug report went.
 fn is_connection_event(ev: &LogEvent) -> bool {
     let n = ev.name.as_str();
-    n.starts_with("link") || n.starts_with("client") || n.contains("connect") || n.contains("close")
+    n.starts_with("link")
+        || n.starts_with("client")
+        || n.contains("connect")
+        || n.contains("close")
+        || n == "record"
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
