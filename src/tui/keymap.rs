@@ -49,7 +49,7 @@ impl Command {
             Command::Help => "show or hide this help",
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
-            Command::BugReport => "write a bug-report bundle (last minutes)",
+            Command::BugReport => "write a bug-report bundle",
             Command::Session(_) => "jump to session N",
         }
     }
