@@ -160,3 +160,69 @@ impl FlightRing {
 fn ctx_scrub(ctx: &Context, body: &str) -> String {
     ctx.redactor.scrub(body).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::link::LinkStatus;
+    use crate::config::Config;
+    use crate::record::Redactor;
+    use crate::tui::keymap::Keymap;
+    use crate::tui::theme::{Palette, Theme};
+
+    fn app() -> Box<App> {
+        let cfg = Config::defaults();
+        let keymap = Keymap::from_config(&cfg.tui.keys).unwrap();
+        Box::new(App::new(
+            &cfg.tui,
+            keymap,
+            Theme::new(Palette::None),
+            LinkStatus::new(""),
+            (80, 24),
+            0,
+        ))
+    }
+
+    #[test]
+    fn old_segments_go_by_time_and_by_bytes() {
+        let mut r = FlightRing::new(1, 1);
+        r.start_segment(0, app(), 0);
+        r.push_event(10, "{\"k\":\"end\"}");
+        r.start_segment(SEGMENT_MS, app(), 1);
+        r.start_segment(2 * SEGMENT_MS, app(), 2);
+        // The second segment starts exactly one minute before the newest start + 30 s.
+        r.start_segment(3 * SEGMENT_MS, app(), 3);
+        assert_eq!(r.segments.front().map(|s| s.start_ms), Some(SEGMENT_MS));
+        // Over the byte cap, only the newest stays.
+        r.push_cast(3, 3 * SEGMENT_MS * 1000, 'o', "x".repeat(2 << 20));
+        r.start_segment(3 * SEGMENT_MS + 1, app(), 4);
+        assert_eq!(r.segments.len(), 1);
+        assert!(r.bytes() < 1 << 20);
+    }
+
+    #[test]
+    fn bundle_starts_with_the_state_keyframe_and_rebased_times() {
+        let mut r = FlightRing::new(5, 8);
+        r.start_segment(1_000, app(), 7);
+        r.push_event(1_500, "{\"k\":\"tick\",\"now_ms\":1}");
+        r.push_cast(6, 1_600_000, 'o', "\"old frame\"".into());
+        r.push_cast(7, 1_700_000, 'o', "\"keyframe\"".into());
+        let cfg = Config::defaults();
+        let ctx = Context::from_env(&cfg, Palette::None, &Redactor::default());
+        let b = r.bundle(&ctx, 0).unwrap();
+        let first = b.events.lines().next().unwrap();
+        assert!(first.starts_with("{\"t\":0,\"k\":\"start\""), "{first}");
+        assert!(
+            b.events.contains("{\"t\":500,\"k\":\"tick\""),
+            "{}",
+            b.events
+        );
+        // The frame of a draw before the segment is not in it; times count from its start.
+        assert!(!b.cast.contains("old frame"));
+        assert!(
+            b.cast.contains("[0.700000, \"o\", \"keyframe\"]"),
+            "{}",
+            b.cast
+        );
+    }
+}
