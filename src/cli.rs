@@ -164,7 +164,7 @@ pub enum BenchCommand {
         seconds: u64,
         /// Symbols the load is spread over.
         #[arg(long, default_value_t = 100)]
-        symbols: usize,
+        symbol_count: usize,
     },
     /// Frame rate and CPU of the TUI pipeline with recording off and on, same demo load.
     Record {
@@ -207,6 +207,18 @@ mod tests {
         assert_eq!(o.symbols.unwrap(), vec!["BTC_USDT", "ETH_USDT"]);
         assert_eq!(o.color, Some(ColorMode::None));
         assert!(matches!(cli.command, Some(Command::Serve { listen: None })));
+    }
+
+    #[test]
+    fn bench_arguments_do_not_clash_with_global_flags() {
+        let cli =
+            Cli::try_parse_from(["trademon", "bench", "pong", "--symbol-count", "5"]).unwrap();
+        match cli.command {
+            Some(Command::Bench {
+                which: BenchCommand::Pong { symbol_count, .. },
+            }) => assert_eq!(symbol_count, 5),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -304,9 +304,9 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Pong {
             rate,
             seconds,
-            symbols,
+            symbol_count,
         } => {
-            let report = crate::bench::pong::run(rate, seconds, symbols).await?;
+            let report = crate::bench::pong::run(rate, seconds, symbol_count).await?;
             println!("{report}");
         }
         BenchCommand::Record {

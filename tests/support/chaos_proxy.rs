@@ -20,6 +20,8 @@ struct Faults {
     refuse: AtomicBool,
     latency_ms: AtomicU64,
     jitter_ms: AtomicU64,
+    /// Bytes per second per direction; 0 = unlimited.
+    bandwidth: AtomicU64,
     accepted: AtomicU64,
 }
 
@@ -79,6 +81,11 @@ impl ChaosProxy {
             .store(jitter.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Limit each direction of each connection to `bytes_per_s` (0 lifts the limit).
+    pub fn set_bandwidth(&self, bytes_per_s: u64) {
+        self.faults.bandwidth.store(bytes_per_s, Ordering::SeqCst);
+    }
+
     /// Drop every open connection at once (the peers see a reset / EOF).
     pub fn reset_all(&self) {
         for t in self.conns.lock().expect("conns").drain(..) {
@@ -123,10 +130,24 @@ async fn direction(
     faults: Arc<Faults>,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let limit = faults.clone();
     let writer = async move {
+        // Token bucket in time: the link is busy until `free_at`; each chunk extends it.
+        let mut free_at = Instant::now();
         while let Some((due, bytes)) = rx.recv().await {
             tokio::time::sleep_until(due).await;
-            if to.write_all(&bytes).await.is_err() {
+            let rate = limit.bandwidth.load(Ordering::SeqCst);
+            if rate > 0 {
+                for chunk in bytes.chunks(1024) {
+                    let now = Instant::now();
+                    free_at = free_at.max(now)
+                        + Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
+                    tokio::time::sleep_until(free_at).await;
+                    if to.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+            } else if to.write_all(&bytes).await.is_err() {
                 break;
             }
         }

@@ -13,13 +13,15 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::backoff::Backoff;
 use crate::config::MexcConfig;
 use crate::exchange::MarketEvent;
-use crate::protocol::{CloseInfo, DataSource, Initiator, UpstreamHealth, UpstreamState, now_ms};
+use crate::protocol::{CloseInfo, Initiator, UpstreamHealth, UpstreamState, now_ms};
 
 use super::connection::{self, Ending, Writer, WsStream};
 use super::dedupe::TradeDedupe;
 use super::health::{HealthTracker, LogThrottle};
-use super::subscriptions::{DataVerdict, Subscriptions};
-use super::wire::{self, Channel, Inbound};
+use super::subscriptions::Subscriptions;
+use super::wire;
+
+mod inbound;
 
 /// Health is republished at least this often while connected (ages move).
 const HEALTH_EVERY: Duration = Duration::from_secs(1);
@@ -97,7 +99,7 @@ impl Adapter {
                 r = connection::connect(&url, connect_timeout) => r,
                 _ = self.out.closed() => break,
             };
-            let ending = match attempt {
+            let delay = match attempt {
                 Ok(ws) => {
                     let started = Instant::now();
                     let (ending, frames_in, frames_out, shutdown) =
@@ -139,14 +141,34 @@ impl Adapter {
                 }
             };
             self.publish();
-            tokio::select! {
-                _ = tokio::time::sleep(ending) => {}
-                _ = self.out.closed() => break,
+            if self.wait_before_retry(delay).await.is_err() {
+                break;
             }
         }
         self.health.state = UpstreamState::Down;
         self.publish();
         tracing::info!(event = "mexc.stopped", reason = "event receiver dropped");
+    }
+
+    /// Backoff pause. Follows watch-set changes meanwhile so health counts stay true.
+    async fn wait_before_retry(&mut self, delay: Duration) -> Result<(), Shutdown> {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Ok(()),
+                _ = self.out.closed() => return Err(Shutdown),
+                changed = self.symbols.changed(), if self.symbols_open => {
+                    if changed.is_ok() {
+                        let wanted = self.symbols.borrow_and_update().clone();
+                        self.subs.set_desired(&wanted);
+                        self.publish();
+                    } else {
+                        self.symbols_open = false;
+                    }
+                }
+            }
+        }
     }
 
     /// One connection from open to end. Returns (ending, frames in, frames out, shutdown).
@@ -204,6 +226,9 @@ impl Adapter {
                     if handled.is_err() {
                         break (Ending::local("adapter stopped"), true);
                     }
+                    // Time spent waiting on a slow consumer is not socket silence: the next
+                    // frames are already buffered and must not trigger a reconnect.
+                    last_inbound = Instant::now();
                 }
                 _ = tokio::time::sleep_until(next_send), if self.subs.has_outbox() => {
                     if let Some(cmd) = self.subs.next_command() {
@@ -253,145 +278,6 @@ impl Adapter {
             writer.finish(close).await
         };
         (ending, frames_in, frames_out, shutdown)
-    }
-
-    /// Handle one text frame. `Err` only when the event receiver is gone.
-    async fn on_text(&mut self, text: &str, conn_id: &str) -> Result<(), Shutdown> {
-        let now = Instant::now();
-        let inbound = match wire::parse_frame(text) {
-            Ok(i) => i,
-            Err(e) => {
-                if let Some(suppressed) = self.malformed.hit(now) {
-                    let sample: String = text.chars().take(160).collect();
-                    tracing::warn!(event = "mexc.malformed_frame", conn_id, error = %e, sample, suppressed, total = self.malformed.total);
-                }
-                return Ok(());
-            }
-        };
-        match inbound {
-            Inbound::Pong { .. } => {
-                self.health.pong(now);
-                self.publish();
-            }
-            Inbound::SubAck { channel, ok, text } => {
-                match self.subs.on_ack(channel, ok) {
-                    Some(symbol) if ok => {
-                        tracing::debug!(
-                            event = "mexc.sub_acked",
-                            conn_id,
-                            channel = channel.name(),
-                            symbol
-                        );
-                    }
-                    Some(symbol) => {
-                        tracing::warn!(
-                            event = "mexc.sub_not_success",
-                            conn_id,
-                            channel = channel.name(),
-                            symbol,
-                            text
-                        );
-                    }
-                    None => {
-                        tracing::debug!(event = "mexc.stray_ack", conn_id, channel = channel.name())
-                    }
-                }
-                self.publish();
-            }
-            Inbound::UnsubAck | Inbound::Ignored { .. } => {}
-            Inbound::Error {
-                text,
-                contract: Some(symbol),
-            } => {
-                if self.subs.on_contract_refused(&symbol, &text) {
-                    tracing::warn!(event = "mexc.symbol_failed", conn_id, symbol, reason = %text);
-                    self.publish();
-                    self.emit(MarketEvent::SymbolFailed {
-                        symbol,
-                        reason: text,
-                    })
-                    .await?;
-                }
-            }
-            Inbound::Error {
-                text,
-                contract: None,
-            } => {
-                tracing::warn!(event = "mexc.rs_error", conn_id, text);
-            }
-            Inbound::Skipped { channel, reason } => {
-                tracing::debug!(event = "mexc.frame_skipped", conn_id, channel, reason);
-            }
-            Inbound::Ticker(update) => {
-                if self.accept_data(Channel::Ticker, &update.symbol, conn_id) {
-                    self.emit(MarketEvent::Ticker {
-                        update,
-                        source: DataSource::Ws,
-                    })
-                    .await?;
-                }
-            }
-            Inbound::Deals {
-                symbol,
-                trades,
-                skipped_rows,
-            } => {
-                if skipped_rows > 0 {
-                    tracing::debug!(
-                        event = "mexc.deal_rows_skipped",
-                        conn_id,
-                        symbol,
-                        skipped_rows
-                    );
-                }
-                if self.accept_data(Channel::Deal, &symbol, conn_id) {
-                    let trades = self.dedupe.filter(&symbol, trades);
-                    if !trades.is_empty() {
-                        self.emit(MarketEvent::Trades {
-                            symbol,
-                            trades,
-                            source: DataSource::Ws,
-                        })
-                        .await?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Subscription bookkeeping for a data frame; false if we are not subscribed to it.
-    fn accept_data(&mut self, channel: Channel, symbol: &str, conn_id: &str) -> bool {
-        match self.subs.on_data(channel, symbol) {
-            DataVerdict::NotSubscribed => {
-                tracing::debug!(
-                    event = "mexc.unsubscribed_data",
-                    conn_id,
-                    channel = channel.name(),
-                    symbol
-                );
-                false
-            }
-            verdict => {
-                self.health.data(Instant::now());
-                if verdict == DataVerdict::FirstData {
-                    tracing::debug!(
-                        event = "mexc.stream_live",
-                        conn_id,
-                        channel = channel.name(),
-                        symbol
-                    );
-                    self.publish();
-                }
-                true
-            }
-        }
-    }
-
-    /// Hand an event to the consumer. Awaiting here is deliberate back-pressure: pings are
-    /// sent by the writer task, so a slow consumer never delays the heartbeat.
-    async fn emit(&self, event: MarketEvent) -> Result<(), Shutdown> {
-        self.out.send(event).await.map_err(|_| Shutdown)
     }
 }
 

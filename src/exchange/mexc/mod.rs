@@ -5,7 +5,8 @@
 //!
 //! Layout: `wire` (pure parsing/commands), `subscriptions` (pure per-(channel, symbol)
 //! state), `dedupe` (pure), `health` (health bookkeeping), `connection` (socket, writer with
-//! the ping timer, close classification), `adapter` (the task tying them together).
+//! the ping timer, close classification), `adapter` (the task tying them together) with
+//! `adapter::inbound` (frame -> bookkeeping -> events).
 //! Hardening (ack timeouts, stale streams, pong watchdog, gzip, REST fallback, sharding)
 //! plugs into these seams; see issue 3.
 
