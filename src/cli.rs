@@ -13,6 +13,10 @@ Examples:
   trademon sim --listen 127.0.0.1:9001     the MEXC simulator alone
   trademon bench pong --rate 20000         pong RTT under load vs idle
   trademon config --print                  show the effective configuration (secrets redacted)
+  trademon --demo --record /tmp/rec        record the session (R toggles recording at any time)
+  trademon replay /tmp/rec --speed 4       replay a recording through the same UI code
+  trademon replay /tmp/rec --headless --dump-screen   print the final screen as text
+  trademon bugreport                       write trademon-bug-<time>.tar.gz (logs, config, recording)
   NO_COLOR=1 trademon --demo               no colours (states still shown by text and symbol)";
 
 #[derive(Debug, Parser)]
@@ -63,6 +67,11 @@ pub struct GlobalArgs {
     /// Directory for trademon.log and errors.log.
     #[arg(long, global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+
+    /// Record the TUI session from the start into this bundle directory (screen.cast,
+    /// events.ndjson, manifest.json). `R` stops; later recordings go under record.dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub record: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -114,6 +123,30 @@ pub enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+    /// Replay a recording through the same update/view code, with the recorded clock.
+    Replay {
+        /// The bundle directory (holds manifest.json, screen.cast, events.ndjson).
+        dir: PathBuf,
+        /// Playback speed factor (2 = twice as fast).
+        #[arg(long, default_value_t = 1.0, value_name = "N")]
+        speed: f64,
+        /// No terminal: render into an in-memory screen at the recorded size.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: print the final screen as text.
+        #[arg(long, requires = "headless")]
+        dump_screen: bool,
+    },
+    /// Write trademon-bug-<time>.tar.gz: the newest recording, recent logs, redacted config,
+    /// versions. (In the TUI, `B` does the same with the flight recorder's last minutes.)
+    Bugreport {
+        /// Where to write it (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Recording to include (default: the newest under record.dir).
+        #[arg(long, value_name = "DIR")]
+        recording: Option<PathBuf>,
+    },
     /// Show or check the effective configuration.
     Config {
         /// Print the effective configuration as TOML (secrets redacted).
@@ -153,6 +186,18 @@ pub enum BenchCommand {
         /// Rows per request (questdb.flush_rows).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+    },
+    /// Frame rate and CPU of the TUI pipeline with recording off and on, same demo load.
+    Record {
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Simulated trades per second per symbol (the load).
+        #[arg(long, default_value_t = 50.0)]
+        trades_per_s: f64,
+        /// Frame cap, as tui.fps.
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
     },
 }
 

@@ -33,6 +33,7 @@ pub struct Config {
     #[serde(default)]
     pub strategies: BTreeMap<String, StrategySettings>,
     pub questdb: QuestdbConfig,
+    pub record: RecordConfig,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -169,6 +170,7 @@ pub struct KeysConfig {
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
     pub upstream: Vec<String>,
+    pub bug_report: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,6 +247,17 @@ impl QuestdbConfig {
         }
         Ok(())
     }
+}
+
+/// Recordings, the flight recorder and bug bundles (REC-1..4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    pub dir: String,
+    pub flight_minutes: u64,
+    pub flight_max_mb: u64,
+    pub max_recording_mb: u64,
+    pub bug_log_lines: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -489,6 +502,15 @@ impl Config {
         positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
 
         self.questdb.validate()?;
+        let r = &self.record;
+        if r.flight_minutes > 60 {
+            return err(format!(
+                "record.flight_minutes ({}) must be at most 60: the ring lives in memory",
+                r.flight_minutes
+            ));
+        }
+        positive("record.flight_max_mb", r.flight_max_mb)?;
+        positive("record.max_recording_mb", r.max_recording_mb)?;
 
         validate_sessions("sessions", &self.sessions)?;
         validate_sessions("demo_sessions", &self.demo_sessions)?;
@@ -559,6 +581,14 @@ impl Config {
         directories::ProjectDirs::from("", "", "trademon")
             .map(|d| d.data_local_dir().to_path_buf())
             .unwrap_or_else(|| PathBuf::from(".trademon"))
+    }
+
+    /// Where recordings and bug bundles go.
+    pub fn record_dir(&self) -> PathBuf {
+        if !self.record.dir.is_empty() {
+            return PathBuf::from(&self.record.dir);
+        }
+        self.data_dir().join("recordings")
     }
 
     pub fn log_dir(&self) -> PathBuf {

@@ -22,10 +22,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let cfg = Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides())
         .map_err(|e| eyre!("configuration refused: {e}"))?;
+    let record = crate::tui::RecordOptions {
+        dir: cli.global.record.clone(),
+        extra_secrets: Vec::new(),
+    };
     match cli.command {
-        None => run_tui_embedded(cfg, cli.demo).await,
+        None => run_tui_embedded(cfg, cli.demo, record).await,
         Some(Command::Serve { listen }) => run_serve(cfg, cli.demo, listen).await,
-        Some(Command::Connect { url, token }) => run_connect(cfg, url, token).await,
+        Some(Command::Connect { url, token }) => run_connect(cfg, url, token, record).await,
+        Some(Command::Replay {
+            dir,
+            speed,
+            headless,
+            dump_screen,
+        }) => run_replay(dir, speed, headless, dump_screen).await,
+        Some(Command::Bugreport { out, recording }) => run_bugreport(cfg, out, recording),
         Some(Command::Sim {
             listen,
             allow_remote_control,
@@ -135,7 +146,11 @@ pub fn initial_subscriptions() -> BTreeSet<Subscription> {
         .collect()
 }
 
-async fn run_tui_embedded(cfg: Config, demo: bool) -> Result<ExitCode> {
+async fn run_tui_embedded(
+    cfg: Config,
+    demo: bool,
+    record: crate::tui::RecordOptions,
+) -> Result<ExitCode> {
     let (_logs, log_events) = init_logs(&cfg, true)?;
     tracing::info!(
         event = "app.start",
@@ -148,17 +163,25 @@ async fn run_tui_embedded(cfg: Config, demo: bool) -> Result<ExitCode> {
     let (client, events) = connection::spawn(
         ConnectOptions {
             ws_url: embedded.backend.ws_url(),
-            token: None,
+            // A configured token applies to every client, the embedded one included.
+            token: (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone()),
             cfg: cfg.client.clone(),
         },
         initial_subscriptions(),
     );
-    let result = crate::tui::run(&cfg, client, events).await;
+    let result = crate::tui::run(&cfg, client, events, record).await;
     embedded.shutdown().await;
     result.map(|_| ExitCode::SUCCESS)
 }
 
-async fn run_connect(cfg: Config, url: String, token: Option<String>) -> Result<ExitCode> {
+async fn run_connect(
+    cfg: Config,
+    url: String,
+    token: Option<String>,
+    mut record: crate::tui::RecordOptions,
+) -> Result<ExitCode> {
+    // The token must never reach a recording or bug bundle (REC-3).
+    record.extra_secrets.extend(token.clone());
     let mut secrets = cfg.secret_values();
     secrets.extend(token.clone());
     let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, secrets, None)?;
@@ -171,7 +194,7 @@ async fn run_connect(cfg: Config, url: String, token: Option<String>) -> Result<
         },
         initial_subscriptions(),
     );
-    crate::tui::run(&cfg, client, events).await?;
+    crate::tui::run(&cfg, client, events, record).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -228,6 +251,50 @@ async fn run_sim(
     Ok(ExitCode::SUCCESS)
 }
 
+async fn run_replay(
+    dir: std::path::PathBuf,
+    speed: f64,
+    headless: bool,
+    dump_screen: bool,
+) -> Result<ExitCode> {
+    if headless {
+        let screen = crate::record::replay::headless(&dir)?;
+        if dump_screen {
+            print!("{}", crate::record::replay::screen_text(&screen));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    tokio::task::spawn_blocking(move || crate::record::replay::interactive(&dir, speed))
+        .await
+        .map_err(|e| eyre!("replay thread: {e}"))??;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bugreport(
+    cfg: Config,
+    out: Option<std::path::PathBuf>,
+    recording: Option<std::path::PathBuf>,
+) -> Result<ExitCode> {
+    use crate::record::bugreport::{self, Extras, Recording};
+    let redactor = crate::record::Redactor::new(cfg.secret_values());
+    let extras = Extras {
+        config_toml: redactor.scrub(&cfg.redacted_toml()).into_owned(),
+        redactor,
+        log_dir: cfg.log_dir(),
+        log_lines: cfg.record.bug_log_lines,
+        reason: "trademon bugreport".into(),
+    };
+    let rec = match recording.or_else(|| bugreport::newest_recording(&cfg.record_dir())) {
+        Some(d) => Recording::Dir(d),
+        None => Recording::None,
+    };
+    let out = out.unwrap_or_else(|| std::path::PathBuf::from("."));
+    let path = bugreport::write(&out, rec, &extras)
+        .wrap_err_with(|| format!("writing the bug report into {}", out.display()))?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Ctrl-C, SIGTERM or SIGHUP.
 async fn wait_for_shutdown_signal() {
     #[cfg(unix)]
@@ -277,6 +344,14 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
                 tokio::task::spawn_blocking(move || crate::bench::store::bench_rows(rows, batch))
                     .await?
                     .map_err(|e| color_eyre::eyre::eyre!(e))?;
+            println!("{report}");
+        }
+        BenchCommand::Record {
+            seconds,
+            trades_per_s,
+            fps,
+        } => {
+            let report = crate::bench::record::run(seconds, trades_per_s, fps).await?;
             println!("{report}");
         }
     }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exchange;
 pub mod launch;
 pub mod protocol;
+pub mod record;
 pub mod store;
 pub mod telemetry;
 pub mod tui;

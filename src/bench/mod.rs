@@ -2,6 +2,7 @@
 //! not timed unit tests, so CI never fails on a noisy machine.
 
 pub mod pong;
+pub mod record;
 pub mod soak;
 pub mod stats;
 pub mod store;

@@ -42,8 +42,9 @@ impl LinkState {
     }
 }
 
-/// Snapshot of the link, published by the connection task on every change.
-#[derive(Debug, Clone, PartialEq)]
+/// Snapshot of the link, published by the connection task on every change. Serde: recordings
+/// store it (`record::events`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkStatus {
     pub state: LinkState,
     pub url: String,

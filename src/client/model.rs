@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub const SIGNALS_MAX: usize = 200;
 
 /// One symbol's latest market data with what is needed to tell its age honestly.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TickerView {
     pub ticker: Ticker,
     /// `last` of the previous update, for the direction marker.
@@ -49,7 +49,8 @@ pub enum Applied {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serde: recordings start from a serialized model (a state keyframe), see `record::events`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClientModel {
     /// Backend run id; a new epoch means every seq starts over.
     pub epoch: Option<String>,
@@ -74,7 +75,27 @@ pub struct ClientModel {
     pub positions: BTreeMap<String, BTreeMap<String, PositionInfo>>,
     /// session id -> paper results.
     pub totals: BTreeMap<String, SessionTotals>,
+    #[serde(with = "seq_pairs")]
     seqs: BTreeMap<(StreamName, Option<String>), u64>,
+}
+
+/// JSON object keys must be strings: the seq table goes out as a list of pairs.
+mod seq_pairs {
+    use crate::protocol::StreamName;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Seqs = BTreeMap<(StreamName, Option<String>), u64>;
+
+    pub fn serialize<S: Serializer>(seqs: &Seqs, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&(StreamName, Option<String>), &u64)> = seqs.iter().collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Seqs, D::Error> {
+        let pairs: Vec<((StreamName, Option<String>), u64)> = Vec::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
 }
 
 impl ClientModel {

@@ -19,6 +19,9 @@ pub enum Action {
     Client(ClientEvent),
     /// Wall clock advanced to this time (ms since the epoch); ages and countdowns move.
     Tick(i64),
+    /// A recording started at this client time (ms since the epoch), or stopped (`None`):
+    /// the health bar shows `REC mm:ss`.
+    Recording(Option<i64>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +30,8 @@ pub enum Effect {
     Client(ClientCommand),
     /// Leave the event loop and restore the terminal.
     Quit,
-    /// Start or stop recording (built in a later change; for now only the request exists).
+    /// Start or stop recording (`tui::recording` does it).
     ToggleRecording,
+    /// Write a bug-report bundle from the flight recorder.
+    BugReport,
 }

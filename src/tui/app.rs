@@ -35,6 +35,8 @@ pub struct App {
     pub(crate) stale_after_ms: u64,
     pub(crate) keymap: Keymap,
     pub(crate) theme: Theme,
+    /// Client time when the running recording started (health bar `REC mm:ss`).
+    pub(crate) recording_since_ms: Option<i64>,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
     subscriptions: BTreeSet<Subscription>,
     /// Something visible changed since the last `take_dirty`.
@@ -65,6 +67,7 @@ impl App {
             stale_after_ms: cfg.stale_after_ms,
             keymap,
             theme,
+            recording_since_ms: None,
             subscriptions: BTreeSet::new(),
             dirty: true,
         }
@@ -98,6 +101,12 @@ impl App {
 
     pub fn link(&self) -> &LinkStatus {
         &self.link
+    }
+
+    /// Time since the running recording started, if one runs.
+    pub fn recording_elapsed_ms(&self) -> Option<i64> {
+        self.recording_since_ms
+            .map(|since| (self.now_ms - since).max(0))
     }
 
     pub fn show_help(&self) -> bool {
@@ -159,6 +168,11 @@ impl App {
                 Vec::new()
             }
             Action::Client(ev) => self.on_client(ev),
+            Action::Recording(since) => {
+                self.recording_since_ms = since;
+                self.dirty = true;
+                Vec::new()
+            }
         }
     }
 
@@ -239,6 +253,7 @@ impl App {
             Command::Quit => return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit],
             Command::Reconnect => return vec![Effect::Client(ClientCommand::ReconnectNow)],
             Command::Record => return vec![Effect::ToggleRecording],
+            Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
             Command::Upstream => self.show_upstream = !self.show_upstream,
             Command::Up if self.show_upstream => {

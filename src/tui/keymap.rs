@@ -19,6 +19,7 @@ pub enum Command {
     Reconnect,
     Record,
     Upstream,
+    BugReport,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -38,6 +39,7 @@ impl Command {
             Command::Reconnect => "reconnect",
             Command::Record => "record",
             Command::Upstream => "upstream",
+            Command::BugReport => "bug_report",
             Command::Session(_) => "session",
         }
     }
@@ -56,6 +58,7 @@ impl Command {
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
             Command::Upstream => "show or hide the MEXC upstream detail",
+            Command::BugReport => "write a bug-report bundle",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -237,7 +240,7 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
-        let table: [(Command, &Vec<String>); 11] = [
+        let table: [(Command, &Vec<String>); 12] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -249,6 +252,7 @@ impl Keymap {
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),
             (Command::Upstream, &keys.upstream),
+            (Command::BugReport, &keys.bug_report),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {

@@ -6,6 +6,7 @@ pub mod action;
 pub mod app;
 pub mod format;
 pub mod keymap;
+pub mod recording;
 pub mod render;
 pub mod terminal;
 pub mod theme;
@@ -15,6 +16,7 @@ mod run;
 
 pub use action::{Action, Effect};
 pub use app::App;
+pub use recording::RecordOptions;
 pub use run::run;
 pub use view::view;
 

@@ -8,9 +8,12 @@
 use super::app::App;
 use super::terminal::Term;
 use super::view::view;
+use crate::record::tee::Capture;
+use crate::record::{Hub, cast};
 use crossterm::queue;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,26 +28,37 @@ pub enum RenderEvent {
     Failed(String),
 }
 
+/// One state to draw. `seq` and `keyframe` come from the recorder (`record::Hub::next_draw`)
+/// so the bytes of this frame can be filed with the `draw` record of the same seq.
+pub struct RenderJob {
+    pub app: Box<App>,
+    pub seq: u64,
+    /// Also produce the whole screen as bytes (a recording or flight segment starts here).
+    pub keyframe: bool,
+}
+
 pub struct Renderer {
-    frames: Option<std_mpsc::Sender<Box<App>>>,
+    frames: Option<std_mpsc::Sender<RenderJob>>,
     thread: Option<JoinHandle<()>>,
     done: std_mpsc::Receiver<()>,
 }
 
 impl Renderer {
-    /// Start the thread. Events come back on the returned receiver.
+    /// Start the thread. Events come back on the returned receiver. With a `hub`, each
+    /// frame's bytes go to it (recordings, flight recorder).
     pub fn spawn(
         terminal: Term,
         fps: u32,
+        hub: Option<(Arc<Hub>, Capture)>,
     ) -> io::Result<(Renderer, mpsc::UnboundedReceiver<RenderEvent>)> {
-        let (frame_tx, frame_rx) = std_mpsc::channel::<Box<App>>();
+        let (frame_tx, frame_rx) = std_mpsc::channel::<RenderJob>();
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = std_mpsc::channel();
         let interval = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
         let thread = std::thread::Builder::new()
             .name("tui-render".into())
             .spawn(move || {
-                render_loop(terminal, frame_rx, event_tx, interval);
+                render_loop(terminal, frame_rx, event_tx, interval, hub);
                 let _ = done_tx.send(());
             })?;
         Ok((
@@ -58,8 +72,8 @@ impl Renderer {
     }
 
     /// Hand over a state to draw. Returns false when the thread is gone.
-    pub fn send(&self, app: Box<App>) -> bool {
-        self.frames.as_ref().is_some_and(|tx| tx.send(app).is_ok())
+    pub fn send(&self, job: RenderJob) -> bool {
+        self.frames.as_ref().is_some_and(|tx| tx.send(job).is_ok())
     }
 
     /// Stop the thread and wait for it up to `timeout`: a write blocked on a dead SSH link
@@ -76,11 +90,13 @@ impl Renderer {
 
 fn render_loop(
     mut terminal: Term,
-    frames: std_mpsc::Receiver<Box<App>>,
+    frames: std_mpsc::Receiver<RenderJob>,
     events: mpsc::UnboundedSender<RenderEvent>,
     interval: Duration,
+    hub: Option<(Arc<Hub>, Capture)>,
 ) {
-    let failed = render_frames(&mut terminal, &frames, &events, interval);
+    let hub = hub.as_ref().map(|(h, c)| (h.as_ref(), c));
+    let failed = render_frames(&mut terminal, &frames, &events, interval, hub);
     // ratatui's Drop shows the cursor and prints to stderr (our terminal) if that fails.
     // After a write error the terminal is gone: skip that. Otherwise show it here.
     if failed || terminal.show_cursor().is_err() {
@@ -91,17 +107,21 @@ fn render_loop(
 /// Draw until the sender is dropped; true when a terminal write failed.
 fn render_frames(
     terminal: &mut Term,
-    frames: &std_mpsc::Receiver<Box<App>>,
+    frames: &std_mpsc::Receiver<RenderJob>,
     events: &mpsc::UnboundedSender<RenderEvent>,
     interval: Duration,
+    hub: Option<(&Hub, &Capture)>,
 ) -> bool {
-    while let Ok(mut app) = frames.recv() {
-        // Only the newest state matters.
+    while let Ok(mut job) = frames.recv() {
+        // Only the newest state matters (the loop sends one at a time, so this is rare; a
+        // skipped job's keyframe request carries over).
         while let Ok(newer) = frames.try_recv() {
-            app = newer;
+            let keyframe = job.keyframe || newer.keyframe;
+            job = newer;
+            job.keyframe = keyframe;
         }
         let started = Instant::now();
-        if let Err(e) = draw(terminal, &app) {
+        if let Err(e) = draw(terminal, &job, hub) {
             let _ = events.send(RenderEvent::Failed(e.to_string()));
             return true;
         }
@@ -118,9 +138,25 @@ fn render_frames(
 
 /// One frame between BeginSynchronizedUpdate and EndSynchronizedUpdate, so the terminal shows
 /// it whole, never half-drawn. `Terminal::draw` flushes the BufWriter once at its end.
-fn draw(terminal: &mut Term, app: &App) -> io::Result<()> {
+/// With a capturing `hub`, the bytes are taken from the `Tee` under the `BufWriter` after the
+/// flush, so they are exactly what this frame wrote.
+fn draw(terminal: &mut Term, job: &RenderJob, hub: Option<(&Hub, &Capture)>) -> io::Result<()> {
+    let capture = hub.is_some_and(|(h, _)| h.capturing());
+    if let Some((_, c)) = hub {
+        c.set(capture);
+    }
+    let mut keyframe = None;
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|frame| view(app, frame))?;
+    terminal.draw(|frame| {
+        view(&job.app, frame);
+        if capture && job.keyframe {
+            keyframe = Some(cast::keyframe(frame.buffer_mut()));
+        }
+    })?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
-    terminal.backend_mut().flush()
+    terminal.backend_mut().flush()?;
+    if let Some((hub, c)) = hub.filter(|_| capture) {
+        hub.output(job.seq, &c.take(), keyframe.as_deref());
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 use super::action::{Action, Effect};
 use super::app::App;
 use super::keymap::Keymap;
+use super::recording::{RecordOptions, Recorder};
 use super::render::{RenderEvent, Renderer};
 use super::terminal;
 use super::theme::Theme;
@@ -42,6 +43,7 @@ pub async fn run(
     cfg: &Config,
     client: ClientHandle,
     events: mpsc::Receiver<ClientEvent>,
+    record: RecordOptions,
 ) -> color_eyre::Result<()> {
     // Config problems are reported before the screen is taken over, on a normal terminal.
     let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
@@ -50,21 +52,25 @@ pub async fn run(
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("SIGTERM handler")?;
 
     terminal::install_panic_hook();
-    let term = terminal::setup().wrap_err("setting up the terminal")?;
+    let (term, capture) = terminal::setup().wrap_err("setting up the terminal")?;
     let size = term.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
-    let (renderer, render_events) = match Renderer::spawn(term, cfg.tui.fps) {
-        Ok(r) => r,
-        Err(e) => {
-            terminal::restore();
-            return Err(e).wrap_err("starting the render thread");
-        }
-    };
+    let mut rec = Recorder::new(cfg, theme.palette, &record);
+    let (renderer, render_events) =
+        match Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture))) {
+            Ok(r) => r,
+            Err(e) => {
+                terminal::restore();
+                return Err(e).wrap_err("starting the render thread");
+            }
+        };
 
     let link = LinkStatus::new(String::new());
     let mut app = App::new(&cfg.tui, keymap, theme, link, size, now_ms());
-    let start = app.start();
+    let mut start = app.start();
+    start.extend(rec.begin(&mut app));
     let exit = event_loop(
         &mut app,
+        &mut rec,
         start,
         &client,
         events,
@@ -78,6 +84,8 @@ pub async fn run(
         client.send(ClientCommand::Shutdown);
     }
     renderer.shutdown(RENDER_SHUTDOWN);
+    // After the render thread: the last frame's bytes are in the recording.
+    rec.finish();
     terminal::restore();
     match exit {
         Exit::Quit => tracing::info!("tui: quit by key"),
@@ -88,8 +96,10 @@ pub async fn run(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn event_loop(
     app: &mut App,
+    rec: &mut Recorder,
     start: Vec<Effect>,
     client: &ClientHandle,
     mut client_events: mpsc::Receiver<ClientEvent>,
@@ -110,18 +120,20 @@ async fn event_loop(
     let mut last_frame = Instant::now();
 
     loop {
-        for effect in pending.drain(..) {
-            match effect {
-                Effect::Client(cmd) => client.send(cmd),
-                Effect::Quit => return Exit::Quit,
-                Effect::ToggleRecording => {
-                    tracing::info!("tui: recording requested (not available yet)");
+        // Recording effects can produce more effects (notices may change subscriptions).
+        while !pending.is_empty() {
+            for effect in std::mem::take(&mut pending) {
+                match effect {
+                    Effect::Client(cmd) => client.send(cmd),
+                    Effect::Quit => return Exit::Quit,
+                    Effect::ToggleRecording => pending.extend(rec.toggle(app)),
+                    Effect::BugReport => pending.extend(rec.bug_report(app)),
                 }
             }
         }
         let overdue = last_frame.elapsed() >= WATCHDOG;
         if render_ready && (app.take_dirty() || overdue) {
-            if !renderer.send(Box::new(app.clone())) {
+            if !renderer.send(rec.job(app)) {
                 return Exit::TerminalLost("render thread ended".into());
             }
             render_ready = false;
@@ -138,23 +150,26 @@ async fn event_loop(
             },
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
-                    pending = app.update(Action::Key(key));
+                    pending = rec.update(app, Action::Key(key));
                 }
-                Some(Ok(Event::Resize(w, h))) => pending = app.update(Action::Resize(w, h)),
+                Some(Ok(Event::Resize(w, h))) => pending = rec.update(app, Action::Resize(w, h)),
                 Some(Ok(_)) => {}
                 // A dead tty makes crossterm's reader fail or end; looping on it would spin.
                 Some(Err(e)) => return Exit::TerminalLost(e.to_string()),
                 None => return Exit::TerminalLost("terminal input closed".into()),
             },
             ev = client_events.recv(), if client_open => match ev {
-                Some(ev) => pending = app.update(Action::Client(ev)),
+                Some(ev) => pending = rec.update(app, Action::Client(ev)),
                 None => {
                     // The connection task is gone: keep showing what we know, say so.
                     client_open = false;
                     tracing::warn!("tui: client event channel closed");
                 }
             },
-            _ = tick.tick() => pending = app.update(Action::Tick(now_ms())),
+            _ = tick.tick() => {
+                pending = rec.update(app, Action::Tick(now_ms()));
+                pending.extend(rec.tick(app));
+            }
         }
     }
 }

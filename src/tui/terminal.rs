@@ -2,6 +2,7 @@
 //! signal). Restore is idempotent and ignores write errors: on a hung-up tty there is nobody
 //! to tell, and retrying writes there is how programs end up spinning.
 
+use crate::record::tee::{Capture, Tee};
 use crossterm::cursor::{Hide, Show};
 use crossterm::execute;
 use crossterm::terminal::{
@@ -10,30 +11,47 @@ use crossterm::terminal::{
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use std::io::{self, BufWriter, Stdout};
+use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Batch a frame into few `write(2)` calls; over SSH each one is a packet.
 pub const WRITE_BUFFER: usize = 64 * 1024;
 
-pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+/// The `Tee` below the `BufWriter` sees exactly the bytes each frame sends to the terminal
+/// (for recordings, `record::tee`).
+/// The sink is boxed so benchmarks and tests can draw the real pipeline into memory; the
+/// dynamic call happens once per `BufWriter` flush, about once per frame.
+pub type Term = Terminal<CrosstermBackend<BufWriter<Tee<Box<dyn Write + Send>>>>>;
 
 /// Whether we changed the terminal and owe it a restore.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// Raw mode, alternate screen, hidden cursor. On failure the terminal is restored first.
-pub fn setup() -> io::Result<Term> {
+/// The `Capture` gives the render thread each frame's bytes for recordings.
+pub fn setup() -> io::Result<(Term, Capture)> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let result = (|| {
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, io::stdout());
+        let tee = Tee::new(Box::new(io::stdout()) as Box<dyn Write + Send>);
+        let capture = tee.capture();
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, tee);
         execute!(out, EnterAlternateScreen, Hide)?;
-        Terminal::new(CrosstermBackend::new(out))
+        Ok((Terminal::new(CrosstermBackend::new(out))?, capture))
     })();
     if result.is_err() {
         restore();
     }
     result
+}
+
+/// A terminal drawing into `out` at a fixed size, with no tty (benchmarks, tests).
+pub fn headless(out: Box<dyn Write + Send>, size: (u16, u16)) -> io::Result<(Term, Capture)> {
+    let tee = Tee::new(out);
+    let capture = tee.capture();
+    let backend = CrosstermBackend::new(BufWriter::with_capacity(WRITE_BUFFER, tee));
+    let viewport = ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, size.0, size.1));
+    let term = Terminal::with_options(backend, ratatui::TerminalOptions { viewport })?;
+    Ok((term, capture))
 }
 
 /// Leave raw mode and the alternate screen and show the cursor again. Only the first call
@@ -61,7 +79,24 @@ pub fn install_panic_hook() {
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
+        // The flight recorder's last minutes are the best report of what led here.
+        if let Some(path) = crate::record::dump_on_panic(&panic_message(info)) {
+            eprintln!("trademon: bug report written to {}", path.display());
+        }
         panic_hook(info);
         std::process::exit(101);
     }));
+}
+
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    match info.location() {
+        Some(l) => format!("{payload} at {}:{}", l.file(), l.line()),
+        None => payload,
+    }
 }

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 /// INFO events shown anyway: connection life cycle, signals and session changes, which the
-/// trader must see.
+/// trader must see, and where a recording or bug report went.
 fn is_connection_event(ev: &LogEvent) -> bool {
     let n = ev.name.as_str();
     n.starts_with("link")
@@ -20,6 +20,7 @@ fn is_connection_event(ev: &LogEvent) -> bool {
         || n.contains("close")
         || n == "signal"
         || n.starts_with("session.")
+        || n == "record"
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {

@@ -40,6 +40,14 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     segs.push(head);
 
+    // Right after the link state: a trader must see at a glance that the screen is recorded.
+    if let Some(ms) = app.recording_elapsed_ms() {
+        segs.push(vec![Span::styled(
+            crate::tui::recording::rec_label(ms),
+            theme.error(),
+        )]);
+    }
+
     // While polling or down, the WebSocket retries go on: say when the next one is.
     if matches!(state, LinkState::Polling | LinkState::Disconnected) && link.attempt > 0 {
         segs.push(vec![Span::styled(

@@ -1,0 +1,230 @@
+//! Recording overhead: the real TUI pipeline (demo simulator -> backend -> one WebSocket ->
+//! client -> `App::update` -> render thread -> terminal bytes) drawing into memory, measured
+//! three times under the same load: no recorder at all, the flight recorder alone (the
+//! default), and flight recorder plus a running recording. Frame rate is what the render
+//! thread drew; CPU is the whole process (simulator and backend included, same in each
+//! phase), from /proc/self/stat.
+
+use crate::client::ClientEvent;
+use crate::client::connection::{self, ConnectOptions};
+use crate::client::link::LinkStatus;
+use crate::config::Config;
+use crate::launch::{initial_subscriptions, start_embedded};
+use crate::protocol::now_ms;
+use crate::tui::App;
+use crate::tui::action::{Action, Effect};
+use crate::tui::keymap::Keymap;
+use crate::tui::recording::{RecordOptions, Recorder};
+use crate::tui::render::{RenderEvent, Renderer};
+use crate::tui::terminal;
+use crate::tui::theme::{Palette, Theme};
+use color_eyre::eyre::{Result, eyre};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const SIZE: (u16, u16) = (120, 40);
+
+pub struct Phase {
+    pub name: &'static str,
+    pub fps: f64,
+    pub cpu_pct: f64,
+    pub bytes_per_s: f64,
+}
+
+pub struct RecordReport {
+    pub phases: Vec<Phase>,
+    pub seconds: u64,
+    pub trades_per_s: f64,
+    pub fps_cap: u32,
+}
+
+impl std::fmt::Display for RecordReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}x{} demo, sim.trades_per_s={} per symbol, drawing at tui.fps={}, {} s per phase",
+            SIZE.0, SIZE.1, self.trades_per_s, self.fps_cap, self.seconds
+        )?;
+        let base = self.phases.first().map_or(1.0, |p| p.cpu_pct.max(0.01));
+        for p in &self.phases {
+            writeln!(
+                f,
+                "{:<22} {:>6.1} frames/s  {:>6.1} % CPU ({:+.1} % vs off)  {:>8.0} terminal bytes/s",
+                p.name,
+                p.fps,
+                p.cpu_pct,
+                (p.cpu_pct / base - 1.0) * 100.0,
+                p.bytes_per_s
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(seconds: u64, trades_per_s: f64, fps: u32) -> Result<RecordReport> {
+    let dir = std::env::temp_dir().join(format!("trademon-bench-record-{}", std::process::id()));
+    let mut cfg = Config::defaults();
+    cfg.sim.trades_per_s = trades_per_s;
+    cfg.tui.fps = fps;
+    cfg.record.dir = dir.display().to_string();
+    cfg.log.dir = dir.join("logs").display().to_string();
+    let (_log_tx, log_rx) = mpsc::channel(16);
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let embedded = start_embedded(&cfg, true, loopback, log_rx).await?;
+    let (client, mut events) = connection::spawn(
+        ConnectOptions {
+            ws_url: embedded.backend.ws_url(),
+            token: None,
+            cfg: cfg.client.clone(),
+        },
+        initial_subscriptions(),
+    );
+    // Warm up: connected, subscribed, prices flowing.
+    let mut warm = cfg.clone();
+    warm.record.flight_minutes = 0;
+    pipeline(&warm, &client, &mut events, Duration::from_secs(3), false).await?;
+
+    let mut phases = Vec::new();
+    for (name, flight, recording) in [
+        ("off (no recorder)", 0, false),
+        ("flight recorder", cfg.record.flight_minutes, false),
+        ("flight + recording", cfg.record.flight_minutes, true),
+    ] {
+        let mut c = cfg.clone();
+        c.record.flight_minutes = flight;
+        let mut p = pipeline(
+            &c,
+            &client,
+            &mut events,
+            Duration::from_secs(seconds),
+            recording,
+        )
+        .await?;
+        p.name = name;
+        phases.push(p);
+    }
+    client.send(crate::client::ClientCommand::Shutdown);
+    embedded.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(RecordReport {
+        phases,
+        seconds,
+        trades_per_s,
+        fps_cap: fps,
+    })
+}
+
+/// Counts bytes written to the "terminal".
+struct Counter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The event loop of `tui::run` minus the keyboard, for `length`.
+async fn pipeline(
+    cfg: &Config,
+    client: &crate::client::ClientHandle,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    length: Duration,
+    recording: bool,
+) -> Result<Phase> {
+    let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), SIZE)?;
+    let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
+    let mut rec = Recorder::new(cfg, Palette::Ansi256, &RecordOptions::default());
+    let (renderer, mut render_events) =
+        Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture)))?;
+    let mut app = App::new(
+        &cfg.tui,
+        keymap,
+        Theme::new(Palette::Ansi256),
+        LinkStatus::new(String::new()),
+        SIZE,
+        now_ms(),
+    );
+    let mut pending = app.start();
+    pending.extend(rec.begin(&mut app));
+    if recording {
+        pending.extend(rec.toggle(&mut app));
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut ready = true;
+    let mut frames = 0u64;
+    let cpu0 = cpu_ticks();
+    let start = Instant::now();
+    let deadline = tokio::time::sleep(length);
+    tokio::pin!(deadline);
+    loop {
+        for e in std::mem::take(&mut pending) {
+            if let Effect::Client(cmd) = e {
+                client.send(cmd);
+            }
+        }
+        // Draw at the frame cap whether or not data changed (the demo changes a few rows a
+        // second): every frame pays the full per-frame cost (clone, view, diff, tee, cast line).
+        if ready {
+            app.take_dirty();
+            if !renderer.send(rec.job(&app)) {
+                return Err(eyre!("render thread ended"));
+            }
+            ready = false;
+        }
+        tokio::select! {
+            _ = &mut deadline => break,
+            ev = render_events.recv() => match ev {
+                Some(RenderEvent::Ready) => { ready = true; frames += 1; }
+                Some(RenderEvent::Failed(e)) => return Err(eyre!(e)),
+                None => return Err(eyre!("render thread ended")),
+            },
+            ev = events.recv() => match ev {
+                Some(ev) => pending = rec.update(&mut app, Action::Client(ev)),
+                None => return Err(eyre!("client ended")),
+            },
+            _ = tick.tick() => {
+                pending = rec.update(&mut app, Action::Tick(now_ms()));
+                pending.extend(rec.tick(&mut app));
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks().saturating_sub(cpu0) as f64 / 100.0;
+    if recording {
+        let _ = rec.toggle(&mut app);
+    }
+    renderer.shutdown(Duration::from_secs(1));
+    rec.finish();
+    Ok(Phase {
+        name: "",
+        fps: frames as f64 / elapsed,
+        cpu_pct: cpu / elapsed * 100.0,
+        bytes_per_s: bytes.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed,
+    })
+}
+
+/// utime + stime of this process in clock ticks (USER_HZ, 100 on Linux).
+fn cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); utime is field 14, stime 15.
+    let get = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(14) + get(15)
+}
