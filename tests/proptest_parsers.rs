@@ -497,3 +497,17 @@ fn regression_config_heartbeat_product_overflow_is_an_error() {
     let e = load("[client]\nping_interval_ms = 9223372036854775807\n").unwrap_err();
     assert!(e.contains("client.ping_interval_ms"), "{e}");
 }
+
+/// Found by `cargo fuzz run mexc_frame` (fuzz/regressions/mexc_frame/crash-0f1ad991...):
+/// a finite `riseFallRate` near f64::MAX became `-inf` once multiplied by 100.
+#[test]
+fn regression_mexc_huge_rise_fall_rate_is_dropped_not_infinite() {
+    let frame = include_str!(
+        "../fuzz/regressions/mexc_frame/crash-0f1ad9914de744989005853c11c7487247bf9c4b"
+    );
+    let Ok(Inbound::Ticker(t)) = parse_frame(frame) else {
+        panic!("still a ticker")
+    };
+    assert_eq!(t.change_pct, None);
+    assert_eq!(t.last, 6865.5);
+}
