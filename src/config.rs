@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub client_queue_max_bytes: usize,
     pub write_timeout_ms: u64,
     pub max_protocol_errors: u32,
+    /// Hub-bound client ops per second (burst of the same size); beyond closes 4502 (SEC-2).
+    pub max_ops_per_s: u32,
     pub max_in_flight_bytes: u64,
     pub close_grace_ms: u64,
 }
@@ -413,7 +415,9 @@ impl Config {
 
         let s = &self.server;
         positive("server.ping_interval_ms", s.ping_interval_ms)?;
-        if s.idle_timeout_ms < 2 * s.ping_interval_ms {
+        // Saturating: user numbers up to i64::MAX reach here; a plain `*` panicked in debug
+        // builds and wrapped in release, letting a nonsense config pass (found by proptest).
+        if s.idle_timeout_ms < s.ping_interval_ms.saturating_mul(2) {
             return err(format!(
                 "server.idle_timeout_ms ({}) must be at least twice server.ping_interval_ms ({})",
                 s.idle_timeout_ms, s.ping_interval_ms
@@ -421,7 +425,9 @@ impl Config {
         }
         // Layered timeouts (HB-3): the client notices a dead link before the backend gives up
         // on the client, and the backend's upstream deadline is the longest.
-        let client_detect = c.ping_interval_ms * u64::from(c.reconnect_after_missed);
+        let client_detect = c
+            .ping_interval_ms
+            .saturating_mul(u64::from(c.reconnect_after_missed));
         if client_detect >= s.idle_timeout_ms {
             return err(format!(
                 "client.ping_interval_ms x client.reconnect_after_missed ({client_detect} ms) must be \
@@ -441,6 +447,7 @@ impl Config {
             s.client_queue_max_bytes as u64,
         )?;
         positive("server.write_timeout_ms", s.write_timeout_ms)?;
+        positive("server.max_ops_per_s", u64::from(s.max_ops_per_s))?;
         if s.max_in_flight_bytes < 4096 {
             return err("server.max_in_flight_bytes must be at least 4096");
         }

@@ -22,6 +22,8 @@ pub mod close {
     /// RFC 6455 codes we use as they are.
     pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
+    /// A text frame that is not UTF-8 (RFC 6455 §7.4.1).
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
 
     /// Whether a client may reconnect after the peer closed with `code`.
@@ -161,6 +163,15 @@ pub enum ClientMsg {
         session_id: String,
         symbol: String,
     },
+}
+
+/// Parses one client text frame. This is the exact function the backend's connection reader
+/// uses, so the fuzz target `client_frame` and the property tests exercise the real door.
+/// Unknown fields are ignored (forward compatibility); an unknown `op`, a wrong type or an
+/// out-of-range id is an error. serde_json's recursion limit (128) bounds nesting, so deeply
+/// nested input is an error too, never a stack overflow.
+pub fn parse_client_frame(text: &str) -> Result<ClientMsg, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 // ---------------------------------------------------------------------------------------------

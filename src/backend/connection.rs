@@ -18,7 +18,7 @@ use super::hub::{HubCmd, HubHandle};
 use super::queue::{ClientQueue, QueueLimits};
 use crate::protocol::{
     ClientMsg, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong, ServerMsg,
-    StreamName, close, error_code, now_ms,
+    StreamName, close, error_code, now_ms, parse_client_frame,
 };
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -45,6 +45,8 @@ pub struct ConnParams {
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
     pub max_protocol_errors: u32,
+    /// Hub-bound ops (subscribe, unsubscribe, start, stop) per second, burst of the same size.
+    pub max_ops_per_s: u32,
     pub queue: QueueLimits,
     pub max_in_flight_bytes: u64,
     /// How long to keep driving the socket for the peer's half of a close handshake.
@@ -118,6 +120,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
         acked: acked_tx,
         writer_done: done_rx,
         protocol_errors: 0,
+        ops: OpBudget::new(ctx.params.max_ops_per_s, Instant::now()),
         frames: 0,
     };
     let writer = Writer {
@@ -177,7 +180,43 @@ struct Reader<'a> {
     acked: watch::Sender<u64>,
     writer_done: watch::Receiver<bool>,
     protocol_errors: u32,
+    ops: OpBudget,
     frames: u64,
+}
+
+/// SEC-2: a token bucket for ops that cost the hub work (each valid subscribe builds a full
+/// snapshot on the hub's single task). Without it one client could flood thousands of
+/// subscribes per second, all valid, none a protocol error, and delay every other client.
+/// Burst = rate, so a client (re)subscribing its handful of streams at once never hits it.
+struct OpBudget {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl OpBudget {
+    fn new(per_s: u32, now: Instant) -> OpBudget {
+        // 0 is refused by config validation; treat it as 1 rather than blocking every op.
+        let rate = f64::from(per_s.max(1));
+        OpBudget {
+            tokens: rate,
+            rate,
+            last: now,
+        }
+    }
+
+    /// Takes one token; `false` when the client is over its rate.
+    fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Reader<'_> {
@@ -220,7 +259,15 @@ impl Reader<'_> {
                 }
                 Ok(Some(Err(e))) => {
                     let text = e.to_string();
-                    if is_too_big(&text) {
+                    if is_invalid_utf8(&text) {
+                        // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection
+                        // with 1007. Before this the reader ended without any close frame
+                        // (recorded as a 1006 transport drop), so the client saw no reason.
+                        self.request_close(
+                            close::INVALID_PAYLOAD,
+                            "invalid UTF-8 in text frame".into(),
+                        );
+                    } else if is_too_big(&text) {
                         let reason = format!(
                             "message too big: {}",
                             text.rsplit(": ").next().unwrap_or("limit exceeded")
@@ -288,7 +335,7 @@ impl Reader<'_> {
     }
 
     fn on_text(&mut self, text: &str) -> bool {
-        let msg = match serde_json::from_str::<ClientMsg>(text) {
+        let msg = match parse_client_frame(text) {
             Ok(m) => m,
             Err(e) => {
                 let detail = truncate(e.to_string(), 200);
@@ -320,6 +367,14 @@ impl Reader<'_> {
                 true
             }
             ClientMsg::Hello { .. } => false,
+            _ if !self.ops.take(Instant::now()) => {
+                let rate = self.ctx.params.max_ops_per_s;
+                self.request_close(
+                    close::PROTOCOL_VIOLATION,
+                    format!("protocol violation: too many requests (over {rate} ops/s)"),
+                );
+                true
+            }
             other => {
                 self.ctx.hub.send(HubCmd::Client {
                     conn: self.ctx.num,
@@ -370,6 +425,12 @@ impl Reader<'_> {
 /// through axum as text only (axum wraps its own tungstenite version), so match the text.
 fn is_too_big(error_text: &str) -> bool {
     error_text.contains("Space limit exceeded") || error_text.contains("too long")
+}
+
+/// tungstenite rejects a text frame that is not UTF-8 with `Error::Utf8` ("UTF-8 encoding
+/// error"); like the capacity error it reaches us as text only.
+fn is_invalid_utf8(error_text: &str) -> bool {
+    error_text.contains("UTF-8")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -629,6 +690,29 @@ mod tests {
     fn idle_reason_formats_seconds() {
         assert_eq!(secs(30_000), "30s");
         assert_eq!(secs(300), "0.3s");
+    }
+
+    #[test]
+    fn op_budget_allows_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = OpBudget::new(10, t0);
+        assert!((0..10).all(|_| b.take(t0)), "burst of the rate");
+        assert!(!b.take(t0), "11th op in the same instant is over");
+        // 100 ms later one more token has accrued, not more.
+        let t1 = t0 + Duration::from_millis(100);
+        assert!(b.take(t1));
+        assert!(!b.take(t1));
+        // A long pause refills to the burst size only.
+        let t2 = t1 + Duration::from_secs(60);
+        assert_eq!((0..20).filter(|_| b.take(t2)).count(), 10);
+    }
+
+    #[test]
+    fn utf8_errors_are_recognised() {
+        assert!(is_invalid_utf8("UTF-8 encoding error"));
+        assert!(!is_invalid_utf8(
+            "Connection reset without closing handshake"
+        ));
     }
 
     #[test]

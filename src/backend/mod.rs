@@ -148,6 +148,7 @@ pub async fn start(
             idle_timeout: Duration::from_millis(s.idle_timeout_ms),
             write_timeout: Duration::from_millis(s.write_timeout_ms),
             max_protocol_errors: s.max_protocol_errors,
+            max_ops_per_s: s.max_ops_per_s,
             queue,
             max_in_flight_bytes: s.max_in_flight_bytes,
             close_grace: Duration::from_millis(s.close_grace_ms),

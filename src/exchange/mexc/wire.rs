@@ -197,7 +197,11 @@ pub fn ticker_from_object(
         last,
         bid: f("bid1"),
         ask: f("ask1"),
-        change_pct: f("riseFallRate").map(|r| r * 100.0),
+        // `num` only admits finite values, but x100 can still overflow to +-inf (fuzz
+        // `mexc_frame` found `"riseFallRate":-0.04241e308`); drop it like any bad field.
+        change_pct: f("riseFallRate")
+            .map(|r| r * 100.0)
+            .filter(|p| p.is_finite()),
         volume_24h: f("amount24"),
         fair_price: f("fairPrice"),
         index_price: f("indexPrice"),
