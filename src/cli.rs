@@ -160,6 +160,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Engine throughput: trades per second on one core with the demo strategy.
+    Engine {
+        #[arg(long, default_value_t = 100)]
+        symbol_count: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        trades: u64,
+    },
     /// Simulator -> backend -> client at RATE msg/s for MINUTES; one summary line; exit 1 on
     /// any reconnect.
     Soak {

@@ -323,6 +323,17 @@ async fn wait_for_shutdown_signal() {
 
 async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
     match which {
+        BenchCommand::Engine {
+            symbol_count,
+            trades,
+        } => {
+            // Pure CPU work: keep it off the runtime's worker threads.
+            let report = tokio::task::spawn_blocking(move || {
+                crate::bench::engine::run(symbol_count, trades)
+            })
+            .await??;
+            println!("{report}");
+        }
         BenchCommand::Soak { minutes, rate } => {
             let report = crate::bench::soak::run(minutes, rate).await?;
             println!("{report}");

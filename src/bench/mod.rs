@@ -1,6 +1,7 @@
 //! `trademon bench ...`: measurements written up in docs/benchmarks.md. They are commands,
 //! not timed unit tests, so CI never fails on a noisy machine.
 
+pub mod engine;
 pub mod pong;
 pub mod record;
 pub mod soak;
