@@ -75,7 +75,10 @@ impl Embedded {
         // After the hub: no more rows arrive. Blocking join, so off the runtime's workers.
         if let Some(store) = self.store {
             let join = tokio::task::spawn_blocking(move || store.shutdown());
-            if tokio::time::timeout(STORE_SHUTDOWN_WAIT, join).await.is_err() {
+            if tokio::time::timeout(STORE_SHUTDOWN_WAIT, join)
+                .await
+                .is_err()
+            {
                 tracing::warn!(
                     event = "store.shutdown_timeout",
                     "the QuestDB writer did not stop in time; unsent rows stay in its spool"

@@ -20,11 +20,11 @@ use crate::config::SessionConfig;
 use crate::engine::{Engine, EngineInput};
 use crate::exchange::MarketEvent;
 use crate::protocol::ClientMsg;
-use crate::store::{StoreHandle, StoreHealth, rows_from_market};
 use crate::protocol::{
     Ack, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot, ServerMsg,
     SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code, now_ms,
 };
+use crate::store::{StoreHandle, StoreHealth, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
