@@ -10,11 +10,13 @@ use crate::client::connection::{self, ConnectOptions};
 use crate::config::{Config, SessionConfig, check_bind_allowed};
 use crate::exchange::{mexc, sim};
 use crate::protocol::{LogEvent, StreamName};
+use crate::store::{self, StoreHandle};
 use crate::telemetry::{self, Telemetry};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -59,12 +61,30 @@ pub struct Embedded {
     pub backend: BackendHandle,
     pub sim: Option<sim::SimHandle>,
     adapter: mexc::MexcHandle,
+    /// The QuestDB writer (`None` when `questdb.enabled = false`).
+    store: Option<StoreHandle>,
 }
+
+/// How long shutdown waits for the store to write or spool what it holds.
+const STORE_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl Embedded {
     pub async fn shutdown(self) {
         self.backend.shutdown().await;
         self.adapter.task.abort();
+        // After the hub: no more rows arrive. Blocking join, so off the runtime's workers.
+        if let Some(store) = self.store {
+            let join = tokio::task::spawn_blocking(move || store.shutdown());
+            if tokio::time::timeout(STORE_SHUTDOWN_WAIT, join)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    event = "store.shutdown_timeout",
+                    "the QuestDB writer did not stop in time; unsent rows stay in its spool"
+                );
+            }
+        }
         if let Some(s) = self.sim {
             s.shutdown().await;
         }
@@ -99,6 +119,15 @@ pub async fn start_embedded(
     let listener = TcpListener::bind(listen)
         .await
         .wrap_err_with(|| format!("backend cannot listen on {listen}"))?;
+    // Disabled: no handle, no health, no thread, no files: exactly as without a store.
+    let (store, store_health) = if cfg.questdb.enabled {
+        let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir())
+            .map_err(|e| eyre!("{e}"))
+            .wrap_err("cannot start the QuestDB store ([questdb] in the config)")?;
+        (Some(h), Some(rx))
+    } else {
+        (None, None)
+    };
     let backend = backend::start(
         cfg,
         sessions,
@@ -114,13 +143,25 @@ pub async fn start_embedded(
             } else {
                 "sessions.json"
             })),
+            store: store.clone(),
+            store_health,
         },
     )
-    .await?;
+    .await;
+    let backend = match backend {
+        Ok(b) => b,
+        Err(e) => {
+            if let Some(s) = store {
+                let _ = tokio::task::spawn_blocking(move || s.shutdown()).await;
+            }
+            return Err(e);
+        }
+    };
     Ok(Embedded {
         backend,
         sim,
         adapter,
+        store,
     })
 }
 

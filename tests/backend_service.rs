@@ -419,6 +419,8 @@ async fn non_loopback_bind_without_token_is_refused() {
             symbols,
             log_events,
             sessions_file: None,
+            store: None,
+            store_health: None,
         },
     )
     .await;

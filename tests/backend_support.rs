@@ -92,6 +92,8 @@ pub async fn start_persisted(
             symbols: symbols_tx,
             log_events: logs_rx,
             sessions_file,
+            store: None,
+            store_health: None,
         },
     )
     .await

@@ -24,6 +24,7 @@ use crate::protocol::{
     Ack, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot, ServerMsg,
     SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code, now_ms,
 };
+use crate::store::{StoreHandle, StoreHealth, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -55,6 +56,10 @@ pub struct HubInputs {
     pub upstream: watch::Receiver<UpstreamHealth>,
     pub symbols: watch::Sender<BTreeSet<String>>,
     pub log_events: mpsc::Receiver<LogEvent>,
+    /// Rows for QuestDB; `None`: nothing is written.
+    pub store: Option<StoreHandle>,
+    /// The store's health for `Health.store`; `None`: absent.
+    pub store_health: Option<watch::Receiver<StoreHealth>>,
 }
 
 /// The session is not configured; `valid` lists the ids that are.
@@ -151,6 +156,10 @@ struct Hub {
     /// The pure trading engine; only this task touches it, with `now_ms` passed in.
     engine: Engine,
     dirty: engine_io::Dirty,
+    /// Every market and engine event becomes rows here (never blocks).
+    store: Option<StoreHandle>,
+    /// The latest store health (from its watch), shown in `Health.store`.
+    store_health: Option<StoreHealth>,
 }
 
 /// Starts the hub task. Sessions persisted in `settings.sessions_file` come back as they were
@@ -184,6 +193,8 @@ pub fn spawn(
         settings,
         engine,
         dirty: engine_io::Dirty::default(),
+        store: inputs.store,
+        store_health: inputs.store_health.as_ref().map(|rx| rx.borrow().clone()),
     };
     for p in problems {
         hub.note(Level::Error, "sessions.load_failed", p);
@@ -195,7 +206,13 @@ pub fn spawn(
         }
     }
     hub.publish_symbols();
-    let task = tokio::spawn(hub.run(rx, inputs.market, inputs.upstream, inputs.log_events));
+    let task = tokio::spawn(hub.run(
+        rx,
+        inputs.market,
+        inputs.upstream,
+        inputs.log_events,
+        inputs.store_health,
+    ));
     (HubHandle { tx }, task)
 }
 
@@ -206,8 +223,13 @@ impl Hub {
         mut market: mpsc::Receiver<MarketEvent>,
         mut upstream: watch::Receiver<UpstreamHealth>,
         mut log_events: mpsc::Receiver<LogEvent>,
+        store_health: Option<watch::Receiver<StoreHealth>>,
     ) {
         let (mut market_open, mut logs_open, mut upstream_open) = (true, true, true);
+        // A disabled store's watch has no sender: `changed` fails at once and is not polled again.
+        let mut store_open = store_health.is_some();
+        let (_unused_tx, unused_rx) = watch::channel(StoreHealth::disabled());
+        let mut store_health = store_health.unwrap_or(unused_rx);
         let mut tick = tokio::time::interval(self.settings.health_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut engine_tick = tokio::time::interval(self.settings.engine_tick);
@@ -239,6 +261,13 @@ impl Hub {
                         self.publish_health();
                     }
                     Err(_) => upstream_open = false,
+                },
+                changed = store_health.changed(), if store_open => match changed {
+                    Ok(()) => {
+                        self.store_health = Some(store_health.borrow_and_update().clone());
+                        self.publish_health();
+                    }
+                    Err(_) => store_open = false,
                 },
                 _ = tick.tick() => self.publish_health(),
                 _ = engine_tick.tick() => {
@@ -510,6 +539,9 @@ impl Hub {
                 None
             }
         };
+        if let Some(store) = &self.store {
+            store.send_all(rows_from_market(&ev, now));
+        }
         // The engine sees every event; its transitions and signals go out before the ticker.
         self.apply_engine(EngineInput::Market(ev), now);
         let Some(ticker) = ticker else { return };
@@ -537,8 +569,7 @@ impl Hub {
             backend_started_ms: self.settings.started_ms,
             clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
             upstream: self.upstream.clone(),
-            // Filled in by the store wiring (src/store); absent until then.
-            store: None,
+            store: self.store_health.clone(),
         }
     }
 

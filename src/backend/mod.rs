@@ -50,6 +50,10 @@ pub struct BackendInputs {
     pub log_events: mpsc::Receiver<LogEvent>,
     /// Where sessions persist across restarts (`<data dir>/sessions.json`); `None`: they don't.
     pub sessions_file: Option<std::path::PathBuf>,
+    /// The QuestDB store (docs/questdb.md); `None`: nothing is written.
+    pub store: Option<crate::store::StoreHandle>,
+    /// The store's health, carried in `Health.store`; `None`: absent from health.
+    pub store_health: Option<watch::Receiver<crate::store::StoreHealth>>,
 }
 
 pub struct BackendHandle {
@@ -132,6 +136,8 @@ pub async fn start(
             upstream: inputs.upstream,
             symbols: inputs.symbols,
             log_events: inputs.log_events,
+            store: inputs.store,
+            store_health: inputs.store_health,
         },
     );
 

@@ -70,6 +70,8 @@ pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> 
             symbols: symbols_tx,
             log_events: log_rx,
             sessions_file: None,
+            store: None,
+            store_health: None,
         },
     )
     .await?;

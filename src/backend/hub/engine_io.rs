@@ -32,6 +32,9 @@ impl Hub {
         let events = self.engine.apply(input, now);
         let mut rejected = Vec::new();
         for ev in events {
+            if let Some(store) = &self.store {
+                store.send_all(crate::store::rows_from_engine(&ev));
+            }
             if let EngineEvent::CommandRejected { reason, .. } = ev {
                 rejected.push(reason);
             } else {

@@ -153,6 +153,7 @@ impl Hub {
     /// Sets the lifecycle state and publishes the session on `sessions`.
     pub(super) fn set_state(&mut self, idx: usize, state: SessionState) {
         self.sessions[idx].state = state;
+        self.store_session(idx);
         let info = self.sessions[idx].info();
         self.publish(
             StreamName::Sessions,
@@ -161,6 +162,32 @@ impl Hub {
             info,
             ServerMsg::SessionChanged,
         );
+    }
+
+    /// The whole session row to the store (an upsert keyed by session id).
+    fn store_session(&self, idx: usize) {
+        let Some(store) = &self.store else { return };
+        let s = &self.sessions[idx];
+        let now = crate::protocol::now_ms();
+        let view = self
+            .engine
+            .session(&s.cfg.id)
+            .unwrap_or_else(|| crate::engine::SessionView {
+                id: s.cfg.id.clone(),
+                strategy: s.cfg.strategy.clone(),
+                started_ms: s.started_ms.unwrap_or(now),
+                symbols: s.cfg.symbols.clone(),
+                realized_pnl: 0.0,
+                unrealized_pnl: 0.0,
+                fees: 0.0,
+                open_positions: 0,
+                signals: 0,
+            });
+        let status = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        store.send(crate::store::session_row(&view, &s.cfg.name, &status, now));
     }
 
     /// The adapter subscribes exactly the union of running sessions' symbols.

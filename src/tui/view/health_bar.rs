@@ -4,6 +4,7 @@
 use super::grid::flow;
 use crate::client::link::LinkState;
 use crate::protocol::{DataSource, Initiator, UpstreamState};
+use crate::store::{StoreHealth, StoreState};
 use crate::tui::app::{App, link_delivers};
 use crate::tui::format;
 use ratatui::text::{Line, Span};
@@ -94,6 +95,13 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     };
     segs.push(vec![Span::styled("MEXC ", theme.muted()), mexc]);
 
+    // The QuestDB store, when the backend runs one: word first, then the spool backlog.
+    if let Some(store) = app.model.health.as_ref().and_then(|h| h.store.as_ref())
+        && let Some(seg) = store_segment(store, theme)
+    {
+        segs.push(seg);
+    }
+
     if state != LinkState::Live {
         if let Some(c) = &link.last_close {
             let who = match c.initiator {
@@ -125,4 +133,63 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
 
     flow(segs, width, 2)
+}
+
+/// `QDB ok`, `QDB ! degraded spool 12`, `QDB ✗ DOWN spool 1.2k`; nothing when disabled. The
+/// word and marker carry the state, colour only repeats it.
+fn store_segment(h: &StoreHealth, theme: &crate::tui::theme::Theme) -> Option<Vec<Span<'static>>> {
+    let label = Span::styled("QDB ", theme.muted());
+    let spool = || format!(" spool {}", spool_count(h.rows_spooled));
+    let seg = match h.state {
+        StoreState::Disabled => return None,
+        StoreState::Ok => vec![label, Span::raw("ok")],
+        StoreState::Degraded => vec![
+            label,
+            Span::styled(format!("! degraded{}", spool()), theme.warn()),
+        ],
+        StoreState::Down => vec![
+            label,
+            Span::styled(format!("✗ DOWN{}", spool()), theme.error()),
+        ],
+    };
+    Some(seg)
+}
+
+/// `12`, `999`, `1.2k`, `3.4M`.
+fn spool_count(n: u64) -> String {
+    if n < 1000 {
+        n.to_string()
+    } else {
+        format::compact(n as f64, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(seg: &[Span<'_>]) -> String {
+        seg.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn store_segment_names_the_state_in_words() {
+        let theme = crate::tui::theme::Theme::new(crate::tui::theme::Palette::None);
+        let mut h = StoreHealth::disabled();
+        assert!(store_segment(&h, &theme).is_none());
+        h.state = StoreState::Ok;
+        assert_eq!(text(&store_segment(&h, &theme).unwrap()), "QDB ok");
+        h.state = StoreState::Degraded;
+        h.rows_spooled = 12;
+        assert_eq!(
+            text(&store_segment(&h, &theme).unwrap()),
+            "QDB ! degraded spool 12"
+        );
+        h.state = StoreState::Down;
+        h.rows_spooled = 1234;
+        assert_eq!(
+            text(&store_segment(&h, &theme).unwrap()),
+            "QDB ✗ DOWN spool 1.2k"
+        );
+    }
 }
