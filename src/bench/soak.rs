@@ -2,7 +2,7 @@
 //! fixed message rate for N minutes, in one process. Prints one summary line and fails (exit 1)
 //! on any reconnect, client or upstream, so CI can run a short soak as a gate.
 
-use super::stats::Percentiles;
+use super::stats::{MsHistogram, Percentiles};
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::{Config, SessionConfig};
@@ -96,7 +96,7 @@ pub async fn run(minutes: f64, rate: u64) -> Result<SoakReport> {
     let duration = Duration::from_secs_f64(minutes * 60.0);
     let started = Instant::now();
     let mut delivered = 0u64;
-    let mut delays = Vec::new();
+    let mut delays = MsHistogram::new(60_000);
     let mut rtts = Vec::new();
     let mut last_rtt = None;
     let mut client_reconnects = 0;
@@ -113,7 +113,7 @@ pub async fn run(minutes: f64, rate: u64) -> Result<SoakReport> {
             } => {
                 delivered += 1;
                 // Same machine, same clock: arrival here minus receipt at the backend.
-                delays.push((now_ms() - t.data.received_ms) as f64);
+                delays.record(now_ms() - t.data.received_ms);
             }
             ClientEvent::Message {
                 msg: ServerMsg::Health(h),
@@ -143,7 +143,7 @@ pub async fn run(minutes: f64, rate: u64) -> Result<SoakReport> {
         upstream_reconnects,
         rss_start_mb,
         rss_end_mb,
-        delivery: Percentiles::from_samples(delays),
+        delivery: delays.percentiles(),
         pong_rtt: Percentiles::from_samples(rtts),
     })
 }

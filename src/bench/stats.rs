@@ -26,6 +26,55 @@ impl Percentiles {
     }
 }
 
+/// Counts of whole-millisecond samples in fixed memory, so a long soak's RSS figure measures
+/// the application and not the benchmark's own sample list. Samples above the last bucket
+/// count in it (the reported max is then a lower bound).
+#[derive(Debug, Clone)]
+pub struct MsHistogram {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl MsHistogram {
+    pub fn new(max_ms: usize) -> MsHistogram {
+        MsHistogram {
+            counts: vec![0; max_ms + 1],
+            total: 0,
+        }
+    }
+
+    pub fn record(&mut self, ms: i64) {
+        let last = self.counts.len() - 1;
+        let i = usize::try_from(ms.max(0)).unwrap_or(last).min(last);
+        self.counts[i] += 1;
+        self.total += 1;
+    }
+
+    pub fn percentiles(&self) -> Option<Percentiles> {
+        if self.total == 0 {
+            return None;
+        }
+        // The same nearest-rank rule as `from_samples`.
+        let at = |q: f64| {
+            let rank = ((self.total - 1) as f64 * q).round() as u64;
+            let mut seen = 0;
+            for (ms, n) in self.counts.iter().enumerate() {
+                seen += n;
+                if seen > rank {
+                    return ms as f64;
+                }
+            }
+            (self.counts.len() - 1) as f64
+        };
+        Some(Percentiles {
+            count: usize::try_from(self.total).unwrap_or(usize::MAX),
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        })
+    }
+}
+
 impl std::fmt::Display for Percentiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -47,5 +96,25 @@ mod tests {
         assert_eq!(p.p99, 99.0);
         assert_eq!(p.max, 100.0);
         assert_eq!(Percentiles::from_samples(vec![f64::NAN]), None);
+    }
+
+    #[test]
+    fn histogram_agrees_with_the_sorted_samples() {
+        let samples: Vec<i64> = (0..1000).map(|i| (i * 7919) % 97).collect();
+        let mut h = MsHistogram::new(60_000);
+        samples.iter().for_each(|&s| h.record(s));
+        let exact = Percentiles::from_samples(samples.iter().map(|&s| s as f64).collect());
+        assert_eq!(h.percentiles(), exact);
+        assert_eq!(MsHistogram::new(10).percentiles(), None);
+    }
+
+    #[test]
+    fn histogram_clamps_out_of_range_samples() {
+        let mut h = MsHistogram::new(10);
+        h.record(-5);
+        h.record(1_000);
+        h.record(3);
+        let p = h.percentiles().unwrap();
+        assert_eq!((p.p50, p.max, p.count), (3.0, 10.0, 3));
     }
 }
