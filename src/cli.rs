@@ -11,6 +11,7 @@ Examples:
   trademon serve --listen 127.0.0.1:7878   backend only (headless)
   trademon connect ws://127.0.0.1:7878/ws  TUI only, to a running backend
   trademon sim --listen 127.0.0.1:9001     the MEXC simulator alone
+  trademon questdb-double --journal /tmp/qdb.journal   the QuestDB test double (not QuestDB)
   trademon bench pong --rate 20000         pong RTT under load vs idle
   trademon config --print                  show the effective configuration (secrets redacted)
   trademon --demo --record /tmp/rec        record the session (R toggles recording at any time)
@@ -117,6 +118,17 @@ pub enum Command {
         /// (it is unauthenticated and can drop every connection).
         #[arg(long)]
         allow_remote_control: bool,
+    },
+    /// Run the in-repo QuestDB test double (a stand-in for trying the store where no QuestDB
+    /// can run, NOT a database; docs/questdb.md): ILP over HTTP /write and the /exec queries
+    /// trademon sends.
+    QuestdbDouble {
+        #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR")]
+        listen: String,
+        /// Keep the tables across restarts in this file (every commit is appended to it
+        /// before the answer; replayed at start).
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
     },
     /// Measurements for docs/benchmarks.md (not part of CI).
     Bench {

@@ -43,6 +43,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             allow_remote_control,
         }) => run_sim(cfg, listen, allow_remote_control).await,
+        Some(Command::QuestdbDouble { listen, journal }) => {
+            run_questdb_double(&listen, journal.as_deref()).await
+        }
         Some(Command::Bench { which }) => run_bench(which).await,
         Some(Command::Config { print, check }) => {
             if print || !check {
@@ -289,6 +292,40 @@ async fn run_sim(
     }
     wait_for_shutdown_signal().await;
     s.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> Result<ExitCode> {
+    use crate::store::testserver::TestServer;
+    let addr: SocketAddr = listen.parse().wrap_err_with(|| {
+        format!("--listen {listen:?} is not an address such as 127.0.0.1:9000")
+    })?;
+    let server = match journal {
+        Some(path) => {
+            let (server, replayed) = TestServer::start_journalled(addr, path)
+                .wrap_err_with(|| format!("QuestDB test double: journal {}", path.display()))?;
+            println!(
+                "journal {}: {} writes and {} table definitions replayed{}",
+                path.display(),
+                replayed.writes,
+                replayed.execs,
+                if replayed.torn_tail {
+                    " (a torn last record was skipped: its client got no answer and resends it)"
+                } else {
+                    ""
+                }
+            );
+            server
+        }
+        None => TestServer::start_on(addr)
+            .wrap_err_with(|| format!("QuestDB test double cannot listen on {addr}"))?,
+    };
+    println!(
+        "QuestDB TEST DOUBLE (not QuestDB) on http://{}  conf: \"http::addr={};protocol_version=2;\"",
+        server.addr(),
+        server.addr()
+    );
+    wait_for_shutdown_signal().await;
     Ok(ExitCode::SUCCESS)
 }
 

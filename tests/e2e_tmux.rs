@@ -2,78 +2,12 @@
 //! 80x24). It must show Live and prices within seconds, switch sessions with Tab and digits,
 //! keep prices moving, and quit cleanly on `q`.
 
+#[path = "support/tmux.rs"]
+mod tmux;
+
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-    session: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn capture(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let status = self
-            .cmd()
-            .args(["send-keys", "-t", &self.session])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
-    }
-
-    fn alive(&self) -> bool {
-        self.cmd()
-            .args(["has-session", "-t", &self.session])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-
-    /// Poll the screen until `pred` holds; the last screen is in the panic message otherwise.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+use tmux::{Tmux, have};
 
 /// The price shown right after `symbol` on its watchlist row.
 fn price_of(screen: &str, symbol: &str) -> Option<f64> {
@@ -87,7 +21,7 @@ fn price_of(screen: &str, symbol: &str) -> Option<f64> {
 
 #[test]
 fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
-    if !tmux_available() {
+    if !have("tmux", "-V") {
         eprintln!("SKIPPED: tmux is not installed (.ci/run installs it)");
         return;
     }
@@ -96,31 +30,12 @@ fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir).unwrap();
     let bin = env!("CARGO_BIN_EXE_trademon");
-    let t = Tmux {
-        socket: format!("trademon-e2e-{}", std::process::id()),
-        session: "e2e".into(),
-    };
     let command = format!(
         "env TERM=xterm-256color TRADEMON_DATA__DIR={} {} --demo",
         data_dir.display(),
         bin
     );
-    let status = t
-        .cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "-s",
-            &t.session,
-        ])
-        .arg(&command)
-        .status()
-        .expect("tmux new-session");
-    assert!(status.success());
+    let t = Tmux::start("e2e", 80, 24, &command);
 
     // Live with prices, offline, within a few seconds (the issue asks for 2 s on a normal
     // machine; the bound here is loose for a loaded CI box).
@@ -160,11 +75,10 @@ fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
 
     // q quits and the process ends (tmux session closes with it).
     t.keys(&["q"]);
-    let start = Instant::now();
-    while t.alive() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!t.alive(), "trademon did not exit on q");
+    assert!(
+        t.wait_exit(Duration::from_secs(10)),
+        "trademon did not exit on q"
+    );
 
     // Logs went to files, not the terminal; errors.log holds nothing below WARN.
     let logs = data_dir.join("logs");

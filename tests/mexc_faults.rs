@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, timeout};
 
 use trademon::config::MexcConfig;
-use trademon::exchange::MarketEvent;
 use trademon::exchange::mexc::{self, MexcHandle};
+use trademon::exchange::{LinkChange, MarketEvent};
 use trademon::protocol::{DataSource, Initiator, StreamState, UpstreamHealth, UpstreamState};
 
 fn cfg(url: &str, rest_url: &str) -> MexcConfig {
@@ -51,6 +51,8 @@ struct Seen {
     trades: BTreeMap<String, Vec<u64>>,
     tickers: Vec<(String, DataSource, Instant)>,
     failed: Vec<(String, String)>,
+    /// (conn id, `open` / `close` / `connect_failed`, close code)
+    links: Vec<(String, &'static str, Option<u16>)>,
 }
 
 struct Run {
@@ -78,6 +80,15 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
                     s.tickers.push((update.symbol, source, Instant::now()))
                 }
                 MarketEvent::SymbolFailed { symbol, reason } => s.failed.push((symbol, reason)),
+                MarketEvent::Link {
+                    conn_id, change, ..
+                } => {
+                    let code = match &change {
+                        LinkChange::Opened => None,
+                        LinkChange::Closed(c) | LinkChange::ConnectFailed(c) => Some(c.code),
+                    };
+                    s.links.push((conn_id, change.name(), code));
+                }
             }
         }
     });
@@ -448,6 +459,20 @@ async fn close_1012_waits_retry_later_before_reconnecting() {
         "1012 must wait retry_later (800 ms): {waited:?}"
     );
     run.health("live again", 2000, all_live(2)).await;
+    // The market stream carries the link's life for `connection_events`: opened, closed
+    // with the exchange's code, opened again under a new id.
+    let links = run.seen.lock().unwrap().links.clone();
+    let kinds: Vec<_> = links.iter().map(|(_, k, c)| (*k, *c)).collect();
+    assert_eq!(
+        kinds,
+        [("open", None), ("close", Some(1012)), ("open", None)],
+        "{links:?}"
+    );
+    assert_eq!(
+        links[0].0, links[1].0,
+        "a close names the connection it ends"
+    );
+    assert_ne!(links[0].0, links[2].0, "a reconnect is a new connection id");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,80 +5,20 @@
 //! two replays agree, `asciinema cat` accepts the cast (when installed), and a canary token
 //! is in no file of the bundle, the bug bundles or the logs.
 
+#[path = "support/tmux.rs"]
+mod tmux;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tmux::{Tmux, have};
 use trademon::record::cast;
 
 const CANARY: &str = "canary-TOKEN-7f3a9c";
 const W: u16 = 100;
 const H: u16 = 30;
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn capture(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "rec"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "rec"])
-                .args(keys)
-                .status()
-                .expect("tmux send-keys")
-                .success()
-        );
-    }
-    fn alive(&self) -> bool {
-        self.cmd()
-            .args(["has-session", "-t", "rec"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.capture();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+const WAIT: Duration = Duration::from_secs(20);
 
 fn replay_screen(dir: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_trademon"))
@@ -153,56 +93,33 @@ fn demo_recording_replays_to_the_screen_the_cast_shows_and_leaks_no_secret() {
     std::fs::create_dir_all(&root).unwrap();
     let data = root.join("data");
     let rec = root.join("rec");
-    let t = Tmux {
-        socket: format!("trademon-rec-{}", std::process::id()),
-    };
     let command = format!(
         "env TERM=xterm-256color TRADEMON_DATA__DIR={} TRADEMON_SERVER__TOKEN={CANARY} {} --demo --record {}",
         data.display(),
         env!("CARGO_BIN_EXE_trademon"),
         rec.display()
     );
-    assert!(
-        t.cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-x",
-                &W.to_string(),
-                "-y",
-                &H.to_string(),
-                "-s",
-                "rec"
-            ])
-            .arg(&command)
-            .status()
-            .expect("tmux new-session")
-            .success()
-    );
-    t.wait_for("Live, prices and REC", |s| {
+    let t = Tmux::start("rec", W, H, &command);
+    t.wait_for("Live, prices and REC", WAIT, |s| {
         s.contains("Live") && s.contains("REC 00:") && s.contains("BTC_USDT")
     });
     std::thread::sleep(Duration::from_secs(2));
     t.keys(&["Tab"]);
-    t.wait_for("the Alts session", |s| s.contains("DOGE_USDT"));
+    t.wait_for("the Alts session", WAIT, |s| s.contains("DOGE_USDT"));
     t.keys(&["?"]);
-    t.wait_for("help", |s| s.to_lowercase().contains("bug-report"));
+    t.wait_for("help", WAIT, |s| s.to_lowercase().contains("bug-report"));
     t.keys(&["?"]);
     // A resize must show up as an `r` event.
-    let _ = t
-        .cmd()
-        .args(["resize-window", "-t", "rec", "-x", "96", "-y", "28"])
-        .status();
+    t.resize(96, 28);
     std::thread::sleep(Duration::from_secs(1));
     t.keys(&["B"]);
-    t.wait_for("the bug report notice", |s| s.contains("bug report"));
+    t.wait_for("the bug report notice", WAIT, |s| s.contains("bug report"));
     std::thread::sleep(Duration::from_millis(1500));
     t.keys(&["q"]);
-    let start = Instant::now();
-    while t.alive() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!t.alive(), "trademon did not exit on q");
+    assert!(
+        t.wait_exit(Duration::from_secs(10)),
+        "trademon did not exit on q"
+    );
 
     // The cast: header, monotonic times, frames.
     let text = std::fs::read_to_string(rec.join("screen.cast")).expect("screen.cast");

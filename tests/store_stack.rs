@@ -3,11 +3,16 @@
 //! health shows the store down/degraded with a growing spool; once it listens again the spool
 //! drains to zero and every trade is stored exactly once (ids contiguous per symbol).
 
+#[path = "support/trade_ids.rs"]
+mod trade_check;
+
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
+use trade_check::assert_each_trade_once_and_contiguous;
 use trademon::config::Config;
 use trademon::launch::start_embedded;
 use trademon::store::testserver::TestServer;
@@ -104,6 +109,13 @@ async fn trades_reach_questdb_survive_an_outage_and_are_stored_once() {
     })
     .await;
 
+    // A TUI's socket opens and closes: both ends of it are stored as connection events.
+    let (mut ws, _) = tokio_tungstenite::connect_async(stack.backend.ws_url())
+        .await
+        .expect("client connects");
+    ws.close(None).await.expect("client closes");
+    while let Some(Ok(_)) = ws.next().await {}
+
     // 2. Outage: the server refuses connections; rows go to the spool and health says so.
     server.refuse();
     wait_until(
@@ -134,14 +146,32 @@ async fn trades_reach_questdb_survive_an_outage_and_are_stored_once() {
 
     // 4. Every trade once, ids contiguous per symbol (the simulator numbers them so).
     let ids = trade_ids(&server);
-    assert!(!ids.is_empty(), "trades stored");
-    for (sym, mut list) in ids {
-        let n = list.len();
-        list.sort_unstable();
-        list.dedup();
-        assert_eq!(list.len(), n, "{sym}: duplicate trade ids stored");
-        let span = (list[n - 1] - list[0] + 1) as usize;
-        assert_eq!(span, n, "{sym}: trade ids not contiguous ({n} of {span})");
-    }
+    assert_each_trade_once_and_contiguous(ids);
+
+    // DB-1 connection events: the exchange link opened; the TUI's socket opened and closed
+    // (1000), each close with its code.
+    let events: Vec<(Option<Value>, Option<Value>, Option<Value>)> = server.with_catalog(|c| {
+        let t = c.get("connection_events").expect("connection_events table");
+        t.column_values("link")
+            .into_iter()
+            .zip(t.column_values("event"))
+            .zip(t.column_values("code"))
+            .map(|((l, e), c)| (l, e, c))
+            .collect()
+    });
+    let has = |link: &str, event: &str| {
+        events.iter().any(|(l, e, c)| {
+            *l == Some(Value::Str(link.into()))
+                && *e == Some(Value::Str(event.into()))
+                && (event == "open") == c.is_none()
+        })
+    };
+    assert!(has("mexc", "open"), "{events:?}");
+    assert!(
+        server.row_count("indicator_values") > 0,
+        "indicator values are stored"
+    );
+    assert!(has("client", "open"), "{events:?}");
+    assert!(has("client", "close"), "{events:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,8 +17,8 @@ use super::hooks::TestHooks;
 use super::hub::{HubCmd, HubHandle};
 use super::queue::{ClientQueue, QueueLimits};
 use crate::protocol::{
-    ClientMsg, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong, ServerMsg,
-    StreamName, close, error_code, now_ms, parse_client_frame,
+    ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
+    ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
 };
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -143,7 +143,15 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
         reason: "connection ended without close frame".into(),
     });
     log_close(&ctx, &rec, started, frames_in, frames_out);
-    ctx.hub.send(HubCmd::Unregister { conn: ctx.num });
+    ctx.hub.send(HubCmd::Unregister {
+        conn: ctx.num,
+        close: CloseInfo {
+            initiator: rec.initiator,
+            code: rec.code,
+            reason: rec.reason,
+            at_ms: now_ms(),
+        },
+    });
 }
 
 /// Upgrade done but refused: send the close and give the peer a moment to answer it.

@@ -18,13 +18,14 @@ use super::queue::{ClientQueue, ConflateKey};
 use super::sessions::Session;
 use crate::config::SessionConfig;
 use crate::engine::{Engine, EngineInput};
-use crate::exchange::MarketEvent;
+use crate::exchange::{LinkChange, MarketEvent};
 use crate::protocol::ClientMsg;
 use crate::protocol::{
-    Ack, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot, ServerMsg,
-    SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code, now_ms,
+    Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
+    ServerMsg, SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code,
+    now_ms,
 };
-use crate::store::{StoreHandle, StoreHealth, rows_from_market};
+use crate::store::{StoreHandle, StoreHealth, link_row, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -86,6 +87,8 @@ pub enum HubCmd {
     },
     Unregister {
         conn: u64,
+        /// How it ended, for `connection_events`.
+        close: CloseInfo,
     },
     /// Stream and session ops from a client (`subscribe`, `unsubscribe`, `start_session`,
     /// `stop_session`); the replies go into that client's queue, in order with its data.
@@ -290,6 +293,7 @@ impl Hub {
                     "client.connected",
                     format!("client {conn_id} connected"),
                 );
+                self.store_link(&conn_id, LinkChange::Opened);
                 self.clients.insert(
                     conn,
                     Client {
@@ -300,8 +304,9 @@ impl Hub {
                 );
                 self.publish_health();
             }
-            HubCmd::Unregister { conn } => {
-                if self.clients.remove(&conn).is_some() {
+            HubCmd::Unregister { conn, close } => {
+                if let Some(client) = self.clients.remove(&conn) {
+                    self.store_link(&client.conn_id, LinkChange::Closed(close));
                     self.publish_health();
                 }
             }
@@ -516,6 +521,13 @@ impl Hub {
 
     // ---- market, health, events -----------------------------------------------------------
 
+    /// A client socket opened or closed, as a `connection_events` row.
+    fn store_link(&self, conn_id: &str, change: LinkChange) {
+        if let Some(store) = &self.store {
+            store.send(link_row("client", conn_id, &change, now_ms()));
+        }
+    }
+
     fn on_market(&mut self, ev: MarketEvent) {
         let now = now_ms();
         let ticker = match &ev {
@@ -538,6 +550,8 @@ impl Hub {
                 );
                 None
             }
+            // Stored below; the link's state reaches clients through `health`.
+            MarketEvent::Link { .. } => None,
         };
         if let Some(store) = &self.store {
             store.send_all(rows_from_market(&ev, now));

@@ -170,7 +170,7 @@ impl Engine {
             EngineInput::Market(MarketEvent::Ticker { update, .. }) => {
                 self.on_ticker(&update, &mut out)
             }
-            EngineInput::Market(MarketEvent::SymbolFailed { .. }) => {}
+            EngineInput::Market(MarketEvent::SymbolFailed { .. } | MarketEvent::Link { .. }) => {}
             EngineInput::OpenInterest { symbol, contracts } => {
                 let now = self.now_ms;
                 let market = self.market_mut(&symbol);

@@ -4,7 +4,7 @@
 pub mod mexc;
 pub mod sim;
 
-use crate::protocol::DataSource;
+use crate::protocol::{CloseInfo, DataSource};
 
 /// Taker side of a trade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,6 +57,32 @@ pub enum MarketEvent {
     },
     /// The exchange refused this symbol (e.g. `Contract [X] not exists`); other symbols go on.
     SymbolFailed { symbol: String, reason: String },
+    /// An exchange WebSocket opened, closed or failed to open. In the market stream, so it is
+    /// stored (`connection_events`) in order with the data it bounds; no symbol, no engine input.
+    Link {
+        conn_id: String,
+        change: LinkChange,
+        at_ms: i64,
+    },
+}
+
+/// What happened to a WebSocket link (the exchange's, or a client's of the backend).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkChange {
+    Opened,
+    Closed(CloseInfo),
+    ConnectFailed(CloseInfo),
+}
+
+impl LinkChange {
+    /// The `event` column of `connection_events`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinkChange::Opened => "open",
+            LinkChange::Closed(_) => "close",
+            LinkChange::ConnectFailed(_) => "connect_failed",
+        }
+    }
 }
 
 impl MarketEvent {
@@ -64,6 +90,7 @@ impl MarketEvent {
         match self {
             MarketEvent::Ticker { update, .. } => &update.symbol,
             MarketEvent::Trades { symbol, .. } | MarketEvent::SymbolFailed { symbol, .. } => symbol,
+            MarketEvent::Link { .. } => "",
         }
     }
 }

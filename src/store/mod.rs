@@ -33,7 +33,8 @@ pub use config::StoreSettings;
 pub use health::{StoreHealth, StoreState};
 pub use queries::{Queries, QueryError};
 pub use rows::{
-    Priority, StoreRow, Table, indicator_row, rows_from_engine, rows_from_market, session_row,
+    Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,
+    session_row,
 };
 
 use writer::{Msg, Shared, Writer};

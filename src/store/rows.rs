@@ -9,7 +9,8 @@ use questdb::ingress::{Buffer, TimestampMicros};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::events::{EngineEvent, SessionView};
-use crate::exchange::{MarketEvent, Side};
+use crate::exchange::{LinkChange, MarketEvent, Side};
+use crate::protocol::Initiator;
 
 /// The tables trademon writes. The order is the order of DDL and of health reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -384,6 +385,34 @@ pub fn rows_from_market(ev: &MarketEvent, now_ms: i64) -> Vec<StoreRow> {
             ts_ms: u.exchange_ts_ms.unwrap_or(now_ms),
         }],
         MarketEvent::SymbolFailed { .. } => Vec::new(),
+        MarketEvent::Link {
+            conn_id,
+            change,
+            at_ms,
+        } => vec![link_row("mexc", conn_id, change, *at_ms)],
+    }
+}
+
+/// A `connection_events` row: `link` is `mexc` (the exchange) or `client` (a TUI's socket).
+pub fn link_row(link: &str, conn_id: &str, change: &LinkChange, at_ms: i64) -> StoreRow {
+    let close = match change {
+        LinkChange::Opened => None,
+        LinkChange::Closed(c) | LinkChange::ConnectFailed(c) => Some(c),
+    };
+    StoreRow::ConnectionEvent {
+        link: link.to_string(),
+        conn_id: conn_id.to_string(),
+        event: change.name().to_string(),
+        initiator: close
+            .map_or("unknown", |c| match c.initiator {
+                Initiator::Local => "local",
+                Initiator::Remote => "remote",
+                Initiator::Transport => "transport",
+            })
+            .to_string(),
+        code: close.map(|c| i64::from(c.code)),
+        reason: close.map(|c| c.reason.clone()).unwrap_or_default(),
+        ts_ms: at_ms,
     }
 }
 

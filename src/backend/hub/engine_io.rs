@@ -141,6 +141,9 @@ impl Hub {
     pub(super) fn flush(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
         for symbol in dirty.indicators {
+            let Some(data) = self.symbol_indicators(&symbol) else {
+                continue;
+            };
             let sessions: Vec<String> = self
                 .sessions
                 .iter()
@@ -148,11 +151,10 @@ impl Hub {
                 .map(|s| s.cfg.id.clone())
                 .collect();
             for sid in sessions {
-                if !self.has_subscribers(StreamName::Indicators, &sid) {
-                    continue;
-                }
-                if let Some(data) = self.symbol_indicators(&symbol) {
+                self.store_indicators(&sid, &data);
+                if self.has_subscribers(StreamName::Indicators, &sid) {
                     let stream = StreamName::Indicators;
+                    let data = data.clone();
                     self.publish(
                         stream,
                         Some(&sid),
@@ -204,6 +206,23 @@ impl Hub {
         let data = convert::totals(self.engine.session(sid).as_ref(), started);
         let stream = StreamName::Positions;
         self.publish(stream, Some(sid), Some(""), data, ServerMsg::SessionTotals);
+    }
+
+    /// `indicator_values` rows at the throttled cadence, stamped with each value's own time,
+    /// so a value re-sent unchanged upserts onto its row (DEDUP) instead of adding one.
+    fn store_indicators(&self, sid: &str, data: &SymbolIndicators) {
+        let Some(store) = &self.store else { return };
+        for (name, v) in &data.values {
+            if let (Some(value), Some(at)) = (v.value, v.updated_at) {
+                store.send(crate::store::indicator_row(
+                    sid,
+                    &data.symbol,
+                    name,
+                    value,
+                    at,
+                ));
+            }
+        }
     }
 
     fn symbol_indicators(&self, symbol: &str) -> Option<SymbolIndicators> {

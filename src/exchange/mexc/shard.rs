@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::backoff::Backoff;
 use crate::config::MexcConfig;
-use crate::exchange::MarketEvent;
+use crate::exchange::{LinkChange, MarketEvent};
 use crate::protocol::{CloseInfo, Initiator, UpstreamState, now_ms};
 
 use super::connection::{self, Ending, Writer, WsStream};
@@ -177,6 +177,7 @@ impl Shard {
             let delay = match attempt {
                 Ok(ws) => {
                     let started = Instant::now();
+                    self.emit_link(&conn_id, LinkChange::Opened).await;
                     let (ending, frames_in, frames_out, shutdown) =
                         self.run_connection(ws, &conn_id).await;
                     let up_for = started.elapsed();
@@ -184,6 +185,8 @@ impl Shard {
                     self.subs.on_disconnected();
                     self.health
                         .disconnected(Instant::now(), close_info(&ending));
+                    self.emit_link(&conn_id, LinkChange::Closed(close_info(&ending)))
+                        .await;
                     if shutdown {
                         log_close(&ending, &conn_id, up_for, frames_in, frames_out, None);
                         break;
@@ -213,6 +216,8 @@ impl Shard {
                     );
                     self.health
                         .disconnected(Instant::now(), close_info(&ending));
+                    self.emit_link(&conn_id, LinkChange::ConnectFailed(close_info(&ending)))
+                        .await;
                     delay
                 }
             };
@@ -226,6 +231,17 @@ impl Shard {
         last.ended = true;
         self.report_tx.send_replace(last);
         self.shared.notify.notify_one();
+    }
+
+    /// Into the market stream, for `connection_events`. A stopped backend (receiver gone) is
+    /// not this task's concern: its own shutdown follows.
+    async fn emit_link(&self, conn_id: &str, change: LinkChange) {
+        let ev = MarketEvent::Link {
+            conn_id: conn_id.to_string(),
+            change,
+            at_ms: now_ms(),
+        };
+        let _ = self.shared.out.send(ev).await;
     }
 
     /// Full-jitter backoff; a server asking us to come back later (1012/1013) gets at

@@ -15,6 +15,7 @@
 pub mod exec;
 pub mod http;
 pub mod ilp;
+pub mod journal;
 pub mod tables;
 
 use std::collections::VecDeque;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use http::{Reply, Request};
+use journal::{Entry, Journal, Replayed};
 use tables::Catalog;
 
 /// A scripted answer for one `/write` request.
@@ -66,6 +68,9 @@ struct Faults {
 
 struct State {
     catalog: Mutex<Catalog>,
+    /// Standalone double only: committed requests, appended under the catalog lock so the
+    /// journal's order is the commit order.
+    journal: Mutex<Option<Journal>>,
     faults: Mutex<Faults>,
     log: Mutex<Vec<LogEntry>>,
     /// Per-process error id prefix (12 hex chars) and counter, like QuestDB's `errorId`.
@@ -91,8 +96,32 @@ impl TestServer {
     }
 
     pub fn start_on(addr: SocketAddr) -> std::io::Result<TestServer> {
+        TestServer::start_with(addr, Catalog::default(), None)
+    }
+
+    /// Start with the tables in the journal at `path` and append every later commit to it,
+    /// so the double keeps its data across a restart as QuestDB does.
+    pub fn start_journalled(
+        addr: SocketAddr,
+        path: &std::path::Path,
+    ) -> std::io::Result<(TestServer, Replayed)> {
+        let mut catalog = Catalog::default();
+        let replayed = journal::replay(path, &mut catalog)?;
+        let journal = Journal::open(path)?;
+        Ok((
+            TestServer::start_with(addr, catalog, Some(journal))?,
+            replayed,
+        ))
+    }
+
+    fn start_with(
+        addr: SocketAddr,
+        catalog: Catalog,
+        journal: Option<Journal>,
+    ) -> std::io::Result<TestServer> {
         let state = Arc::new(State {
-            catalog: Mutex::new(Catalog::default()),
+            catalog: Mutex::new(catalog),
+            journal: Mutex::new(journal),
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(Vec::new()),
             id_prefix: format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff),
@@ -264,10 +293,32 @@ fn route(st: &State, req: Request) -> (Reply, usize) {
         ("POST", "/write" | "/api/v2/write") => write(st, &req),
         ("GET", "/exec") => {
             let q = req.param("query").unwrap_or("").to_string();
-            let (status, body) = exec::run(&mut lock(&st.catalog), &q);
+            let (status, body) = {
+                let mut cat = lock(&st.catalog);
+                let (status, body) = exec::run(&mut cat, &q);
+                let ddl = q.trim_start().to_ascii_uppercase().starts_with("CREATE");
+                if status == 200 && ddl {
+                    if let Err(e) = journal_append(st, Entry::Exec { query: q }) {
+                        let msg = format!("journal: {e}");
+                        (500, json!({"error": msg, "position": 0}))
+                    } else {
+                        (status, body)
+                    }
+                } else {
+                    (status, body)
+                }
+            };
             (respond(status, JSON_REAL, body.to_string().into_bytes()), 0)
         }
         _ => (respond(404, "text/plain", b"Not Found".to_vec()), 0),
+    }
+}
+
+/// Append to the journal when there is one. Called with the catalog lock held.
+fn journal_append(st: &State, e: Entry) -> std::io::Result<()> {
+    match lock(&st.journal).as_mut() {
+        Some(j) => j.append(&e),
+        None => Ok(()),
     }
 }
 
@@ -370,7 +421,12 @@ fn write(st: &State, req: &Request) -> (Reply, usize) {
         let mut cat = lock(&st.catalog);
         match cat.stage(&lines, now_us) {
             Err((line, detail)) => return (invalid(line, detail), rows),
-            Ok(staged) => cat.commit(staged, fail_table.as_deref()),
+            Ok(staged) => cat.commit(staged, fail_table.as_deref()).and_then(|n| {
+                let body = req.body.clone();
+                journal_append(st, Entry::Write { precision, body })
+                    .map(|()| n)
+                    .map_err(|e| format!("journal: {e}"))
+            }),
         }
     };
     if let Err(msg) = committed {
