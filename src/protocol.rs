@@ -163,6 +163,34 @@ pub enum ClientMsg {
         session_id: String,
         symbol: String,
     },
+    /// Reads what QuestDB holds (needs `[questdb]`): answered with `history` or an `error`.
+    History {
+        id: u64,
+        query: HistoryQuery,
+        /// Required by `session`, `signals` and `transitions`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        /// Required by `transitions` (the instance is a session and a symbol).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbol: Option<String>,
+        /// Newest first, at most this many rows (default 100, at most 10 000).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+}
+
+/// The fixed set of QuestDB history templates (docs/questdb.md, "Queries").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryQuery {
+    /// Sessions, newest first.
+    Sessions,
+    /// Every stored run of one session.
+    Session,
+    /// A session's signals, with side.
+    Signals,
+    /// An instance's (session + symbol) recent state transitions.
+    Transitions,
 }
 
 /// Parses one client text frame. This is the exact function the backend's connection reader
@@ -202,6 +230,8 @@ pub enum ServerMsg {
     Signal(Envelope<SignalInfo>),
     Position(Envelope<PositionInfo>),
     SessionTotals(Envelope<SessionTotals>),
+    /// Reply to a `history` request: the rows of the query, newest first.
+    History(HistoryReply),
 }
 
 impl ServerMsg {
@@ -228,6 +258,7 @@ impl ServerMsg {
             | ServerMsg::Ack(_)
             | ServerMsg::Error(_)
             | ServerMsg::Pong(_)
+            | ServerMsg::History(_)
             | ServerMsg::Result(_) => None,
         }
     }
@@ -264,6 +295,14 @@ pub struct ErrorReply {
     pub valid: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryReply {
+    pub id: u64,
+    pub query: HistoryQuery,
+    /// Session, signal or transition records (docs/protocol.md shows each shape).
+    pub rows: Vec<serde_json::Value>,
+}
+
 pub mod error_code {
     pub const UNKNOWN_STREAM: &str = "unknown_stream";
     pub const SESSION_NOT_FOUND: &str = "session_not_found";
@@ -273,6 +312,8 @@ pub mod error_code {
     pub const INVALID_SYMBOL: &str = "invalid_symbol";
     /// The engine refused a session command (duplicate or missing symbol, unknown strategy).
     pub const REJECTED: &str = "rejected";
+    /// A `history` request while QuestDB is off (`[questdb] enabled = false`) or unreachable.
+    pub const HISTORY_UNAVAILABLE: &str = "history_unavailable";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::path::Path;
 use trademon::config::{Config, DEFAULTS_TOML};
 use trademon::exchange::Side;
 use trademon::exchange::mexc::wire::{Inbound, parse_frame};
-use trademon::protocol::{ClientMsg, parse_client_frame};
+use trademon::protocol::{ClientMsg, HistoryQuery, parse_client_frame};
 
 fn cases(n: u32) -> PtConfig {
     PtConfig {
@@ -54,6 +54,31 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
             .prop_map(|(id, session_id)| ClientMsg::StartSession { id, session_id }),
         (any::<u64>(), text())
             .prop_map(|(id, session_id)| ClientMsg::StopSession { id, session_id }),
+        (
+            any::<u64>(),
+            history_query(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_map(
+                |(id, query, session_id, symbol, limit)| ClientMsg::History {
+                    id,
+                    query,
+                    session_id,
+                    symbol,
+                    limit,
+                }
+            ),
+    ]
+}
+
+fn history_query() -> impl Strategy<Value = HistoryQuery> {
+    prop_oneof![
+        Just(HistoryQuery::Sessions),
+        Just(HistoryQuery::Session),
+        Just(HistoryQuery::Signals),
+        Just(HistoryQuery::Transitions),
     ]
 }
 

@@ -9,9 +9,11 @@
 //! precedes its first delta: nothing lost, nothing twice.
 
 mod engine_io;
+mod history_io;
 mod session_ops;
 
 use super::events::EventLog;
+use super::history::HistoryRequest;
 use super::market;
 use super::persist;
 use super::queue::{ClientQueue, ConflateKey};
@@ -22,10 +24,10 @@ use crate::exchange::{LinkChange, MarketEvent};
 use crate::protocol::ClientMsg;
 use crate::protocol::{
     Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
-    ServerMsg, SessionInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close, error_code,
-    now_ms,
+    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
+    error_code, now_ms,
 };
-use crate::store::{StoreHandle, StoreHealth, link_row, rows_from_market};
+use crate::store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -61,6 +63,8 @@ pub struct HubInputs {
     pub store: Option<StoreHandle>,
     /// The store's health for `Health.store`; `None`: absent.
     pub store_health: Option<watch::Receiver<StoreHealth>>,
+    /// QuestDB's read side (`[questdb]` on); `None`: `history` requests answer unavailable.
+    pub history: Option<Arc<Queries>>,
 }
 
 /// The session is not configured; `valid` lists the ids that are.
@@ -116,6 +120,16 @@ pub enum HubCmd {
     ),
     /// Close every client 1001 and end the task.
     Shutdown(oneshot::Sender<()>),
+    /// A reply made off the hub (a QuestDB answer), queued for `conn` in order with its data.
+    Deliver {
+        conn: u64,
+        msg: Box<ServerMsg>,
+    },
+    /// A session's signals from before this start, read from QuestDB (oldest first).
+    Backfill {
+        session: String,
+        signals: Vec<SignalInfo>,
+    },
 }
 
 /// Cheap to clone. Every method is fire-and-forget or a one-shot question; none can block
@@ -163,6 +177,11 @@ struct Hub {
     store: Option<StoreHandle>,
     /// The latest store health (from its watch), shown in `Health.store`.
     store_health: Option<StoreHealth>,
+    history: Option<Arc<Queries>>,
+    /// For tasks that answer later (QuestDB reads). Weak: it must not keep the hub alive.
+    me: mpsc::WeakUnboundedSender<HubCmd>,
+    /// Per session, signals of earlier runs (from QuestDB), shown before this run's.
+    backfilled: HashMap<String, Vec<SignalInfo>>,
 }
 
 /// Starts the hub task. Sessions persisted in `settings.sessions_file` come back as they were
@@ -198,6 +217,9 @@ pub fn spawn(
         dirty: engine_io::Dirty::default(),
         store: inputs.store,
         store_health: inputs.store_health.as_ref().map(|rx| rx.borrow().clone()),
+        history: inputs.history,
+        me: tx.downgrade(),
+        backfilled: HashMap::new(),
     };
     for p in problems {
         hub.note(Level::Error, "sessions.load_failed", p);
@@ -209,6 +231,7 @@ pub fn spawn(
         }
     }
     hub.publish_symbols();
+    hub.start_backfill();
     let task = tokio::spawn(hub.run(
         rx,
         inputs.market,
@@ -334,6 +357,8 @@ impl Hub {
                 let _ = reply.send(self.remove_symbol(&id, &symbol));
             }
             HubCmd::Shutdown(_) => {} // handled in `run`
+            HubCmd::Deliver { conn, msg } => self.reply(conn, *msg),
+            HubCmd::Backfill { session, signals } => self.on_backfill(session, signals),
         }
     }
 
@@ -392,6 +417,22 @@ impl Hub {
                 let r = self.remove_symbol(&session_id, &symbol);
                 self.reply_command(conn, id, &session_id, r, &format!("lost {symbol}"));
             }
+            ClientMsg::History {
+                id,
+                query,
+                session_id,
+                symbol,
+                limit,
+            } => self.history_request(
+                conn,
+                id,
+                HistoryRequest {
+                    query,
+                    session_id,
+                    symbol,
+                    limit,
+                },
+            ),
             // Answered by the connection itself.
             ClientMsg::Hello { .. } | ClientMsg::Ping { .. } => {}
         }
@@ -439,13 +480,7 @@ impl Hub {
             stream: key.0,
             session_id: key.1.clone(),
         });
-        let full = ServerMsg::FullUpdate(Envelope {
-            stream: key.0,
-            session_id: key.1.clone(),
-            seq: self.seqs.get(&key).copied().unwrap_or(0),
-            ts: now_ms(),
-            data: self.stream_snapshot(key.0, key.1.as_deref()),
-        });
+        let full = self.full_update(&key);
         let (Some(ack), Some(full)) = (encode(&ack), encode(&full)) else {
             return;
         };
@@ -458,6 +493,17 @@ impl Hub {
         } else {
             c.subs.clear();
         }
+    }
+
+    /// The whole current state of one stream at its current seq.
+    fn full_update(&self, key: &StreamKey) -> ServerMsg {
+        ServerMsg::FullUpdate(Envelope {
+            stream: key.0,
+            session_id: key.1.clone(),
+            seq: self.seqs.get(key).copied().unwrap_or(0),
+            ts: now_ms(),
+            data: self.stream_snapshot(key.0, key.1.as_deref()),
+        })
     }
 
     fn reply_command(

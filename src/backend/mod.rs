@@ -8,12 +8,14 @@
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
 //! - `market`, `events`, `sessions`: state kept by the hub; the hub also owns the engine.
 //! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir.
+//! - `history`: QuestDB history for REST and the WebSocket, and the signals back-fill.
 
 mod auth;
 mod connection;
 mod convert;
 mod events;
 mod flow;
+mod history;
 mod hooks;
 mod hub;
 mod market;
@@ -119,6 +121,7 @@ pub async fn start(
         max_msgs: s.client_queue_max_msgs,
         max_bytes: s.client_queue_max_bytes,
     };
+    let history = history::queries(cfg);
     let (hub, hub_task) = hub::spawn(
         hub::HubSettings {
             epoch: epoch.clone(),
@@ -138,12 +141,14 @@ pub async fn start(
             log_events: inputs.log_events,
             store: inputs.store,
             store_health: inputs.store_health,
+            history: history.clone(),
         },
     );
 
     let hooks = Arc::new(TestHooks::default());
     let (alive_tx, alive) = mpsc::channel::<()>(1);
     let state = routes::AppState {
+        history,
         alive: alive_tx,
         hub: hub.clone(),
         hooks: hooks.clone(),

@@ -2,10 +2,12 @@
 
 use super::auth;
 use super::connection::{self, ConnCtx, ConnParams};
+use super::history::{self, HistoryError, HistoryRequest};
 use super::hooks::TestHooks;
 use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
-use crate::protocol::RestError;
 use crate::protocol::SessionInfo;
+use crate::protocol::{HistoryQuery, RestError};
+use crate::store::Queries;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -29,6 +31,8 @@ pub struct AppState {
     pub next_conn: Arc<AtomicU64>,
     /// Cloned into every connection task (see `ConnCtx::_alive`).
     pub alive: tokio::sync::mpsc::Sender<()>,
+    /// QuestDB's read side for `/api/v1/history/*`; `None` when `[questdb]` is off.
+    pub history: Option<Arc<Queries>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +46,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/sessions/{id}/symbols/{symbol}",
             post(add_symbol).delete(remove_symbol),
+        )
+        .route("/api/v1/history/sessions", get(history_sessions))
+        .route("/api/v1/history/sessions/{id}", get(history_session))
+        .route(
+            "/api/v1/history/sessions/{id}/signals",
+            get(history_signals),
+        )
+        .route(
+            "/api/v1/history/sessions/{id}/transitions",
+            get(history_transitions),
         )
         .fallback(not_found_route)
         .with_state(state)
@@ -187,6 +201,92 @@ async fn remove_symbol(
     command_response(&id, r)
 }
 
+#[derive(Deserialize, Default)]
+struct HistoryParams {
+    limit: Option<u32>,
+    symbol: Option<String>,
+}
+
+async fn history_sessions(
+    _: Authorized,
+    State(st): State<AppState>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    history_response(&st, HistoryQuery::Sessions, None, params).await
+}
+
+async fn history_session(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    history_response(&st, HistoryQuery::Session, Some(id), params).await
+}
+
+async fn history_signals(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    history_response(&st, HistoryQuery::Signals, Some(id), params).await
+}
+
+async fn history_transitions(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    history_response(&st, HistoryQuery::Transitions, Some(id), params).await
+}
+
+/// 200 with the rows (newest first); 404 a session QuestDB does not know (DB-4); 400 a bad
+/// parameter; 503 QuestDB off or unreachable.
+async fn history_response(
+    st: &AppState,
+    query: HistoryQuery,
+    session_id: Option<String>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    let Query(p) = match params {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("bad query parameters: {}", e.body_text());
+            return error(StatusCode::BAD_REQUEST, "invalid_parameter", None, &msg);
+        }
+    };
+    let req = HistoryRequest {
+        query,
+        session_id: session_id.clone(),
+        symbol: p.symbol,
+        limit: p.limit,
+    };
+    let sid = session_id.as_deref();
+    match history::run(st.history.as_deref(), &req).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e @ HistoryError::NotFound(_)) => error(
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            sid,
+            &e.to_string(),
+        ),
+        Err(e @ HistoryError::Invalid(_)) => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            sid,
+            &e.to_string(),
+        ),
+        Err(e @ HistoryError::Unavailable(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "history_unavailable",
+            sid,
+            &e.to_string(),
+        ),
+    }
+}
+
 /// 200 with the session, 404 unknown session, 400 bad symbol, 409 refused (reason given).
 fn command_response(id: &str, r: Option<Result<SessionInfo, CmdError>>) -> Response {
     match r {
@@ -206,7 +306,8 @@ async fn not_found_route(uri: Uri) -> Response {
         "not_found",
         None,
         &format!(
-            "no route {}; see /api/v1/health, /api/v1/sessions, /api/v1/snapshot?session=ID",
+            "no route {}; see /api/v1/health, /api/v1/sessions, /api/v1/snapshot?session=ID, \
+             /api/v1/history/sessions",
             uri.path()
         ),
     )

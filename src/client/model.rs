@@ -231,9 +231,11 @@ impl ClientModel {
                 }
             }),
             ServerMsg::Event(e) => self.ordered(e, |m, _| m.push_event(e.data.clone())),
-            ServerMsg::Ack(_) | ServerMsg::Error(_) | ServerMsg::Pong(_) | ServerMsg::Result(_) => {
-                Applied::Unchanged
-            }
+            ServerMsg::Ack(_)
+            | ServerMsg::Error(_)
+            | ServerMsg::Pong(_)
+            | ServerMsg::Result(_)
+            | ServerMsg::History(_) => Applied::Unchanged,
         }
     }
 

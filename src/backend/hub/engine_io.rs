@@ -266,11 +266,18 @@ impl Hub {
             .collect()
     }
 
+    /// Earlier runs' signals (back-filled from QuestDB) then this run's, at most
+    /// `engine.signal_history`, oldest first.
     pub(super) fn snapshot_signals(&self, sid: &str) -> Vec<SignalInfo> {
-        self.engine
-            .signals(sid)
+        let earlier = self.backfilled.get(sid).map_or(&[][..], Vec::as_slice);
+        let now = self.engine.signals(sid);
+        let cap = self.engine.settings().signal_history;
+        let skip = (earlier.len() + now.len()).saturating_sub(cap);
+        earlier
             .iter()
-            .map(convert::signal)
+            .cloned()
+            .chain(now.iter().map(convert::signal))
+            .skip(skip)
             .collect()
     }
 
