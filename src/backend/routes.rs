@@ -50,12 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/history/sessions", get(history_sessions))
         .route("/api/v1/history/sessions/{id}", get(history_session))
         .route(
-            "/api/v1/history/sessions/{id}/signals",
-            get(history_signals),
-        )
-        .route(
-            "/api/v1/history/sessions/{id}/transitions",
-            get(history_transitions),
+            "/api/v1/history/sessions/{id}/{what}",
+            get(history_of_session),
         )
         .fallback(not_found_route)
         .with_state(state)
@@ -224,22 +220,22 @@ async fn history_session(
     history_response(&st, HistoryQuery::Session, Some(id), params).await
 }
 
-async fn history_signals(
+/// `signals` or `transitions` of one session.
+async fn history_of_session(
     _: Authorized,
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path((id, what)): Path<(String, String)>,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
-    history_response(&st, HistoryQuery::Signals, Some(id), params).await
-}
-
-async fn history_transitions(
-    _: Authorized,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    params: Result<Query<HistoryParams>, QueryRejection>,
-) -> Response {
-    history_response(&st, HistoryQuery::Transitions, Some(id), params).await
+    let query = match what.as_str() {
+        "signals" => HistoryQuery::Signals,
+        "transitions" => HistoryQuery::Transitions,
+        _ => {
+            let msg = format!("no history {what:?}; valid: signals, transitions");
+            return error(StatusCode::NOT_FOUND, "not_found", Some(&id), &msg);
+        }
+    };
+    history_response(&st, query, Some(id), params).await
 }
 
 /// 200 with the rows (newest first); 404 a session QuestDB does not know (DB-4); 400 a bad
