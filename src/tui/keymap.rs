@@ -57,7 +57,7 @@ impl Command {
             Command::Help => "show or hide this help",
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
-            Command::Upstream => "show or hide the MEXC upstream detail",
+            Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
             Command::BugReport => "write a bug-report bundle",
             Command::Session(_) => "jump to session N",
         }

@@ -19,6 +19,7 @@ mod instances;
 mod panel;
 mod positions;
 mod signals;
+mod store_detail;
 mod summary;
 mod upstream;
 mod watchlist;

@@ -1,7 +1,7 @@
-//! MEXC upstream detail (key `upstream`, default `u`): the connections with their state,
-//! pong age, subscription counts and last close, then every (channel, symbol) subscription
-//! with its state, data age, resubscribes and error. Replaces the panels; up/down scroll
-//! the subscription list, so any number of symbols fits an 80x24 terminal.
+//! Upstream detail (key `upstream`, default `u`): the MEXC connections with their state,
+//! pong age, subscription counts and last close, the QuestDB writer when it is on, then every
+//! (channel, symbol) subscription with its state, data age, resubscribes and error. Replaces
+//! the panels; up/down scroll the subscription list, so any number of symbols fits 80x24.
 
 use super::grid::{self, Align, Col};
 use crate::protocol::{StreamState, UpstreamConnection, UpstreamHealth, UpstreamState};
@@ -16,10 +16,16 @@ use ratatui::widgets::{Block, Paragraph};
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let key = app.keymap.keys_for(crate::tui::keymap::Command::Upstream);
+    let store = app.model.health.as_ref().and_then(|h| h.store.as_ref());
+    let what = if store.is_some() {
+        "MEXC upstream and QuestDB"
+    } else {
+        "MEXC upstream"
+    };
     let block = Block::bordered()
         .border_style(theme.border())
         .title(Span::styled(
-            format!(" MEXC upstream ({key} or esc to close) "),
+            format!(" {what} ({key} or esc to close) "),
             theme.title(),
         ));
     let inner = block.inner(area);
@@ -35,6 +41,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line<'static>> = vec![summary(up, width)];
     for c in &up.connections {
         lines.push(connection(app, c, width));
+    }
+    if let Some(s) = store {
+        lines.extend(super::store_detail::lines(s, theme, width));
     }
 
     let cols = [
@@ -198,6 +207,10 @@ mod tests {
     }
 
     fn app() -> App {
+        app_with(None)
+    }
+
+    fn app_with(store: Option<crate::store::StoreHealth>) -> App {
         let cfg = Config::defaults();
         let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
         let mut link = LinkStatus::new("ws://127.0.0.1:7878/ws");
@@ -305,7 +318,7 @@ mod tests {
             backend_started_ms: NOW - 3_600_000,
             clients: 1,
             upstream,
-            store: None,
+            store,
         };
         app.update(Action::Client(ClientEvent::Message {
             msg: ServerMsg::FullUpdate(Envelope {
@@ -356,5 +369,28 @@ mod tests {
         app.update(key(KeyCode::Char('u')));
         app.update(key(KeyCode::Char('u')));
         assert!(!app.show_upstream);
+    }
+
+    #[test]
+    fn questdb_detail_says_down_with_spool_and_names_the_missing_column_at_80x24() {
+        let mut h = crate::store::StoreHealth::disabled();
+        h.state = crate::store::StoreState::Down;
+        h.rows_spooled = 4321;
+        h.oldest_spooled_age_ms = 75_000;
+        h.last_error = Some("Could not flush buffer: connection refused".into());
+        h.schema_problems = vec!["signals.side: column missing".into()];
+        let mut app = app_with(Some(h));
+        app.update(key(KeyCode::Char('u')));
+        let text = render(&app).backend().to_string();
+        for want in [
+            "MEXC upstream and QuestDB",
+            "QuestDB DOWN · spool 4321 rows, oldest 1m",
+            "last error: Could not flush buffer: connection refused",
+            "schema: signals.side: column missing",
+            // The subscription list still follows.
+            "BTC_USDT",
+        ] {
+            assert!(text.contains(want), "{want:?} missing:\n{text}");
+        }
     }
 }
