@@ -37,9 +37,14 @@ pub fn lines(h: &StoreHealth, theme: &Theme, width: usize) -> Vec<Line<'static>>
         )),
     ])];
     if let Some(e) = &h.last_error {
+        // The writer keeps its last error after it recovers: say it is history, not now.
+        let (label, style) = match h.state {
+            StoreState::Ok => ("earlier error (recovered)", theme.muted()),
+            _ => ("last error", theme.warn()),
+        };
         out.push(Line::styled(
-            format::fit_text(&format!("  last error: {e}"), width),
-            theme.warn(),
+            format::fit_text(&format!("  {label}: {e}"), width),
+            style,
         ));
     }
     for p in &h.schema_problems {
@@ -84,7 +89,7 @@ mod tests {
     }
 
     #[test]
-    fn healthy_store_is_one_line_that_fits_80_columns() {
+    fn healthy_store_fits_80_columns_and_calls_a_past_error_recovered() {
         let mut h = StoreHealth::disabled();
         h.state = StoreState::Ok;
         h.rows_written_per_s = 850.0;
@@ -95,5 +100,8 @@ mod tests {
             "{got:?}"
         );
         assert!(got[0].chars().count() <= 78);
+        h.last_error = Some("connection refused".into());
+        let got = text(&lines(&h, &plain(), 78));
+        assert_eq!(got[1], "  earlier error (recovered): connection refused");
     }
 }
