@@ -198,6 +198,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         symbol_count: usize,
     },
+    /// CLIENTS readers at RATE msg/s on one backend, then the same plus one client that never
+    /// reads: per-reader msg/s, delivery latency, pong RTT, the slow client's fate, RSS.
+    Load {
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        #[arg(long, default_value_t = 5_000)]
+        rate: u64,
+        /// Seconds per phase (readers only, then with the slow client).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// QuestDB store rows/s (writer + spool) vs the raw client, both to the in-repo test server.
     Store {
         #[arg(long, default_value_t = 500_000)]

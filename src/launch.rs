@@ -427,6 +427,14 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
             let report = crate::bench::pong::run(rate, seconds, symbol_count).await?;
             println!("{report}");
         }
+        BenchCommand::Load {
+            clients,
+            rate,
+            seconds,
+        } => {
+            let report = crate::bench::load::run(clients, rate, seconds).await?;
+            print!("{report}");
+        }
         BenchCommand::Store { rows, batch } => {
             // Blocking client and writer thread: keep them off the runtime's workers.
             let report =

@@ -16,6 +16,7 @@ use super::flow::{FlowWindow, pong_seq};
 use super::hooks::TestHooks;
 use super::hub::{HubCmd, HubHandle};
 use super::queue::{ClientQueue, QueueLimits};
+use super::queue_meter::QueueMeter;
 use crate::protocol::{
     ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
     ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
@@ -62,6 +63,8 @@ pub struct ConnCtx {
     pub hub: HubHandle,
     pub hooks: Arc<TestHooks>,
     pub params: ConnParams,
+    /// Backend-wide queue accounting this connection's queue reports to.
+    pub meter: Arc<QueueMeter>,
     /// Held for the life of the connection task; shutdown waits until every clone is gone,
     /// so each close is logged before the process exits.
     pub _alive: tokio::sync::mpsc::Sender<()>,
@@ -98,7 +101,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
         log_close(&ctx, &rec, started, 0, 0);
         return;
     }
-    let queue = Arc::new(ClientQueue::new(ctx.params.queue));
+    let queue = Arc::new(ClientQueue::new(ctx.params.queue, ctx.meter.clone()));
     ctx.hub.send(HubCmd::Register {
         conn: ctx.num,
         conn_id: ctx.id.clone(),

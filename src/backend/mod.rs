@@ -2,7 +2,8 @@
 //! (`GET /ws` + REST on one port). See docs/architecture.md.
 //!
 //! - `hub`: the one task owning backend state; fans messages out to client queues.
-//! - `queue`: per-client outbound queue (conflating map + bounded FIFO).
+//! - `queue`: per-client outbound queue (conflating map + bounded FIFO); `queue_meter`: what
+//!   all of them hold, backend-wide (SEC-3).
 //! - `connection`: reader/writer per WebSocket, control frames first, heartbeat, closes.
 //! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
@@ -21,10 +22,12 @@ mod hub;
 mod market;
 mod persist;
 mod queue;
+mod queue_meter;
 mod routes;
 mod sessions;
 
 pub use hooks::TestHooks;
+pub use queue_meter::QueueStats;
 
 use crate::config::{Config, SessionConfig, check_bind_allowed};
 use crate::exchange::MarketEvent;
@@ -61,6 +64,7 @@ pub struct BackendInputs {
 pub struct BackendHandle {
     pub addr: SocketAddr,
     pub hooks: Arc<TestHooks>,
+    meter: Arc<queue_meter::QueueMeter>,
     hub: hub::HubHandle,
     hub_task: JoinHandle<()>,
     server_stop: oneshot::Sender<()>,
@@ -72,6 +76,11 @@ pub struct BackendHandle {
 impl BackendHandle {
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// What the per-client queues hold now and at most so far (the backend's own accounting).
+    pub fn queue_stats(&self) -> QueueStats {
+        self.meter.stats()
     }
 
     /// Closes every client 1001 "server shutting down", stops the hub and the server.
@@ -146,12 +155,14 @@ pub async fn start(
     );
 
     let hooks = Arc::new(TestHooks::default());
+    let meter = Arc::new(queue_meter::QueueMeter::default());
     let (alive_tx, alive) = mpsc::channel::<()>(1);
     let state = routes::AppState {
         history,
         alive: alive_tx,
         hub: hub.clone(),
         hooks: hooks.clone(),
+        meter: meter.clone(),
         token: Arc::from(s.token.as_str()),
         epoch: Arc::from(epoch.as_str()),
         params: connection::ConnParams {
@@ -189,6 +200,7 @@ pub async fn start(
     Ok(BackendHandle {
         addr,
         hooks,
+        meter,
         hub,
         hub_task,
         server_stop,

@@ -12,11 +12,15 @@
 //! few pointer moves under a lock held for microseconds by exactly two parties: the hub task
 //! and this client's writer). Messages are `Utf8Bytes`, serialized once by the hub and shared
 //! by every client (a clone is a reference-count bump).
+//!
+//! Every change of the bytes held is reported to the backend-wide [`QueueMeter`], so the bound
+//! can be checked from the backend's own accounting.
 
+use super::queue_meter::QueueMeter;
 use crate::protocol::{StreamName, close};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 /// One conflation slot: the newest message for this key wins.
@@ -47,6 +51,7 @@ struct State {
     fifo_bytes: usize,
     /// Newest value per key with the stamp of its last push.
     latest: HashMap<ConflateKey, (u64, Utf8Bytes)>,
+    latest_bytes: usize,
     /// Keys by the stamp of their last push. Draining in this order sends values in the order
     /// they were produced, so seqs never go backwards for a client (which drops a seq at or
     /// below the last one it saw); each key is sent once per drain, so none starves.
@@ -55,18 +60,27 @@ struct State {
     close: Option<CloseOrder>,
 }
 
+impl State {
+    /// Bytes of message text this queue holds (what the meter adds up).
+    fn held(&self) -> usize {
+        self.fifo_bytes + self.latest_bytes
+    }
+}
+
 pub struct ClientQueue {
     limits: QueueLimits,
     state: Mutex<State>,
     wake: Notify,
+    meter: Arc<QueueMeter>,
 }
 
 impl ClientQueue {
-    pub fn new(limits: QueueLimits) -> Self {
+    pub fn new(limits: QueueLimits, meter: Arc<QueueMeter>) -> Self {
         ClientQueue {
             limits,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            meter,
         }
     }
 
@@ -93,13 +107,16 @@ impl ClientQueue {
                 s.fifo.len(),
                 s.fifo_bytes
             );
-            Self::close_locked(&mut s, close::SLOW_CONSUMER, reason);
+            self.meter.overflowed();
+            self.close_locked(&mut s, close::SLOW_CONSUMER, reason);
             drop(s);
             self.wake.notify_one();
             return false;
         }
         s.fifo_bytes += len;
         s.fifo.push_back(msg);
+        self.meter.changed(s.held() - len, s.held());
+        self.meter.fifo_depth(s.fifo.len(), s.fifo_bytes);
         drop(s);
         self.wake.notify_one();
         true
@@ -113,10 +130,14 @@ impl ClientQueue {
         }
         s.next_stamp += 1;
         let stamp = s.next_stamp;
-        if let Some((old, _)) = s.latest.insert(key.clone(), (stamp, msg)) {
+        let before = s.held();
+        s.latest_bytes += msg.len();
+        if let Some((old, old_msg)) = s.latest.insert(key.clone(), (stamp, msg)) {
             s.order.remove(&old);
+            s.latest_bytes -= old_msg.len();
         }
         s.order.insert(stamp, key);
+        self.meter.changed(before, s.held());
         drop(s);
         self.wake.notify_one();
         true
@@ -127,25 +148,37 @@ impl ClientQueue {
     pub fn discard_latest(&self, stream: StreamName, session_id: Option<&str>) {
         let mut s = self.lock();
         let matches = |k: &ConflateKey| k.stream == stream && k.session_id.as_deref() == session_id;
-        s.latest.retain(|k, _| !matches(k));
+        let before = s.held();
+        let mut dropped = 0;
+        s.latest.retain(|k, (_, m)| {
+            let keep = !matches(k);
+            if !keep {
+                dropped += m.len();
+            }
+            keep
+        });
+        s.latest_bytes -= dropped;
         s.order.retain(|_, k| !matches(k));
+        self.meter.changed(before, s.held());
     }
 
     /// Asks the writer to close with `code`/`reason`; the first order wins. Pending data is
     /// dropped: a closed client resyncs from `full_update` anyway.
     pub fn close(&self, code: u16, reason: impl Into<String>) {
         let mut s = self.lock();
-        Self::close_locked(&mut s, code, reason.into());
+        self.close_locked(&mut s, code, reason.into());
         drop(s);
         self.wake.notify_one();
     }
 
-    fn close_locked(s: &mut State, code: u16, reason: String) {
+    fn close_locked(&self, s: &mut State, code: u16, reason: String) {
         if s.close.is_none() {
+            self.meter.changed(s.held(), 0);
             s.close = Some(CloseOrder { code, reason });
             s.fifo.clear();
             s.fifo_bytes = 0;
             s.latest.clear();
+            s.latest_bytes = 0;
             s.order.clear();
         }
     }
@@ -163,6 +196,7 @@ impl ClientQueue {
         if let Some(c) = &s.close {
             return Some(c.clone());
         }
+        let before = s.held();
         let mut bytes = 0;
         while out.len() < max_msgs && (out.is_empty() || bytes < max_bytes) {
             let Some(m) = s.fifo.pop_front() else { break };
@@ -176,11 +210,13 @@ impl ClientQueue {
                     break;
                 };
                 if let Some((_, m)) = s.latest.remove(&k) {
+                    s.latest_bytes -= m.len();
                     bytes += m.len();
                     out.push(m);
                 }
             }
         }
+        self.meter.changed(before, s.held());
         None
     }
 
@@ -203,15 +239,26 @@ impl ClientQueue {
     }
 }
 
+impl Drop for ClientQueue {
+    /// A connection that ends without a close order (transport drop) still leaves the meter.
+    fn drop(&mut self) {
+        let held = self.lock().held();
+        self.meter.changed(held, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn q(max_msgs: usize, max_bytes: usize) -> ClientQueue {
-        ClientQueue::new(QueueLimits {
-            max_msgs,
-            max_bytes,
-        })
+        ClientQueue::new(
+            QueueLimits {
+                max_msgs,
+                max_bytes,
+            },
+            Arc::default(),
+        )
     }
 
     fn key(sym: &str) -> ConflateKey {
@@ -285,10 +332,13 @@ mod tests {
         assert!(q.push_ordered("cd".into()));
         assert!(!q.push_ordered("e".into()));
         fn q2() -> ClientQueue {
-            ClientQueue::new(QueueLimits {
-                max_msgs: 100,
-                max_bytes: 4,
-            })
+            ClientQueue::new(
+                QueueLimits {
+                    max_msgs: 100,
+                    max_bytes: 4,
+                },
+                Arc::default(),
+            )
         }
     }
 
@@ -304,6 +354,40 @@ mod tests {
         out.clear();
         q.take_batch(100, 1, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn the_meter_sees_every_byte_held_and_released() {
+        let meter = Arc::new(QueueMeter::default());
+        let limits = QueueLimits {
+            max_msgs: 3,
+            max_bytes: 1000,
+        };
+        let a = ClientQueue::new(limits, meter.clone());
+        let b = ClientQueue::new(limits, meter.clone());
+        a.push_ordered("1234".into());
+        a.push_latest(key("A"), "xx".into());
+        // Replacing a conflated value counts the new bytes only.
+        a.push_latest(key("A"), "yyy".into());
+        b.push_latest(key("B"), "z".into());
+        assert_eq!(meter.stats().queued_bytes, 4 + 3 + 1);
+        b.discard_latest(StreamName::MarketData, Some("s"));
+        assert_eq!(meter.stats().queued_bytes, 7);
+        assert_eq!(drain(&a).len(), 2);
+        assert_eq!(meter.stats().queued_bytes, 0);
+        // Overflow: the peak is the bound, the close releases everything and is counted.
+        for m in ["a", "bb", "ccc"] {
+            assert!(a.push_ordered(m.into()));
+        }
+        assert!(!a.push_ordered("d".into()));
+        let s = meter.stats();
+        assert_eq!((s.peak_client_fifo_msgs, s.peak_client_fifo_bytes), (3, 6));
+        assert_eq!((s.queued_bytes, s.overflow_closes), (0, 1));
+        assert_eq!(s.peak_queued_bytes, 8);
+        // A queue dropped while holding data gives its bytes back.
+        b.push_ordered("held".into());
+        drop(b);
+        assert_eq!(meter.stats().queued_bytes, 0);
     }
 
     #[test]

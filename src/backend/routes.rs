@@ -5,6 +5,7 @@ use super::connection::{self, ConnCtx, ConnParams};
 use super::history::{self, HistoryError, HistoryRequest};
 use super::hooks::TestHooks;
 use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
+use super::queue_meter::QueueMeter;
 use crate::protocol::SessionInfo;
 use crate::protocol::{HistoryQuery, RestError};
 use crate::store::Queries;
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct AppState {
     pub hub: HubHandle,
     pub hooks: Arc<TestHooks>,
+    pub meter: Arc<QueueMeter>,
     pub token: Arc<str>,
     pub epoch: Arc<str>,
     pub params: ConnParams,
@@ -82,6 +84,7 @@ async fn ws_upgrade(
         hub: st.hub.clone(),
         hooks: st.hooks.clone(),
         params: st.params,
+        meter: st.meter.clone(),
         _alive: st.alive.clone(),
     };
     ws.max_message_size(st.max_frame_bytes)

@@ -2,8 +2,11 @@
 //! not timed unit tests, so CI never fails on a noisy machine.
 
 pub mod engine;
+pub mod load;
+pub mod load_client;
 pub mod pong;
 pub mod record;
 pub mod soak;
 pub mod stats;
 pub mod store;
+pub mod synthetic;

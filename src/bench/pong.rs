@@ -3,18 +3,16 @@
 //! `MarketEvent`s at a fixed rate; the client is a raw WebSocket that reads as fast as it can.
 
 use super::stats::Percentiles;
-use crate::backend::{self, BackendInputs};
 use crate::config::{Config, SessionConfig};
 use crate::exchange::{MarketEvent, TickerUpdate};
-use crate::protocol::{DataSource, SubscriptionCounts, UpstreamHealth, UpstreamState};
+use crate::protocol::DataSource;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use futures_util::{SinkExt, StreamExt};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct PongReport {
@@ -45,36 +43,8 @@ pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> 
         strategy: "default".into(),
         symbols: names.clone(),
     }];
-    let (market_tx, market_rx) = mpsc::channel(65_536);
-    let (_upstream_tx, upstream_rx) = watch::channel(UpstreamHealth {
-        state: UpstreamState::Live,
-        url: "bench://synthetic".into(),
-        pong_age_ms: None,
-        last_data_age_ms: None,
-        reconnects: 0,
-        last_close: None,
-        subscriptions: SubscriptionCounts::default(),
-        source: DataSource::Ws,
-        ..Default::default()
-    });
-    let (symbols_tx, _symbols_rx) = watch::channel(BTreeSet::new());
-    let (_log_tx, log_rx) = mpsc::channel(16);
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let backend = backend::start(
-        &cfg,
-        cfg.sessions.clone(),
-        listener,
-        BackendInputs {
-            market: market_rx,
-            upstream: upstream_rx,
-            symbols: symbols_tx,
-            log_events: log_rx,
-            sessions_file: None,
-            store: None,
-            store_health: None,
-        },
-    )
-    .await?;
+    let synthetic = super::synthetic::start(&cfg).await?;
+    let (backend, market_tx) = (&synthetic.backend, synthetic.market.clone());
 
     let (ws, _) = tokio_tungstenite::connect_async_with_config(backend.ws_url(), None, true)
         .await
@@ -117,7 +87,7 @@ pub async fn run(rate: u64, seconds: u64, symbols: usize) -> Result<PongReport> 
     let delivered_per_s = delivered as f64 / started.elapsed().as_secs_f64();
     feeder.abort();
     reader.abort();
-    backend.shutdown().await;
+    synthetic.backend.shutdown().await;
     Ok(PongReport {
         idle,
         loaded,

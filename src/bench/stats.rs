@@ -50,6 +50,15 @@ impl MsHistogram {
         self.total += 1;
     }
 
+    /// Adds `other`'s counts (same bucket range; a shorter one adds into the first buckets).
+    pub fn merge(&mut self, other: &MsHistogram) {
+        let last = self.counts.len() - 1;
+        for (ms, n) in other.counts.iter().enumerate() {
+            self.counts[ms.min(last)] += n;
+        }
+        self.total += other.total;
+    }
+
     pub fn percentiles(&self) -> Option<Percentiles> {
         if self.total == 0 {
             return None;
@@ -106,6 +115,26 @@ mod tests {
         let exact = Percentiles::from_samples(samples.iter().map(|&s| s as f64).collect());
         assert_eq!(h.percentiles(), exact);
         assert_eq!(MsHistogram::new(10).percentiles(), None);
+    }
+
+    #[test]
+    fn merged_histograms_equal_one_fed_every_sample() {
+        let (mut a, mut b, mut all) = (
+            MsHistogram::new(100),
+            MsHistogram::new(100),
+            MsHistogram::new(100),
+        );
+        for s in [1, 5, 5, 90] {
+            a.record(s);
+            all.record(s);
+        }
+        for s in [2, 3, 200] {
+            b.record(s);
+            all.record(s);
+        }
+        a.merge(&b);
+        assert_eq!(a.percentiles(), all.percentiles());
+        assert_eq!(a.percentiles().map(|p| p.count), Some(7));
     }
 
     #[test]
