@@ -47,7 +47,12 @@ impl Backoff {
 
     /// Delay before the next attempt; counts one more failure.
     pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self.ceiling();
+        self.next_delay_within(self.cap)
+    }
+
+    /// Like `next_delay`, drawn under at most `cap`: for a peer known to be back soon.
+    pub fn next_delay_within(&mut self, cap: Duration) -> Duration {
+        let ceiling = self.ceiling().min(cap);
         self.attempt = self.attempt.saturating_add(1);
         let ms = ceiling.as_millis().min(u128::from(u64::MAX)) as u64;
         Duration::from_millis(self.rng.u64(0..=ms))
@@ -110,6 +115,21 @@ mod tests {
         assert!(
             distinct.len() > 10,
             "full jitter should not repeat: {samples:?}"
+        );
+    }
+
+    #[test]
+    fn a_capped_delay_stays_jittered_under_the_cap_and_still_counts() {
+        let mut b = Backoff::with_rng(ms(250), ms(15_000), ms(30_000), fastrand::Rng::with_seed(4));
+        let delays: Vec<Duration> = (0..30).map(|_| b.next_delay_within(ms(500))).collect();
+        assert!(delays.iter().all(|d| *d <= ms(500)), "{delays:?}");
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 10, "jitter kept under the cap: {delays:?}");
+        assert_eq!(b.attempt(), 30);
+        assert_eq!(
+            b.ceiling(),
+            ms(15_000),
+            "the uncapped ladder went on climbing"
         );
     }
 

@@ -68,6 +68,10 @@ pub struct ClientConfig {
     pub backoff_base_ms: u64,
     pub backoff_cap_ms: u64,
     pub stable_after_ms: u64,
+    /// After the backend closed 1001 (going away: a restart), connect retries are drawn
+    /// under this for `restart_window_ms`, so a restarted backend is found at once.
+    pub restart_retry_max_ms: u64,
+    pub restart_window_ms: u64,
     pub connect_timeout_ms: u64,
     pub poll_after_failures: u32,
     pub poll_interval_ms: u64,
@@ -393,6 +397,8 @@ impl Config {
         positive("client.backoff_base_ms", c.backoff_base_ms)?;
         positive("client.poll_interval_ms", c.poll_interval_ms)?;
         positive("client.connect_timeout_ms", c.connect_timeout_ms)?;
+        // 0 would retry in a tight loop for the whole window.
+        positive("client.restart_retry_max_ms", c.restart_retry_max_ms)?;
         if c.slow_after_missed == 0 {
             return err("client.slow_after_missed must be at least 1");
         }

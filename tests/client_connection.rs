@@ -659,10 +659,12 @@ async fn identical_connect_errors_are_aggregated_into_one_notice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_now_reconnects_at_once() {
     let fake = Fake::start().await;
-    // A long backoff proves the reconnect does not wait for it.
+    // A long backoff proves the reconnect does not wait for it (no fast retry after the 1001
+    // below: that has its own test).
     let cfg = ClientConfig {
         backoff_base_ms: 10_000,
         backoff_cap_ms: 10_000,
+        restart_window_ms: 0,
         ..fast_config()
     };
     let mut client = Client::start(fake.url(), cfg);
@@ -719,6 +721,49 @@ async fn reconnect_now_reconnects_at_once() {
         asked.elapsed() < Duration::from_secs(1),
         "{:?}",
         asked.elapsed()
+    );
+    client.handle.send(ClientCommand::Shutdown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_going_away_is_retried_fast_while_it_restarts() {
+    let fake = Fake::start().await;
+    // A backoff ladder that would wait seconds, and a restart that refuses for a while.
+    let cfg = ClientConfig {
+        backoff_base_ms: 2_000,
+        backoff_cap_ms: 15_000,
+        restart_retry_max_ms: 200,
+        restart_window_ms: 10_000,
+        poll_after_failures: 1000,
+        ..fast_config()
+    };
+    let mut client = Client::start(fake.url(), cfg);
+    client.until_state(LinkState::Live, WITHIN).await;
+    fake.ctl.refuse_upgrade.store(true, Ordering::SeqCst);
+    fake.close_all(protocol::close::GOING_AWAY, "server shutting down");
+    // Every countdown while the backend is away stays under the restart cap.
+    let mut countdowns = Vec::new();
+    client
+        .until("six refused attempts", WITHIN, |ev| {
+            if let ClientEvent::Link(s) = ev
+                && let Some(ms) = s.next_attempt_in_ms
+            {
+                countdowns.push(ms);
+            }
+            fake.ctl.upgrade_attempts.load(Ordering::SeqCst) >= 7
+        })
+        .await;
+    assert!(
+        countdowns.iter().all(|&ms| ms <= 200),
+        "after 1001 the retries stay fast: {countdowns:?}"
+    );
+    fake.ctl.refuse_upgrade.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    client.until_state(LinkState::Live, WITHIN).await;
+    assert!(
+        back.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        back.elapsed()
     );
     client.handle.send(ClientCommand::Shutdown);
 }

@@ -93,6 +93,9 @@ pub(super) struct Connection {
     pub(super) next_op_id: u64,
     pub(super) next_ping_id: u64,
     ever_connected: bool,
+    /// Until then, a failed connect retries within `client.restart_retry_max_ms`: the backend
+    /// closed 1001 (going away), so it is most likely restarting and back in moments.
+    restart_fast_until: Option<Instant>,
 }
 
 impl Connection {
@@ -151,6 +154,7 @@ impl Connection {
             next_op_id: 1,
             next_ping_id: 1,
             ever_connected: false,
+            restart_fast_until: None,
         }
     }
 
@@ -219,7 +223,7 @@ impl Connection {
                 }
                 self.machine.on(Input::ConnectFailed, Instant::now());
                 self.sync_poll_plan();
-                Ok(Next::Wait(self.backoff.next_delay()))
+                Ok(Next::Wait(self.retry_delay(Instant::now())))
             }
         }
     }
@@ -236,12 +240,16 @@ impl Connection {
             }
             SessionEnd::Lost {
                 may_reconnect: true,
+                server_restarting,
             } => {
                 self.machine.on(Input::Lost, now);
-                Next::Wait(self.backoff.next_delay())
+                let window = Duration::from_millis(self.opts.cfg.restart_window_ms);
+                self.restart_fast_until = server_restarting.then(|| now + window);
+                Next::Wait(self.retry_delay(now))
             }
             SessionEnd::Lost {
                 may_reconnect: false,
+                ..
             } => {
                 self.machine.on(Input::Refused, now);
                 Next::Stopped
@@ -250,6 +258,18 @@ impl Connection {
         self.sync_poll_plan();
         self.publish().await?;
         Ok(next)
+    }
+
+    /// Full-jitter backoff; capped at `restart_retry_max_ms` while a restarting backend is
+    /// expected back (RC-1 still holds: the attempts are counted and jittered).
+    fn retry_delay(&mut self, now: Instant) -> Duration {
+        match self.restart_fast_until {
+            Some(until) if now < until => {
+                let cap = Duration::from_millis(self.opts.cfg.restart_retry_max_ms);
+                self.backoff.next_delay_within(cap)
+            }
+            _ => self.backoff.next_delay(),
+        }
     }
 
     /// Backoff wait with a visible countdown; `ReconnectNow` cuts it short.

@@ -35,7 +35,12 @@ const NO_STATUS: u16 = 1005;
 pub(super) enum SessionEnd {
     Quit,
     ReconnectNow,
-    Lost { may_reconnect: bool },
+    /// `server_restarting`: the backend said it is going away (1001): it is likely back in
+    /// moments, so the reconnect should not wait out a long backoff.
+    Lost {
+        may_reconnect: bool,
+        server_restarting: bool,
+    },
 }
 
 /// Per-connection counters for the close log line.
@@ -126,7 +131,10 @@ impl Connection {
                     Some(Err(Error::Capacity(e))) => {
                         // Our own limit (max_message_bytes): tell the server why (1009).
                         let reason = format!("message too big: {e}");
-                        let end = SessionEnd::Lost { may_reconnect: true };
+                        let end = SessionEnd::Lost {
+                            may_reconnect: true,
+                            server_restarting: false,
+                        };
                         return self.close_local(ws, c, close::MESSAGE_TOO_BIG, &reason, end).await;
                     }
                     Some(Err(e)) => return self.transport_lost(c, e.to_string()).await,
@@ -152,7 +160,7 @@ impl Connection {
                             self.opts.cfg.reconnect_after_missed
                         );
                         return self
-                            .close_local(ws, c, close::HEARTBEAT_TIMEOUT, &reason, SessionEnd::Lost { may_reconnect: true })
+                            .close_local(ws, c, close::HEARTBEAT_TIMEOUT, &reason, SessionEnd::Lost { may_reconnect: true, server_restarting: false })
                             .await;
                     }
                     self.publish().await?;
@@ -268,6 +276,7 @@ impl Connection {
                 self.closed(Initiator::Remote, code, &reason, c).await?;
                 return Ok(Some(SessionEnd::Lost {
                     may_reconnect: close::may_reconnect(code),
+                    server_restarting: code == close::GOING_AWAY,
                 }));
             }
         }
@@ -367,6 +376,7 @@ impl Connection {
             .await?;
         Ok(SessionEnd::Lost {
             may_reconnect: true,
+            server_restarting: false,
         })
     }
 
