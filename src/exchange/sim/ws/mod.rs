@@ -28,6 +28,11 @@ use tokio::time::Instant;
 
 /// A client that cannot take a frame for this long is dropped rather than stalling its task.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read buffer per connection. tungstenite zero-fills the whole free buffer before every read
+/// attempt, and this task polls the socket each time a push wakes it: with the default 128 KiB
+/// that memset was the simulator's largest single cost under load (`bench e2e`, perf). Clients
+/// send only small commands, so 4 KiB loses nothing.
+const READ_BUFFER: usize = 4096;
 /// Close code MEXC uses when the JSON heartbeat expires ("unsupported data").
 const HEARTBEAT_CLOSE_CODE: u16 = 1003;
 const HEARTBEAT_NOTICE: &str = "more than 60 seconds no response, close the channel";
@@ -44,7 +49,9 @@ pub(crate) async fn edge(
         return (StatusCode::FORBIDDEN, Html(WAF_PAGE)).into_response();
     }
     match upgrade {
-        Ok(up) => up.on_upgrade(move |socket| connection(socket, shared, peer)),
+        Ok(up) => up
+            .read_buffer_size(READ_BUFFER)
+            .on_upgrade(move |socket| connection(socket, shared, peer)),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -265,7 +272,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     let mut c = Conn {
         socket,
         session: format!("{:016x}", id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-        subs: Subscriptions::default(),
+        subs: Subscriptions::new(shared.symbols),
         faults: state.borrow_and_update().clone(),
         configured_heartbeat: shared.heartbeat,
         // MEXC's clock starts at accept and only JSON pings move it.
