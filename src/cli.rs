@@ -186,6 +186,43 @@ pub enum BenchCommand {
         minutes: f64,
         #[arg(long, default_value_t = 5_000)]
         rate: u64,
+        /// Contracts the simulator lists and the session follows (12 majors, then synthetic).
+        #[arg(long, default_value_t = 12)]
+        symbol_count: usize,
+    },
+    /// Market-data msg/s simulator -> adapter -> engine -> hub -> client, beside a raw
+    /// tokio-tungstenite flood of same-sized frames, in one run.
+    E2e {
+        /// Seconds measured (each phase).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Contracts the simulator lists and the session follows (12 majors, then synthetic).
+        #[arg(long, default_value_t = 200)]
+        symbol_count: usize,
+        /// One ticker per symbol per this many ms (the timer fires about every 1.7 ms at 1).
+        #[arg(long, default_value_t = 1)]
+        ticker_interval_ms: u64,
+        /// Simulated trades per second per symbol.
+        #[arg(long, default_value_t = 50.0)]
+        trades_per_s: f64,
+        /// The session's strategy (engine work per message).
+        #[arg(long, default_value = "demo")]
+        strategy: String,
+    },
+    /// TUI frame build time (App clone, view, diff into terminal bytes) at 200x50 with a
+    /// session of SYMBOL_COUNT symbols filled by the live demo pipeline.
+    Frame {
+        #[arg(long, default_value_t = 100)]
+        symbol_count: usize,
+        /// Seconds of live data (with forced pumps) before measuring.
+        #[arg(long, default_value_t = 40)]
+        warmup: u64,
+        /// Frames measured.
+        #[arg(long, default_value_t = 900)]
+        frames: usize,
+        /// Frame pace while measuring (data arrives between frames).
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
     },
     /// App pong RTT p50/p99 on an idle link and while the backend pushes RATE msg/s to one client.
     Pong {
@@ -228,7 +265,25 @@ pub enum BenchCommand {
         /// Frame cap, as tui.fps.
         #[arg(long, default_value_t = 30)]
         fps: u32,
+        /// Terminal size drawn into, WIDTHxHEIGHT.
+        #[arg(long, default_value = "120x40", value_parser = parse_size)]
+        size: (u16, u16),
+        /// One session following this many simulator contracts (default: the demo sessions).
+        #[arg(long)]
+        symbol_count: Option<usize>,
     },
+}
+
+/// `200x50` -> (200, 50).
+fn parse_size(text: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("expected WIDTHxHEIGHT like 200x50, got {text:?}");
+    let (w, h) = text.split_once('x').ok_or_else(bad)?;
+    let w: u16 = w.trim().parse().map_err(|_| bad())?;
+    let h: u16 = h.trim().parse().map_err(|_| bad())?;
+    if w == 0 || h == 0 {
+        return Err(bad());
+    }
+    Ok((w, h))
 }
 
 #[cfg(test)]
@@ -269,6 +324,23 @@ mod tests {
                 which: BenchCommand::Pong { symbol_count, .. },
             }) => assert_eq!(symbol_count, 5),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bench_record_takes_a_size_and_refuses_nonsense() {
+        let cli = Cli::try_parse_from(["trademon", "bench", "record", "--size", "200x50"]).unwrap();
+        match cli.command {
+            Some(Command::Bench {
+                which: BenchCommand::Record { size, .. },
+            }) => assert_eq!(size, (200, 50)),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["200", "0x50", "axb", "200x-1"] {
+            assert!(
+                Cli::try_parse_from(["trademon", "bench", "record", "--size", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 

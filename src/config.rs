@@ -118,6 +118,9 @@ pub struct SimConfig {
     #[serde(default)]
     pub first_pump_after_s: u64,
     pub seed: u64,
+    /// Contracts the simulator lists: the twelve majors, then synthetic `SIMnnn_USDT` ones
+    /// (benchmarks offer more streams this way; the demo keeps 12).
+    pub symbols: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -499,6 +502,13 @@ impl Config {
         let sim = &self.sim;
         positive("sim.ticker_interval_ms", sim.ticker_interval_ms)?;
         positive("sim.heartbeat_timeout_ms", sim.heartbeat_timeout_ms)?;
+        let max_symbols = crate::exchange::sim::market::MAX_SYMBOLS;
+        if !(1..=max_symbols).contains(&sim.symbols) {
+            return err(format!(
+                "sim.symbols ({}) must be between 1 and {max_symbols}",
+                sim.symbols
+            ));
+        }
         if !(sim.trades_per_s.is_finite() && sim.trades_per_s >= 0.0) {
             return err("sim.trades_per_s must be a non-negative number");
         }

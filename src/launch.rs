@@ -412,12 +412,48 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
             .await??;
             println!("{report}");
         }
-        BenchCommand::Soak { minutes, rate } => {
-            let report = crate::bench::soak::run(minutes, rate).await?;
+        BenchCommand::Soak {
+            minutes,
+            rate,
+            symbol_count,
+        } => {
+            let report = crate::bench::soak::run(minutes, rate, symbol_count).await?;
             println!("{report}");
             if !report.passed() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        BenchCommand::E2e {
+            seconds,
+            symbol_count,
+            ticker_interval_ms,
+            trades_per_s,
+            strategy,
+        } => {
+            let report = crate::bench::e2e::run(crate::bench::e2e::E2eOptions {
+                seconds,
+                symbols: symbol_count,
+                ticker_interval_ms,
+                trades_per_s,
+                strategy,
+            })
+            .await?;
+            println!("{report}");
+        }
+        BenchCommand::Frame {
+            symbol_count,
+            warmup,
+            frames,
+            fps,
+        } => {
+            let report = crate::bench::frame::run(crate::bench::frame::FrameOptions {
+                symbols: symbol_count,
+                warmup_s: warmup,
+                frames,
+                fps,
+            })
+            .await?;
+            println!("{report}");
         }
         BenchCommand::Pong {
             rate,
@@ -447,8 +483,17 @@ async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
             seconds,
             trades_per_s,
             fps,
+            size,
+            symbol_count,
         } => {
-            let report = crate::bench::record::run(seconds, trades_per_s, fps).await?;
+            let report = crate::bench::record::run(crate::bench::record::RecordBench {
+                seconds,
+                trades_per_s,
+                fps,
+                size,
+                symbols: symbol_count,
+            })
+            .await?;
             println!("{report}");
         }
     }

@@ -26,6 +26,7 @@ fn cfg() -> SimConfig {
         seed: 11,
         // Pumps only on cue in these tests.
         first_pump_after_s: 0,
+        symbols: 12,
     }
 }
 

@@ -59,6 +59,7 @@ fn cfg(heartbeat_timeout_ms: u64) -> SimConfig {
         pump_chance_per_s: 0.0,
         first_pump_after_s: 0,
         seed: 7,
+        symbols: 12,
     }
 }
 

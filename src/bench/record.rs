@@ -5,10 +5,12 @@
 //! thread drew; CPU is the whole process (simulator and backend included, same in each
 //! phase), from /proc/self/stat.
 
+use super::soak::rss_mb;
 use crate::client::ClientEvent;
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::link::LinkStatus;
-use crate::config::Config;
+use crate::config::{Config, SessionConfig};
+use crate::exchange::sim::market::symbol_name;
 use crate::launch::{initial_subscriptions, start_embedded};
 use crate::protocol::now_ms;
 use crate::tui::App;
@@ -23,7 +25,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-const SIZE: (u16, u16) = (120, 40);
+/// The options the command takes; `Default` is the recording-overhead run of issue 6.
+pub struct RecordBench {
+    pub seconds: u64,
+    pub trades_per_s: f64,
+    pub fps: u32,
+    pub size: (u16, u16),
+    /// One session following this many simulator contracts instead of the two demo sessions.
+    pub symbols: Option<usize>,
+}
 
 pub struct Phase {
     pub name: &'static str,
@@ -34,17 +44,29 @@ pub struct Phase {
 
 pub struct RecordReport {
     pub phases: Vec<Phase>,
-    pub seconds: u64,
-    pub trades_per_s: f64,
-    pub fps_cap: u32,
+    pub opts: RecordBench,
+    /// Whole process (simulator, backend, client, TUI), before the stack started and at the end.
+    pub rss_start_mb: f64,
+    pub rss_end_mb: f64,
 }
 
 impl std::fmt::Display for RecordReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.opts;
+        let symbols = o
+            .symbols
+            .map_or("the demo sessions".to_string(), |n| format!("{n} symbols"));
         writeln!(
             f,
-            "{}x{} demo, sim.trades_per_s={} per symbol, drawing at tui.fps={}, {} s per phase",
-            SIZE.0, SIZE.1, self.trades_per_s, self.fps_cap, self.seconds
+            "{}x{} demo, {symbols}, sim.trades_per_s={} per symbol, drawing at tui.fps={}, {} s \
+             per phase, RSS {:.1} MB -> {:.1} MB",
+            o.size.0,
+            o.size.1,
+            o.trades_per_s,
+            o.fps,
+            o.seconds,
+            self.rss_start_mb,
+            self.rss_end_mb
         )?;
         let base = self.phases.first().map_or(1.0, |p| p.cpu_pct.max(0.01));
         for p in &self.phases {
@@ -62,11 +84,27 @@ impl std::fmt::Display for RecordReport {
     }
 }
 
-pub async fn run(seconds: u64, trades_per_s: f64, fps: u32) -> Result<RecordReport> {
+pub async fn run(opts: RecordBench) -> Result<RecordReport> {
+    let rss_start_mb = rss_mb();
     let dir = std::env::temp_dir().join(format!("trademon-bench-record-{}", std::process::id()));
     let mut cfg = Config::defaults();
-    cfg.sim.trades_per_s = trades_per_s;
-    cfg.tui.fps = fps;
+    cfg.sim.trades_per_s = opts.trades_per_s;
+    cfg.tui.fps = opts.fps;
+    if let Some(n) = opts.symbols {
+        let symbols: Vec<String> = (0..n.max(1))
+            .filter_map(symbol_name)
+            .map(str::to_string)
+            .collect();
+        cfg.sim.symbols = symbols.len();
+        cfg.mexc.subscribe_pace_ms = 1;
+        cfg.demo_sessions = vec![SessionConfig {
+            id: "bench".into(),
+            name: "Bench".into(),
+            strategy: "demo".into(),
+            symbols,
+        }];
+        cfg.validate().map_err(|e| eyre!(e))?;
+    }
     cfg.record.dir = dir.display().to_string();
     cfg.log.dir = dir.join("logs").display().to_string();
     let (_log_tx, log_rx) = mpsc::channel(16);
@@ -83,7 +121,15 @@ pub async fn run(seconds: u64, trades_per_s: f64, fps: u32) -> Result<RecordRepo
     // Warm up: connected, subscribed, prices flowing.
     let mut warm = cfg.clone();
     warm.record.flight_minutes = 0;
-    pipeline(&warm, &client, &mut events, Duration::from_secs(3), false).await?;
+    pipeline(
+        &warm,
+        &client,
+        &mut events,
+        Duration::from_secs(3),
+        false,
+        opts.size,
+    )
+    .await?;
 
     let mut phases = Vec::new();
     for (name, flight, recording) in [
@@ -97,26 +143,28 @@ pub async fn run(seconds: u64, trades_per_s: f64, fps: u32) -> Result<RecordRepo
             &c,
             &client,
             &mut events,
-            Duration::from_secs(seconds),
+            Duration::from_secs(opts.seconds),
             recording,
+            opts.size,
         )
         .await?;
         p.name = name;
         phases.push(p);
     }
+    let rss_end_mb = rss_mb();
     client.send(crate::client::ClientCommand::Shutdown);
     embedded.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(RecordReport {
         phases,
-        seconds,
-        trades_per_s,
-        fps_cap: fps,
+        opts,
+        rss_start_mb,
+        rss_end_mb,
     })
 }
 
 /// Counts bytes written to the "terminal".
-struct Counter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+pub struct Counter(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
 
 impl std::io::Write for Counter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -136,9 +184,10 @@ async fn pipeline(
     events: &mut mpsc::Receiver<ClientEvent>,
     length: Duration,
     recording: bool,
+    size: (u16, u16),
 ) -> Result<Phase> {
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), SIZE)?;
+    let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), size)?;
     let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
     let mut rec = Recorder::new(cfg, Palette::Ansi256, &RecordOptions::default());
     let (renderer, mut render_events) =
@@ -148,7 +197,7 @@ async fn pipeline(
         keymap,
         Theme::new(Palette::Ansi256),
         LinkStatus::new(String::new()),
-        SIZE,
+        size,
         now_ms(),
     );
     let mut pending = app.start();
@@ -211,7 +260,7 @@ async fn pipeline(
 }
 
 /// utime + stime of this process in clock ticks (USER_HZ, 100 on Linux).
-fn cpu_ticks() -> u64 {
+pub fn cpu_ticks() -> u64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0;
     };

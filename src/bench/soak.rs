@@ -7,6 +7,7 @@ use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::{Config, SessionConfig};
 use crate::exchange::sim;
+use crate::exchange::sim::market::symbol_name;
 use crate::launch::start_embedded;
 use crate::protocol::{ServerMsg, StreamName, now_ms};
 use color_eyre::eyre::Result;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 
 pub struct SoakReport {
     pub minutes: f64,
+    pub symbols: usize,
     pub delivered: u64,
     pub client_reconnects: u64,
     pub upstream_reconnects: u64,
@@ -40,9 +42,10 @@ impl std::fmt::Display for SoakReport {
         };
         write!(
             f,
-            "soak {:.1} min: delivered {} msgs ({:.0} msg/s), reconnects client {} upstream {}, \
+            "soak {:.1} min, {} symbols: delivered {} msgs ({:.0} msg/s), reconnects client {} upstream {}, \
              RSS {:.1} MB -> {:.1} MB, p99 delivery {}, p99 pong RTT {} => {}",
             self.minutes,
+            self.symbols,
             self.delivered,
             self.delivered as f64 / (self.minutes * 60.0).max(1e-9),
             self.client_reconnects,
@@ -56,9 +59,17 @@ impl std::fmt::Display for SoakReport {
     }
 }
 
-pub async fn run(minutes: f64, rate: u64) -> Result<SoakReport> {
+pub async fn run(minutes: f64, rate: u64, symbol_count: usize) -> Result<SoakReport> {
     let mut cfg = Config::defaults();
-    let symbols: Vec<String> = sim::SYMBOLS.iter().map(|s| s.to_string()).collect();
+    let symbols: Vec<String> = (0..symbol_count.max(1))
+        .filter_map(symbol_name)
+        .map(str::to_string)
+        .collect();
+    cfg.sim.symbols = symbols.len();
+    if symbols.len() > sim::SYMBOLS.len() {
+        // Subscribe the extra contracts at once rather than at the default 50 ms pace.
+        cfg.mexc.subscribe_pace_ms = 1;
+    }
     // Ticker pushes dominate the feed: one per symbol per model tick. Timer ticks overshoot
     // (1 ms granularity, ~1.7 ms for a 1 ms interval), so aim ~60 % under the nominal
     // interval; the summary reports the rate actually delivered.
@@ -138,6 +149,7 @@ pub async fn run(minutes: f64, rate: u64) -> Result<SoakReport> {
     stack.shutdown().await;
     Ok(SoakReport {
         minutes: started.elapsed().as_secs_f64() / 60.0,
+        symbols: symbol_count,
         delivered,
         client_reconnects,
         upstream_reconnects,

@@ -7,7 +7,7 @@
 use super::clock::wall_ms;
 use super::faults::SimFaults;
 use super::frames::{self, Spelling, Ts};
-use super::market::{Market, PumpSpec, SYMBOL_NAMES, Ticker};
+use super::market::{Market, PumpSpec, Ticker, symbol_name};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ impl Topic {
     /// The symbol a per-symbol stream is about (`push.tickers` has none).
     pub fn symbol(self) -> Option<&'static str> {
         match self {
-            Topic::Ticker(i) | Topic::Deal(i) => SYMBOL_NAMES.get(i).copied(),
+            Topic::Ticker(i) | Topic::Deal(i) => symbol_name(i),
             Topic::Tickers => None,
         }
     }
@@ -93,10 +93,13 @@ pub(crate) async fn run(
     let mut first_pump = cfg.first_pump_after.map(|d| start + d);
     let publish = |topic: Topic, text: serde_json::Result<String>| match text {
         // No receivers is normal (nobody connected); the frame is simply not needed.
-        Ok(text) => drop(pushes.send(PushFrame {
-            topic,
-            text: text.into(),
-        })),
+        Ok(text) => {
+            faults.count_published();
+            drop(pushes.send(PushFrame {
+                topic,
+                text: text.into(),
+            }))
+        }
         Err(e) => tracing::warn!(error = %e, "sim: could not render a push"),
     };
     loop {
@@ -117,15 +120,13 @@ pub(crate) async fn run(
             market.force_pump(0, FIRST_PUMP);
         }
         for (symbol, spec) in faults.take_pumps() {
-            tracing::info!(
-                symbol = SYMBOL_NAMES.get(symbol).copied(),
-                ?spec,
-                "sim: forced pump"
-            );
+            tracing::info!(symbol = symbol_name(symbol), ?spec, "sim: forced pump");
             market.force_pump(symbol, spec);
         }
         for batch in market.step(now_ms) {
-            let symbol = SYMBOL_NAMES[batch.symbol];
+            let Some(symbol) = symbol_name(batch.symbol) else {
+                continue;
+            };
             let topic = Topic::Deal(batch.symbol);
             if deal_object {
                 for text in frames::deal_push_objects(symbol, &batch.trades, &mut spelling, ts) {

@@ -482,6 +482,7 @@ mod tests {
             seed: 1,
             trades_per_s: 4.0,
             pump_chance_per_s: 0.0,
+            symbols: 12,
         };
         let tickers = Market::new(params, 1_790_000_000_000).tickers();
         let render = |seed| {

@@ -69,8 +69,43 @@ pub const SYMBOL_NAMES: [&str; SPECS.len()] = {
     out
 };
 
+/// Most contracts one simulator can list (`sim.symbols`). Beyond the twelve majors in `SPECS`
+/// the contracts are synthetic (`SIM012_USDT`, ...), so benchmarks can offer far more streams
+/// than the demo needs without changing the protocol.
+pub const MAX_SYMBOLS: usize = 1000;
+
+/// Every name the simulator can list, majors first. Built once per process; `&'static str`
+/// because tickers, topics and selectors hand names around without copying them.
+static ALL_NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..MAX_SYMBOLS)
+        .map(|i| match SPECS.get(i) {
+            Some(spec) => spec.symbol.to_string(),
+            None => format!("SIM{i:03}_USDT"),
+        })
+        .collect()
+});
+
+/// Name of contract `i`, `None` beyond [`MAX_SYMBOLS`].
+pub fn symbol_name(i: usize) -> Option<&'static str> {
+    let names: &'static Vec<String> = &ALL_NAMES;
+    names.get(i).map(String::as_str)
+}
+
+/// Index of a contract name among all [`MAX_SYMBOLS`] (callers check it against how many
+/// contracts their market lists).
 pub fn symbol_index(symbol: &str) -> Option<usize> {
-    SYMBOL_NAMES.iter().position(|s| *s == symbol)
+    ALL_NAMES.iter().position(|s| s == symbol)
+}
+
+/// Spec of contract `i`: a major as listed, a synthetic one shaped like the major it cycles
+/// onto (price, decimals, volatility, sizes) with its own name and contract id.
+pub fn spec_of(i: usize) -> SymbolSpec {
+    let template = SPECS[i % SPECS.len()];
+    SymbolSpec {
+        symbol: symbol_name(i).unwrap_or(template.symbol),
+        contract_id: 10 + u32::try_from(i).unwrap_or(u32::MAX - 10),
+        ..template
+    }
 }
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
@@ -111,6 +146,17 @@ impl std::fmt::Display for Decimal {
     /// Plain decimal text with exactly `scale` fraction digits (e.g. `95012.3`, `0.0000120000`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sign = if self.mantissa < 0 { "-" } else { "" };
+        // Integer and zero-padded fraction straight into the formatter: no temporary strings
+        // (every simulated ticker prints about fifteen of these).
+        let m = self.mantissa.unsigned_abs();
+        if let Some(unit) = 10u64.checked_pow(self.scale) {
+            if self.scale == 0 {
+                return write!(f, "{sign}{m}");
+            }
+            let width = self.scale as usize;
+            return write!(f, "{sign}{}.{:0width$}", m / unit, m % unit);
+        }
+        // Scales beyond u64 (over 19 digits): pad the digit string instead.
         let digits = self.mantissa.unsigned_abs().to_string();
         let scale = self.scale as usize;
         if scale == 0 {
@@ -171,6 +217,9 @@ pub struct MarketParams {
     pub trades_per_s: f64,
     /// Chance per second per symbol that a pump starts.
     pub pump_chance_per_s: f64,
+    /// Contracts listed: the first `SPECS.len()` are the majors, the rest synthetic (clamped
+    /// to 1..=[`MAX_SYMBOLS`]).
+    pub symbols: usize,
 }
 
 /// A price excursion with a volume burst: rises over `rise_ms`, then gives back `retrace` of the
@@ -356,11 +405,11 @@ impl Market {
     pub fn new(params: MarketParams, now_ms: i64) -> Market {
         let mut rng = Rng::with_seed(params.seed);
         let daily_trades = params.trades_per_s.max(0.5) * SECONDS_PER_DAY;
-        let symbols = SPECS
-            .iter()
+        let symbols = (0..params.symbols.clamp(1, MAX_SYMBOLS))
+            .map(spec_of)
             .enumerate()
             .map(|(i, spec)| {
-                let tick = tick_size(spec);
+                let tick = tick_size(&spec);
                 let price = spec.price * (0.03 * normal(&mut rng)).exp();
                 let log_mid = price.ln();
                 let last_ticks = (price / tick).round() as i64;
@@ -400,6 +449,11 @@ impl Market {
 
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// Contracts this market lists.
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
     }
 
     pub fn pumps_started(&self) -> u64 {
@@ -454,7 +508,7 @@ impl Market {
     }
 
     fn step_symbol(&mut self, i: usize, from_ms: i64, now_ms: i64) -> Vec<Trade> {
-        let spec = SPECS[i];
+        let spec = spec_of(i);
         let tick = tick_size(&spec);
         let dt_ms = now_ms - from_ms;
         let dt = dt_ms as f64 / 1000.0;
@@ -548,7 +602,7 @@ impl Market {
     }
 
     pub fn ticker(&self, i: usize) -> Ticker {
-        let spec = SPECS[i];
+        let spec = spec_of(i);
         let s = &self.symbols[i];
         let tick = tick_size(&spec);
         let d = spec.decimals;
@@ -600,6 +654,7 @@ mod tests {
             seed,
             trades_per_s: 4.0,
             pump_chance_per_s: pump,
+            symbols: SPECS.len(),
         }
     }
 
@@ -617,6 +672,12 @@ mod tests {
         assert_eq!(Decimal::new(120000, 10).to_string(), "0.0000120000");
         assert_eq!(Decimal::new(-5, 2).to_string(), "-0.05");
         assert_eq!(Decimal::new(42, 0).to_string(), "42");
+        assert_eq!(Decimal::new(7, 3).to_string(), "0.007");
+        assert_eq!(
+            Decimal::new(i64::MIN, 2).to_string(),
+            "-92233720368547758.08"
+        );
+        assert_eq!(Decimal::new(5, 20).to_string(), "0.00000000000000000005");
     }
 
     #[test]
@@ -788,5 +849,25 @@ mod tests {
             .check()
             .is_err()
         );
+    }
+
+    #[test]
+    fn more_symbols_keep_the_majors_and_add_synthetic_contracts() {
+        let wide = MarketParams {
+            symbols: 150,
+            ..params(4, 0.0)
+        };
+        let mut m = Market::new(wide, T0);
+        assert_eq!(m.symbol_count(), 150);
+        let batches = run(&mut m, 5);
+        let tickers = m.tickers();
+        assert_eq!(tickers[0].symbol, "BTC_USDT");
+        assert_eq!(tickers[149].symbol, "SIM149_USDT");
+        assert_eq!(symbol_index("SIM149_USDT"), Some(149));
+        assert_eq!(tickers[149].contract_id, 159);
+        assert!(batches.iter().any(|b| b.symbol >= 12));
+        assert!(tickers.iter().all(|t| t.bid1.mantissa < t.ask1.mantissa));
+        // The default count is the twelve majors, as before.
+        assert_eq!(Market::new(params(4, 0.0), T0).symbol_count(), SPECS.len());
     }
 }

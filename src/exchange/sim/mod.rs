@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-/// The simulated contracts.
+/// The simulated majors (the contracts of the default `sim.symbols`).
 pub const SYMBOLS: &[&str] = &market::SYMBOL_NAMES;
 
 /// Pushes buffered per connection before a slow client starts losing them (counted as lag).
@@ -48,6 +48,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// State every request and connection shares.
 pub(crate) struct Shared {
     heartbeat: Duration,
+    /// Contracts the market lists; subscribing to any other is refused as on MEXC.
+    symbols: usize,
     faults: Arc<SimFaults>,
     pushes: broadcast::Sender<PushFrame>,
     snapshot: watch::Receiver<Snapshot>,
@@ -128,9 +130,11 @@ pub async fn start_with(
             seed: cfg.seed,
             trades_per_s: cfg.trades_per_s,
             pump_chance_per_s: cfg.pump_chance_per_s,
+            symbols: cfg.symbols,
         },
         clock::wall_ms(),
     );
+    let symbols = market.symbol_count();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(market.tickers()));
     let (pushes, _) = broadcast::channel(PUSH_BUFFER);
     let feed = tokio::spawn(feed::run(
@@ -150,6 +154,7 @@ pub async fn start_with(
 
     let shared = Arc::new(Shared {
         heartbeat: Duration::from_millis(cfg.heartbeat_timeout_ms),
+        symbols,
         faults: faults.clone(),
         pushes,
         snapshot: snapshot_rx,

@@ -75,6 +75,8 @@ pub struct Stats {
     pub connections_open: u64,
     pub pings_received: u64,
     pub pushes_lagged: u64,
+    /// Push frames the market rendered for subscribers (the offered load).
+    pub pushes_published: u64,
     pub pumps_forced: u64,
 }
 
@@ -85,6 +87,7 @@ pub struct SimFaults {
     connections_accepted: AtomicU64,
     pings_received: AtomicU64,
     pushes_lagged: AtomicU64,
+    pushes_published: AtomicU64,
     pumps_forced: AtomicU64,
     commands: Mutex<VecDeque<String>>,
     open: Mutex<BTreeMap<u64, ConnEntry>>,
@@ -100,6 +103,7 @@ impl Default for SimFaults {
             connections_accepted: AtomicU64::new(0),
             pings_received: AtomicU64::new(0),
             pushes_lagged: AtomicU64::new(0),
+            pushes_published: AtomicU64::new(0),
             pumps_forced: AtomicU64::new(0),
             commands: Mutex::new(VecDeque::new()),
             open: Mutex::new(BTreeMap::new()),
@@ -246,6 +250,7 @@ impl SimFaults {
             connections_open: self.connections_open(),
             pings_received: self.pings_received(),
             pushes_lagged: self.pushes_lagged(),
+            pushes_published: self.pushes_published(),
             pumps_forced: self.pumps_forced.load(Ordering::Relaxed),
         }
     }
@@ -283,6 +288,11 @@ impl SimFaults {
         self.pushes_lagged.load(Ordering::Relaxed)
     }
 
+    /// Push frames rendered since start (each is offered to every connection).
+    pub fn pushes_published(&self) -> u64 {
+        self.pushes_published.load(Ordering::Relaxed)
+    }
+
     /// Text frames clients sent, oldest first (bounded by `COMMAND_LOG_MAX`).
     pub fn commands(&self) -> Vec<String> {
         lock(&self.commands).iter().cloned().collect()
@@ -304,6 +314,10 @@ impl SimFaults {
 
     pub(crate) fn count_ping(&self) {
         self.pings_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_published(&self) {
+        self.pushes_published.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_lagged(&self, n: u64) {

@@ -19,15 +19,23 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use futures_util::SinkExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use subs::{Reply, Subscriptions};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
+/// Most pushes written per flush; bounds how long other events (pings, faults) wait.
+const PUSH_BATCH: usize = 64;
 /// A client that cannot take a frame for this long is dropped rather than stalling its task.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read buffer per connection. tungstenite zero-fills the whole free buffer before every read
+/// attempt, and this task polls the socket each time a push wakes it: with the default 128 KiB
+/// that memset was the simulator's largest single cost under load (`bench e2e`, perf). Clients
+/// send only small commands, so 4 KiB loses nothing.
+const READ_BUFFER: usize = 4096;
 /// Close code MEXC uses when the JSON heartbeat expires ("unsupported data").
 const HEARTBEAT_CLOSE_CODE: u16 = 1003;
 const HEARTBEAT_NOTICE: &str = "more than 60 seconds no response, close the channel";
@@ -44,7 +52,9 @@ pub(crate) async fn edge(
         return (StatusCode::FORBIDDEN, Html(WAF_PAGE)).into_response();
     }
     match upgrade {
-        Ok(up) => up.on_upgrade(move |socket| connection(socket, shared, peer)),
+        Ok(up) => up
+            .read_buffer_size(READ_BUFFER)
+            .on_upgrade(move |socket| connection(socket, shared, peer)),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -73,6 +83,22 @@ struct WriteFailed;
 /// Send one frame, giving up on a client that does not take it in time.
 async fn send(socket: &mut WebSocket, msg: Message) -> Result<(), WriteFailed> {
     match tokio::time::timeout(WRITE_TIMEOUT, socket.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(WriteFailed),
+    }
+}
+
+/// Queue one frame without flushing (tungstenite writes only when its buffer fills); the same
+/// time limit as `send`, since a full buffer does write.
+async fn feed(socket: &mut WebSocket, msg: Message) -> Result<(), WriteFailed> {
+    match tokio::time::timeout(WRITE_TIMEOUT, SinkExt::feed(socket, msg)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(WriteFailed),
+    }
+}
+
+async fn flush(socket: &mut WebSocket) -> Result<(), WriteFailed> {
+    match tokio::time::timeout(WRITE_TIMEOUT, SinkExt::flush(socket)).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(WriteFailed),
     }
@@ -214,7 +240,28 @@ impl Conn {
         }
     }
 
-    /// A market push: sent if subscribed and not paused or stalled; gzip streams go as Binary.
+    /// A market push and whatever else the feed has already queued (up to `PUSH_BATCH`),
+    /// written with one flush: one `write(2)` per frame was this task's main cost when the
+    /// market renders hundreds of pushes per model tick (`bench e2e`).
+    async fn on_pushes(
+        &mut self,
+        first: PushFrame,
+        pushes: &mut tokio::sync::broadcast::Receiver<PushFrame>,
+        faults: &super::faults::SimFaults,
+    ) -> Result<(), WriteFailed> {
+        self.on_push(first).await?;
+        for _ in 1..PUSH_BATCH {
+            match pushes.try_recv() {
+                Ok(push) => self.on_push(push).await?,
+                Err(TryRecvError::Lagged(n)) => faults.count_lagged(n),
+                Err(_) => break,
+            }
+        }
+        flush(&mut self.socket).await
+    }
+
+    /// A market push, queued (not flushed) if subscribed and not paused or stalled; gzip
+    /// streams go as Binary.
     async fn on_push(&mut self, push: PushFrame) -> Result<(), WriteFailed> {
         let PushFrame { topic, text } = push;
         let (channel, symbol) = (topic.channel(), topic.symbol());
@@ -224,11 +271,11 @@ impl Conn {
         }
         if any_matches(&f.gzip, channel, symbol) {
             match frames::gzip(text.as_bytes()) {
-                Ok(bytes) => return send(&mut self.socket, Message::Binary(bytes.into())).await,
+                Ok(bytes) => return feed(&mut self.socket, Message::Binary(bytes.into())).await,
                 Err(e) => tracing::warn!(error = %e, "sim: gzip failed; sending text"),
             }
         }
-        send(&mut self.socket, Message::Text(text)).await
+        feed(&mut self.socket, Message::Text(text)).await
     }
 
     /// MEXC's heartbeat close: an `rs.error` notice, then close 1003 (or a bare TCP drop).
@@ -265,7 +312,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     let mut c = Conn {
         socket,
         session: format!("{:016x}", id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-        subs: Subscriptions::default(),
+        subs: Subscriptions::new(shared.symbols),
         faults: state.borrow_and_update().clone(),
         configured_heartbeat: shared.heartbeat,
         // MEXC's clock starts at accept and only JSON pings move it.
@@ -347,7 +394,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
                 None => break Exit::ClientClosed,
             },
             push = pushes.recv() => match push {
-                Ok(push) => c.on_push(push).await,
+                Ok(push) => c.on_pushes(push, &mut pushes, &faults).await,
                 Err(RecvError::Lagged(n)) => {
                     faults.count_lagged(n);
                     Ok(())

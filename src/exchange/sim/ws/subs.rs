@@ -4,33 +4,61 @@
 use super::super::commands::{Channel, SymbolArg};
 use super::super::faults::{FaultState, any_matches};
 use super::super::feed::Topic;
-use super::super::market::{SYMBOL_NAMES, symbol_index};
+use super::super::market::{symbol_index, symbol_name};
 use std::time::Duration;
 
-/// Bitmasks over symbol indexes: the simulator has far fewer than 64 symbols, and duplicate
-/// subscribes collapse into one stream like on MEXC.
+/// Symbol indexes as bits (up to `sim.symbols`, at most 1000): duplicate subscribes collapse
+/// into one stream like on MEXC, and the per-push check is one shift and mask.
+#[derive(Debug, Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn set(&mut self, i: usize, on: bool) {
+        if self.0.len() <= i / 64 {
+            if !on {
+                return;
+            }
+            self.0.resize(i / 64 + 1, 0);
+        }
+        if on {
+            self.0[i / 64] |= 1 << (i % 64);
+        } else {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Subscriptions {
-    ticker: u64,
-    deal: u64,
+    /// Contracts the market lists; others are "not exists".
+    listed: usize,
+    ticker: Bits,
+    deal: Bits,
     tickers: bool,
 }
 
-fn bit(i: usize) -> u64 {
-    1u64.checked_shl(i as u32).unwrap_or(0)
-}
-
 impl Subscriptions {
+    pub fn new(listed: usize) -> Subscriptions {
+        Subscriptions {
+            listed,
+            ..Subscriptions::default()
+        }
+    }
+
     pub fn wants(&self, topic: Topic) -> bool {
         match topic {
-            Topic::Ticker(i) => self.ticker & bit(i) != 0,
-            Topic::Deal(i) => self.deal & bit(i) != 0,
+            Topic::Ticker(i) => self.ticker.get(i),
+            Topic::Deal(i) => self.deal.get(i),
             Topic::Tickers => self.tickers,
         }
     }
 
     fn set(&mut self, channel: Channel, symbol: usize, on: bool) {
-        let mask = match channel {
+        let bits = match channel {
             Channel::Ticker => &mut self.ticker,
             Channel::Deal => &mut self.deal,
             Channel::Tickers => {
@@ -38,11 +66,7 @@ impl Subscriptions {
                 return;
             }
         };
-        if on {
-            *mask |= bit(symbol);
-        } else {
-            *mask &= !bit(symbol);
-        }
+        bits.set(symbol, on);
     }
 
     /// Apply `sub.<channel>` and say what to answer.
@@ -50,7 +74,10 @@ impl Subscriptions {
         let name = channel.name();
         let (index, label) = match (channel, symbol) {
             (Channel::Tickers, _) => (Some(0), None),
-            (_, SymbolArg::Text(s)) => (symbol_index(s), Some(s.as_str())),
+            (_, SymbolArg::Text(s)) => (
+                symbol_index(s).filter(|&i| i < self.listed),
+                Some(s.as_str()),
+            ),
             (_, other) => (None, Some(other.label())),
         };
         let not_exists = || Answer::error(format!("Contract [{}] not exists", symbol.label()));
@@ -58,7 +85,7 @@ impl Subscriptions {
             return not_exists();
         };
         // Selectors see the canonical symbol for known contracts.
-        let sym = label.and_then(|_| SYMBOL_NAMES.get(index).copied());
+        let sym = label.and_then(|_| symbol_name(index));
         if any_matches(&f.rs_error, name, sym) {
             return not_exists();
         }
@@ -88,7 +115,7 @@ impl Subscriptions {
         match (channel, symbol) {
             (Channel::Tickers, _) => self.set(channel, 0, false),
             (_, SymbolArg::Text(s)) => {
-                if let Some(i) = symbol_index(s) {
+                if let Some(i) = symbol_index(s).filter(|&i| i < self.listed) {
                     self.set(channel, i, false);
                 }
             }
@@ -146,12 +173,18 @@ mod tests {
         let deal_btc = Topic::Deal(symbol_index("BTC_USDT").unwrap());
         let off = FaultState::default();
 
-        let mut s = Subscriptions::default();
+        let mut s = Subscriptions::new(12);
         let a = s.subscribe(Channel::Deal, &btc(), &off);
         assert_eq!(a.replies, vec![Reply::Ack("deal")]);
         assert!(s.wants(deal_btc));
 
-        let mut s = Subscriptions::default();
+        let mut s = Subscriptions::new(12);
+        let a = s.subscribe(Channel::Deal, &SymbolArg::Text("SIM012_USDT".into()), &off);
+        assert_eq!(
+            a.replies,
+            vec![Reply::Error("Contract [SIM012_USDT] not exists".into())],
+            "a synthetic contract beyond sim.symbols is not listed"
+        );
         let a = s.subscribe(Channel::Deal, &SymbolArg::Text("NOPE".into()), &off);
         assert_eq!(
             a.replies,
@@ -198,5 +231,20 @@ mod tests {
         let a = s.subscribe(Channel::Deal, &btc(), &f);
         assert_eq!(a.replies.len(), 2);
         assert_eq!(a.delay, Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn synthetic_contracts_beyond_64_stream_when_listed() {
+        let off = FaultState::default();
+        let mut s = Subscriptions::new(200);
+        let sym = SymbolArg::Text("SIM150_USDT".into());
+        assert_eq!(
+            s.subscribe(Channel::Ticker, &sym, &off).replies,
+            vec![Reply::Ack("ticker")]
+        );
+        assert!(s.wants(Topic::Ticker(150)));
+        assert!(!s.wants(Topic::Ticker(86)) && !s.wants(Topic::Deal(150)));
+        s.unsubscribe(Channel::Ticker, &sym);
+        assert!(!s.wants(Topic::Ticker(150)));
     }
 }
