@@ -33,8 +33,18 @@ const TABLES: [&str; 7] = [
     "connection_events",
 ];
 
+/// The double's process, killed when the test ends, passing or not.
+struct Double(Child);
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `trademon questdb-double` on `listen`; returns the child and the address it printed.
-fn start_double(listen: &str, journal: &Path) -> (Child, String) {
+fn start_double(listen: &str, journal: &Path) -> (Double, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trademon"))
         .args(["questdb-double", "--listen", listen, "--journal"])
         .arg(journal)
@@ -57,7 +67,7 @@ fn start_double(listen: &str, journal: &Path) -> (Child, String) {
                 .to_string();
         }
     };
-    (child, addr)
+    (Double(child), addr)
 }
 
 /// The number after "spool" on the health bar, if the bar shows the store down.
@@ -85,7 +95,7 @@ fn demo_writes_every_table_survives_a_questdb_outage_and_stores_each_trade_once(
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let journal = root.join("qdb.journal");
-    let (mut double, addr) = start_double("127.0.0.1:0", &journal);
+    let (double, addr) = start_double("127.0.0.1:0", &journal);
 
     let config = root.join("config.toml");
     std::fs::write(
@@ -129,8 +139,7 @@ fn demo_writes_every_table_survives_a_questdb_outage_and_stores_each_trade_once(
     wait_rows(&["trades", "prices", "sessions", "connection_events"]);
 
     // Outage: the double is killed; the bar says DOWN in words with a growing spool.
-    double.kill().expect("kill the double");
-    let _ = double.wait();
+    drop(double);
     let first = t.wait_for("QDB DOWN with a spool", WAIT, |s| {
         spool_shown_down(s).is_some_and(|n| n > 0.0)
     });
@@ -140,7 +149,7 @@ fn demo_writes_every_table_survives_a_questdb_outage_and_stores_each_trade_once(
     });
 
     // Back on the same port with the same journal: the spool drains and the bar is ok again.
-    let (mut double, _) = start_double(&addr, &journal);
+    let (_double, _) = start_double(&addr, &journal);
     let back = t.wait_for("QDB ok after the outage", WAIT, |s| {
         s.contains("QDB ok") && !s.contains("spool")
     });
@@ -165,7 +174,5 @@ fn demo_writes_every_table_survives_a_questdb_outage_and_stores_each_trade_once(
         }
     }
     assert_each_trade_once_and_contiguous(ids);
-    let _ = double.kill();
-    let _ = double.wait();
     let _ = std::fs::remove_dir_all(&root);
 }
