@@ -302,8 +302,13 @@ async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> 
     })?;
     let server = match journal {
         Some(path) => {
-            let (server, replayed) = TestServer::start_journalled(addr, path)
-                .wrap_err_with(|| format!("QuestDB test double: journal {}", path.display()))?;
+            let (server, replayed) =
+                TestServer::start_journalled(addr, path).wrap_err_with(|| {
+                    format!(
+                        "QuestDB test double on {addr} with journal {}",
+                        path.display()
+                    )
+                })?;
             println!(
                 "journal {}: {} writes and {} table definitions replayed{}",
                 path.display(),

@@ -20,6 +20,15 @@ use trademon::protocol::{ServerMsg, SessionInfo, StreamName, now_ms};
 
 fn config() -> Config {
     let mut cfg = Config::defaults();
+    // Demo sessions persist in the data dir: never the user's own.
+    cfg.data.dir = std::env::temp_dir()
+        .join(format!(
+            "trademon-chaos-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ))
+        .display()
+        .to_string();
     // Livelier market so freshness is measurable; heartbeat settings stay at their defaults.
     cfg.sim.ticker_interval_ms = 250;
     cfg.sim.trades_per_s = 10.0;

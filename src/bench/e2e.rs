@@ -8,7 +8,7 @@ use super::record::cpu_ticks;
 use super::stats::{MsHistogram, Percentiles};
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
-use crate::config::{Config, SessionConfig};
+use crate::config::SessionConfig;
 use crate::exchange::sim::market::symbol_name;
 use crate::launch::start_embedded;
 use crate::protocol::{ServerMsg, StreamName, now_ms};
@@ -88,7 +88,7 @@ pub async fn run(opts: E2eOptions) -> Result<E2eReport> {
         .filter_map(symbol_name)
         .map(str::to_string)
         .collect();
-    let mut cfg = Config::defaults();
+    let mut cfg = super::scratch_config("e2e");
     cfg.sim.symbols = symbols.len();
     cfg.sim.ticker_interval_ms = opts.ticker_interval_ms;
     cfg.sim.trades_per_s = opts.trades_per_s;

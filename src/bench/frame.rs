@@ -13,7 +13,7 @@ use super::stats::Percentiles;
 use crate::client::ClientCommand;
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::link::LinkStatus;
-use crate::config::{Config, SessionConfig};
+use crate::config::SessionConfig;
 use crate::exchange::sim::market::{PumpSpec, symbol_name};
 use crate::launch::{initial_subscriptions, start_embedded};
 use crate::protocol::now_ms;
@@ -91,7 +91,7 @@ pub async fn run(opts: FrameOptions) -> Result<FrameReport> {
         .map(str::to_string)
         .collect();
     let dir = std::env::temp_dir().join(format!("trademon-bench-frame-{}", std::process::id()));
-    let mut cfg = Config::defaults();
+    let mut cfg = super::scratch_config("frame");
     cfg.sim.symbols = symbols.len();
     // Rows change several times a second, as on a busy market.
     cfg.sim.ticker_interval_ms = 250;

@@ -87,7 +87,7 @@ impl std::fmt::Display for RecordReport {
 pub async fn run(opts: RecordBench) -> Result<RecordReport> {
     let rss_start_mb = rss_mb();
     let dir = std::env::temp_dir().join(format!("trademon-bench-record-{}", std::process::id()));
-    let mut cfg = Config::defaults();
+    let mut cfg = super::scratch_config("record");
     cfg.sim.trades_per_s = opts.trades_per_s;
     cfg.tui.fps = opts.fps;
     if let Some(n) = opts.symbols {

@@ -5,7 +5,7 @@
 use super::stats::{MsHistogram, Percentiles};
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
-use crate::config::{Config, SessionConfig};
+use crate::config::SessionConfig;
 use crate::exchange::sim;
 use crate::exchange::sim::market::symbol_name;
 use crate::launch::start_embedded;
@@ -60,7 +60,7 @@ impl std::fmt::Display for SoakReport {
 }
 
 pub async fn run(minutes: f64, rate: u64, symbol_count: usize) -> Result<SoakReport> {
-    let mut cfg = Config::defaults();
+    let mut cfg = super::scratch_config("soak");
     let symbols: Vec<String> = (0..symbol_count.max(1))
         .filter_map(symbol_name)
         .map(str::to_string)
