@@ -5,8 +5,8 @@
 
 use crate::backend::{self, BackendHandle, BackendInputs};
 use crate::cli::{BenchCommand, Cli, Command};
-use crate::client::Subscription;
 use crate::client::connection::{self, ConnectOptions};
+use crate::client::{ClientEvent, ClientHandle, Subscription};
 use crate::config::{Config, SessionConfig, check_bind_allowed};
 use crate::exchange::{mexc, sim};
 use crate::protocol::{LogEvent, StreamName};
@@ -72,6 +72,23 @@ pub struct Embedded {
 const STORE_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl Embedded {
+    /// A client of this backend over a real loopback WebSocket, as the TUI and the benches use.
+    pub fn connect(
+        &self,
+        cfg: &Config,
+        desired: BTreeSet<Subscription>,
+    ) -> (ClientHandle, mpsc::Receiver<ClientEvent>) {
+        connection::spawn(
+            ConnectOptions {
+                ws_url: self.backend.ws_url(),
+                // A configured token applies to every client, the embedded one included.
+                token: (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone()),
+                cfg: cfg.client.clone(),
+            },
+            desired,
+        )
+    }
+
     pub async fn shutdown(self) {
         self.backend.shutdown().await;
         self.adapter.task.abort();
@@ -204,15 +221,7 @@ async fn run_tui_embedded(
     );
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
-    let (client, events) = connection::spawn(
-        ConnectOptions {
-            ws_url: embedded.backend.ws_url(),
-            // A configured token applies to every client, the embedded one included.
-            token: (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone()),
-            cfg: cfg.client.clone(),
-        },
-        initial_subscriptions(),
-    );
+    let (client, events) = embedded.connect(&cfg, initial_subscriptions());
     let result = crate::tui::run(&cfg, client, events, record).await;
     embedded.shutdown().await;
     result.map(|_| ExitCode::SUCCESS)

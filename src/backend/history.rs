@@ -33,6 +33,13 @@ pub enum HistoryError {
     Invalid(String),
 }
 
+impl HistoryError {
+    /// `[questdb] enabled = false`: there is nothing to read.
+    pub fn questdb_off() -> HistoryError {
+        HistoryError::Unavailable("QuestDB is off ([questdb] enabled = false)".into())
+    }
+}
+
 impl std::fmt::Display for HistoryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -66,9 +73,7 @@ pub fn queries(cfg: &Config) -> Option<Arc<Queries>> {
 /// Run one request: the rows, newest first, as the protocol sends them.
 pub async fn run(q: Option<&Queries>, req: &HistoryRequest) -> Result<Vec<Value>, HistoryError> {
     let Some(q) = q else {
-        return Err(HistoryError::Unavailable(
-            "QuestDB is off ([questdb] enabled = false)".into(),
-        ));
+        return Err(HistoryError::questdb_off());
     };
     let n = req.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let session = || {

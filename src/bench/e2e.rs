@@ -6,7 +6,6 @@
 
 use super::record::cpu_ticks;
 use super::stats::{MsHistogram, Percentiles};
-use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::SessionConfig;
 use crate::exchange::sim::market::symbol_name;
@@ -115,14 +114,7 @@ pub async fn run(opts: E2eOptions) -> Result<E2eReport> {
     }]
     .into_iter()
     .collect();
-    let (client, mut events) = connection::spawn(
-        ConnectOptions {
-            ws_url: stack.backend.ws_url(),
-            token: None,
-            cfg: cfg.client.clone(),
-        },
-        desired,
-    );
+    let (client, mut events) = stack.connect(&cfg, desired);
 
     // Warm up until every symbol has delivered (all subscriptions live), then measure.
     let mut seen = HashSet::new();

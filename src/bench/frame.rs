@@ -11,7 +11,6 @@
 use super::record::Counter;
 use super::stats::Percentiles;
 use crate::client::ClientCommand;
-use crate::client::connection::{self, ConnectOptions};
 use crate::client::link::LinkStatus;
 use crate::config::SessionConfig;
 use crate::exchange::sim::market::{PumpSpec, symbol_name};
@@ -115,14 +114,7 @@ pub async fn run(opts: FrameOptions) -> Result<FrameReport> {
                 .map_err(|e| eyre!("{e}"))?;
         }
     }
-    let (client, mut events) = connection::spawn(
-        ConnectOptions {
-            ws_url: stack.backend.ws_url(),
-            token: None,
-            cfg: cfg.client.clone(),
-        },
-        initial_subscriptions(),
-    );
+    let (client, mut events) = stack.connect(&cfg, initial_subscriptions());
     let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
     let mut app = App::new(
         &cfg.tui,

@@ -7,7 +7,6 @@
 
 use super::soak::rss_mb;
 use crate::client::ClientEvent;
-use crate::client::connection::{self, ConnectOptions};
 use crate::client::link::LinkStatus;
 use crate::config::{Config, SessionConfig};
 use crate::exchange::sim::market::symbol_name;
@@ -110,14 +109,7 @@ pub async fn run(opts: RecordBench) -> Result<RecordReport> {
     let (_log_tx, log_rx) = mpsc::channel(16);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let embedded = start_embedded(&cfg, true, loopback, log_rx).await?;
-    let (client, mut events) = connection::spawn(
-        ConnectOptions {
-            ws_url: embedded.backend.ws_url(),
-            token: None,
-            cfg: cfg.client.clone(),
-        },
-        initial_subscriptions(),
-    );
+    let (client, mut events) = embedded.connect(&cfg, initial_subscriptions());
     // Warm up: connected, subscribed, prices flowing.
     let mut warm = cfg.clone();
     warm.record.flight_minutes = 0;

@@ -3,7 +3,6 @@
 //! on any reconnect, client or upstream, so CI can run a short soak as a gate.
 
 use super::stats::{MsHistogram, Percentiles};
-use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::SessionConfig;
 use crate::exchange::sim;
@@ -95,14 +94,7 @@ pub async fn run(minutes: f64, rate: u64, symbol_count: usize) -> Result<SoakRep
     .into_iter()
     .map(|(stream, session_id)| Subscription { stream, session_id })
     .collect();
-    let (client, mut events) = connection::spawn(
-        ConnectOptions {
-            ws_url: stack.backend.ws_url(),
-            token: None,
-            cfg: cfg.client.clone(),
-        },
-        desired,
-    );
+    let (client, mut events) = stack.connect(&cfg, desired);
 
     let duration = Duration::from_secs_f64(minutes * 60.0);
     let started = Instant::now();

@@ -4,7 +4,7 @@
 use crate::backend::{self, BackendHandle, BackendInputs};
 use crate::config::Config;
 use crate::exchange::MarketEvent;
-use crate::protocol::{DataSource, LogEvent, SubscriptionCounts, UpstreamHealth, UpstreamState};
+use crate::protocol::{LogEvent, UpstreamHealth, UpstreamState};
 use color_eyre::eyre::Result;
 use std::collections::BTreeSet;
 use tokio::net::TcpListener;
@@ -28,12 +28,6 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
     let (upstream, upstream_rx) = watch::channel(UpstreamHealth {
         state: UpstreamState::Live,
         url: "bench://synthetic".into(),
-        pong_age_ms: None,
-        last_data_age_ms: None,
-        reconnects: 0,
-        last_close: None,
-        subscriptions: SubscriptionCounts::default(),
-        source: DataSource::Ws,
         ..Default::default()
     });
     let (symbols_tx, symbols) = watch::channel(BTreeSet::new());

@@ -11,8 +11,7 @@ use super::Hub;
 impl Hub {
     pub(super) fn history_request(&mut self, conn: u64, id: u64, req: HistoryRequest) {
         let Some(queries) = self.history.clone() else {
-            let e = HistoryError::Unavailable("QuestDB is off ([questdb] enabled = false)".into());
-            self.reply(conn, history_error(id, &e));
+            self.reply(conn, history_error(id, &HistoryError::questdb_off()));
             return;
         };
         let me = self.me.clone();
