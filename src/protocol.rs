@@ -433,6 +433,10 @@ pub struct Ticker {
     pub index_price: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_rate: Option<f64>,
+    /// Decimals of the contract's price (its price unit, from the exchange's contract detail);
+    /// absent while the contract specification is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_decimals: Option<u32>,
     /// Backend wall clock (ms) when the newest data for this symbol arrived.
     pub received_ms: i64,
     pub source: DataSource,

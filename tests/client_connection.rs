@@ -212,6 +212,7 @@ async fn serve_socket(mut socket: WebSocket, ctl: Arc<Ctl>, conn: usize) {
                         fair_price: None,
                         index_price: None,
                         funding_rate: None,
+                        price_decimals: None,
                         received_ms: protocol::now_ms(),
                         source: DataSource::Ws,
                     },

@@ -22,6 +22,7 @@ pub fn merge_ticker(
         fair_price: keep(u.fair_price, |t| t.fair_price),
         index_price: keep(u.index_price, |t| t.index_price),
         funding_rate: keep(u.funding_rate, |t| t.funding_rate),
+        price_decimals: prev.and_then(|t| t.price_decimals),
         received_ms: now_ms,
         source,
     }
@@ -47,6 +48,7 @@ pub fn apply_trades(
         fair_price: None,
         index_price: None,
         funding_rate: None,
+        price_decimals: None,
         received_ms: now_ms,
         source,
     });

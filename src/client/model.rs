@@ -468,6 +468,7 @@ mod tests {
             fair_price: None,
             index_price: None,
             funding_rate: None,
+            price_decimals: None,
             received_ms: 9_000,
             source: DataSource::Ws,
         };

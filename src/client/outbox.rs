@@ -86,6 +86,7 @@ mod tests {
                 fair_price: None,
                 index_price: None,
                 funding_rate: None,
+                price_decimals: None,
                 received_ms: 0,
                 source: DataSource::Ws,
             },

@@ -14,6 +14,10 @@ pub enum InstanceState {
     InPosition,
     ExitSignal,
     Cooldown,
+    /// The position was liquidated (mark crossed the liquidation price); cooldown follows.
+    Liquidated,
+    /// The symbol cannot be traded (not listed on the exchange, or refused by it). Terminal.
+    Failed,
 }
 
 impl InstanceState {
@@ -24,6 +28,8 @@ impl InstanceState {
             InstanceState::InPosition => "IN_POSITION",
             InstanceState::ExitSignal => "EXIT_SIGNAL",
             InstanceState::Cooldown => "COOLDOWN",
+            InstanceState::Liquidated => "LIQUIDATED",
+            InstanceState::Failed => "FAILED",
         }
     }
 }

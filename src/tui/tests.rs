@@ -89,6 +89,7 @@ fn ticker(symbol: &str, last: f64, chg: f64, vol: f64, age_ms: i64) -> Ticker {
         fair_price: None,
         index_price: None,
         funding_rate: None,
+        price_decimals: None,
         received_ms: NOW - age_ms,
         source: DataSource::Ws,
     }
