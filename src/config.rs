@@ -103,6 +103,12 @@ pub struct MexcConfig {
     pub rest_poll_interval_ms: u64,
     pub rest_timeout_ms: u64,
     pub waf_cooldown_ms: u64,
+    /// Contract specifications are loaded again this often.
+    pub contracts_refresh_s: u64,
+    /// A failed contract load is tried again after this long.
+    pub contracts_retry_s: u64,
+    /// Least gap between two contract detail requests (MEXC allows one per 5 s).
+    pub contracts_min_gap_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -701,6 +707,11 @@ fn validate_mexc_watchdogs(m: &MexcConfig) -> Result<(), ConfigError> {
     }
     if m.waf_cooldown_ms < m.rest_poll_interval_ms {
         return err("mexc.waf_cooldown_ms must not be below mexc.rest_poll_interval_ms");
+    }
+    if m.contracts_refresh_s < 60 || m.contracts_retry_s == 0 {
+        return err(
+            "mexc.contracts_refresh_s must be at least 60 and mexc.contracts_retry_s at least 1",
+        );
     }
     Ok(())
 }

@@ -64,6 +64,8 @@ pub struct Embedded {
     pub backend: BackendHandle,
     pub sim: Option<sim::SimHandle>,
     adapter: mexc::MexcHandle,
+    /// The contract specification loader (`mexc::contracts`).
+    contracts: tokio::task::JoinHandle<()>,
     /// The QuestDB writer (`None` when `questdb.enabled = false`).
     store: Option<StoreHandle>,
 }
@@ -92,6 +94,7 @@ impl Embedded {
     pub async fn shutdown(self) {
         self.backend.shutdown().await;
         self.adapter.task.abort();
+        self.contracts.abort();
         // After the hub: no more rows arrive. Blocking join, so off the runtime's workers.
         if let Some(store) = self.store {
             let join = tokio::task::spawn_blocking(move || store.shutdown());
@@ -135,6 +138,18 @@ pub async fn start_embedded(
     let sessions: Vec<SessionConfig> = cfg.active_sessions(demo).to_vec();
     let (symbols_tx, symbols_rx) = watch::channel(BTreeSet::new());
     let (market_tx, market_rx) = mpsc::channel(8192);
+    // Demo contracts are the simulator's: cached apart, so they never stand in for MEXC's.
+    let contracts_cache = cfg.data_dir().join(if demo {
+        "demo-contracts.json"
+    } else {
+        "contracts.json"
+    });
+    let contracts = mexc::contracts::spawn(
+        mexc_cfg.clone(),
+        Some(contracts_cache),
+        symbols_rx.clone(),
+        market_tx.clone(),
+    );
     let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx);
     let listener = TcpListener::bind(listen)
         .await
@@ -181,6 +196,7 @@ pub async fn start_embedded(
         backend,
         sim,
         adapter,
+        contracts,
         store,
     })
 }

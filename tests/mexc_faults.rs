@@ -42,6 +42,7 @@ fn cfg(url: &str, rest_url: &str) -> MexcConfig {
         rest_poll_interval_ms: 150,
         rest_timeout_ms: 500,
         waf_cooldown_ms: 1000,
+        ..trademon::config::Config::defaults().mexc
     }
 }
 

@@ -588,23 +588,33 @@ impl Hub {
                 trades,
                 source,
             } => market::apply_trades(self.tickers.get(symbol), symbol, trades, *source, now),
-            MarketEvent::SymbolFailed { symbol, reason } => {
-                self.note(
-                    Level::Warn,
-                    "mexc.symbol_failed",
-                    format!("{symbol}: {reason}"),
-                );
-                None
-            }
+            // The engine fails the instances (one event each, from their transition) and the
+            // symbol leaves the adapter's set below.
+            MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_) => None,
             // Stored below; the link's state reaches clients through `health`.
             MarketEvent::Link { .. } => None,
         };
+        let contracts_changed = matches!(
+            ev,
+            MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_)
+        );
         if let Some(store) = &self.store {
             store.send_all(rows_from_market(&ev, now));
         }
         // The engine sees every event; its transitions and signals go out before the ticker.
         self.apply_engine(EngineInput::Market(ev), now);
-        let Some(ticker) = ticker else { return };
+        if contracts_changed {
+            self.publish_symbols();
+            for (symbol, t) in &mut self.tickers {
+                t.price_decimals = self.engine.contract(symbol).map(|c| c.price_scale);
+            }
+        }
+        let Some(mut ticker) = ticker else { return };
+        // Prices at the contract's precision once its specification is known.
+        ticker.price_decimals = self
+            .engine
+            .contract(&ticker.symbol)
+            .map(|c| c.price_scale);
         let symbol = ticker.symbol.clone();
         self.tickers.insert(symbol.clone(), ticker.clone());
         let sessions: Vec<String> = self

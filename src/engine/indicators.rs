@@ -387,6 +387,20 @@ impl SymbolState {
         }
     }
 
+    /// A new contract size (the exchange's specification arrived): volumes already in the
+    /// windows were counted with the old size, and scale linearly with it.
+    pub fn set_contract_size(&mut self, size: f64) {
+        if !(size.is_finite() && size > 0.0) || size == self.contract_size {
+            return;
+        }
+        self.ring.rescale_volumes(size / self.contract_size);
+        self.contract_size = size;
+    }
+
+    pub fn contract_size(&self) -> f64 {
+        self.contract_size
+    }
+
     /// Advances the windows to `now_ms` (roll-off of old seconds).
     pub fn advance(&mut self, now_ms: i64) {
         self.ring.advance_to(now_ms.div_euclid(1000));

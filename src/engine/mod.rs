@@ -24,6 +24,7 @@ pub mod input;
 pub mod position;
 pub mod session;
 pub mod settings;
+pub mod sizing;
 pub mod strategy;
 pub mod windows;
 
@@ -35,7 +36,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::exchange::{MarketEvent, TickerUpdate, Trade};
+use crate::exchange::contract::NOT_LISTED;
+use crate::exchange::{ContractSpec, ContractUpdate, MarketEvent, TickerUpdate, Trade};
 
 pub use condition::{ConditionKind, ConditionProgress};
 pub use events::{
@@ -114,6 +116,10 @@ pub struct Engine {
     next_position_id: u64,
     last_notify_sec: Option<i64>,
     stats: EngineStats,
+    /// Contract specifications by symbol (from `MarketEvent::Contracts`).
+    specs: BTreeMap<String, ContractSpec>,
+    /// Symbols the exchange refused (not listed), with the reason shown on their instances.
+    refused: BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -146,6 +152,8 @@ impl Engine {
             next_position_id: 0,
             last_notify_sec: None,
             stats: EngineStats::default(),
+            specs: BTreeMap::new(),
+            refused: BTreeMap::new(),
         })
     }
 
@@ -170,7 +178,15 @@ impl Engine {
             EngineInput::Market(MarketEvent::Ticker { update, .. }) => {
                 self.on_ticker(&update, &mut out)
             }
-            EngineInput::Market(MarketEvent::SymbolFailed { .. } | MarketEvent::Link { .. }) => {}
+            EngineInput::Market(MarketEvent::SymbolFailed { symbol, .. }) => {
+                // `Contract [X] not exists` is the only refusal MEXC sends per symbol.
+                self.refused.insert(symbol.clone(), NOT_LISTED.to_string());
+                self.reconcile_contract(&symbol, &mut out);
+            }
+            EngineInput::Market(MarketEvent::Contracts(update)) => {
+                self.on_contracts(update, &mut out)
+            }
+            EngineInput::Market(MarketEvent::Link { .. }) => {}
             EngineInput::OpenInterest { symbol, contracts } => {
                 let now = self.now_ms;
                 let market = self.market_mut(&symbol);
@@ -197,8 +213,109 @@ impl Engine {
         out
     }
 
+    /// Contract size of `symbol`: the `engine.contract_sizes` override, else the exchange's
+    /// specification, else 1 (until the specification arrives; volumes are rescaled then).
+    pub fn contract_size(&self, symbol: &str) -> f64 {
+        self.settings
+            .contract_size_override(symbol)
+            .or_else(|| self.specs.get(symbol).map(|s| s.contract_size))
+            .unwrap_or(1.0)
+    }
+
+    /// Maintenance margin rate of `symbol`: the exchange's, else `engine.maintenance_margin_rate`.
+    pub fn maintenance_margin_rate(&self, symbol: &str) -> f64 {
+        self.specs
+            .get(symbol)
+            .map_or(self.settings.maintenance_margin_rate, |s| {
+                s.maintenance_margin_rate
+            })
+    }
+
+    /// The exchange's specification of `symbol`, if known.
+    pub fn contract(&self, symbol: &str) -> Option<&ContractSpec> {
+        self.specs.get(symbol)
+    }
+
+    /// Why `symbol` cannot be traded (not listed, or listed but not enabled); `None`: fine or
+    /// not known yet.
+    pub fn contract_failure(&self, symbol: &str) -> Option<String> {
+        self.refused
+            .get(symbol)
+            .cloned()
+            .or_else(|| self.specs.get(symbol).and_then(ContractSpec::not_tradable))
+    }
+
+    fn on_contracts(&mut self, update: ContractUpdate, out: &mut Vec<EngineEvent>) {
+        let mut touched = BTreeSet::new();
+        for spec in update.specs {
+            let symbol = spec.symbol.clone();
+            // A listing from the exchange overrides an earlier refusal.
+            self.refused.remove(&symbol);
+            self.specs.insert(symbol.clone(), spec);
+            let size = self.contract_size(&symbol);
+            if let Some(m) = self.symbols.get_mut(&symbol) {
+                m.set_contract_size(size);
+            }
+            touched.insert(symbol);
+        }
+        for (symbol, reason) in update.unlisted {
+            self.refused.insert(symbol.clone(), reason);
+            touched.insert(symbol);
+        }
+        for symbol in touched {
+            self.reconcile_contract(&symbol, out);
+        }
+    }
+
+    /// Moves every instance of `symbol` to FAILED when its contract cannot be traded (closing
+    /// a paper position first), and back to MONITORING when it can again.
+    fn reconcile_contract(&mut self, symbol: &str, out: &mut Vec<EngineEvent>) {
+        let failure = self.contract_failure(symbol);
+        let stale_ms = self.stale_ms();
+        let mmr = self.maintenance_margin_rate(symbol);
+        let now = self.now_ms;
+        for (sid, session) in &mut self.sessions {
+            let Some(inst) = session.instances.get_mut(symbol) else {
+                continue;
+            };
+            let failed = inst.state == InstanceState::Failed;
+            if failed == failure.is_some() {
+                continue;
+            }
+            let Some(strategy) = self.strategies.get(&session.strategy) else {
+                continue;
+            };
+            let market = self
+                .symbols
+                .entry(symbol.to_string())
+                .or_insert_with(|| SymbolState::new(1.0));
+            let ind = market.compute();
+            let ctx = Ctx {
+                session: sid,
+                strategy,
+                market,
+                ind: &ind,
+                now_ms: now,
+                stale_ms,
+                mmr,
+                alert_pct: self.settings.liquidation_alert_pct,
+                contract: self.specs.get(symbol),
+            };
+            let mut sink = Sink {
+                events: out,
+                next_signal_id: &mut self.next_signal_id,
+                next_position_id: &mut self.next_position_id,
+                book: &mut session.book,
+            };
+            match &failure {
+                Some(reason) => inst.fail(reason, &ctx, &mut sink),
+                None => inst.relist(&ctx, &mut sink),
+            }
+        }
+    }
+
     fn market_mut(&mut self, symbol: &str) -> &mut SymbolState {
-        let size = self.settings.contract_size(symbol);
+        let size = self.contract_size(symbol);
         self.symbols
             .entry(symbol.to_string())
             .or_insert_with(|| SymbolState::new(size))
@@ -246,8 +363,14 @@ impl Engine {
                 ind: &ind,
                 now_ms: self.now_ms,
                 stale_ms,
-                mmr: self.settings.maintenance_margin_rate,
+                mmr: self
+                    .specs
+                    .get(symbol)
+                    .map_or(self.settings.maintenance_margin_rate, |s| {
+                        s.maintenance_margin_rate
+                    }),
                 alert_pct: self.settings.liquidation_alert_pct,
+                contract: self.specs.get(symbol),
             };
             let mut sink = Sink {
                 events: out,
@@ -298,8 +421,14 @@ impl Engine {
                     ind: &ind,
                     now_ms: now,
                     stale_ms,
-                    mmr: self.settings.maintenance_margin_rate,
+                    mmr: self
+                        .specs
+                        .get(symbol)
+                        .map_or(self.settings.maintenance_margin_rate, |s| {
+                            s.maintenance_margin_rate
+                        }),
                     alert_pct: self.settings.liquidation_alert_pct,
+                    contract: self.specs.get(symbol),
                 };
                 let mut sink = Sink {
                     events: out,
@@ -355,13 +484,13 @@ impl Engine {
                 continue;
             }
             self.market_mut(&symbol);
-            session
-                .instances
-                .insert(symbol.clone(), Instance::new(&symbol, self.now_ms));
+            let inst = self.new_instance(&symbol);
+            let state = inst.state;
+            session.instances.insert(symbol.clone(), inst);
             out.push(EngineEvent::InstanceAdded {
                 session: id.clone(),
                 symbol,
-                state: InstanceState::Monitoring,
+                state,
                 at_ms: self.now_ms,
             });
         }
@@ -380,22 +509,30 @@ impl Engine {
 
     fn add_symbol(&mut self, sid: &str, symbol: &str, out: &mut Vec<EngineEvent>) {
         let now = self.now_ms;
+        let inst = self.new_instance(symbol);
+        let state = inst.state;
         let Some(session) = self.sessions.get_mut(sid) else {
             return self.reject(sid, format!("no running session `{sid}`"), out);
         };
         if session.instances.contains_key(symbol) {
             return self.reject(sid, format!("session `{sid}` already has {symbol}"), out);
         }
-        session
-            .instances
-            .insert(symbol.to_string(), Instance::new(symbol, now));
+        session.instances.insert(symbol.to_string(), inst);
         self.market_mut(symbol);
         out.push(EngineEvent::InstanceAdded {
             session: sid.to_string(),
             symbol: symbol.to_string(),
-            state: InstanceState::Monitoring,
+            state,
             at_ms: now,
         });
+    }
+
+    /// A new instance: MONITORING, or FAILED at once when the contract is known to be refused.
+    fn new_instance(&self, symbol: &str) -> Instance {
+        match self.contract_failure(symbol) {
+            Some(reason) => Instance::failed(symbol, &reason, self.now_ms),
+            None => Instance::new(symbol, self.now_ms),
+        }
     }
 
     fn remove_symbol(&mut self, sid: &str, symbol: &str, out: &mut Vec<EngineEvent>) {
@@ -435,8 +572,9 @@ impl Engine {
                 ind: &ind,
                 now_ms: self.now_ms,
                 stale_ms,
-                mmr: self.settings.maintenance_margin_rate,
+                mmr: self.maintenance_margin_rate(symbol),
                 alert_pct: self.settings.liquidation_alert_pct,
+                contract: self.specs.get(symbol),
             };
             let mut sink = Sink {
                 events: out,
@@ -521,8 +659,9 @@ impl Engine {
             ind: &ind,
             now_ms: self.now_ms,
             stale_ms: self.stale_ms(),
-            mmr: self.settings.maintenance_margin_rate,
+            mmr: self.maintenance_margin_rate(symbol),
             alert_pct: self.settings.liquidation_alert_pct,
+            contract: self.specs.get(symbol),
         };
         Some(inst.conditions(&ctx))
     }

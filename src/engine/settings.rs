@@ -20,8 +20,8 @@ pub struct EngineSettings {
     /// A `LiquidationRisk` event fires when the mark comes within this many percent of the
     /// liquidation price. Default 2.0.
     pub liquidation_alert_pct: f64,
-    /// Contract size (base units per contract) per symbol; symbols not listed use 1.0.
-    /// Quote volume of a trade = price x contracts x contract_size.
+    /// Contract size (base units per contract) per symbol, overriding the exchange's contract
+    /// specification. Quote volume of a trade = price x contracts x contract_size.
     pub contract_sizes: BTreeMap<String, f64>,
 }
 
@@ -38,9 +38,9 @@ impl Default for EngineSettings {
 }
 
 impl EngineSettings {
-    /// Contract size of `symbol` (1.0 unless configured).
-    pub fn contract_size(&self, symbol: &str) -> f64 {
-        self.contract_sizes.get(symbol).copied().unwrap_or(1.0)
+    /// The configured contract size of `symbol`, if any (it overrides the exchange's).
+    pub fn contract_size_override(&self, symbol: &str) -> Option<f64> {
+        self.contract_sizes.get(symbol).copied()
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
@@ -234,12 +234,12 @@ mod tests {
         assert_eq!(s, EngineSettings::default());
         assert_eq!(s.stale_after_s, 60);
         assert_eq!(s.signal_history, 200);
-        assert_eq!(s.contract_size("BTC_USDT"), 1.0);
+        assert_eq!(s.contract_size_override("BTC_USDT"), None);
         assert!(toml::from_str::<EngineSettings>("stale_after = 3").is_err());
         let s: EngineSettings =
             toml::from_str("stale_after_s = 30\n[contract_sizes]\nBTC_USDT = 0.0001").unwrap();
         assert_eq!(s.stale_after_s, 30);
-        assert_eq!(s.contract_size("BTC_USDT"), 0.0001);
+        assert_eq!(s.contract_size_override("BTC_USDT"), Some(0.0001));
     }
 
     #[test]

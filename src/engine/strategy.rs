@@ -23,6 +23,8 @@ use super::indicators::{IndicatorSet, SymbolState};
 use super::position::PaperPosition;
 use super::session::SessionBook;
 use super::settings::{Direction, StrategySettings};
+use super::sizing;
+use crate::exchange::ContractSpec;
 
 /// A strategy with its conditions parsed.
 #[derive(Debug, Clone)]
@@ -89,8 +91,11 @@ pub struct Ctx<'a> {
     pub ind: &'a IndicatorSet,
     pub now_ms: i64,
     pub stale_ms: i64,
+    /// Maintenance margin rate of this symbol (its contract's, else the configured one).
     pub mmr: f64,
     pub alert_pct: f64,
+    /// The exchange's specification of this symbol's contract, if known: sizes paper orders.
+    pub contract: Option<&'a ContractSpec>,
 }
 
 /// Where an evaluation writes.
@@ -128,6 +133,40 @@ impl Instance {
             position: None,
             cooldown_until_ms: 0,
         }
+    }
+
+    /// An instance whose contract the exchange refuses: FAILED from the start.
+    pub fn failed(symbol: &str, reason: &str, now_ms: i64) -> Instance {
+        Instance {
+            state: InstanceState::Failed,
+            reason: reason.to_string(),
+            ..Instance::new(symbol, now_ms)
+        }
+    }
+
+    /// The contract cannot be traded: close any paper position, then FAILED.
+    pub fn fail(&mut self, reason: &str, ctx: &Ctx, sink: &mut Sink) {
+        if self.state == InstanceState::Failed {
+            return;
+        }
+        self.force_close(reason, ctx, sink);
+        self.transition(InstanceState::Failed, reason.to_string(), ctx, sink);
+    }
+
+    /// The contract is tradable again (e.g. a fresh specification after a stale cache).
+    pub fn relist(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        if self.state == InstanceState::Failed {
+            let reason = "contract listed and enabled on MEXC".to_string();
+            self.transition(InstanceState::Monitoring, reason, ctx, sink);
+        }
+    }
+
+    fn start_cooldown(&mut self, ctx: &Ctx) {
+        self.cooldown_until_ms = ctx.now_ms.saturating_add(
+            i64::try_from(ctx.strategy.settings.cooldown_s)
+                .unwrap_or(i64::MAX / 2)
+                .saturating_mul(1000),
+        );
     }
 
     pub fn view(&self, session: &str) -> InstanceView {
@@ -210,20 +249,31 @@ impl Instance {
         let s = &ctx.strategy.settings;
         match self.state {
             InstanceState::EntrySignal => {
+                let order = match sizing::size(s, ctx.contract, ctx.mmr, trade_price) {
+                    Ok(order) => order,
+                    Err(why) => {
+                        // No position; cooling down keeps the same signal from repeating.
+                        self.start_cooldown(ctx);
+                        let reason = format!("entry refused: {why}; cooldown {} s", s.cooldown_s);
+                        self.transition(InstanceState::Cooldown, reason, ctx, sink);
+                        return;
+                    }
+                };
                 *sink.next_position_id += 1;
                 let pos = PaperPosition::open(
                     *sink.next_position_id,
-                    s,
+                    &order.settings,
                     ctx.mmr,
                     trade_price,
                     ctx.now_ms,
                 );
                 let reason = format!(
-                    "entry filled at {} (trade {}, slippage {} bps, fee {})",
+                    "entry filled at {} (trade {}, slippage {} bps, fee {}; {})",
                     fmt_price(pos.entry_price),
                     fmt_price(trade_price),
                     s.slippage_bps,
                     fmt_price(pos.fees()),
+                    sizing::describe(&order, ctx.contract),
                 );
                 sink.events.push(EngineEvent::PositionOpened(
                     pos.view(ctx.session, &self.symbol),
@@ -255,11 +305,7 @@ impl Instance {
                     fmt_price(pos.realized()),
                     s.cooldown_s
                 );
-                self.cooldown_until_ms = ctx.now_ms.saturating_add(
-                    i64::try_from(s.cooldown_s)
-                        .unwrap_or(i64::MAX / 2)
-                        .saturating_mul(1000),
-                );
+                self.start_cooldown(ctx);
                 self.transition(InstanceState::Cooldown, reason, ctx, sink);
             }
             _ => {}

@@ -175,6 +175,20 @@ impl SecondRing {
         }
     }
 
+    /// Multiplies every quote and base volume by `factor` (a corrected contract size).
+    pub fn rescale_volumes(&mut self, factor: f64) {
+        for b in &mut self.buckets {
+            b.quote *= factor;
+            b.base *= factor;
+            b.buy_quote *= factor;
+        }
+        for w in [&mut self.w1, &mut self.w5, &mut self.w30] {
+            w.quote *= factor;
+            w.base *= factor;
+            w.buy_quote *= factor;
+        }
+    }
+
     /// Records an open-interest reading for the current second.
     pub fn set_open_interest(&mut self, oi: f64) {
         let Some(head) = self.head else { return };

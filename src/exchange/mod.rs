@@ -1,8 +1,11 @@
 //! Exchange side: the MEXC adapter and the MEXC simulator, and the normalized events the
 //! adapter emits. Nothing here knows about sessions or the UI.
 
+pub mod contract;
 pub mod mexc;
 pub mod sim;
+
+pub use contract::{ContractSpec, ContractUpdate};
 
 use crate::protocol::{CloseInfo, DataSource};
 
@@ -57,6 +60,9 @@ pub enum MarketEvent {
     },
     /// The exchange refused this symbol (e.g. `Contract [X] not exists`); other symbols go on.
     SymbolFailed { symbol: String, reason: String },
+    /// Contract specifications (and contracts the exchange does not list), from its REST API or
+    /// the cache of its last answer; no symbol of its own.
+    Contracts(ContractUpdate),
     /// An exchange WebSocket opened, closed or failed to open. In the market stream, so it is
     /// stored (`connection_events`) in order with the data it bounds; no symbol, no engine input.
     Link {
@@ -90,7 +96,7 @@ impl MarketEvent {
         match self {
             MarketEvent::Ticker { update, .. } => &update.symbol,
             MarketEvent::Trades { symbol, .. } | MarketEvent::SymbolFailed { symbol, .. } => symbol,
-            MarketEvent::Link { .. } => "",
+            MarketEvent::Link { .. } | MarketEvent::Contracts(_) => "",
         }
     }
 }

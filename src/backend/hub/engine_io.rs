@@ -8,7 +8,7 @@
 
 use super::Hub;
 use crate::backend::convert;
-use crate::engine::{EngineEvent, EngineInput};
+use crate::engine::{EngineEvent, EngineInput, InstanceState};
 use crate::protocol::{
     InstanceRemoved, Level, PositionsSnapshot, ServerMsg, SignalInfo, StateChange, StreamName,
     SymbolConditions, SymbolIndicators,
@@ -48,8 +48,15 @@ impl Hub {
         let sm = StreamName::StateMachines;
         match ev {
             EngineEvent::InstanceAdded {
-                session, symbol, ..
+                session,
+                symbol,
+                state,
+                ..
             } => {
+                if state == InstanceState::Failed {
+                    let why = self.engine.contract_failure(&symbol).unwrap_or_default();
+                    self.note_failed(&session, &symbol, &why);
+                }
                 let inst = self
                     .engine
                     .instances(&session)
@@ -75,6 +82,16 @@ impl Hub {
                 reason,
                 at_ms,
             } => {
+                if to == InstanceState::Failed {
+                    self.note_failed(&session, &symbol, &reason);
+                } else if from == InstanceState::EntrySignal && to == InstanceState::Cooldown {
+                    // The paper order was refused (size under the minimum, leverage).
+                    self.note(
+                        Level::Warn,
+                        "position.refused",
+                        format!("{session} {symbol}: {reason}"),
+                    );
+                }
                 let data = StateChange {
                     symbol: symbol.clone(),
                     from: from.as_str().to_string(),
@@ -135,6 +152,15 @@ impl Hub {
             }
             EngineEvent::CommandRejected { .. } => {} // returned by `apply_engine`
         }
+    }
+
+    /// The one event for an instance the exchange refuses.
+    fn note_failed(&mut self, session: &str, symbol: &str, reason: &str) {
+        self.note(
+            Level::Error,
+            "contract.failed",
+            format!("{session} {symbol} FAILED: {reason}; not subscribed"),
+        );
     }
 
     /// Publishes the throttled streams for everything marked dirty since the last flush.

@@ -190,13 +190,15 @@ impl Hub {
         store.send(crate::store::session_row(&view, &s.cfg.name, &status, now));
     }
 
-    /// The adapter subscribes exactly the union of running sessions' symbols.
+    /// The adapter subscribes exactly the union of running sessions' symbols, less the ones
+    /// the exchange refuses (their instances are FAILED; asking again would only fail again).
     pub(super) fn publish_symbols(&mut self) {
         let want: BTreeSet<String> = self
             .sessions
             .iter()
             .filter(|s| s.is_running())
             .flat_map(|s| s.cfg.symbols.iter().cloned())
+            .filter(|sym| self.engine.contract_failure(sym).is_none())
             .collect();
         self.symbols.send_if_modified(|cur| {
             let changed = *cur != want;

@@ -10,9 +10,12 @@
 //!   `health` (reports and their merge) — all pure and unit-tested;
 //! - `connection` (socket, writer with the ping timer, close classification), `shard` (one
 //!   connection slot's reconnect loop and watchdogs, with `shard::inbound`),
-//!   `rest_fallback` (the REST poller), `supervisor` (the task tying them together).
+//!   `rest_fallback` (the REST poller), `supervisor` (the task tying them together);
+//! - `contracts` (contract specifications: parsing, cache, loader task; started on its own
+//!   with [`contracts::spawn`], next to the adapter).
 
 pub mod connection;
+pub mod contracts;
 pub mod dedupe;
 pub mod escalation;
 pub mod health;

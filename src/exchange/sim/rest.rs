@@ -8,6 +8,7 @@
 use super::Shared;
 use super::clock::wall_ms;
 use super::frames::{self, Spelling};
+use super::market;
 use super::ws::WAF_PAGE;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -30,6 +31,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
+        .route("/api/v1/contract/detail", get(detail))
         .route_layer(middleware::from_fn_with_state(shared, rest_faults))
 }
 
@@ -102,6 +104,84 @@ async fn ticker(State(shared): State<Arc<Shared>>, Query(q): Query<TickerQuery>)
         }
         Some(symbol) => match snapshot.iter().find(|t| t.symbol == symbol) {
             Some(t) => ok(frames::ticker_data(t, &mut plain)).into_response(),
+            None => Json(Failure {
+                success: false,
+                code: CONTRACT_NOT_FOUND,
+                message: "contract does not exist",
+            })
+            .into_response(),
+        },
+    }
+}
+
+/// One contract as `GET /api/v1/contract/detail` spells it (the fields the adapter reads plus
+/// a few MEXC always sends; the live answer has dozens more).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContractDetail {
+    symbol: &'static str,
+    display_name_en: String,
+    base_coin: &'static str,
+    quote_coin: &'static str,
+    settle_coin: &'static str,
+    contract_size: f64,
+    price_scale: u32,
+    price_unit: f64,
+    vol_scale: u32,
+    vol_unit: f64,
+    min_vol: f64,
+    max_vol: f64,
+    min_leverage: u32,
+    max_leverage: u32,
+    maintenance_margin_rate: f64,
+    initial_margin_rate: f64,
+    state: u32,
+    future_type: u32,
+    api_allowed: bool,
+}
+
+/// The specification of listed contract `i`: size and precision from the market model (so
+/// deal sizes and `amount24` agree with it), limits by how volatile the contract is.
+fn contract_detail(i: usize) -> ContractDetail {
+    let spec = market::spec_of(i);
+    // Majors get the high leverage tiers MEXC offers them; the more volatile, the less.
+    let (max_leverage, mmr) = match spec.symbol {
+        "BTC_USDT" => (500, 0.004),
+        "ETH_USDT" => (300, 0.005),
+        _ if spec.daily_vol < 0.06 => (200, 0.005),
+        _ if spec.daily_vol < 0.08 => (100, 0.01),
+        _ => (50, 0.015),
+    };
+    let base = spec.symbol.split('_').next().unwrap_or(spec.symbol);
+    ContractDetail {
+        symbol: spec.symbol,
+        display_name_en: format!("{base}_USDT PERPETUAL"),
+        base_coin: base,
+        quote_coin: "USDT",
+        settle_coin: "USDT",
+        contract_size: spec.contract_size,
+        price_scale: spec.decimals,
+        price_unit: 10f64.powi(-(spec.decimals as i32)),
+        vol_scale: 0,
+        vol_unit: 1.0,
+        min_vol: 1.0,
+        max_vol: 1_000_000.0,
+        min_leverage: 1,
+        max_leverage,
+        maintenance_margin_rate: mmr,
+        initial_margin_rate: 1.0 / f64::from(max_leverage),
+        state: 0,
+        future_type: 1,
+        api_allowed: false,
+    }
+}
+
+/// All listed contracts, or one with `?symbol=`; an unknown one answers MEXC's code 1001.
+async fn detail(State(shared): State<Arc<Shared>>, Query(q): Query<TickerQuery>) -> Response {
+    match q.symbol {
+        None => ok((0..shared.symbols).map(contract_detail).collect::<Vec<_>>()).into_response(),
+        Some(symbol) => match market::symbol_index(&symbol).filter(|i| *i < shared.symbols) {
+            Some(i) => ok(contract_detail(i)).into_response(),
             None => Json(Failure {
                 success: false,
                 code: CONTRACT_NOT_FOUND,

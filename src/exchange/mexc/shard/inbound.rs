@@ -64,7 +64,8 @@ impl Shard {
                 contract: Some(symbol),
             } => {
                 if self.subs.on_contract_refused(&symbol, &text) {
-                    tracing::warn!(event = "mexc.symbol_failed", conn_id, symbol, reason = %text);
+                    // Info, not warn: the backend turns this into the one event per instance.
+                    tracing::info!(event = "mexc.symbol_failed", conn_id, symbol, reason = %text);
                     self.publish();
                     self.emit(MarketEvent::SymbolFailed {
                         symbol,
