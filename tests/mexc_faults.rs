@@ -81,6 +81,7 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
                     s.tickers.push((update.symbol, source, Instant::now()))
                 }
                 MarketEvent::SymbolFailed { symbol, reason } => s.failed.push((symbol, reason)),
+                MarketEvent::Contracts(_) => {}
                 MarketEvent::Link {
                     conn_id, change, ..
                 } => {

@@ -611,10 +611,7 @@ impl Hub {
         }
         let Some(mut ticker) = ticker else { return };
         // Prices at the contract's precision once its specification is known.
-        ticker.price_decimals = self
-            .engine
-            .contract(&ticker.symbol)
-            .map(|c| c.price_scale);
+        ticker.price_decimals = self.engine.contract(&ticker.symbol).map(|c| c.price_scale);
         let symbol = ticker.symbol.clone();
         self.tickers.insert(symbol.clone(), ticker.clone());
         let sessions: Vec<String> = self

@@ -29,6 +29,8 @@ pub mod strategy;
 pub mod windows;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};

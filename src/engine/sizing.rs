@@ -196,7 +196,10 @@ mod tests {
         // PEPE: one contract is 10 000 000 PEPE = 120 USDT at 0.000012: 100 USDT buys 0.83.
         let pepe = spec("PEPE_USDT", 10_000_000.0, 1.0, 1.0);
         let err = size(&strategy(100.0, 5.0), Some(&pepe), 0.01, 0.000012).unwrap_err();
-        assert!(err.contains("under the MEXC minimum of 1 contracts"), "{err}");
+        assert!(
+            err.contains("under the MEXC minimum of 1 contracts"),
+            "{err}"
+        );
         assert!(err.contains("0.8333 contracts"), "{err}");
         // 250 USDT buys 2.08 -> 2 contracts = 240 USDT.
         let o = size(&strategy(250.0, 5.0), Some(&pepe), 0.01, 0.000012).unwrap();
@@ -210,7 +213,11 @@ mod tests {
         s.max_leverage = 20.0;
         let o = size(&strategy(100.0, 50.0), Some(&s), 0.01, 0.35).unwrap();
         assert_eq!(o.settings.leverage, 20.0);
-        assert!(o.notes[0].contains("leverage capped at 20x"), "{:?}", o.notes);
+        assert!(
+            o.notes[0].contains("leverage capped at 20x"),
+            "{:?}",
+            o.notes
+        );
         assert!(describe(&o, Some(&s)).contains("leverage capped"));
         // 20x with a 6 % maintenance rate liquidates at once.
         let err = size(&strategy(100.0, 50.0), Some(&s), 0.06, 0.35).unwrap_err();

@@ -57,7 +57,10 @@ impl ContractSpec {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{}: {name} must be a positive number, got {v}", self.symbol))
+                Err(format!(
+                    "{}: {name} must be a positive number, got {v}",
+                    self.symbol
+                ))
             }
         };
         positive("contractSize", self.contract_size)?;
@@ -132,7 +135,11 @@ mod tests {
             Some("not tradable on MEXC: offline (state 3)")
         );
         s.state = 9;
-        assert!(s.not_tradable().unwrap().contains("unknown state (state 9)"));
+        assert!(
+            s.not_tradable()
+                .unwrap()
+                .contains("unknown state (state 9)")
+        );
     }
 
     #[test]

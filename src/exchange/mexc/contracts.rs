@@ -166,7 +166,8 @@ pub fn load_cache(path: &Path) -> Result<Option<(i64, Vec<ContractSpec>)>, Strin
     }
     let mut specs = Vec::new();
     for s in file.contracts {
-        s.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        s.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         specs.push(s);
     }
     Ok(Some((file.fetched_ms, specs)))

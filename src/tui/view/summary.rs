@@ -32,6 +32,18 @@ pub fn line(app: &App, width: usize) -> Line<'static> {
         ),
     };
     segs.push(vec![state]);
+    let failed = app
+        .model
+        .instances
+        .get(&s.id)
+        .map_or(0, |m| m.values().filter(|i| i.state == "FAILED").count());
+    if failed > 0 {
+        // Symbols the exchange refuses: counted here so a long watchlist cannot hide them.
+        segs.push(vec![Span::styled(
+            format!("✕ {failed}/{} symbols failed", s.symbols.len()),
+            theme.error(),
+        )]);
+    }
     if let Some(t) = totals {
         let pnl = t.realized_pnl + t.unrealized_pnl;
         let style = if pnl > 0.0 {

@@ -94,6 +94,26 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
     for (i, sym) in session.symbols.iter().enumerate().skip(first).take(visible) {
         let selected = i == app.selected;
         let marker = Span::raw(if selected { ">" } else { " " });
+        // A contract the exchange refuses: its reason in words instead of empty columns.
+        if let Some(inst) = instances
+            .and_then(|m| m.get(sym.as_str()))
+            .filter(|i| i.state == "FAILED")
+        {
+            let reason = if inst.last_reason.is_empty() {
+                "failed"
+            } else {
+                inst.last_reason.as_str()
+            };
+            let mut style = theme.error();
+            if selected {
+                style = style.patch(theme.selected());
+            }
+            lines.push(Line::from(vec![
+                marker,
+                Span::styled(format!("{sym:<sym_w$}  ✕ {reason}"), style),
+            ]));
+            continue;
+        }
         let (cells, row_style) = match ticker(sym) {
             None => (
                 vec![
