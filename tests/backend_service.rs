@@ -600,20 +600,21 @@ async fn events_stream_aggregates_repeats_and_reports_failed_symbols() {
     }
     b.market
         .send(trademon::exchange::MarketEvent::SymbolFailed {
-            symbol: "FOO_USDT".into(),
-            reason: "Contract [FOO_USDT] not exists".into(),
+            symbol: "SOL_USDT".into(),
+            reason: "Contract [SOL_USDT] not exists".into(),
         })
         .await
         .unwrap();
     let failed = loop {
         if let ServerMsg::Event(e) = recv(&mut ws).await
-            && e.data.message.contains("FOO_USDT")
+            && e.data.message.contains("SOL_USDT")
         {
             break e.data;
         }
     };
     assert_eq!(counts, [1, 2, 3]);
-    assert_eq!(failed.level, Level::Warn);
+    assert_eq!(failed.level, Level::Error);
+    assert!(failed.message.contains("not listed on MEXC"), "{failed:?}");
     b.handle.shutdown().await;
 }
 

@@ -21,6 +21,8 @@ pub use run::run;
 pub use view::view;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
 mod tests;
