@@ -62,9 +62,9 @@ async fn collect(
 
 fn spec<'a>(seen: &'a [ContractUpdate], symbol: &str) -> Option<&'a ContractSpec> {
     seen.iter()
+        .rev()
         .flat_map(|u| &u.specs)
-        .filter(|s| s.symbol == symbol)
-        .last()
+        .find(|s| s.symbol == symbol)
 }
 
 fn unlisted(seen: &[ContractUpdate], symbol: &str) -> Option<String> {
