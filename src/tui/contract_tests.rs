@@ -37,6 +37,10 @@ fn failed_contract_row_says_not_listed_and_the_summary_counts_it() {
             .find(|l| l.contains("XRP_USDT") && l.contains("✕"))
             .unwrap_or_else(|| panic!("no failed row at {w}x{h}:\n{text}"));
         assert!(row.contains("✕ not listed on MEXC"), "{row}");
+        // The symbol sits in the same column as on the other rows.
+        let col = |l: &str, sym: &str| l.find(sym).unwrap();
+        let btc = text.lines().find(|l| l.contains("BTC_USDT")).unwrap();
+        assert_eq!(col(row, "XRP_USDT"), col(btc, "BTC_USDT"), "{row}\n{btc}");
         assert!(!row.contains("no data"), "{row}");
         assert!(
             text.contains("1/4 symbols failed"),

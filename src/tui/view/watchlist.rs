@@ -108,8 +108,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
             if selected {
                 style = style.patch(theme.selected());
             }
+            // Same gap after the marker as the grid rows, so the symbol stays in its column.
             lines.push(Line::from(vec![
                 marker,
+                Span::raw(" "),
                 Span::styled(format!("{sym:<sym_w$}  ✕ {reason}"), style),
             ]));
             continue;
