@@ -273,3 +273,63 @@ async fn backend_fails_an_unknown_symbol_once_and_stops_asking_for_it() {
     );
     b.handle.shutdown().await;
 }
+
+mod parsing {
+    use proptest::prelude::*;
+    use serde_json::json;
+    use trademon::exchange::mexc::contracts::{Detail, parse_detail};
+
+    fn junk_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(|b| json!(b)),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<i64>().prop_map(|i| json!(i)),
+            ".{0,8}".prop_map(|s| json!(s)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_is_an_answer_or_an_error_never_a_panic(status in 100u16..600, body in any::<String>()) {
+            let _ = parse_detail(status, &body);
+        }
+
+        /// The right keys with any values: every row either validates or is rejected with a
+        /// reason; nothing invalid gets through.
+        #[test]
+        fn rows_with_junk_values_are_rejected_with_reasons(
+            size in junk_value(), scale in junk_value(), unit in junk_value(),
+            min in junk_value(), lev in junk_value(), mmr in junk_value(), state in junk_value(),
+        ) {
+            let row = json!({
+                "symbol": "X_USDT", "contractSize": size, "priceScale": scale, "priceUnit": unit,
+                "volScale": 0, "volUnit": 1, "minVol": min, "maxVol": 1000,
+                "maxLeverage": lev, "maintenanceMarginRate": mmr, "state": state,
+            });
+            let body = json!({"success": true, "code": 0, "data": [row]}).to_string();
+            match parse_detail(200, &body) {
+                Detail::Specs { specs, rejected } => {
+                    prop_assert_eq!(specs.len() + rejected.len(), 1);
+                    for s in specs {
+                        prop_assert!(s.validate().is_ok());
+                    }
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn contract_timers_are_validated() {
+    let mut cfg = Config::defaults();
+    cfg.mexc.contracts_refresh_s = 5;
+    let e = cfg.validate().unwrap_err().to_string();
+    assert!(e.contains("mexc.contracts_refresh_s"), "{e}");
+    let mut cfg = Config::defaults();
+    cfg.mexc.contracts_retry_s = 0;
+    assert!(cfg.validate().is_err());
+}
