@@ -360,9 +360,16 @@ impl Config {
         if problems.is_empty() {
             Ok(cfg)
         } else {
-            Err(ConfigError {
-                problems: problems.into_iter().map(|p| sources.locate(p)).collect(),
-            })
+            let mut problems: Vec<Problem> =
+                problems.into_iter().map(|p| sources.locate(p)).collect();
+            // In file order, then the environment, flags and defaults.
+            problems.sort_by_key(|p| match &p.origin {
+                Some(Origin::File { line, .. }) => (0, *line),
+                Some(Origin::Env(_)) => (1, 0),
+                Some(Origin::Flag(_)) => (2, 0),
+                None => (3, 0),
+            });
+            Err(ConfigError { problems })
         }
     }
 
@@ -679,7 +686,18 @@ impl Config {
         let settings = crate::engine::check::check_settings(&self.engine, &self.strategies);
         let engine_ok = settings.is_empty();
         for problem in settings {
-            p.fail(&problem.key, problem.error.to_string());
+            let mut found = Problem::new(&problem.key, problem.error.to_string());
+            // "leverage must be >= 1": the field's own line when the file set it, else the
+            // strategy's table.
+            if let crate::engine::EngineError::Strategy { message, .. } = &problem.error
+                && let Some(field) = message
+                    .split_whitespace()
+                    .next()
+                    .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            {
+                found.keys.insert(0, format!("{}.{field}", problem.key));
+            }
+            p.problems.push(found);
         }
         // Engine::new is the final word (a check added there alone still reaches --check);
         // after the detailed pass it only reports what that pass does not know.

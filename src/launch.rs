@@ -28,8 +28,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(report_check(loaded));
     }
     let cfg = loaded.map_err(|e| UserError::config(format!("configuration refused: {e}")))?;
-    // Before anything starts and before the TUI takes the terminal.
-    if let Some(dir) = &cli.global.record {
+    // Before anything starts and before the TUI takes the terminal (only the TUI records).
+    let tui = matches!(cli.command, None | Some(Command::Connect { .. }));
+    if let Some(dir) = cli.global.record.as_ref().filter(|_| tui) {
         crate::record::bundle::check_new_dir(dir).map_err(UserError::unavailable)?;
     }
     let record = crate::tui::RecordOptions {
@@ -379,21 +380,31 @@ async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> 
 }
 
 async fn run_replay(
-    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
     speed: f64,
     headless: bool,
     dump_screen: bool,
 ) -> Result<ExitCode> {
+    use crate::record::replay::{self, Replayer};
+    // A recording, a bug bundle's folder or its .tar.gz; a bad one is a user error, reported
+    // before the terminal is taken.
+    let opened = crate::record::unpack::open(&path)
+        .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
+    let replayer = Replayer::open(&opened.dir)
+        .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
     if headless {
-        let screen = crate::record::replay::headless(&dir)?;
+        let screen = replay::headless_from(replayer, &opened.dir)
+            .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
         if dump_screen {
-            print!("{}", crate::record::replay::screen_text(&screen));
+            print!("{}", replay::screen_text(&screen));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    tokio::task::spawn_blocking(move || crate::record::replay::interactive(&dir, speed))
+    tokio::task::spawn_blocking(move || replay::play(replayer, speed))
         .await
         .map_err(|e| eyre!("replay thread: {e}"))??;
+    // The temporary unpack directory (if any) goes only after the replay.
+    drop(opened);
     Ok(ExitCode::SUCCESS)
 }
 
