@@ -170,9 +170,12 @@ pub async fn start_embedded(
     })?;
     // Disabled: no handle, no health, no thread, no files: exactly as without a store.
     let (store, store_health) = if cfg.questdb.enabled {
-        let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir())
-            .map_err(|e| eyre!("{e}"))
-            .wrap_err("cannot start the QuestDB store ([questdb] in the config)")?;
+        let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir()).map_err(|e| {
+            let e = crate::store::config::redact_conf_text(&e, &cfg.questdb.conf);
+            UserError::unavailable(format!(
+                "cannot start the QuestDB store ([questdb] in the config): {e}"
+            ))
+        })?;
         (Some(h), Some(rx))
     } else {
         (None, None)
