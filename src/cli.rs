@@ -17,6 +17,7 @@ Examples:
   trademon --demo --record /tmp/rec        record the session (R toggles recording at any time)
   trademon replay /tmp/rec --speed 4       replay a recording through the same UI code
   trademon replay /tmp/rec --headless --dump-screen   print the final screen as text
+  trademon replay trademon-bug-<time>.tar.gz   replay the recording inside a bug bundle
   trademon bugreport                       write trademon-bug-<time>.tar.gz (logs, config, recording)
   NO_COLOR=1 trademon --demo               no colours (states still shown by text and symbol)";
 
@@ -137,7 +138,9 @@ pub enum Command {
     },
     /// Replay a recording through the same update/view code, with the recorded clock.
     Replay {
-        /// The bundle directory (holds manifest.json, screen.cast, events.ndjson).
+        /// A recording directory (manifest.json, screen.cast, events.ndjson), a bug bundle
+        /// (trademon-bug-<time>.tar.gz) or the folder it unpacks to.
+        #[arg(value_name = "PATH")]
         dir: PathBuf,
         /// Playback speed factor (2 = twice as fast).
         #[arg(long, default_value_t = 1.0, value_name = "N")]

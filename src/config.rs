@@ -233,34 +233,45 @@ pub enum FsyncPolicy {
 
 impl QuestdbConfig {
     /// Checks even when disabled, so a typo surfaces before someone turns the store on.
-    fn validate(&self) -> Result<(), ConfigError> {
-        crate::store::config::parse_conf(&self.conf)
-            .map_err(|e| ConfigError(format!("questdb.conf: {e}")))?;
+    fn check(&self, p: &mut Checks) {
+        if let Err(e) = crate::store::config::parse_conf(&self.conf) {
+            // The message may quote the string; it must not show its credentials.
+            let e = crate::store::config::redact_conf_text(&e, &self.conf);
+            p.fail("questdb.conf", format!("questdb.conf: {e}"));
+        }
         let url_ok = self.exec_url.is_empty()
             || self.exec_url.starts_with("http://")
             || self.exec_url.starts_with("https://");
         if !url_ok {
-            return err(format!(
-                "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
-                self.exec_url
-            ));
+            p.fail(
+                "questdb.exec_url",
+                format!(
+                    "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
+                    self.exec_url
+                ),
+            );
         }
-        positive("questdb.spool_max_mb", self.spool_max_mb)?;
-        positive("questdb.flush_rows", self.flush_rows as u64)?;
-        positive("questdb.flush_age_ms", self.flush_age_ms)?;
-        positive("questdb.retry_base_ms", self.retry_base_ms)?;
-        positive("questdb.channel_capacity", self.channel_capacity as u64)?;
-        positive("questdb.request_timeout_ms", self.request_timeout_ms)?;
+        p.positive("questdb.spool_max_mb", self.spool_max_mb);
+        p.positive("questdb.flush_rows", self.flush_rows as u64);
+        p.positive("questdb.flush_age_ms", self.flush_age_ms);
+        p.positive("questdb.retry_base_ms", self.retry_base_ms);
+        p.positive("questdb.channel_capacity", self.channel_capacity as u64);
+        p.positive("questdb.request_timeout_ms", self.request_timeout_ms);
         if self.retry_cap_ms < self.retry_base_ms {
-            return err(format!(
-                "questdb.retry_cap_ms ({}) must not be below questdb.retry_base_ms ({})",
-                self.retry_cap_ms, self.retry_base_ms
-            ));
+            p.fail(
+                "questdb.retry_cap_ms",
+                format!(
+                    "questdb.retry_cap_ms ({}) must not be below questdb.retry_base_ms ({})",
+                    self.retry_cap_ms, self.retry_base_ms
+                ),
+            );
         }
         if self.flush_rows > 1_000_000 {
-            return err("questdb.flush_rows must be at most 1000000 (one request per flush)");
+            p.fail(
+                "questdb.flush_rows",
+                "questdb.flush_rows must be at most 1000000 (one request per flush)",
+            );
         }
-        Ok(())
     }
 }
 
@@ -300,19 +311,29 @@ pub struct FlagOverrides {
     pub log_dir: Option<PathBuf>,
 }
 
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+mod origin;
+pub use origin::{ConfigError, Origin, Problem, Sources};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
+    Err(ConfigError::msg(msg))
+}
+
+/// Problems collected by `Config::check`, all of them, not the first.
+#[derive(Debug, Default)]
+struct Checks {
+    problems: Vec<Problem>,
+}
+
+impl Checks {
+    fn fail(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem::new(key, message));
+    }
+
+    fn positive(&mut self, key: &str, v: u64) {
+        if v == 0 {
+            self.fail(key, format!("{key} must be above 0"));
+        }
+    }
 }
 
 impl Config {
@@ -321,8 +342,10 @@ impl Config {
         Config::from_layers(None, &[]).unwrap_or_else(|e| panic!("embedded defaults invalid: {e}"))
     }
 
-    /// Load from the layers. `file`: explicit path (must exist) or the platform config file if
-    /// present. `env`: `(name, value)` pairs, normally `std::env::vars()`.
+    /// Load from the layers and check the result. `file`: explicit path (must exist) or the
+    /// platform config file if present. `env`: `(name, value)` pairs, normally
+    /// `std::env::vars()`. On refusal every problem is reported, each with the file line,
+    /// variable or flag its value came from.
     pub fn load(
         file: Option<&Path>,
         env: &[(String, String)],
@@ -335,13 +358,25 @@ impl Config {
                 _ => None,
             },
         };
-        let mut cfg = Config::from_layers(
-            user_file.as_ref().map(|(p, s)| (p.as_path(), s.as_str())),
-            env,
-        )?;
+        let user_file = user_file.as_ref().map(|(p, s)| (p.as_path(), s.as_str()));
+        let sources = Sources::new(user_file, env).with_flags(flags);
+        let mut cfg = Config::merge_layers(user_file, env, &sources)?;
         cfg.apply_flags(flags);
-        cfg.validate()?;
-        Ok(cfg)
+        let problems = cfg.check();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            let mut problems: Vec<Problem> =
+                problems.into_iter().map(|p| sources.locate(p)).collect();
+            // In file order, then the environment, flags and defaults.
+            problems.sort_by_key(|p| match &p.origin {
+                Some(Origin::File { line, .. }) => (0, *line),
+                Some(Origin::Env(_)) => (1, 0),
+                Some(Origin::Flag(_)) => (2, 0),
+                None => (3, 0),
+            });
+            Err(ConfigError { problems })
+        }
     }
 
     /// Merge defaults, an optional user file `(path, text)` and env overrides; no validation.
@@ -349,25 +384,62 @@ impl Config {
         user_file: Option<(&Path, &str)>,
         env: &[(String, String)],
     ) -> Result<Config, ConfigError> {
+        Config::merge_layers(user_file, env, &Sources::new(user_file, env))
+    }
+
+    fn merge_layers(
+        user_file: Option<(&Path, &str)>,
+        env: &[(String, String)],
+        sources: &Sources<'_>,
+    ) -> Result<Config, ConfigError> {
         let mut merged: toml::Table = DEFAULTS_TOML
             .parse()
-            .map_err(|e| ConfigError(format!("embedded defaults: {e}")))?;
+            .map_err(|e| ConfigError::msg(format!("embedded defaults: {e}")))?;
         if let Some((path, text)) = user_file {
-            let user: toml::Table = text
-                .parse()
-                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let user: toml::Table = text.parse().map_err(|_| {
+                // Every syntax error, each at its line (the parser recovers and goes on).
+                let (_, errors) = toml::de::DeTable::parse_recoverable(text);
+                let problems = errors
+                    .iter()
+                    .map(|e| {
+                        let origin = match e.span() {
+                            Some(span) => sources.file_line(span.start),
+                            None => Some(Origin::File {
+                                path: path.to_path_buf(),
+                                line: 1,
+                            }),
+                        };
+                        Problem::new("", format!("not valid TOML: {}", e.message())).at(origin)
+                    })
+                    .collect::<Vec<_>>();
+                if problems.is_empty() {
+                    ConfigError::msg(format!("{}: not valid TOML", path.display()))
+                } else {
+                    ConfigError { problems }
+                }
+            })?;
             merge_tables(&mut merged, user);
         }
+        let mut problems = Vec::new();
         for (name, value) in env {
-            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
-                apply_env(&mut merged, name, key, value)?;
+            if let Err(p) = apply_env(&mut merged, name, value) {
+                problems.push(p);
             }
         }
-        let what = user_file
-            .map(|(p, _)| p.display().to_string())
-            .unwrap_or_else(|| "configuration".to_string());
-        Config::deserialize(toml::Value::Table(merged))
-            .map_err(|e| ConfigError(format!("{what}: {e}")))
+        if problems.is_empty() {
+            match Config::deserialize(toml::Value::Table(merged.clone())) {
+                Ok(cfg) => return Ok(cfg),
+                Err(whole) => {
+                    problems = deserialize_problems(&merged);
+                    if problems.is_empty() {
+                        problems.push(Problem::new("", whole.message().trim().to_string()));
+                    }
+                }
+            }
+        }
+        Err(ConfigError {
+            problems: problems.into_iter().map(|p| sources.locate(p)).collect(),
+        })
     }
 
     pub fn apply_flags(&mut self, flags: &FlagOverrides) {
@@ -398,42 +470,74 @@ impl Config {
         }
     }
 
-    /// Refuse values that cannot work together. Each message names the key.
+    /// Refuse values that cannot work together: every problem `check` finds.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.check();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Every problem with this configuration, all at once, each naming its key: the values
+    /// below, `[tui.keys]` as the TUI parses them, sessions, strategies and conditions as the
+    /// engine compiles them, and `questdb.conf`. Start runs exactly this (through `load`), so
+    /// `config --check` passes what start accepts and nothing else.
+    pub fn check(&self) -> Vec<Problem> {
+        let mut p = Checks::default();
+        self.check_values(&mut p);
+        for e in crate::tui::keymap::check(&self.tui.keys) {
+            p.fail(&e.config_key(), e.to_string());
+        }
+        self.check_sessions_and_strategies(&mut p);
+        p.problems
+    }
+
+    fn check_values(&self, p: &mut Checks) {
         let c = &self.client;
-        positive("client.ping_interval_ms", c.ping_interval_ms)?;
-        positive("client.pong_timeout_ms", c.pong_timeout_ms)?;
-        positive("client.backoff_base_ms", c.backoff_base_ms)?;
-        positive("client.poll_interval_ms", c.poll_interval_ms)?;
-        positive("client.connect_timeout_ms", c.connect_timeout_ms)?;
+        p.positive("client.ping_interval_ms", c.ping_interval_ms);
+        p.positive("client.pong_timeout_ms", c.pong_timeout_ms);
+        p.positive("client.backoff_base_ms", c.backoff_base_ms);
+        p.positive("client.poll_interval_ms", c.poll_interval_ms);
+        p.positive("client.connect_timeout_ms", c.connect_timeout_ms);
         // 0 would retry in a tight loop for the whole window.
-        positive("client.restart_retry_max_ms", c.restart_retry_max_ms)?;
+        p.positive("client.restart_retry_max_ms", c.restart_retry_max_ms);
         if c.slow_after_missed == 0 {
-            return err("client.slow_after_missed must be at least 1");
+            p.fail(
+                "client.slow_after_missed",
+                "client.slow_after_missed must be at least 1",
+            );
         }
         if c.reconnect_after_missed <= c.slow_after_missed {
-            return err(format!(
+            p.fail("client.reconnect_after_missed", format!(
                 "client.reconnect_after_missed ({}) must be above client.slow_after_missed ({}): \
                  a link has to show Slow before it is dropped",
                 c.reconnect_after_missed, c.slow_after_missed
             ));
         }
         if c.backoff_cap_ms < c.backoff_base_ms {
-            return err(format!(
-                "client.backoff_cap_ms ({}) must not be below client.backoff_base_ms ({})",
-                c.backoff_cap_ms, c.backoff_base_ms
-            ));
+            p.fail(
+                "client.backoff_cap_ms",
+                format!(
+                    "client.backoff_cap_ms ({}) must not be below client.backoff_base_ms ({})",
+                    c.backoff_cap_ms, c.backoff_base_ms
+                ),
+            );
         }
         if c.poll_after_failures == 0 {
-            return err("client.poll_after_failures must be at least 1");
+            p.fail(
+                "client.poll_after_failures",
+                "client.poll_after_failures must be at least 1",
+            );
         }
 
         let s = &self.server;
-        positive("server.ping_interval_ms", s.ping_interval_ms)?;
+        p.positive("server.ping_interval_ms", s.ping_interval_ms);
         // Saturating: user numbers up to i64::MAX reach here; a plain `*` panicked in debug
         // builds and wrapped in release, letting a nonsense config pass (found by proptest).
         if s.idle_timeout_ms < s.ping_interval_ms.saturating_mul(2) {
-            return err(format!(
+            p.fail("server.idle_timeout_ms", format!(
                 "server.idle_timeout_ms ({}) must be at least twice server.ping_interval_ms ({})",
                 s.idle_timeout_ms, s.ping_interval_ms
             ));
@@ -444,137 +548,211 @@ impl Config {
             .ping_interval_ms
             .saturating_mul(u64::from(c.reconnect_after_missed));
         if client_detect >= s.idle_timeout_ms {
-            return err(format!(
+            p.fail("client.ping_interval_ms", format!(
                 "client.ping_interval_ms x client.reconnect_after_missed ({client_detect} ms) must be \
                  below server.idle_timeout_ms ({} ms): the client's own pings keep the server link alive",
                 s.idle_timeout_ms
             ));
         }
         if s.max_frame_bytes < 1024 {
-            return err("server.max_frame_bytes must be at least 1024");
+            p.fail(
+                "server.max_frame_bytes",
+                "server.max_frame_bytes must be at least 1024",
+            );
         }
-        positive(
+        p.positive(
             "server.client_queue_max_msgs",
             s.client_queue_max_msgs as u64,
-        )?;
-        positive(
+        );
+        p.positive(
             "server.client_queue_max_bytes",
             s.client_queue_max_bytes as u64,
-        )?;
-        positive("server.write_timeout_ms", s.write_timeout_ms)?;
-        positive("server.max_ops_per_s", u64::from(s.max_ops_per_s))?;
+        );
+        p.positive("server.write_timeout_ms", s.write_timeout_ms);
+        p.positive("server.max_ops_per_s", u64::from(s.max_ops_per_s));
         if s.max_in_flight_bytes < 4096 {
-            return err("server.max_in_flight_bytes must be at least 4096");
+            p.fail(
+                "server.max_in_flight_bytes",
+                "server.max_in_flight_bytes must be at least 4096",
+            );
         }
         if s.listen.parse::<SocketAddr>().is_err() {
-            return err(format!(
-                "server.listen {:?} is not an address like 127.0.0.1:7878",
-                s.listen
-            ));
+            p.fail(
+                "server.listen",
+                format!(
+                    "server.listen {:?} is not an address like 127.0.0.1:7878",
+                    s.listen
+                ),
+            );
         }
 
         let m = &self.mexc;
         if !(m.ws_url.starts_with("ws://") || m.ws_url.starts_with("wss://")) {
-            return err(format!(
-                "mexc.ws_url {:?} must start with ws:// or wss://",
-                m.ws_url
-            ));
+            p.fail(
+                "mexc.ws_url",
+                format!("mexc.ws_url {:?} must start with ws:// or wss://", m.ws_url),
+            );
         }
         if !(m.rest_url.starts_with("http://") || m.rest_url.starts_with("https://")) {
-            return err(format!(
-                "mexc.rest_url {:?} must start with http:// or https://",
-                m.rest_url
-            ));
+            p.fail(
+                "mexc.rest_url",
+                format!(
+                    "mexc.rest_url {:?} must start with http:// or https://",
+                    m.rest_url
+                ),
+            );
         }
-        positive("mexc.ping_interval_ms", m.ping_interval_ms)?;
+        p.positive("mexc.ping_interval_ms", m.ping_interval_ms);
         if m.ping_interval_ms > 30_000 {
-            return err(format!(
+            p.fail("mexc.ping_interval_ms", format!(
                 "mexc.ping_interval_ms ({}) must be at most 30000: MEXC closes a socket 60 s after the last ping",
                 m.ping_interval_ms
             ));
         }
         if m.silence_reconnect_ms <= s.idle_timeout_ms {
-            return err(format!(
-                "mexc.silence_reconnect_ms ({}) must be above server.idle_timeout_ms ({}): \
+            p.fail(
+                "mexc.silence_reconnect_ms",
+                format!(
+                    "mexc.silence_reconnect_ms ({}) must be above server.idle_timeout_ms ({}): \
                  upstream timeouts are the outermost layer",
-                m.silence_reconnect_ms, s.idle_timeout_ms
-            ));
+                    m.silence_reconnect_ms, s.idle_timeout_ms
+                ),
+            );
         }
         if m.backoff_cap_ms < m.backoff_base_ms {
-            return err("mexc.backoff_cap_ms must not be below mexc.backoff_base_ms");
+            p.fail(
+                "mexc.backoff_cap_ms",
+                "mexc.backoff_cap_ms must not be below mexc.backoff_base_ms",
+            );
         }
-        validate_mexc_watchdogs(m)?;
+        check_mexc_watchdogs(p, m);
 
         let sim = &self.sim;
-        positive("sim.ticker_interval_ms", sim.ticker_interval_ms)?;
-        positive("sim.heartbeat_timeout_ms", sim.heartbeat_timeout_ms)?;
+        p.positive("sim.ticker_interval_ms", sim.ticker_interval_ms);
+        p.positive("sim.heartbeat_timeout_ms", sim.heartbeat_timeout_ms);
         let max_symbols = crate::exchange::sim::market::MAX_SYMBOLS;
         if !(1..=max_symbols).contains(&sim.symbols) {
-            return err(format!(
-                "sim.symbols ({}) must be between 1 and {max_symbols}",
-                sim.symbols
-            ));
+            p.fail(
+                "sim.symbols",
+                format!(
+                    "sim.symbols ({}) must be between 1 and {max_symbols}",
+                    sim.symbols
+                ),
+            );
         }
         if !(sim.trades_per_s.is_finite() && sim.trades_per_s >= 0.0) {
-            return err("sim.trades_per_s must be a non-negative number");
+            p.fail(
+                "sim.trades_per_s",
+                "sim.trades_per_s must be a non-negative number",
+            );
         }
         if !(0.0..=1.0).contains(&sim.pump_chance_per_s) {
-            return err("sim.pump_chance_per_s must be between 0 and 1");
+            p.fail(
+                "sim.pump_chance_per_s",
+                "sim.pump_chance_per_s must be between 0 and 1",
+            );
         }
 
         if !(1..=120).contains(&self.tui.fps) {
-            return err(format!(
-                "tui.fps ({}) must be between 1 and 120",
-                self.tui.fps
-            ));
+            p.fail(
+                "tui.fps",
+                format!("tui.fps ({}) must be between 1 and 120", self.tui.fps),
+            );
         }
-        positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
+        p.positive("tui.stale_after_ms", self.tui.stale_after_ms);
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            p.fail(
+                "log.level",
+                format!(
+                    "log.level {:?} is not a level (error, warn, info, debug, trace) or filter: {e}",
+                    self.log.level
+                ),
+            );
+        }
 
-        self.questdb.validate()?;
+        self.questdb.check(p);
         let r = &self.record;
         if r.flight_minutes > 60 {
-            return err(format!(
-                "record.flight_minutes ({}) must be at most 60: the ring lives in memory",
-                r.flight_minutes
-            ));
+            p.fail(
+                "record.flight_minutes",
+                format!(
+                    "record.flight_minutes ({}) must be at most 60: the ring lives in memory",
+                    r.flight_minutes
+                ),
+            );
         }
-        positive("record.flight_max_mb", r.flight_max_mb)?;
-        positive("record.max_recording_mb", r.max_recording_mb)?;
+        p.positive("record.flight_max_mb", r.flight_max_mb);
+        p.positive("record.max_recording_mb", r.max_recording_mb);
+    }
 
-        validate_sessions("sessions", &self.sessions)?;
-        validate_sessions("demo_sessions", &self.demo_sessions)?;
-        // Building the engine parses every condition: a bad expression fails start here,
-        // naming the strategy, the expression and what is wrong.
-        let engine = self.build_engine()?;
-        let known = engine.strategy_names();
+    /// Sessions as the backend runs them and strategies as the engine compiles them.
+    fn check_sessions_and_strategies(&self, p: &mut Checks) {
+        check_sessions(p, "sessions", &self.sessions);
+        check_sessions(p, "demo_sessions", &self.demo_sessions);
+        let settings = crate::engine::check::check_settings(&self.engine, &self.strategies);
+        let engine_ok = settings.is_empty();
+        for problem in settings {
+            let mut found = Problem::new(&problem.key, problem.error.to_string());
+            // "leverage must be >= 1": the field's own line when the file set it, else the
+            // strategy's table.
+            if let crate::engine::EngineError::Strategy { message, .. } = &problem.error
+                && let Some(field) = message
+                    .split_whitespace()
+                    .next()
+                    .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            {
+                found.keys.insert(0, format!("{}.{field}", problem.key));
+            }
+            p.problems.push(found);
+        }
+        // Engine::new is the final word (a check added there alone still reaches --check);
+        // after the detailed pass it only reports what that pass does not know.
+        let known = if engine_ok {
+            match self.build_engine() {
+                Ok(engine) => engine.strategy_names(),
+                Err(e) => {
+                    p.fail("engine", e.to_string());
+                    return;
+                }
+            }
+        } else {
+            let mut names: Vec<String> = self.strategies.keys().cloned().collect();
+            if !names.iter().any(|n| n == crate::engine::DEFAULT_STRATEGY) {
+                names.push(crate::engine::DEFAULT_STRATEGY.to_string());
+                names.sort();
+            }
+            names
+        };
         for (key, list) in [
             ("sessions", &self.sessions),
             ("demo_sessions", &self.demo_sessions),
         ] {
             for (i, s) in list.iter().enumerate() {
                 if !known.contains(&s.strategy) {
-                    return err(format!(
-                        "{key}[{i}] (session {:?}) uses unknown strategy {:?}; configured strategies: {}",
-                        s.id,
-                        s.strategy,
-                        known.join(", ")
-                    ));
+                    p.fail(
+                        &format!("{key}[{i}].strategy"),
+                        format!(
+                            "{key}[{i}].strategy (session {:?}): unknown strategy {:?}; configured strategies: {}",
+                            s.id,
+                            s.strategy,
+                            known.join(", ")
+                        ),
+                    );
                 }
             }
         }
-        Ok(())
     }
 
     /// The engine for `[engine]` and `[strategies.*]`, or the reason it cannot be built.
     pub fn build_engine(&self) -> Result<Engine, ConfigError> {
         Engine::new(self.engine.clone(), self.strategies.clone())
-            .map_err(|e| ConfigError(format!("invalid engine configuration: {e}")))
+            .map_err(|e| ConfigError::msg(format!("invalid engine configuration: {e}")))
     }
 
     /// The listen address for `serve`, refusing a non-loopback bind without a token (SEC-1).
     pub fn server_listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         let addr: SocketAddr = self.server.listen.parse().map_err(|_| {
-            ConfigError(format!(
+            ConfigError::msg(format!(
                 "server.listen {:?} is not an address",
                 self.server.listen
             ))
@@ -591,6 +769,15 @@ impl Config {
         };
         for key in SECRET_KEYS {
             redact_key(&mut value, key);
+        }
+        // The QuestDB client string carries its credentials inside one value.
+        if let Some(conf) = value
+            .get_mut("questdb")
+            .and_then(|q| q.as_table_mut())
+            .and_then(|q| q.get_mut("conf"))
+            && let Some(text) = conf.as_str()
+        {
+            *conf = toml::Value::String(crate::store::config::redact_conf(text));
         }
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# {e}\n"))
     }
@@ -655,95 +842,138 @@ pub fn default_config_path() -> Option<PathBuf> {
 fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
     std::fs::read_to_string(path)
         .map(|s| (path.to_path_buf(), s))
-        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))
-}
-
-fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
-    if v == 0 {
-        return err(format!("{key} must be above 0"));
-    }
-    Ok(())
+        .map_err(|e| ConfigError::msg(format!("cannot read config file {}: {e}", path.display())))
 }
 
 /// MX-1..MX-5 orderings: each watchdog must fire before the one it backs up.
-fn validate_mexc_watchdogs(m: &MexcConfig) -> Result<(), ConfigError> {
-    positive("mexc.ack_timeout_ms", m.ack_timeout_ms)?;
-    positive("mexc.ticker_stale_ms", m.ticker_stale_ms)?;
-    positive("mexc.rest_timeout_ms", m.rest_timeout_ms)?;
+fn check_mexc_watchdogs(p: &mut Checks, m: &MexcConfig) {
+    p.positive("mexc.ack_timeout_ms", m.ack_timeout_ms);
+    p.positive("mexc.ticker_stale_ms", m.ticker_stale_ms);
+    p.positive("mexc.rest_timeout_ms", m.rest_timeout_ms);
     if !(m.ping_interval_ms < m.pong_warn_ms
         && m.pong_warn_ms < m.pong_reconnect_ms
         && m.pong_reconnect_ms < 60_000)
     {
-        return err(format!(
+        p.fail("mexc.ping_interval_ms", format!(
             "mexc.ping_interval_ms ({}) < mexc.pong_warn_ms ({}) < mexc.pong_reconnect_ms ({}) < 60000 \
              must hold: MEXC closes 60 s after the last ping, so the pong age must be acted on first",
             m.ping_interval_ms, m.pong_warn_ms, m.pong_reconnect_ms
         ));
     }
     if m.silence_reconnect_ms <= m.ping_interval_ms {
-        return err(format!(
-            "mexc.silence_reconnect_ms ({}) must be above mexc.ping_interval_ms ({}): \
+        p.fail(
+            "mexc.silence_reconnect_ms",
+            format!(
+                "mexc.silence_reconnect_ms ({}) must be above mexc.ping_interval_ms ({}): \
              a pong per ping is the least traffic a healthy socket has",
-            m.silence_reconnect_ms, m.ping_interval_ms
-        ));
+                m.silence_reconnect_ms, m.ping_interval_ms
+            ),
+        );
     }
     if m.max_subscriptions_per_connection < 2 {
-        return err(
+        p.fail("mexc.max_subscriptions_per_connection", 
             "mexc.max_subscriptions_per_connection must be at least 2 (ticker and deal of one symbol)",
         );
     }
     if m.rotate_after_s != 0 && m.rotate_after_s.saturating_mul(1000) <= m.ack_timeout_ms {
-        return err(format!(
-            "mexc.rotate_after_s ({}) must be 0 (never) or longer than mexc.ack_timeout_ms",
-            m.rotate_after_s
-        ));
+        p.fail(
+            "mexc.rotate_after_s",
+            format!(
+                "mexc.rotate_after_s ({}) must be 0 (never) or longer than mexc.ack_timeout_ms",
+                m.rotate_after_s
+            ),
+        );
     }
     // MEXC allows 20 requests / 2 s on the ticker endpoint.
     if m.rest_poll_interval_ms < 100 {
-        return err(format!(
+        p.fail("mexc.rest_poll_interval_ms", format!(
             "mexc.rest_poll_interval_ms ({}) must be at least 100: MEXC allows 20 requests per 2 s",
             m.rest_poll_interval_ms
         ));
     }
     if m.waf_cooldown_ms < m.rest_poll_interval_ms {
-        return err("mexc.waf_cooldown_ms must not be below mexc.rest_poll_interval_ms");
+        p.fail(
+            "mexc.waf_cooldown_ms",
+            "mexc.waf_cooldown_ms must not be below mexc.rest_poll_interval_ms",
+        );
     }
     if m.contracts_refresh_s < 60 || m.contracts_retry_s == 0 {
-        return err(
+        p.fail(
+            "mexc.contracts_refresh_s",
             "mexc.contracts_refresh_s must be at least 60 and mexc.contracts_retry_s at least 1",
         );
     }
-    Ok(())
 }
 
-fn validate_sessions(key: &str, sessions: &[SessionConfig]) -> Result<(), ConfigError> {
-    let mut seen = std::collections::BTreeSet::new();
+/// What the backend needs of a session list: something to run, unique ids and names, and
+/// symbols that are MEXC contracts, each once.
+fn check_sessions(p: &mut Checks, key: &str, sessions: &[SessionConfig]) {
+    if sessions.is_empty() {
+        p.fail(
+            key,
+            format!("{key} is empty: add a [[{key}]] table with id, name and symbols"),
+        );
+    }
+    let mut ids = std::collections::BTreeMap::new();
+    let mut names = std::collections::BTreeMap::new();
     for (i, s) in sessions.iter().enumerate() {
         let valid_id = !s.id.is_empty()
             && s.id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_id {
-            return err(format!(
-                "{key}[{i}].id {:?} must be non-empty letters, digits, '-' or '_'",
-                s.id
-            ));
+            p.fail(
+                &format!("{key}[{i}].id"),
+                format!(
+                    "{key}[{i}].id {:?} must be non-empty letters, digits, '-' or '_'",
+                    s.id
+                ),
+            );
+        } else if let Some(first) = ids.insert(s.id.clone(), i) {
+            p.fail(
+                &format!("{key}[{i}].id"),
+                format!("{key}[{i}].id {:?} is already used by {key}[{first}]", s.id),
+            );
         }
-        if !seen.insert(s.id.clone()) {
-            return err(format!("{key}[{i}].id {:?} is used twice", s.id));
+        if s.name.trim().is_empty() {
+            p.fail(
+                &format!("{key}[{i}].name"),
+                format!("{key}[{i}].name (session {:?}) is empty", s.id),
+            );
+        } else if let Some(first) = names.insert(s.name.trim().to_string(), i) {
+            p.fail(
+                &format!("{key}[{i}].name"),
+                format!(
+                    "{key}[{i}].name {:?} is already used by {key}[{first}]: the tabs could not be told apart",
+                    s.name
+                ),
+            );
         }
         if s.symbols.is_empty() {
-            return err(format!("{key}[{i}].symbols (session {:?}) is empty", s.id));
+            p.fail(
+                &format!("{key}[{i}].symbols"),
+                format!("{key}[{i}].symbols (session {:?}) is empty", s.id),
+            );
         }
-        for sym in &s.symbols {
+        let mut seen = std::collections::BTreeMap::new();
+        for (j, sym) in s.symbols.iter().enumerate() {
+            let at = format!("{key}[{i}].symbols[{j}]");
             if !is_valid_symbol(sym) {
-                return err(format!(
-                    "{key}[{i}].symbols: {sym:?} is not a MEXC futures symbol like BTC_USDT"
-                ));
+                p.fail(
+                    &at,
+                    format!("{at}: {sym:?} is not a MEXC futures symbol like BTC_USDT"),
+                );
+            } else if let Some(first) = seen.insert(sym.as_str(), j) {
+                p.fail(
+                    &at,
+                    format!(
+                        "{at}: {sym:?} is listed twice in session {:?} (first at {key}[{i}].symbols[{first}])",
+                        s.id
+                    ),
+                );
             }
         }
     }
-    Ok(())
 }
 
 /// `BASE_QUOTE`, upper-case letters and digits.
@@ -770,33 +1000,117 @@ fn merge_tables(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// The config key path of a `TRADEMON_*` variable (`TRADEMON_CLIENT__PING_INTERVAL_MS` ->
+/// `client`, `ping_interval_ms`); `None` for other variables and for `TRADEMON_*` ones that are
+/// not config keys (e.g. `TRADEMON_TOKEN`).
+fn env_key(name: &str) -> Option<Vec<String>> {
+    let key = name.strip_prefix(ENV_PREFIX)?;
+    let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+    (path.len() >= 2 && path.iter().all(|p| !p.is_empty())).then_some(path)
+}
+
 /// `TRADEMON_CLIENT__PING_INTERVAL_MS=3000` sets `client.ping_interval_ms`.
 /// The value is read as a TOML value (number, bool, array) and otherwise as a string.
-fn apply_env(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
-    if path.len() < 2 || path.iter().any(|p| p.is_empty()) {
-        // TRADEMON_* variables that are not config keys (e.g. TRADEMON_LOG) are not ours.
+fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Problem> {
+    let Some(path) = env_key(name) else {
         return Ok(());
-    }
+    };
     let value = format!("v = {raw}")
         .parse::<toml::Table>()
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    let (last, parents) = path.split_last().ok_or_else(|| ConfigError(name.into()))?;
+    let origin = Some(Origin::Env(name.to_string()));
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
     let mut cur = table;
     for p in parents {
         cur = match cur.get_mut(p) {
             Some(toml::Value::Table(t)) => t,
             _ => {
-                return err(format!(
-                    "{name}: there is no config section {p:?} (see docs/config.md)"
-                ));
+                return Err(Problem::new(
+                    &path.join("."),
+                    format!("there is no config section {p:?} (see docs/config.md)"),
+                )
+                .at(origin));
             }
         };
     }
     cur.insert(last.clone(), value);
     Ok(())
+}
+
+/// Why `merged` does not deserialize, section by section (and session by session, strategy by
+/// strategy), so one run names every bad key, not only the first serde stops at.
+fn deserialize_problems(merged: &toml::Table) -> Vec<Problem> {
+    fn try_de<T: serde::de::DeserializeOwned>(key: &str, v: &toml::Value, out: &mut Vec<Problem>) {
+        if let Err(e) = T::deserialize(v.clone()) {
+            out.push(serde_problem(key, &e));
+        }
+    }
+    let mut out = Vec::new();
+    for (section, v) in merged {
+        let k = section.as_str();
+        match k {
+            "server" => try_de::<ServerConfig>(k, v, &mut out),
+            "client" => try_de::<ClientConfig>(k, v, &mut out),
+            "mexc" => try_de::<MexcConfig>(k, v, &mut out),
+            "sim" => try_de::<SimConfig>(k, v, &mut out),
+            "tui" => try_de::<TuiConfig>(k, v, &mut out),
+            "log" => try_de::<LogConfig>(k, v, &mut out),
+            "data" => try_de::<DataConfig>(k, v, &mut out),
+            "engine" => try_de::<EngineSettings>(k, v, &mut out),
+            "questdb" => try_de::<QuestdbConfig>(k, v, &mut out),
+            "record" => try_de::<RecordConfig>(k, v, &mut out),
+            "strategies" => match v {
+                toml::Value::Table(t) => {
+                    for (name, s) in t {
+                        try_de::<StrategySettings>(&format!("strategies.{name}"), s, &mut out);
+                    }
+                }
+                _ => try_de::<BTreeMap<String, StrategySettings>>(k, v, &mut out),
+            },
+            "sessions" | "demo_sessions" => match v {
+                toml::Value::Array(list) => {
+                    for (i, s) in list.iter().enumerate() {
+                        try_de::<SessionConfig>(&format!("{k}[{i}]"), s, &mut out);
+                    }
+                }
+                _ => try_de::<Vec<SessionConfig>>(k, v, &mut out),
+            },
+            other => out.push(Problem::new(
+                other,
+                format!("unknown section {other:?} (see docs/config.md for the sections)"),
+            )),
+        }
+    }
+    out
+}
+
+/// A serde error under `key` as a problem naming the full key: toml reports the path below
+/// `key` as a trailing "in `a.b`" line, and an unknown field only by name in the message.
+fn serde_problem(key: &str, e: &toml::de::Error) -> Problem {
+    let text = e.to_string();
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut full = key.to_string();
+    if let Some(last) = lines.last()
+        && let Some(inner) = last.strip_prefix("in `").and_then(|l| l.strip_suffix('`'))
+    {
+        full = format!("{key}.{inner}");
+        lines.pop();
+    }
+    let message = lines.join(" ");
+    let field = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|m| m.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(f) = field("unknown field `") {
+        full = format!("{full}.{f}");
+    }
+    Problem::new(&full, format!("{full}: {message}"))
 }
 
 fn redact_key(value: &mut toml::Value, dotted: &str) {
@@ -956,6 +1270,45 @@ mod tests {
         assert!(check_bind_allowed(a, "").is_err());
         assert!(check_bind_allowed(a, "s3cret").is_ok());
         assert!(check_bind_allowed("127.0.0.1:0".parse().unwrap(), "").is_ok());
+    }
+
+    #[test]
+    fn redacted_toml_hides_the_credentials_inside_the_questdb_conf() {
+        let mut c = Config::defaults();
+        c.questdb.conf =
+            "https::addr=db:9000;username=canary-user;password=canary-pw;token=canary-tok;".into();
+        let t = c.redacted_toml();
+        for secret in ["canary-user", "canary-pw", "canary-tok"] {
+            assert!(!t.contains(secret), "{secret} in\n{t}");
+        }
+        assert!(
+            t.contains(
+                "https::addr=db:9000;username=<redacted>;password=<redacted>;token=<redacted>;"
+            ),
+            "{t}"
+        );
+        assert!(c.secret_values().contains(&"canary-user".to_string()));
+    }
+
+    #[test]
+    fn check_reports_every_problem_with_its_key() {
+        let mut c = Config::defaults();
+        c.client.slow_after_missed = 0;
+        c.tui.fps = 0;
+        c.tui.keys.record = vec!["q".into()];
+        c.sessions[0].symbols = vec!["BTC_USDT".into(), "BTC_USDT".into()];
+        c.demo_sessions[1].id = "majors".into();
+        let problems = c.check();
+        let keys: Vec<&str> = problems.iter().map(|p| p.keys[0].as_str()).collect();
+        for k in [
+            "client.slow_after_missed",
+            "tui.fps",
+            "tui.keys.record",
+            "sessions[0].symbols[1]",
+            "demo_sessions[1].id",
+        ] {
+            assert!(keys.contains(&k), "{k} missing from {keys:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::exchange::{mexc, sim};
 use crate::protocol::{LogEvent, StreamName};
 use crate::store::{self, StoreHandle};
 use crate::telemetry::{self, Telemetry};
+use crate::user_error::UserError;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -22,8 +23,16 @@ use tokio::sync::{mpsc, watch};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let cfg = Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides())
-        .map_err(|e| eyre!("configuration refused: {e}"))?;
+    let loaded = Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides());
+    if let Some(Command::Config { check: true, .. }) = cli.command {
+        return Ok(report_check(loaded));
+    }
+    let cfg = loaded.map_err(|e| UserError::config(format!("configuration refused: {e}")))?;
+    // Before anything starts and before the TUI takes the terminal (only the TUI records).
+    let tui = matches!(cli.command, None | Some(Command::Connect { .. }));
+    if let Some(dir) = cli.global.record.as_ref().filter(|_| tui) {
+        crate::record::bundle::check_new_dir(dir).map_err(UserError::unavailable)?;
+    }
     let record = crate::tui::RecordOptions {
         dir: cli.global.record.clone(),
         extra_secrets: Vec::new(),
@@ -47,14 +56,31 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             run_questdb_double(&listen, journal.as_deref()).await
         }
         Some(Command::Bench { which }) => run_bench(which).await,
-        Some(Command::Config { print, check }) => {
-            if print || !check {
-                print!("{}", cfg.redacted_toml());
-            }
-            if check {
-                println!("configuration OK");
-            }
+        Some(Command::Config { .. }) => {
+            print!("{}", cfg.redacted_toml());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `config --check`: every problem on stdout, each with where its value came from; exit 2
+/// when there is any. The checks are the ones start runs (`Config::load`).
+fn report_check(loaded: std::result::Result<Config, crate::config::ConfigError>) -> ExitCode {
+    match loaded {
+        Ok(_) => {
+            println!("configuration OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let n = e.problems.len();
+            println!(
+                "configuration refused: {n} problem{}",
+                if n == 1 { "" } else { "s" }
+            );
+            for p in &e.problems {
+                println!("  {p}");
+            }
+            ExitCode::from(crate::user_error::Kind::Config.exit_code())
         }
     }
 }
@@ -123,9 +149,12 @@ pub async fn start_embedded(
 ) -> Result<Embedded> {
     let mut mexc_cfg = cfg.mexc.clone();
     let sim = if demo {
-        let listener = TcpListener::bind(&cfg.sim.listen)
-            .await
-            .wrap_err_with(|| format!("simulator cannot listen on {}", cfg.sim.listen))?;
+        let listener = TcpListener::bind(&cfg.sim.listen).await.map_err(|e| {
+            UserError::unavailable(format!(
+                "the simulator cannot listen on {} (sim.listen): {e}",
+                cfg.sim.listen
+            ))
+        })?;
         let s = sim::start(&cfg.sim, listener)
             .await
             .wrap_err("simulator failed to start")?;
@@ -151,14 +180,17 @@ pub async fn start_embedded(
         market_tx.clone(),
     );
     let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx);
-    let listener = TcpListener::bind(listen)
-        .await
-        .wrap_err_with(|| format!("backend cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        UserError::unavailable(format!("the backend cannot listen on {listen}: {e}"))
+    })?;
     // Disabled: no handle, no health, no thread, no files: exactly as without a store.
     let (store, store_health) = if cfg.questdb.enabled {
-        let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir())
-            .map_err(|e| eyre!("{e}"))
-            .wrap_err("cannot start the QuestDB store ([questdb] in the config)")?;
+        let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir()).map_err(|e| {
+            let e = crate::store::config::redact_conf_text(&e, &cfg.questdb.conf);
+            UserError::unavailable(format!(
+                "cannot start the QuestDB store ([questdb] in the config): {e}"
+            ))
+        })?;
         (Some(h), Some(rx))
     } else {
         (None, None)
@@ -269,10 +301,12 @@ async fn run_connect(
 
 async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<ExitCode> {
     let addr_text = listen.unwrap_or_else(|| cfg.server.listen.clone());
-    let addr: SocketAddr = addr_text
-        .parse()
-        .map_err(|_| eyre!("--listen {addr_text:?} is not an address like 127.0.0.1:7878"))?;
-    check_bind_allowed(addr, &cfg.server.token).map_err(|e| eyre!("{e}"))?;
+    let addr: SocketAddr = addr_text.parse().map_err(|_| {
+        UserError::config(format!(
+            "--listen {addr_text:?} is not an address like 127.0.0.1:7878"
+        ))
+    })?;
+    check_bind_allowed(addr, &cfg.server.token).map_err(|e| UserError::config(e.to_string()))?;
     let (logs, log_events) = init_logs(&cfg, true)?;
     let embedded = start_embedded(&cfg, demo, addr, log_events).await?;
     tracing::info!(event = "app.start", mode = "serve", demo, addr = %embedded.backend.addr, "backend listening");
@@ -297,9 +331,9 @@ async fn run_sim(
 ) -> Result<ExitCode> {
     let addr = listen.unwrap_or_else(|| cfg.sim.listen.clone());
     let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, cfg.secret_values(), None)?;
-    let listener = TcpListener::bind(&addr)
-        .await
-        .wrap_err_with(|| format!("simulator cannot listen on {addr}"))?;
+    let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        UserError::unavailable(format!("the simulator cannot listen on {addr}: {e}"))
+    })?;
     let control = sim::ControlAccess::for_listener(listener.local_addr()?, allow_remote_control);
     let s = sim::start_with(&cfg.sim, listener, control.clone()).await?;
     println!(
@@ -322,8 +356,10 @@ async fn run_sim(
 
 async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> Result<ExitCode> {
     use crate::store::testserver::TestServer;
-    let addr: SocketAddr = listen.parse().wrap_err_with(|| {
-        format!("--listen {listen:?} is not an address such as 127.0.0.1:9000")
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        UserError::config(format!(
+            "--listen {listen:?} is not an address such as 127.0.0.1:9000"
+        ))
     })?;
     let server = match journal {
         Some(path) => {
@@ -347,8 +383,11 @@ async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> 
             );
             server
         }
-        None => TestServer::start_on(addr)
-            .wrap_err_with(|| format!("QuestDB test double cannot listen on {addr}"))?,
+        None => TestServer::start_on(addr).map_err(|e| {
+            UserError::unavailable(format!(
+                "the QuestDB test double cannot listen on {addr}: {e}"
+            ))
+        })?,
     };
     println!(
         "QuestDB TEST DOUBLE (not QuestDB) on http://{}  conf: \"http::addr={};protocol_version=2;\"",
@@ -360,21 +399,31 @@ async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> 
 }
 
 async fn run_replay(
-    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
     speed: f64,
     headless: bool,
     dump_screen: bool,
 ) -> Result<ExitCode> {
+    use crate::record::replay::{self, Replayer};
+    // A recording, a bug bundle's folder or its .tar.gz; a bad one is a user error, reported
+    // before the terminal is taken.
+    let opened = crate::record::unpack::open(&path)
+        .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
+    let replayer = Replayer::open(&opened.dir)
+        .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
     if headless {
-        let screen = crate::record::replay::headless(&dir)?;
+        let screen = replay::headless_from(replayer, &opened.dir)
+            .map_err(|e| UserError::unavailable(format!("cannot replay: {e}")))?;
         if dump_screen {
-            print!("{}", crate::record::replay::screen_text(&screen));
+            print!("{}", replay::screen_text(&screen));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    tokio::task::spawn_blocking(move || crate::record::replay::interactive(&dir, speed))
+    tokio::task::spawn_blocking(move || replay::play(replayer, speed))
         .await
         .map_err(|e| eyre!("replay thread: {e}"))??;
+    // The temporary unpack directory (if any) goes only after the replay.
+    drop(opened);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -397,8 +446,12 @@ fn run_bugreport(
         None => Recording::None,
     };
     let out = out.unwrap_or_else(|| std::path::PathBuf::from("."));
-    let path = bugreport::write(&out, rec, &extras)
-        .wrap_err_with(|| format!("writing the bug report into {}", out.display()))?;
+    let path = bugreport::write(&out, rec, &extras).map_err(|e| {
+        UserError::unavailable(format!(
+            "cannot write the bug report into {}: {e}",
+            out.display()
+        ))
+    })?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -16,3 +16,4 @@ pub mod record;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
+pub mod user_error;

@@ -16,10 +16,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(trademon::launch::run(cli)) {
         Ok(code) => code,
-        Err(e) => {
-            // The TUI has restored the terminal before any error reaches here.
-            eprintln!("trademon: {e:?}");
-            ExitCode::FAILURE
-        }
+        // The TUI has restored the terminal before any error reaches here.
+        Err(e) => trademon::user_error::report(&e),
     }
 }

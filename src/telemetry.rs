@@ -29,7 +29,10 @@ pub fn init(
     events: Option<mpsc::Sender<LogEvent>>,
 ) -> color_eyre::Result<Telemetry> {
     std::fs::create_dir_all(log_dir).map_err(|e| {
-        color_eyre::eyre::eyre!("cannot create log directory {}: {e}", log_dir.display())
+        crate::user_error::UserError::unavailable(format!(
+            "cannot create the log directory {} (log.dir or --log-dir): {e}",
+            log_dir.display()
+        ))
     })?;
     let secrets = Arc::new(secrets);
     let (main_writer, main_guard) =

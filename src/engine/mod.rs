@@ -17,6 +17,7 @@
 //! Views reflect the state as of the last input that touched the symbol (market data or `Tick`),
 //! with staleness judged at the last `now_ms` seen.
 
+pub mod check;
 pub mod condition;
 pub mod events;
 pub mod indicators;

@@ -100,7 +100,8 @@ fn readme(extras: &Extras, recording: &Recording) -> String {
         "trademon bug report, written {} ({})\n\n\
          {what}\n\
          \x20 watch:  asciinema play recording/screen.cast\n\
-         \x20 replay: trademon replay recording [--speed N]   (same update/view code, no network)\n\
+         \x20 replay: trademon replay recording [--speed N]   (same update/view code, no network;\n\
+         \x20         the .tar.gz or this folder can be given instead of recording)\n\
          \x20 text:   trademon replay recording --headless --dump-screen\n\
          logs/: the last {} lines of each log file\n\
          config.toml: the effective configuration, secrets redacted\n",

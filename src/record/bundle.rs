@@ -88,10 +88,10 @@ impl BundleWriter {
     /// Create `dir` and the files. A directory that already holds a bundle is refused rather
     /// than overwritten (`--record DIR` twice must not lose the first recording).
     pub fn create(dir: &Path, manifest: Manifest, header: &Header) -> io::Result<BundleWriter> {
-        if dir.join(MANIFEST).exists() || dir.join(CAST).exists() {
+        if holds_recording(dir) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} already holds a recording", dir.display()),
+                already_recorded(dir),
             ));
         }
         create_private_dir(dir)?;
@@ -148,6 +148,43 @@ impl BundleWriter {
         write_manifest(&self.dir, &self.manifest)?;
         Ok(self.dir)
     }
+}
+
+/// True when `dir` has any file of a recording in it.
+pub fn holds_recording(dir: &Path) -> bool {
+    [MANIFEST, CAST, EVENTS]
+        .iter()
+        .any(|f| dir.join(f).exists())
+}
+
+fn already_recorded(dir: &Path) -> String {
+    format!(
+        "{} already holds a recording; choose a new directory for --record (it is never \
+         overwritten), or watch it with: trademon replay {}",
+        dir.display(),
+        dir.display()
+    )
+}
+
+/// Why `dir` cannot take a new recording, checked before start so `--record DIR` is refused
+/// on a normal terminal rather than after the TUI took it. Creates `dir` (as recording would)
+/// to prove it can.
+pub fn check_new_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "--record {}: that is a file, not a directory; choose a new directory",
+            dir.display()
+        ));
+    }
+    if holds_recording(dir) {
+        return Err(already_recorded(dir));
+    }
+    create_private_dir(dir).map_err(|e| {
+        format!(
+            "--record {}: cannot create the directory: {e}",
+            dir.display()
+        )
+    })
 }
 
 fn write_manifest(dir: &Path, m: &Manifest) -> io::Result<()> {

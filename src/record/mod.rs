@@ -7,7 +7,8 @@
 //! - `recorder`: the hub both the event loop and the render thread feed.
 //! - `flight`: the always-on ring of the last minutes.
 //! - `bundle`: a bundle directory, written live and read back; `bugreport`: the tar.gz.
-//! - `replay`: the same `update`/`view` code driven from a bundle.
+//! - `replay`: the same `update`/`view` code driven from a bundle; `unpack`: finds the
+//!   recording in a bug bundle (`.tar.gz` or its folder) for replay.
 
 pub mod bugreport;
 pub mod bundle;
@@ -19,6 +20,7 @@ pub mod recorder;
 pub mod redact;
 pub mod replay;
 pub mod tee;
+pub mod unpack;
 
 pub use bundle::BundleError;
 pub use recorder::Hub;

@@ -136,7 +136,11 @@ fn draw_at_size<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<(),
 
 /// Replay without a terminal into a `TestBackend` at the recorded sizes; the final screen.
 pub fn headless(dir: &Path) -> Result<Buffer, BundleError> {
-    let mut r = Replayer::open(dir)?;
+    headless_from(Replayer::open(dir)?, dir)
+}
+
+/// `headless` for a bundle already opened; `dir` names it in errors.
+pub fn headless_from(mut r: Replayer, dir: &Path) -> Result<Buffer, BundleError> {
     let (w, h) = r.app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h))
         .map_err(|e| BundleError::file(dir.display().to_string(), format!("{e:?}")))?;
@@ -186,11 +190,16 @@ pub fn screen_text(buf: &Buffer) -> String {
 /// Replay into the real terminal at the recorded pace times `speed`. Keys: q quits, space
 /// pauses. The frame keeps the recorded size (a fixed viewport), whatever this terminal is.
 pub fn interactive(dir: &Path, speed: f64) -> color_eyre::Result<()> {
+    play(Replayer::open(dir)?, speed)
+}
+
+/// `interactive` for a bundle already opened (so a bad bundle is reported before the
+/// terminal is taken).
+pub fn play(mut r: Replayer, speed: f64) -> color_eyre::Result<()> {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind};
     use ratatui::backend::CrosstermBackend;
     use ratatui::{TerminalOptions, Viewport};
 
-    let mut r = Replayer::open(dir)?;
     let speed = if speed.is_finite() && speed > 0.0 {
         speed
     } else {

@@ -123,17 +123,93 @@ fn split_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Credentials in a conf string, for redaction.
+/// Keys of a conf string whose values are credentials: `username`, `password`, `token` and the
+/// ECDSA `token_x` / `token_y` the client also accepts, plus anything else that names a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.trim().to_ascii_lowercase();
+    k == "username"
+        || k.starts_with("token")
+        || k.contains("password")
+        || k.contains("secret")
+        || k.ends_with("_token")
+}
+
+/// `key=value` segments of a conf string as written (`;;` escapes kept), each with whether a
+/// `;` followed it. Never fails: redaction must work on strings `parse_conf` refuses.
+fn raw_segments(rest: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == ';' {
+            if chars.peek() == Some(&';') {
+                chars.next();
+                cur.push_str(";;");
+            } else {
+                out.push((std::mem::take(&mut cur), true));
+            }
+        } else {
+            cur.push(ch);
+        }
+    }
+    if !cur.is_empty() {
+        out.push((cur, false));
+    }
+    out
+}
+
+/// Credentials in a conf string, for redaction; found even when the string is malformed.
 pub fn conf_secrets(conf: &str) -> Vec<String> {
-    parse_conf(conf)
-        .map(|p| {
-            p.keys
-                .into_iter()
-                .filter(|(k, _)| matches!(k.as_str(), "username" | "password" | "token"))
-                .map(|(_, v)| v)
-                .collect()
+    let rest = conf.split_once("::").map_or(conf, |(_, r)| r);
+    raw_segments(rest)
+        .into_iter()
+        .filter_map(|(seg, _)| {
+            let (k, v) = seg.split_once('=')?;
+            (is_secret_key(k) && !v.is_empty()).then(|| v.replace(";;", ";"))
         })
-        .unwrap_or_default()
+        .collect()
+}
+
+/// The conf string with every credential's value replaced by `<redacted>`, keys and layout
+/// kept, for `config --print`, recordings and bug bundles.
+pub fn redact_conf(conf: &str) -> String {
+    let (mut out, rest) = match conf.split_once("::") {
+        Some((scheme, rest)) => (format!("{scheme}::"), rest),
+        None => (String::new(), conf),
+    };
+    for (seg, semicolon) in raw_segments(rest) {
+        match seg.split_once('=') {
+            Some((k, v)) if is_secret_key(k) && !v.is_empty() => {
+                out.push_str(k);
+                out.push('=');
+                out.push_str(crate::record::redact::REDACTED);
+            }
+            _ => out.push_str(&seg),
+        }
+        if semicolon {
+            out.push(';');
+        }
+    }
+    out
+}
+
+/// `text` (a message about `conf`) with the conf's credentials replaced, as written and as
+/// `{:?}` quotes them.
+pub fn redact_conf_text(text: &str, conf: &str) -> String {
+    let mut out = text.to_string();
+    let mut secrets = conf_secrets(conf);
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in secrets {
+        let debug = format!("{s:?}");
+        let quoted = debug.trim_matches('"').to_string();
+        for form in [s.replace(';', ";;"), s, quoted] {
+            if !form.is_empty() {
+                out = out.replace(&form, crate::record::redact::REDACTED);
+            }
+        }
+    }
+    out
 }
 
 /// Everything the writer thread needs, resolved once.
@@ -256,5 +332,23 @@ mod tests {
         let p = parse_conf("https::addr=x:1;password=a;;b;username=u").unwrap();
         assert_eq!(p.get("password"), Some("a;b"));
         assert_eq!(conf_secrets("http::addr=x;password=pw;"), vec!["pw"]);
+    }
+
+    #[test]
+    fn credentials_are_redacted_even_in_a_conf_the_parser_refuses() {
+        let conf = "tcp::addr=x:9009;username=alice;token=t0k;token_x=tx;token_y=ty;password=p;;w;";
+        assert_eq!(
+            redact_conf(conf),
+            "tcp::addr=x:9009;username=<redacted>;token=<redacted>;token_x=<redacted>;\
+             token_y=<redacted>;password=<redacted>;"
+        );
+        let mut found = conf_secrets(conf);
+        found.sort();
+        assert_eq!(found, ["alice", "p;w", "t0k", "tx", "ty"]);
+        assert_eq!(redact_conf("http::addr=x;"), "http::addr=x;");
+        let e = parse_conf("password=hunter2 no scheme").unwrap_err();
+        assert!(e.contains("hunter2"), "the parser quotes the string: {e}");
+        let clean = redact_conf_text(&e, "password=hunter2 no scheme");
+        assert!(!clean.contains("hunter2"), "{clean}");
     }
 }

@@ -166,6 +166,16 @@ impl fmt::Display for KeymapError {
 
 impl std::error::Error for KeymapError {}
 
+impl KeymapError {
+    /// The `[tui.keys]` entry at fault (the later of two conflicting ones).
+    pub fn config_key(&self) -> String {
+        match self {
+            KeymapError::BadName { action, .. } => format!("tui.keys.{action}"),
+            KeymapError::Conflict { second, .. } => format!("tui.keys.{second}"),
+        }
+    }
+}
+
 /// Parse one key name: `q`, `R`, `?`, `ctrl-c`, `alt-x`, `tab`, `backtab`, `shift-tab`,
 /// `up`, `f1`...
 pub fn parse_key(name: &str) -> Result<Key, String> {
@@ -238,8 +248,26 @@ pub struct Keymap {
     bindings: Vec<Binding>,
 }
 
+/// Every problem with `[tui.keys]` (bad names, a key bound twice, a digit taken from the
+/// session keys), all at once. `config --check` and start both call this; the TUI refuses
+/// exactly what it reports.
+pub fn check(keys: &KeysConfig) -> Vec<KeymapError> {
+    Keymap::build(keys).1
+}
+
 impl Keymap {
+    /// The keymap, or the first problem `check` reports.
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
+        let (keymap, problems) = Keymap::build(keys);
+        match problems.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(keymap),
+        }
+    }
+
+    /// The keymap from the names that parse, and every problem found on the way.
+    fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
+        let mut problems = Vec::new();
         let table: [(Command, &Vec<String>); 12] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
@@ -258,11 +286,17 @@ impl Keymap {
         for (command, names) in table {
             let mut parsed = Vec::new();
             for name in names {
-                let key = parse_key(name).map_err(|why| KeymapError::BadName {
-                    action: command.name(),
-                    name: name.clone(),
-                    why,
-                })?;
+                let key = match parse_key(name) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        problems.push(KeymapError::BadName {
+                            action: command.name(),
+                            name: name.clone(),
+                            why,
+                        });
+                        continue;
+                    }
+                };
                 if let Some(first) =
                     digit_session(&key)
                         .map(|_| "session (digits 1-9)")
@@ -273,11 +307,12 @@ impl Keymap {
                                 .map(|b| b.command.name())
                         })
                 {
-                    return Err(KeymapError::Conflict {
+                    problems.push(KeymapError::Conflict {
                         key: key.to_string(),
                         first,
                         second: command.name(),
                     });
+                    continue;
                 }
                 if !parsed.contains(&key) {
                     parsed.push(key);
@@ -288,7 +323,7 @@ impl Keymap {
                 keys: parsed,
             });
         }
-        Ok(Keymap { bindings })
+        (Keymap { bindings }, problems)
     }
 
     pub fn lookup(&self, ev: &KeyEvent) -> Option<Command> {
@@ -407,5 +442,27 @@ mod tests {
         let mut keys = Config::defaults().tui.keys;
         keys.up = vec!["1".into()];
         assert!(Keymap::from_config(&keys).is_err(), "digits are reserved");
+    }
+
+    #[test]
+    fn check_reports_every_problem_at_once() {
+        assert_eq!(check(&Config::defaults().tui.keys), vec![]);
+        let mut keys = Config::defaults().tui.keys;
+        keys.help = vec!["hlep".into()];
+        keys.record = vec!["q".into()];
+        keys.up = vec!["2".into()];
+        let problems: Vec<String> = check(&keys).iter().map(|e| e.to_string()).collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("hlep")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("quit") && p.contains("record")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("digits")),
+            "{problems:?}"
+        );
     }
 }

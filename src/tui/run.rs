@@ -12,7 +12,7 @@ use crate::client::link::LinkStatus;
 use crate::client::{ClientCommand, ClientEvent, ClientHandle};
 use crate::config::Config;
 use crate::protocol::now_ms;
-use color_eyre::eyre::{WrapErr, eyre};
+use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -46,7 +46,8 @@ pub async fn run(
     record: RecordOptions,
 ) -> color_eyre::Result<()> {
     // Config problems are reported before the screen is taken over, on a normal terminal.
-    let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
+    let keymap = Keymap::from_config(&cfg.tui.keys)
+        .map_err(|e| crate::user_error::UserError::config(e.to_string()))?;
     let theme = Theme::detect(cfg.tui.color);
     let mut sighup = signal(SignalKind::hangup()).wrap_err("SIGHUP handler")?;
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("SIGTERM handler")?;
