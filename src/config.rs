@@ -160,6 +160,8 @@ pub struct TuiConfig {
     pub color: ColorMode,
     pub stale_after_ms: u64,
     pub event_panel_max: usize,
+    /// Zone for times on screen: `local`, `UTC` or an IANA name (`Europe/Berlin`).
+    pub timezone: String,
     pub keys: KeysConfig,
 }
 
@@ -180,6 +182,12 @@ pub struct KeysConfig {
     pub record: Vec<String>,
     pub upstream: Vec<String>,
     pub bug_report: Vec<String>,
+    /// Move the focus (which list `up`/`down` move in) to the next list.
+    pub focus: Vec<String>,
+    /// Open the full text of the selected row in a popup.
+    pub open: Vec<String>,
+    pub page_up: Vec<String>,
+    pub page_down: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -523,6 +531,7 @@ impl Config {
             ));
         }
         positive("tui.stale_after_ms", self.tui.stale_after_ms)?;
+        crate::tui::format::Clock::from_config(&self.tui.timezone).map_err(ConfigError)?;
 
         self.questdb.validate()?;
         let r = &self.record;

@@ -18,7 +18,9 @@ use ratatui::style::Color;
 pub(super) const NOW: i64 = 1_700_000_000_000;
 
 fn app_with(palette: Palette) -> App {
-    let cfg = Config::defaults();
+    let mut cfg = Config::defaults();
+    // Snapshots must not depend on the machine's zone.
+    cfg.tui.timezone = "UTC".into();
     let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
     App::new(
         &cfg.tui,
