@@ -55,7 +55,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let cols = [
         Col::new("", 5, Align::Left, 0),
         Col::new("Condition", expr_w, Align::Left, 0),
-        Col::new("Progress", 12, Align::Left, 0),
+        // The gauge repeats the `%` column as a picture: it goes before the value does.
+        Col::new("Progress", 12, Align::Left, 1),
         Col::new("%", 4, Align::Right, 0),
         Col::new("Value", VALUE_W, Align::Right, 2),
         Col::new("", 5, Align::Left, 0),
@@ -94,5 +95,5 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    panel::top_right_note(app, frame, area, grid::hidden_note(&cols, &keep));
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }

@@ -89,7 +89,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(Line::styled("waiting for indicator values…", theme.muted()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    panel::top_right_note(app, frame, area, grid::hidden_note(&cols, &keep));
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }
 
 fn all_stale(row: &SymbolIndicators) -> bool {

@@ -28,16 +28,17 @@ pub fn list_title(app: &App, list: Focus, title: &str) -> String {
     }
 }
 
-/// A note on the top border at the right (`+2 cols hidden`).
-pub fn top_right_note(app: &App, frame: &mut Frame, area: Rect, note: Option<String>) {
+/// A note on the bottom border at the right (`+2 cols hidden`), clear of the title above
+/// and of the row count at the bottom left.
+pub fn hidden_cols_note(app: &App, frame: &mut Frame, area: Rect, note: Option<String>) {
     let Some(note) = note else { return };
     let w = (note.width() as u16).min(area.width.saturating_sub(4));
-    if w == 0 {
+    if w == 0 || area.height < 2 {
         return;
     }
     let r = Rect {
         x: area.right().saturating_sub(w + 1),
-        y: area.y,
+        y: area.bottom().saturating_sub(1),
         width: w,
         height: 1,
     };

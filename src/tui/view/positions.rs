@@ -72,5 +72,5 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    panel::top_right_note(app, frame, area, grid::hidden_note(&cols, &keep));
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }

@@ -74,6 +74,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     let shown = lines.len() - 1;
     frame.render_widget(Paragraph::new(lines), inner);
-    panel::top_right_note(app, frame, area, grid::hidden_note(&cols, &keep));
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
     panel::bottom_left_note(app, frame, area, scroll::range_note(first, shown, len));
 }

@@ -169,6 +169,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         area,
         scroll::range_note(first, shown, session.symbols.len()),
     );
-    panel::top_right_note(app, frame, area, grid::hidden_note(cols, &keep));
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(cols, &keep));
     frame.render_widget(Paragraph::new(lines), inner);
 }
