@@ -166,6 +166,8 @@ pub struct TuiConfig {
     pub color: ColorMode,
     pub stale_after_ms: u64,
     pub event_panel_max: usize,
+    /// Zone for times on screen: `local`, `UTC` or an IANA name (`Europe/Berlin`).
+    pub timezone: String,
     pub keys: KeysConfig,
 }
 
@@ -186,6 +188,12 @@ pub struct KeysConfig {
     pub record: Vec<String>,
     pub upstream: Vec<String>,
     pub bug_report: Vec<String>,
+    /// Move the focus (which list `up`/`down` move in) to the next list.
+    pub focus: Vec<String>,
+    /// Open the full text of the selected row in a popup.
+    pub open: Vec<String>,
+    pub page_up: Vec<String>,
+    pub page_down: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -668,6 +676,9 @@ impl Config {
                     self.log.level
                 ),
             );
+        }
+        if let Err(e) = crate::tui::format::Clock::from_config(&self.tui.timezone) {
+            p.fail("tui.timezone", e);
         }
 
         self.questdb.check(p);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod exchange;
 pub mod launch;
+pub mod numfmt;
 pub mod protocol;
 pub mod record;
 pub mod store;

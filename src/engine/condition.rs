@@ -14,6 +14,25 @@
 use serde::Serialize;
 
 use super::indicators::{IndicatorId, IndicatorSet};
+use crate::numfmt::{self, Unit};
+
+/// The unit of a condition operand or indicator by name (`Plain` for unknown names), so a
+/// client shows thresholds and values the way reasons do.
+pub fn unit_of(name: &str) -> Unit {
+    match name {
+        "pnl_pct" => Unit::Percent,
+        "position_age_s" => Unit::Seconds,
+        _ => IndicatorId::parse(name).map_or(Unit::Plain, IndicatorId::unit),
+    }
+}
+
+/// `buy_ratio_1m > 60%`: an expression with its threshold in the operand's unit.
+pub fn display_expr(name: &str, op: &str, threshold: f64) -> String {
+    format!(
+        "{name} {op} {}",
+        numfmt::threshold(threshold, unit_of(name))
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Op {
@@ -67,6 +86,15 @@ pub enum Operand {
 }
 
 impl Operand {
+    /// What the operand measures (`pnl_pct` is in percent, `position_age_s` in seconds).
+    pub fn unit(self) -> Unit {
+        match self {
+            Operand::Indicator(id) => id.unit(),
+            Operand::PnlPct => Unit::Percent,
+            Operand::PositionAgeS => Unit::Seconds,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Operand::Indicator(id) => id.as_str(),
@@ -280,11 +308,13 @@ impl Condition {
         }
     }
 
-    /// Short text for reasons: `change_pct_1m > 0.5 (0.8123)`.
+    /// Short text for reasons, numbers in the operand's unit:
+    /// `change_pct_1m > 0.5% (0.81%)`, `buy_ratio_1m > 60% (71.2%)`.
     pub fn describe(&self, value: Option<f64>) -> String {
+        let expr = display_expr(self.operand.as_str(), self.op.as_str(), self.threshold);
         match value {
-            Some(v) => format!("{} ({v:.4})", self.expr.trim()),
-            None => format!("{} (no value)", self.expr.trim()),
+            Some(v) => format!("{expr} ({})", numfmt::with_unit(v, self.operand.unit())),
+            None => format!("{expr} (no value)"),
         }
     }
 }

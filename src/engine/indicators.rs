@@ -113,6 +113,32 @@ impl IndicatorId {
         IndicatorId::ALL.into_iter().find(|id| id.as_str() == name)
     }
 
+    /// What the value measures, for formatting it in reasons and on screen.
+    pub fn unit(self) -> crate::numfmt::Unit {
+        use crate::numfmt::Unit;
+        match self {
+            IndicatorId::Last
+            | IndicatorId::Mid
+            | IndicatorId::Vwap5m
+            | IndicatorId::Ema9_1m
+            | IndicatorId::Ema21_1m
+            | IndicatorId::FairPrice
+            | IndicatorId::IndexPrice => Unit::Price,
+            IndicatorId::SpreadBps => Unit::Bps,
+            IndicatorId::ChangePct1m
+            | IndicatorId::ChangePct5m
+            | IndicatorId::ChangePct15m
+            | IndicatorId::VwapDevPct5m
+            | IndicatorId::OpenInterestChangePct5m => Unit::Percent,
+            IndicatorId::Volume1m | IndicatorId::Volume5m => Unit::Quote,
+            IndicatorId::VolumeSurge5m | IndicatorId::TradesPerS1m | IndicatorId::Rsi14_1m => {
+                Unit::Plain
+            }
+            IndicatorId::BuyRatio1m => Unit::Ratio,
+            IndicatorId::FundingRate => Unit::Rate,
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
     }

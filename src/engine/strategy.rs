@@ -116,11 +116,14 @@ pub struct Instance {
     cooldown_until_ms: i64,
 }
 
+/// A price in a reason, rounded the way the screen shows it (never `98264.92458370002`).
 fn fmt_price(p: f64) -> String {
-    format!("{p:.6}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string()
+    crate::numfmt::price(p, None)
+}
+
+/// An amount of quote currency in a reason: `0.0042`, `-1.50`.
+fn fmt_quote(v: f64) -> String {
+    crate::numfmt::with_unit(v, crate::numfmt::Unit::Quote)
 }
 
 impl Instance {
@@ -267,12 +270,14 @@ impl Instance {
                     trade_price,
                     ctx.now_ms,
                 );
+                // The fill price is the position's entry; the trade it filled against and the
+                // slippage are named as such, not as a second price of the fill.
                 let reason = format!(
-                    "entry filled at {} (trade {}, slippage {} bps, fee {}; {})",
+                    "entry filled at {} USDT (next trade {} + {} bps slippage), fee {} USDT; {}",
                     fmt_price(pos.entry_price),
                     fmt_price(trade_price),
                     s.slippage_bps,
-                    fmt_price(pos.fees()),
+                    fmt_quote(pos.fees()),
                     sizing::describe(&order, ctx.contract),
                 );
                 sink.events.push(EngineEvent::PositionOpened(
@@ -299,10 +304,11 @@ impl Instance {
                     pos.view(ctx.session, &self.symbol),
                 ));
                 let reason = format!(
-                    "exit filled at {} (trade {}), realized pnl {}; cooldown {} s",
+                    "exit filled at {} USDT (next trade {} - slippage), realized PnL {} USDT; \
+                     cooldown {} s",
                     fmt_price(exit),
                     fmt_price(trade_price),
-                    fmt_price(pos.realized()),
+                    fmt_quote(pos.realized()),
                     s.cooldown_s
                 );
                 self.start_cooldown(ctx);

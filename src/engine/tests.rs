@@ -140,7 +140,8 @@ fn full_state_walk_with_fills_fees_and_two_opposite_signals() {
         (SignalSide::Buy, SignalKind::Entry, 101.0)
     );
     assert!(
-        sig[0].reason.contains("buy_ratio_1m > 0.6"),
+        // The ratio reads as a percentage, as on every panel: 1010 / 1110 = 91.0 %.
+        sig[0].reason.contains("buy_ratio_1m > 60% (91.0%)"),
         "{}",
         sig[0].reason
     );
@@ -230,7 +231,8 @@ fn full_state_walk_with_fills_fees_and_two_opposite_signals() {
         })
         .collect();
     assert!(
-        reasons[1].starts_with("entry filled at 102.0204"),
+        // Rounded as the screen shows prices of this magnitude (102.0204 -> 102.02).
+        reasons[1].starts_with("entry filled at 102.02 USDT (next trade 102.00 + 2 bps"),
         "{}",
         reasons[1]
     );

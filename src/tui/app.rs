@@ -4,15 +4,17 @@
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
 use super::action::{Action, Effect};
+use super::format::Clock;
 use super::keymap::{Command, Keymap};
 use super::theme::Theme;
+use super::view::popup::Popup;
 use crate::client::link::{LinkState, LinkStatus};
 use crate::client::model::{Applied, ClientModel};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::TuiConfig;
-use crate::protocol::{SessionInfo, StreamName};
+use crate::protocol::{Level, LogEvent, SessionInfo, SignalInfo, StreamName};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
 pub struct App {
@@ -29,7 +31,17 @@ pub struct App {
     pub(crate) detail: DetailView,
     /// The MEXC upstream detail view replaces the panels; `upstream_scroll` is its first row.
     pub(crate) show_upstream: bool,
+    /// Selected row of the upstream subscription list (the list scrolls to keep it visible).
     pub(crate) upstream_scroll: usize,
+    /// The list `up`/`down`, page keys and `open` act on.
+    pub(crate) focus: Focus,
+    /// Selected row of each scrolling list other than the watchlist (0 = the newest row).
+    pub(crate) cursors: BTreeMap<Focus, usize>,
+    /// Full text of a row, drawn over everything; `popup_scroll` is its first line.
+    pub(crate) popup: Option<Popup>,
+    pub(crate) popup_scroll: u16,
+    /// Times on screen are in this zone (`tui.timezone`).
+    pub(crate) clock: Clock,
     pub(crate) size: (u16, u16),
     pub(crate) now_ms: i64,
     pub(crate) stale_after_ms: u64,
@@ -62,6 +74,13 @@ impl App {
             detail: DetailView::Machines,
             show_upstream: false,
             upstream_scroll: 0,
+            focus: Focus::Watchlist,
+            cursors: BTreeMap::new(),
+            popup: None,
+            popup_scroll: 0,
+            // `Config::validate` has checked the name; a config that skipped it gets UTC,
+            // which the time labels then say.
+            clock: Clock::from_config(&cfg.timezone).unwrap_or_else(|_| Clock::utc()),
             size,
             now_ms,
             stale_after_ms: cfg.stale_after_ms,
@@ -111,6 +130,58 @@ impl App {
 
     pub fn show_help(&self) -> bool {
         self.show_help
+    }
+
+    pub fn popup(&self) -> Option<&Popup> {
+        self.popup.as_ref()
+    }
+
+    /// Events the event panel lists, newest first: warnings, errors and the INFO events a
+    /// trader must see (connection life cycle, signals, session changes, recordings).
+    pub(crate) fn shown_events(&self) -> impl Iterator<Item = &LogEvent> {
+        self.model
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.level >= Level::Warn || is_connection_event(e))
+    }
+
+    /// Signals of the active session, newest first.
+    pub(crate) fn shown_signals(&self) -> impl Iterator<Item = &SignalInfo> {
+        self.active_session()
+            .and_then(|s| self.model.signals.get(&s.id))
+            .into_iter()
+            .flatten()
+            .rev()
+    }
+
+    /// Decimals of `symbol`'s price from its contract (active session), when known.
+    pub(crate) fn price_decimals(&self, symbol: &str) -> Option<u32> {
+        let session = self.active_session()?;
+        self.model
+            .market
+            .get(&session.id)?
+            .get(symbol)?
+            .ticker
+            .price_decimals
+    }
+
+    /// Selected row of a scrolling list (0 = newest).
+    pub(crate) fn cursor(&self, list: Focus) -> usize {
+        self.cursors.get(&list).copied().unwrap_or(0)
+    }
+
+    fn list_len(&self, list: Focus) -> usize {
+        match list {
+            Focus::Watchlist => self.active_session().map_or(0, |s| s.symbols.len()),
+            Focus::Signals => self.shown_signals().count(),
+            Focus::Events => self.shown_events().count(),
+        }
+    }
+
+    /// Rows a page key moves: about a third of the screen, the height of a stacked panel.
+    fn page(&self) -> usize {
+        (self.size.1 as usize / 3).max(1)
     }
 
     /// The symbol of the selected watchlist row: the instance the condition panel shows.
@@ -234,6 +305,9 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
+        if self.popup.is_some() {
+            return self.on_popup_key(key);
+        }
         // Esc always closes the overlay, whatever the keymap says.
         if self.show_help && key.code == KeyCode::Esc {
             self.show_help = false;
@@ -256,24 +330,25 @@ impl App {
             Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
             Command::Upstream => self.show_upstream = !self.show_upstream,
-            Command::Up if self.show_upstream => {
-                self.upstream_scroll = self.upstream_scroll.saturating_sub(1)
-            }
-            Command::Down if self.show_upstream => {
-                let rows = self
-                    .model
-                    .health
-                    .as_ref()
-                    .map_or(0, |h| h.upstream.streams.len());
-                self.upstream_scroll = (self.upstream_scroll + 1).min(rows.saturating_sub(1));
-            }
+            Command::Up if self.show_upstream => self.move_upstream(-1),
+            Command::Down if self.show_upstream => self.move_upstream(1),
+            Command::PageUp if self.show_upstream => self.move_upstream(-(self.page() as i64)),
+            Command::PageDown if self.show_upstream => self.move_upstream(self.page() as i64),
+            Command::Open if self.show_upstream => self.popup = self.upstream_popup(),
             Command::NextSession if n > 0 => self.switch_to((self.active + 1) % n),
             Command::PrevSession if n > 0 => self.switch_to((self.active + n - 1) % n),
             Command::Session(i) if i < n => self.switch_to(i),
-            Command::Up => self.selected = self.selected.saturating_sub(1),
-            Command::Down => self.selected = self.selected.saturating_add(1),
-            Command::NextView => self.detail = self.detail.next(),
-            Command::PrevView => self.detail = self.detail.prev(),
+            Command::Up => self.move_cursor(-1),
+            Command::Down => self.move_cursor(1),
+            Command::PageUp => self.move_cursor(-(self.page() as i64)),
+            Command::PageDown => self.move_cursor(self.page() as i64),
+            Command::Focus => self.focus_next(),
+            Command::Open => {
+                self.popup = super::view::popup::for_selection(self);
+                self.popup_scroll = 0;
+            }
+            Command::NextView => self.switch_view(self.detail.next()),
+            Command::PrevView => self.switch_view(self.detail.prev()),
             _ => return Vec::new(),
         }
         self.clamp_selection();
@@ -281,10 +356,85 @@ impl App {
         Vec::new()
     }
 
+    /// Keys while a popup is open: esc (or `open` again) closes, up/down and page keys scroll,
+    /// quit quits; the rest is ignored so nothing changes unseen behind the popup.
+    fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let command = self.keymap.lookup(&key);
+        if key.code == KeyCode::Esc || command == Some(Command::Open) {
+            self.popup = None;
+            self.popup_scroll = 0;
+            self.dirty = true;
+            return Vec::new();
+        }
+        let page = self.page() as u16;
+        match command {
+            Some(Command::Quit) => {
+                return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit];
+            }
+            Some(Command::Up) => self.popup_scroll = self.popup_scroll.saturating_sub(1),
+            Some(Command::Down) => self.popup_scroll = self.popup_scroll.saturating_add(1),
+            Some(Command::PageUp) => self.popup_scroll = self.popup_scroll.saturating_sub(page),
+            Some(Command::PageDown) => self.popup_scroll = self.popup_scroll.saturating_add(page),
+            _ => return Vec::new(),
+        }
+        // The view clamps the scroll to the wrapped text; keep ours from running away.
+        self.popup_scroll = self.popup_scroll.min(super::view::popup::MAX_SCROLL);
+        self.dirty = true;
+        Vec::new()
+    }
+
+    /// Moves the selection of the focused list by `delta` rows, within the list.
+    fn move_cursor(&mut self, delta: i64) {
+        let len = self.list_len(self.focus);
+        let at = match self.focus {
+            Focus::Watchlist => self.selected,
+            list => self.cursor(list),
+        };
+        let to = step(at, delta, len);
+        match self.focus {
+            Focus::Watchlist => self.selected = to,
+            list => {
+                self.cursors.insert(list, to);
+            }
+        }
+    }
+
+    fn move_upstream(&mut self, delta: i64) {
+        let rows = self
+            .model
+            .health
+            .as_ref()
+            .map_or(0, |h| h.upstream.streams.len());
+        self.upstream_scroll = step(self.upstream_scroll, delta, rows);
+    }
+
+    fn upstream_popup(&self) -> Option<Popup> {
+        let health = self.model.health.as_ref()?;
+        let s = health.upstream.streams.get(self.upstream_scroll)?;
+        Some(super::view::popup::upstream_row(s))
+    }
+
+    /// The next list gets the focus; where one detail panel shows at a time, the panel of
+    /// the focused list is brought up so the focus is never on something hidden.
+    fn focus_next(&mut self) {
+        self.focus = self.focus.next();
+        if let Some(view) = self.focus.detail_view() {
+            self.detail = view;
+        }
+    }
+
+    fn switch_view(&mut self, view: DetailView) {
+        self.detail = view;
+        if self.focus.detail_view().is_some_and(|v| v != view) {
+            self.focus = Focus::Watchlist;
+        }
+    }
+
     fn switch_to(&mut self, index: usize) {
         if index != self.active {
             self.active = index;
             self.selected = 0;
+            self.cursors.remove(&Focus::Signals);
         }
     }
 
@@ -296,7 +446,60 @@ impl App {
         }
         let rows = self.active_session().map_or(0, |s| s.symbols.len());
         self.selected = self.selected.min(rows.saturating_sub(1));
+        for list in Focus::ALL {
+            if list != Focus::Watchlist && self.cursors.contains_key(&list) {
+                let len = self.list_len(list);
+                self.cursors
+                    .insert(list, self.cursor(list).min(len.saturating_sub(1)));
+            }
+        }
     }
+}
+
+/// `at` moved by `delta` within a list of `len` rows.
+fn step(at: usize, delta: i64, len: usize) -> usize {
+    let last = len.saturating_sub(1) as i64;
+    (at as i64 + delta).clamp(0, last.max(0)) as usize
+}
+
+/// The lists that take the focus, in the order `focus` cycles through them. A new scrolling
+/// panel adds itself here (and to `list_len`, `detail_view` and `popup::for_selection`) and
+/// draws its rows with `view::scroll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Focus {
+    Watchlist,
+    Signals,
+    Events,
+}
+
+impl Focus {
+    pub const ALL: [Focus; 3] = [Focus::Watchlist, Focus::Signals, Focus::Events];
+
+    fn next(self) -> Focus {
+        let i = Focus::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        Focus::ALL[(i + 1) % Focus::ALL.len()]
+    }
+
+    /// The detail panel that shows this list, for lists that are one.
+    pub fn detail_view(self) -> Option<DetailView> {
+        match self {
+            Focus::Signals => Some(DetailView::Signals),
+            Focus::Watchlist | Focus::Events => None,
+        }
+    }
+}
+
+/// INFO events shown anyway: connection life cycle, signals and session changes, which the
+/// trader must see, and where a recording or bug report went.
+fn is_connection_event(ev: &LogEvent) -> bool {
+    let n = ev.name.as_str();
+    n.starts_with("link")
+        || n.starts_with("client")
+        || n.contains("connect")
+        || n.contains("close")
+        || n == "signal"
+        || n.starts_with("session.")
+        || n == "record"
 }
 
 /// The detail panels, in the order `next_view` cycles through them.

@@ -216,7 +216,7 @@ fn the_condition_panel_follows_the_selection() {
     assert_eq!(app.detail, DetailView::Conditions);
     let text = render(&app, 80, 24).backend().to_string();
     assert!(text.contains("Conditions BTC_USDT · MONITORING"), "{text}");
-    assert!(text.contains("[#######---]  70%"), "{text}");
+    assert!(text.contains("[=======---]  70%"), "{text}");
     assert!(text.contains("✓ met"), "{text}");
     press(&mut app, KeyCode::Down);
     let text = render(&app, 80, 24).backend().to_string();

@@ -20,6 +20,10 @@ pub enum Command {
     Record,
     Upstream,
     BugReport,
+    Focus,
+    Open,
+    PageUp,
+    PageDown,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -40,6 +44,10 @@ impl Command {
             Command::Record => "record",
             Command::Upstream => "upstream",
             Command::BugReport => "bug_report",
+            Command::Focus => "focus",
+            Command::Open => "open",
+            Command::PageUp => "page_up",
+            Command::PageDown => "page_down",
             Command::Session(_) => "session",
         }
     }
@@ -59,6 +67,10 @@ impl Command {
             Command::Record => "start or stop recording",
             Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
             Command::BugReport => "write a bug-report bundle",
+            Command::Focus => "focus the next list (watchlist, signals, events)",
+            Command::Open => "open the selected row's full text",
+            Command::PageUp => "scroll the focused list a page up",
+            Command::PageDown => "scroll the focused list a page down",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -268,7 +280,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 12] = [
+        let table: [(Command, &Vec<String>); 16] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -281,6 +293,10 @@ impl Keymap {
             (Command::Record, &keys.record),
             (Command::Upstream, &keys.upstream),
             (Command::BugReport, &keys.bug_report),
+            (Command::Focus, &keys.focus),
+            (Command::Open, &keys.open),
+            (Command::PageUp, &keys.page_up),
+            (Command::PageDown, &keys.page_down),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {

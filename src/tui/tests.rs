@@ -2,7 +2,7 @@
 //! client events and a fixed clock.
 
 use super::action::{Action, Effect};
-use super::app::App;
+use super::app::{App, DetailView, Focus};
 use super::keymap::Keymap;
 use super::theme::{Palette, Theme};
 use super::view::view;
@@ -18,7 +18,9 @@ use ratatui::style::Color;
 pub(super) const NOW: i64 = 1_700_000_000_000;
 
 fn app_with(palette: Palette) -> App {
-    let cfg = Config::defaults();
+    let mut cfg = Config::defaults();
+    // Snapshots must not depend on the machine's zone.
+    cfg.tui.timezone = "UTC".into();
     let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
     App::new(
         &cfg.tui,
@@ -332,8 +334,10 @@ macro_rules! snapshots {
         #[test]
         fn $name() {
             let app = with_link(populated(Palette::Ansi16), $state);
-            for (w, h) in [(80, 24), (200, 50)] {
+            for (w, h) in [(80, 24), (120, 40), (200, 50)] {
                 let t = render(&app, w, h);
+                let text = screen_text(&t);
+                assert!(!text.contains('#'), "{w}x{h} shows a `#`:\n{text}");
                 insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), t.backend());
             }
         }
@@ -615,4 +619,319 @@ fn many_symbols_at_80x24_scroll_with_a_visible_count() {
     for (needle, why) in expect {
         assert!(text.contains(needle), "{why}:\n{text}");
     }
+}
+
+/// Every screen the tests build, at the three sizes, in every detail view and with the help,
+/// carries no `#`: numbers always fit (the gauge uses `=`).
+#[test]
+fn no_hash_anywhere_at_80x24_120x40_200x50() {
+    let mut apps = vec![
+        with_link(populated(Palette::Ansi16), LinkState::Live),
+        super::engine_tests::engine_populated(),
+        small_values(),
+    ];
+    let mut help = super::engine_tests::engine_populated();
+    help.update(key(KeyCode::Char('?')));
+    apps.push(help);
+    for mut app in apps {
+        for _ in DetailView::ALL {
+            for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+                let text = screen_text(&render(&app, w, h));
+                assert!(!text.contains('#'), "{w}x{h} {:?}:\n{text}", app.detail);
+            }
+            app.update(key(KeyCode::Char('v')));
+        }
+    }
+}
+
+#[test]
+fn engine_screen_at_120x40() {
+    let app = super::engine_tests::engine_populated();
+    insta::assert_snapshot!("engine_120x40", render(&app, 120, 40).backend());
+}
+
+/// Cents of PnL and fees, a funding rate of 0.01 % and a condition value of 0.034: the values
+/// that used to render as `####`.
+fn small_values() -> App {
+    let mut app = super::engine_tests::engine_populated();
+    msg(
+        &mut app,
+        ServerMsg::Position(env(
+            StreamName::Positions,
+            Some("majors"),
+            5,
+            NOW,
+            PositionInfo {
+                id: 9,
+                symbol: "BTC_USDT".into(),
+                direction: "short".into(),
+                status: PositionStatus::Open,
+                size_quote: 5.0,
+                leverage: 50.0,
+                entry_price: 98264.92458370002,
+                mark_price: 98260.1,
+                unrealized_pnl: 0.0031,
+                realized_pnl: 0.0,
+                fees: 0.0042,
+                pnl_pct: 0.034,
+                liquidation_price: 100137.4471,
+                distance_to_liq_pct: 1.91,
+                alert: false,
+                opened_at_ms: NOW - 5_000,
+                closed_at_ms: None,
+                exit_price: None,
+                close_reason: None,
+            },
+        )),
+    );
+    msg(
+        &mut app,
+        ServerMsg::FullUpdate(env(
+            StreamName::Conditions,
+            Some("majors"),
+            7,
+            NOW,
+            Snapshot {
+                conditions: Some(vec![SymbolConditions {
+                    symbol: "BTC_USDT".into(),
+                    state: "MONITORING".into(),
+                    conditions: vec![ConditionInfo {
+                        kind: ConditionKind::Entry,
+                        expr: "vwap_dev_pct_5m > 0.05".into(),
+                        indicator: "vwap_dev_pct_5m".into(),
+                        op: ">".into(),
+                        threshold: 0.05,
+                        value: Some(0.034),
+                        progress_pct: 68.0,
+                        met: false,
+                        stale: false,
+                    }],
+                }]),
+                ..Default::default()
+            },
+        )),
+    );
+    app
+}
+
+#[test]
+fn small_values_read_whole_not_as_hashes() {
+    let mut app = small_values();
+    while app.detail != DetailView::Positions {
+        app.update(key(KeyCode::Char('v')));
+    }
+    let text = screen_text(&render(&app, 80, 24));
+    assert!(
+        text.contains("+0.0031"),
+        "PnL of a third of a cent:\n{text}"
+    );
+    assert!(
+        text.contains("98264.9"),
+        "entry fill rounded like every price:\n{text}"
+    );
+    assert!(!text.contains("98264.92458"), "{text}");
+    assert!(
+        text.contains("+2 cols hidden"),
+        "dropped columns are announced:\n{text}"
+    );
+    assert!(text.contains("short"), "the direction never drops:\n{text}");
+    let wide = screen_text(&render(&app, 200, 50));
+    assert!(wide.contains("0.0042"), "fees of 0.0042:\n{wide}");
+    assert!(
+        wide.contains("0.034%"),
+        "a condition value of 0.034:\n{wide}"
+    );
+    assert!(wide.contains("vwap_dev_pct_5m > 0.05%"), "{wide}");
+    assert!(
+        wide.contains("71.0%"),
+        "the buy ratio as a percentage:\n{wide}"
+    );
+    assert!(!wide.contains("0.71 "), "never as a fraction:\n{wide}");
+}
+
+#[test]
+fn btc_crossing_100k_does_not_move_the_columns() {
+    let line_of = |last: f64| {
+        let mut app = with_link(populated(Palette::Ansi16), LinkState::Live);
+        msg(
+            &mut app,
+            ServerMsg::Ticker(env(
+                StreamName::MarketData,
+                Some("majors"),
+                9,
+                NOW,
+                ticker("BTC_USDT", last, 1.0, 1.2e9, 0),
+            )),
+        );
+        let text = screen_text(&render(&app, 80, 24));
+        let header = text.lines().nth(4).unwrap_or_default().to_string();
+        let btc = text
+            .lines()
+            .find(|l| l.contains("BTC_USDT"))
+            .unwrap_or_default()
+            .to_string();
+        (header, btc)
+    };
+    let (h1, below) = line_of(99_999.9);
+    let (h2, above) = line_of(100_000.1);
+    assert_eq!(h1, h2, "the header does not move");
+    assert!(
+        below.contains("99999.9") && above.contains("100000.1"),
+        "{below}\n{above}"
+    );
+    // The change column starts at the same place on both sides of 100 000.
+    assert_eq!(
+        below.find("+1.00%"),
+        above.find("+1.00%"),
+        "{below}\n{above}"
+    );
+}
+
+fn many_signals(app: &mut App, n: u64) {
+    let signals = (0..n)
+        .map(|i| SignalInfo {
+            id: i + 1,
+            symbol: "BTC_USDT".into(),
+            side: Side::Buy,
+            price: 1000.0 + i as f64,
+            reason: format!("reason number {i} {}", "word ".repeat(40)),
+            kind: SignalKind::Entry,
+            at_ms: NOW - 1_000 * (n - i) as i64,
+        })
+        .collect();
+    msg(
+        app,
+        ServerMsg::FullUpdate(env(
+            StreamName::Signals,
+            Some("majors"),
+            1,
+            NOW,
+            Snapshot {
+                signals: Some(signals),
+                ..Default::default()
+            },
+        )),
+    );
+}
+
+#[test]
+fn the_selected_signal_stays_visible_moving_down_a_long_list() {
+    let mut app = with_link(populated(Palette::Ansi16), LinkState::Live);
+    many_signals(&mut app, 40);
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Signals);
+    assert_eq!(
+        app.detail,
+        DetailView::Signals,
+        "focusing a list brings its panel up"
+    );
+    for step in 1..=39usize {
+        app.update(key(KeyCode::Down));
+        // Newest first: row `step` is signal 40 - step, price 1000 + 39 - step.
+        let price = format!("{:.2}", 1000.0 + 39.0 - step as f64);
+        let text = screen_text(&render(&app, 80, 24));
+        let row = text
+            .lines()
+            .find(|l| l.contains("│>") && l.contains("entry"));
+        assert!(
+            row.is_some_and(|r| r.contains(&price)),
+            "step {step}: selected row with {price} not shown:\n{text}"
+        );
+    }
+    app.update(key(KeyCode::Down));
+    assert_eq!(
+        app.cursor(Focus::Signals),
+        39,
+        "the selection stops at the end"
+    );
+    let text = screen_text(&render(&app, 80, 24));
+    assert!(
+        text.contains("of 40"),
+        "the visible range is counted:\n{text}"
+    );
+    app.update(key(KeyCode::PageUp));
+    assert!(app.cursor(Focus::Signals) < 39);
+}
+
+#[test]
+fn enter_opens_the_full_text_and_esc_closes_it() {
+    let mut app = with_link(populated(Palette::Ansi16), LinkState::Live);
+    many_signals(&mut app, 3);
+    app.update(key(KeyCode::Char('f')));
+    app.update(key(KeyCode::Enter));
+    let popup = app.popup().expect("a popup").clone();
+    assert!(popup.title.contains("BTC_USDT"), "{popup:?}");
+    assert!(
+        popup.body.contains("reason number 2"),
+        "the newest signal: {popup:?}"
+    );
+    assert!(
+        popup.body.contains("Last price when raised: 1002.00 USDT"),
+        "{popup:?}"
+    );
+    let text = screen_text(&render(&app, 80, 24));
+    assert!(text.contains("esc close"), "{text}");
+    // The whole reason is there to scroll to, not cut with `…`.
+    assert!(
+        popup
+            .body
+            .contains(&"word ".repeat(40).trim_end().to_string())
+    );
+    // Keys other than scroll, esc and quit do nothing behind the popup.
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.detail, DetailView::Signals);
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.popup_scroll, 1);
+    app.update(key(KeyCode::Esc));
+    assert!(app.popup().is_none());
+    assert!(!screen_text(&render(&app, 80, 24)).contains("esc close"));
+
+    // Events: focus moves on, Enter shows the event whole.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Events);
+    app.update(key(KeyCode::Enter));
+    let popup = app.popup().expect("an event popup");
+    assert!(
+        popup
+            .body
+            .contains("remote closed 1006 without a close frame"),
+        "{popup:?}"
+    );
+    assert!(popup.body.contains("seen 3 times"), "{popup:?}");
+    app.update(key(KeyCode::Esc));
+
+    // The watchlist: the selected instance with its last reason.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Watchlist);
+    app.update(key(KeyCode::Enter));
+    let popup = app.popup().expect("an instance popup");
+    assert!(popup.title.starts_with("BTC_USDT"), "{popup:?}");
+    assert!(popup.body.contains("Last price: 95130.1 USDT"), "{popup:?}");
+}
+
+#[test]
+fn times_follow_the_configured_zone_and_say_which() {
+    let mut cfg = Config::defaults();
+    cfg.tui.timezone = "Europe/Berlin".into();
+    let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
+    let mut app = App::new(
+        &cfg.tui,
+        keymap,
+        Theme::new(Palette::Ansi16),
+        LinkStatus::new("ws://127.0.0.1:7878/ws"),
+        (80, 24),
+        NOW,
+    );
+    msg(&mut app, sessions_update(1, two_sessions()));
+    app.update(Action::Client(ClientEvent::Notice(LogEvent {
+        ts: NOW,
+        level: Level::Warn,
+        name: "mexc.sub".into(),
+        message: "a warning".into(),
+        count: 1,
+    })));
+    let text = screen_text(&render(&app, 80, 24));
+    // 22:13:20 UTC is 23:13:20 in Berlin in November (UTC+1).
+    assert!(text.contains("23:13:20 WARN"), "{text}");
+    assert!(text.contains("Events (newest first · UTC+1)"), "{text}");
 }

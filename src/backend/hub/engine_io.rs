@@ -9,6 +9,7 @@
 use super::Hub;
 use crate::backend::convert;
 use crate::engine::{EngineEvent, EngineInput, InstanceState};
+use crate::numfmt;
 use crate::protocol::{
     InstanceRemoved, Level, PositionsSnapshot, ServerMsg, SignalInfo, StateChange, StreamName,
     SymbolConditions, SymbolIndicators,
@@ -139,7 +140,10 @@ impl Hub {
                     Level::Warn,
                     "position.liquidation_risk",
                     format!(
-                        "{session} {symbol}: mark {mark} is {distance_pct:.2}% from liquidation at {liquidation_price}"
+                        "{session} {symbol}: mark {} is {} from liquidation at {}",
+                        numfmt::price(mark, None),
+                        numfmt::with_unit(distance_pct, numfmt::Unit::Percent),
+                        numfmt::price(liquidation_price, None),
                     ),
                 );
                 self.dirty.positions.insert((session, symbol));
@@ -327,5 +331,11 @@ fn signal_text(session: &str, s: &SignalInfo) -> String {
         crate::protocol::Side::Buy => "BUY",
         crate::protocol::Side::Sell => "SELL",
     };
-    format!("{session} {} {side} @ {}: {}", s.symbol, s.price, s.reason)
+    // The last price when the signal was raised, named so: the fill comes at the next trade.
+    format!(
+        "{session} {} {side} (last {}): {}",
+        s.symbol,
+        numfmt::price(s.price, None),
+        s.reason
+    )
 }

@@ -3,6 +3,7 @@
 
 use super::grid::{self, Align, Col};
 use super::panel;
+use crate::engine::condition::{display_expr, unit_of};
 use crate::protocol::ConditionKind;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -11,6 +12,10 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+/// A 6-digit price with a decimal (`100000.1`), a percentage (`-12.34%`), a volume.
+const VALUE_W: usize = 9;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let Some(session) = app.active_session() else {
@@ -35,26 +40,33 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         panel::empty(app, frame, inner, "no condition data for this instance yet");
         return;
     };
-    let expr_w = data
+    // Thresholds in the unit values are shown in (`buy_ratio_1m > 60%`, not `> 0.6`).
+    let exprs: Vec<String> = data
         .conditions
         .iter()
-        .map(|c| c.expr.len())
+        .map(|c| display_expr(&c.indicator, &c.op, c.threshold))
+        .collect();
+    let expr_w = exprs
+        .iter()
+        .map(|e| e.width())
         .max()
         .unwrap_or(0)
         .clamp(8, 32);
     let cols = [
         Col::new("", 5, Align::Left, 0),
         Col::new("Condition", expr_w, Align::Left, 0),
-        Col::new("Progress", 12, Align::Left, 0),
+        // The gauge repeats the `%` column as a picture: it goes before the value does.
+        Col::new("Progress", 12, Align::Left, 1),
         Col::new("%", 4, Align::Right, 0),
-        Col::new("Value", 9, Align::Right, 2),
+        Col::new("Value", VALUE_W, Align::Right, 2),
         Col::new("", 5, Align::Left, 0),
     ];
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines = vec![grid::header(&cols, &keep, theme.header())];
-    for c in data
+    for (c, expr) in data
         .conditions
         .iter()
+        .zip(exprs)
         .take((inner.height as usize).saturating_sub(1))
     {
         let kind = match c.kind {
@@ -68,12 +80,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             ("", Style::new())
         };
-        let value = c
-            .value
-            .map_or(format::MISSING.to_string(), |v| panel::number(v, 9));
+        let value = c.value.map_or(format::MISSING.to_string(), |v| {
+            format::unit(v, unit_of(&c.indicator), VALUE_W)
+        });
         let cells = vec![
             Span::styled(kind, theme.muted()),
-            Span::raw(c.expr.clone()),
+            Span::raw(expr),
             Span::styled(panel::gauge(c.progress_pct), style),
             Span::raw(format!("{:.0}%", c.progress_pct.clamp(0.0, 100.0))),
             Span::raw(value),
@@ -83,4 +95,5 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }

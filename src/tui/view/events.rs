@@ -1,44 +1,38 @@
 //! Event panel (DG-3): recent warnings, errors and connection events, newest first, repeats
-//! aggregated as `×3`. Logs never reach the terminal; this is where they surface.
+//! aggregated as `×3`. Logs never reach the terminal; this is where they surface. The list
+//! scrolls with the selection when it has the focus; `open` shows an event whole.
 
-use crate::protocol::{Level, LogEvent};
-use crate::tui::app::App;
+use super::{panel, scroll};
+use crate::protocol::Level;
+use crate::tui::app::{App, Focus};
 use crate::tui::format;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
-
-/// INFO events shown anyway: connection life cycle, signals and session changes, which the
-/// trader must see, and where a recording or bug report went.
-fn is_connection_event(ev: &LogEvent) -> bool {
-    let n = ev.name.as_str();
-    n.starts_with("link")
-        || n.starts_with("client")
-        || n.contains("connect")
-        || n.contains("close")
-        || n == "signal"
-        || n.starts_with("session.")
-        || n == "record"
-}
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let block = Block::bordered()
-        .border_style(theme.border())
-        .title(Span::styled(" Events (newest first) ", theme.title()));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let zone = app.clock.label(app.now_ms);
+    let title = panel::list_title(
+        app,
+        Focus::Events,
+        &format!("Events (newest first · {zone})"),
+    );
+    let inner = panel::block(app, frame, area, title);
     let width = inner.width as usize;
+    let rows = inner.height as usize;
+    let focused = app.focus == Focus::Events;
+    let selected = app.cursor(Focus::Events);
+    let len = app.shown_events().count();
+    let first = scroll::first_row(selected, len, rows);
     let lines: Vec<Line<'static>> = app
-        .model
-        .events
-        .iter()
-        .rev()
-        .filter(|e| e.level >= Level::Warn || is_connection_event(e))
-        .take(inner.height as usize)
-        .map(|e| {
+        .shown_events()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, e)| {
             let level = match e.level {
                 Level::Info => "INFO ",
                 Level::Warn => "WARN ",
@@ -49,26 +43,33 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 String::new()
             };
+            let time = app.clock.time(e.ts);
             // Time, level and count come first so only the message text can be shortened.
-            let fixed = format!("{} {level} {count}", format::clock_utc(e.ts));
+            let fixed = format!("{time} {level} {count}");
             let rest = format::fit_text(
                 &format!("{}: {}", e.name, e.message),
                 width.saturating_sub(fixed.width()),
             );
-            Line::from(vec![
-                Span::styled(format::clock_utc(e.ts), theme.muted()),
+            let line = Line::from(vec![
+                Span::styled(time, theme.muted()),
                 Span::raw(" "),
                 Span::styled(level, theme.level(e.level)),
                 Span::raw(" "),
                 Span::styled(count, theme.warn()),
                 Span::raw(rest),
-            ])
+            ]);
+            if focused && i == selected {
+                line.style(theme.selected())
+            } else {
+                line
+            }
         })
         .collect();
     if lines.is_empty() {
-        let msg = Line::styled("no warnings or connection events", theme.muted());
-        frame.render_widget(Paragraph::new(msg), inner);
-    } else {
-        frame.render_widget(Paragraph::new(lines), inner);
+        panel::empty(app, frame, inner, "no warnings or connection events");
+        return;
     }
+    let shown = lines.len();
+    frame.render_widget(Paragraph::new(lines), inner);
+    panel::bottom_left_note(app, frame, area, scroll::range_note(first, shown, len));
 }

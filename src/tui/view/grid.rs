@@ -7,6 +7,7 @@
 use crate::tui::format::fit_text;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use std::borrow::Cow;
 use unicode_width::UnicodeWidthStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub enum Align {
 
 #[derive(Debug, Clone)]
 pub struct Col {
-    pub title: &'static str,
+    pub title: Cow<'static, str>,
     pub width: usize,
     pub align: Align,
     /// Lower is dropped first when the panel is too narrow; 0 never.
@@ -26,10 +27,21 @@ pub struct Col {
 
 impl Col {
     pub fn new(title: &'static str, width: usize, align: Align, priority: u8) -> Col {
+        Col::new_owned(Cow::Borrowed(title), width, align, priority)
+    }
+
+    /// A column whose title is built at run time (`Time UTC+1`).
+    pub fn new_owned(
+        title: impl Into<Cow<'static, str>>,
+        width: usize,
+        align: Align,
+        priority: u8,
+    ) -> Col {
+        let title = title.into();
         // A column is never narrower than its title.
         Col {
-            title,
             width: width.max(title.width()),
+            title,
             align,
             priority,
         }
@@ -59,6 +71,22 @@ pub fn fit_columns(cols: &[Col], avail: usize) -> Vec<usize> {
         }
     }
     keep
+}
+
+/// Columns left out for lack of width (zero-width placeholders do not count).
+pub fn hidden(cols: &[Col], keep: &[usize]) -> usize {
+    (0..cols.len())
+        .filter(|i| !keep.contains(i) && cols[*i].width > 0)
+        .count()
+}
+
+/// ` +2 cols hidden ` for the panel's border when columns were dropped; `None` otherwise.
+pub fn hidden_note(cols: &[Col], keep: &[usize]) -> Option<String> {
+    match hidden(cols, keep) {
+        0 => None,
+        1 => Some(" +1 col hidden ".to_string()),
+        n => Some(format!(" +{n} cols hidden ")),
+    }
 }
 
 /// The header line of the kept columns.
@@ -176,6 +204,33 @@ mod tests {
         assert_eq!(fit_columns(&cols, 100), vec![0, 1, 2, 3]);
         assert_eq!(fit_columns(&cols, 24), vec![0, 1, 3]);
         assert_eq!(fit_columns(&cols, 19), vec![0, 1]);
+    }
+
+    #[test]
+    fn dropped_columns_are_announced_and_priority_zero_stays() {
+        // Side and PnL have priority 0: they stay however narrow the panel gets.
+        let cols = [
+            Col::new("Symbol", 8, Align::Left, 0),
+            Col::new("Side", 4, Align::Left, 0),
+            Col::new("Fees", 6, Align::Right, 1),
+            Col::new("Liq", 10, Align::Right, 2),
+            Col::new("PnL", 8, Align::Right, 0),
+        ];
+        let keep = fit_columns(&cols, 40);
+        assert_eq!(keep, vec![0, 1, 2, 3, 4]);
+        assert_eq!(hidden_note(&cols, &keep), None);
+        let keep = fit_columns(&cols, 34);
+        assert_eq!(keep, vec![0, 1, 3, 4], "the lowest priority goes first");
+        assert_eq!(
+            hidden_note(&cols, &keep).as_deref(),
+            Some(" +1 col hidden ")
+        );
+        let keep = fit_columns(&cols, 10);
+        assert_eq!(keep, vec![0, 1, 4], "side and PnL never drop");
+        assert_eq!(
+            hidden_note(&cols, &keep).as_deref(),
+            Some(" +2 cols hidden ")
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     rows.push(("1-9".into(), "jump to session N"));
-    rows.push(("esc".into(), "close this help"));
+    rows.push(("esc".into(), "close this help or a popup"));
 
     let key_w = rows.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
     let desc_w = rows.iter().map(|(_, d)| d.width()).max().unwrap_or(0);
@@ -45,6 +45,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         height: h,
     };
     let inner_w = w.saturating_sub(2) as usize;
+    // Too short for every key: say how many are left out rather than cutting silently.
+    let room = h.saturating_sub(2) as usize;
+    if rows.len() > room && room > 0 {
+        rows.truncate(room - 1);
+        rows.push(("…".into(), "more keys: enlarge the terminal"));
+    }
     let lines: Vec<Line<'static>> = rows
         .into_iter()
         .map(|(k, d)| {

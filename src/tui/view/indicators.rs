@@ -3,9 +3,10 @@
 
 use super::grid::{self, Align, Col};
 use super::panel;
+use crate::engine::condition::unit_of;
 use crate::protocol::SymbolIndicators;
 use crate::tui::app::App;
-use crate::tui::format;
+use crate::tui::format::{self, Unit};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -13,36 +14,31 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-/// How a column shows its value.
-#[derive(Clone, Copy)]
-enum Kind {
-    Price,
-    Percent,
-    Volume,
-    /// A 0-1 ratio as a whole percentage.
-    Ratio,
-    Plain,
-}
-
-/// (indicator, header, width, kind, priority): most telling first; low priority drops first.
-const COLUMNS: [(&str, &str, usize, Kind, u8); 13] = [
-    ("last", "Last", 10, Kind::Price, 0),
-    ("change_pct_1m", "Chg1m", 7, Kind::Percent, 9),
-    ("vwap_dev_pct_5m", "VWAPdev", 8, Kind::Percent, 8),
-    ("buy_ratio_1m", "Buy", 5, Kind::Ratio, 8),
-    ("trades_per_s_1m", "Trd/s", 6, Kind::Plain, 7),
-    ("volume_surge_5m", "Surge", 6, Kind::Plain, 7),
-    ("change_pct_5m", "Chg5m", 7, Kind::Percent, 6),
-    ("volume_1m", "Vol1m", 7, Kind::Volume, 5),
-    ("rsi_14_1m", "RSI", 5, Kind::Plain, 4),
-    ("change_pct_15m", "Chg15m", 7, Kind::Percent, 3),
-    ("ema_9_1m", "EMA9", 10, Kind::Price, 2),
-    ("ema_21_1m", "EMA21", 10, Kind::Price, 2),
-    ("funding_rate", "Funding", 9, Kind::Plain, 1),
+/// (indicator, header, width, priority): most telling first; low priority drops first.
+/// Price columns hold a 6-digit integer part with a decimal (`100000.1`) so they never jump.
+const COLUMNS: [(&str, &str, usize, u8); 13] = [
+    ("last", "Last", 10, 0),
+    ("change_pct_1m", "Chg1m", 7, 9),
+    ("vwap_dev_pct_5m", "VWAPdev", 8, 8),
+    ("buy_ratio_1m", "Buy", 6, 8),
+    ("trades_per_s_1m", "Trd/s", 6, 7),
+    ("volume_surge_5m", "Surge", 6, 7),
+    ("change_pct_5m", "Chg5m", 7, 6),
+    ("volume_1m", "Vol1m", 7, 5),
+    ("rsi_14_1m", "RSI", 5, 4),
+    ("change_pct_15m", "Chg15m", 7, 3),
+    ("ema_9_1m", "EMA9", 10, 2),
+    ("ema_21_1m", "EMA21", 10, 2),
+    ("funding_rate", "Funding", 9, 1),
 ];
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let inner = panel::block(app, frame, area, " Indicators (* stale) ".into());
+    let inner = panel::block(
+        app,
+        frame,
+        area,
+        " Indicators (* stale · prices, volumes in USDT) ".into(),
+    );
     let Some(session) = app.active_session() else {
         return;
     };
@@ -59,7 +55,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     cols.extend(
         COLUMNS
             .iter()
-            .map(|(_, title, w, _, prio)| Col::new(title, *w, Align::Right, *prio)),
+            .map(|(_, title, w, prio)| Col::new(title, *w, Align::Right, *prio)),
     );
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
@@ -69,8 +65,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let row = data.and_then(|m| m.get(sym));
         let mut cells = vec![Span::raw(sym.clone())];
         let mut any_stale = false;
-        for (name, _, w, kind, _) in COLUMNS {
-            let (cell, stale) = cell(row, name, w, kind);
+        let decimals = app.price_decimals(sym);
+        for (name, _, w, _) in COLUMNS {
+            let (cell, stale) = cell(row, name, w, decimals);
             any_stale |= stale;
             cells.push(if stale {
                 Span::styled(cell, theme.stale())
@@ -92,6 +89,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(Line::styled("waiting for indicator values…", theme.muted()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }
 
 fn all_stale(row: &SymbolIndicators) -> bool {
@@ -99,7 +97,12 @@ fn all_stale(row: &SymbolIndicators) -> bool {
 }
 
 /// The text of one cell (with `*` when stale) and whether it is stale.
-fn cell(row: Option<&SymbolIndicators>, name: &str, width: usize, kind: Kind) -> (String, bool) {
+fn cell(
+    row: Option<&SymbolIndicators>,
+    name: &str,
+    width: usize,
+    price_decimals: Option<u32>,
+) -> (String, bool) {
     let Some(v) = row.and_then(|r| r.values.get(name)) else {
         return (format::MISSING.into(), false);
     };
@@ -108,12 +111,13 @@ fn cell(row: Option<&SymbolIndicators>, name: &str, width: usize, kind: Kind) ->
     };
     // Room for the stale marker so the number itself is never cut.
     let w = if v.stale { width - 1 } else { width };
-    let text = match kind {
-        Kind::Price => format::price(x, w),
-        Kind::Percent => format::percent(x, w),
-        Kind::Volume => format::volume(x, w),
-        Kind::Ratio => format!("{}%", format::fit_number(x * 100.0, 0, w - 1)),
-        Kind::Plain => panel::number(x, w),
+    // The same unit as in condition thresholds and reasons (a ratio as a percentage).
+    let text = match unit_of(name) {
+        Unit::Price => format::price_in(x, price_decimals, w),
+        // Changes are moves: signed.
+        Unit::Percent => format::percent(x, w),
+        Unit::Quote => format::volume(x, w),
+        unit => format::unit(x, unit, w),
     };
     if v.stale {
         (format!("{text}*"), true)

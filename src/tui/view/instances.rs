@@ -81,4 +81,5 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    super::panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }

@@ -17,7 +17,9 @@ mod help;
 mod indicators;
 mod instances;
 mod panel;
+pub mod popup;
 mod positions;
+pub mod scroll;
 mod signals;
 mod store_detail;
 mod summary;
@@ -69,12 +71,18 @@ pub fn view(app: &App, frame: &mut Frame) {
     );
     if app.show_upstream {
         upstream::render(app, frame, body);
-        if app.show_help() {
-            help::render(app, frame, area);
-        }
-        return;
+    } else {
+        panels(app, frame, body);
     }
+    if app.show_help() {
+        help::render(app, frame, area);
+    }
+    if let Some(p) = app.popup() {
+        popup::render(app, p, frame, area);
+    }
+}
 
+fn panels(app: &App, frame: &mut Frame, body: Rect) {
     let rows = app.active_session().map_or(0, |s| s.symbols.len()).max(1) as u16;
     // Borders (2) + column header (1) + one line per symbol.
     let table_h = rows + 3;
@@ -85,10 +93,6 @@ pub fn view(app: &App, frame: &mut Frame) {
         full_layout(app, frame, body, table_h, cond_h);
     } else {
         stacked_layout(app, frame, body, table_h, cond_h);
-    }
-
-    if app.show_help() {
-        help::render(app, frame, area);
     }
 }
 

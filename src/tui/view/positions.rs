@@ -4,7 +4,10 @@
 use super::grid::{self, Align, Col};
 use super::panel;
 use crate::tui::app::App;
-use crate::tui::format;
+use crate::tui::format::{self, Unit};
+
+/// Prices up to a 6-digit integer part (`100000.1`) or 8 decimals (`0.00001234`).
+const PRICE_W: usize = 10;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -12,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let inner = panel::block(app, frame, area, " Positions (paper) ".into());
+    let inner = panel::block(app, frame, area, " Positions (paper · USDT) ".into());
     let Some(session) = app.active_session() else {
         return;
     };
@@ -22,16 +25,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         panel::empty(app, frame, inner, "no open positions");
         return;
     }
+    // Direction and PnL never drop (priority 0). Prices hold a 6-digit integer part.
     let cols = [
         Col::new("Symbol", 10, Align::Left, 0),
-        Col::new("Dir", 5, Align::Left, 3),
-        Col::new("Entry", 11, Align::Right, 0),
-        Col::new("Mark", 11, Align::Right, 0),
-        Col::new("PnL", 8, Align::Right, 0),
-        Col::new("PnL%", 8, Align::Right, 4),
-        Col::new("Liq", 11, Align::Right, 2),
-        Col::new("ToLiq", 7, Align::Right, 0),
-        Col::new("Fees", 6, Align::Right, 1),
+        Col::new("Dir", 5, Align::Left, 0),
+        // The price the paper order filled at (next trade plus slippage).
+        Col::new("Entry fill", PRICE_W, Align::Right, 5),
+        Col::new("Mark", PRICE_W, Align::Right, 3),
+        Col::new("PnL USDT", 9, Align::Right, 0),
+        Col::new("PnL %", 8, Align::Right, 4),
+        Col::new("Liq price", PRICE_W, Align::Right, 2),
+        Col::new("To liq", 7, Align::Right, 6),
+        Col::new("Fees", 7, Align::Right, 1),
         Col::new("Alert", 8, Align::Left, 0),
     ];
     let keep = grid::fit_columns(&cols, inner.width as usize);
@@ -50,23 +55,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             Span::raw("")
         };
+        let d = app.price_decimals(&p.symbol);
         let cells = vec![
             Span::raw(p.symbol.clone()),
             Span::raw(p.direction.clone()),
-            Span::raw(format::price(p.entry_price, 11)),
-            Span::raw(format::price(p.mark_price, 11)),
-            Span::styled(panel::signed(p.unrealized_pnl, 8), pnl_style),
+            Span::raw(format::price_in(p.entry_price, d, PRICE_W)),
+            Span::raw(format::price_in(p.mark_price, d, PRICE_W)),
+            Span::styled(format::signed(p.unrealized_pnl, 9), pnl_style),
             Span::styled(format::percent(p.pnl_pct, 8), pnl_style),
-            Span::raw(format::price(p.liquidation_price, 11)),
-            Span::raw(format!(
-                "{}%",
-                format::fit_number(p.distance_to_liq_pct, 1, 6)
-            )),
-            Span::raw(format::fit_number(p.fees, 2, 6)),
+            Span::raw(format::price_in(p.liquidation_price, d, PRICE_W)),
+            Span::raw(format::unit(p.distance_to_liq_pct, Unit::Percent, 7)),
+            Span::raw(format::fit_number(p.fees, 2, 7)),
             alert,
         ];
         let row_style = if p.alert { theme.warn() } else { Style::new() };
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }

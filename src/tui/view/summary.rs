@@ -56,6 +56,7 @@ pub fn line(app: &App, width: usize) -> Line<'static> {
         segs.push(vec![
             Span::raw("PnL "),
             Span::styled(signed(pnl, 12), style),
+            Span::raw(" USDT"),
         ]);
         segs.push(vec![Span::raw(format!(
             "{} open · {} signals",
@@ -63,7 +64,7 @@ pub fn line(app: &App, width: usize) -> Line<'static> {
         ))]);
         segs.push(vec![Span::styled(
             format!(
-                "realized {} · open {} · fees {}",
+                "realized {} · open {} · fees {} USDT",
                 signed(t.realized_pnl, 12),
                 signed(t.unrealized_pnl, 12),
                 crate::tui::format::fit_number(t.fees, 2, 12)

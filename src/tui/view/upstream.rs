@@ -59,10 +59,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     lines.push(grid::header(&cols, &keep, theme.header()));
     let room = (inner.height as usize).saturating_sub(lines.len());
     let total = up.streams.len();
-    let first = app.upstream_scroll.min(total.saturating_sub(room.max(1)));
-    let shown: Vec<_> = up.streams.iter().skip(first).take(room).collect();
+    // One line goes to the position note when not every row fits.
+    let rows = if total > room {
+        room.saturating_sub(1)
+    } else {
+        room
+    };
+    let selected = app.upstream_scroll.min(total.saturating_sub(1));
+    let first = super::scroll::first_row(selected, total, rows);
+    let shown: Vec<_> = up
+        .streams
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .collect();
     let n_shown = shown.len();
-    for s in shown {
+    for (i, s) in shown {
         let (word, style) = match s.state {
             StreamState::Pending => ("pending", theme.muted()),
             StreamState::Acked => ("acked", Style::new()),
@@ -85,21 +98,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 theme.warn(),
             ),
         ];
-        lines.push(grid::row(
-            &cols,
-            &keep,
-            grid::pick(cells, &keep),
-            Style::new(),
-        ));
+        let row_style = if i == selected {
+            theme.selected()
+        } else {
+            Style::new()
+        };
+        lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     if total > n_shown && n_shown > 0 {
         // Say where we are instead of dropping rows silently.
-        lines.pop();
+        let open = app.keymap.keys_for(crate::tui::keymap::Command::Open);
         lines.push(Line::styled(
             format!(
-                "rows {}-{} of {total} (up/down scroll)",
+                "rows {}-{} of {total} (up/down select, {open} shows a row whole)",
                 first + 1,
-                first + n_shown - 1
+                first + n_shown
             ),
             theme.muted(),
         ));
@@ -211,7 +224,9 @@ mod tests {
     }
 
     fn app_with(store: Option<crate::store::StoreHealth>) -> App {
-        let cfg = Config::defaults();
+        let mut cfg = Config::defaults();
+        // Snapshots must not depend on the machine's zone.
+        cfg.tui.timezone = "UTC".into();
         let keymap = Keymap::from_config(&cfg.tui.keys).expect("default keys");
         let mut link = LinkStatus::new("ws://127.0.0.1:7878/ws");
         link.state = LinkState::Live;

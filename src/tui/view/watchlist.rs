@@ -3,9 +3,10 @@
 //! that never got a value, and a title that says when values are last known, not live.
 
 use super::grid::{self, Align, Col};
+use super::{panel, scroll};
 use crate::client::link::LinkState;
 use crate::protocol::DataSource;
-use crate::tui::app::{App, is_stale, link_delivers};
+use crate::tui::app::{App, Focus, is_stale, link_delivers};
 use crate::tui::format;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,8 +15,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-/// Widest price column we size for; beyond it prices are compacted (never cut).
-const PRICE_MAX: usize = 14;
+/// Price column: a 6-digit integer part with a decimal (`100000.1`) or 8 decimals
+/// (`0.00001234`), fixed so the columns do not jump when BTC crosses 100 000. Wider prices
+/// are shortened visibly by `format` (never cut).
+const PRICE_W: usize = 10;
 /// Index of the optional state column in `cols`.
 const STATE_COL: usize = 8;
 
@@ -24,7 +27,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
     let theme = &app.theme;
     let session = app.active_session();
     let name = session.map_or("no session", |s| s.name.as_str());
-    let mut title = vec![Span::styled(format!(" Watchlist {name} "), theme.title())];
+    let mut title = vec![Span::styled(
+        panel::list_title(app, Focus::Watchlist, &format!("Watchlist {name}")),
+        theme.title(),
+    )];
     let state = app.link().state;
     let has_data =
         session.is_some_and(|s| app.model.market.get(&s.id).is_some_and(|m| !m.is_empty()));
@@ -47,15 +53,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
     let market = app.model.market.get(&session.id);
     let ticker = |sym: &str| market.and_then(|m| m.get(sym));
 
-    // Size the price column to the widest price we have, so prices fit whole.
-    let price_w = session
-        .symbols
-        .iter()
-        .filter_map(|s| ticker(s))
-        .map(|t| format::price(t.ticker.last, PRICE_MAX).len())
-        .max()
-        .unwrap_or(0)
-        .clamp(6, PRICE_MAX);
     let sym_w = session
         .symbols
         .iter()
@@ -67,9 +64,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         Col::new("", 1, Align::Left, 0),
         Col::new("Symbol", sym_w, Align::Left, 0),
         Col::new("", 1, Align::Left, 0),
-        Col::new("Last", price_w, Align::Right, 0),
+        Col::new("Last USDT", PRICE_W, Align::Right, 0),
         Col::new("Chg 24h", 8, Align::Right, 3),
-        Col::new("Vol 24h", 7, Align::Right, 1),
+        Col::new("Vol USDT", 8, Align::Right, 1),
         Col::new("Age", 4, Align::Right, 4),
         Col::new("Status", 7, Align::Left, 2),
         Col::new("State", if with_state { 12 } else { 0 }, Align::Left, 1),
@@ -81,16 +78,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
             .map_or(format::MISSING, |i| i.state.as_str());
         Span::raw(state.to_string())
     };
-    let mut keep = grid::fit_columns(&cols, inner.width as usize);
-    if !with_state {
-        keep.retain(|&i| i != STATE_COL);
-    }
+    // Without the state column it is not there at all (not a hidden column).
+    let cols = &cols[..if with_state { STATE_COL + 1 } else { STATE_COL }];
+    let keep = grid::fit_columns(cols, inner.width as usize);
     let w = |i: usize| cols[i].width;
 
-    let mut lines = vec![grid::header(&cols, &keep, theme.header())];
+    let mut lines = vec![grid::header(cols, &keep, theme.header())];
     let visible = (inner.height as usize).saturating_sub(1);
     // Scroll so the selected row stays on screen.
-    let first = app.selected.saturating_sub(visible.saturating_sub(1));
+    let first = scroll::first_row(app.selected, session.symbols.len(), visible);
     for (i, sym) in session.symbols.iter().enumerate().skip(first).take(visible) {
         let selected = i == app.selected;
         let marker = Span::raw(if selected { ">" } else { " " });
@@ -169,7 +165,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
                         marker,
                         Span::raw(sym.clone()),
                         arrow,
-                        Span::raw(format::price(t.last, w(3))),
+                        Span::raw(format::price_in(t.last, t.price_decimals, w(3))),
                         chg,
                         Span::raw(vol),
                         Span::raw(format::age(age)),
@@ -185,24 +181,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         } else {
             row_style
         };
-        lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
+        lines.push(grid::row(cols, &keep, grid::pick(cells, &keep), row_style));
     }
-    let hidden = session.symbols.len().saturating_sub(visible);
-    if hidden > 0 && inner.height > 1 {
-        // Say that rows are scrolled off rather than hiding them silently.
-        let note = format!(
-            " {}-{} of {} ",
-            first + 1,
-            (first + visible).min(session.symbols.len()),
-            session.symbols.len()
-        );
-        let note_area = Rect {
-            x: area.x + 2,
-            y: area.bottom().saturating_sub(1),
-            width: (note.len() as u16).min(area.width.saturating_sub(4)),
-            height: 1,
-        };
-        frame.render_widget(Paragraph::new(Span::styled(note, theme.muted())), note_area);
-    }
+    let shown = lines.len() - 1;
+    // Say that rows are scrolled off, or columns left out, rather than hiding them silently.
+    panel::bottom_left_note(
+        app,
+        frame,
+        area,
+        scroll::range_note(first, shown, session.symbols.len()),
+    );
+    panel::hidden_cols_note(app, frame, area, grid::hidden_note(cols, &keep));
     frame.render_widget(Paragraph::new(lines), inner);
 }
