@@ -49,7 +49,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
     let visible = (inner.height as usize).saturating_sub(1);
-    for sym in symbols.iter().take(visible) {
+    // Follow the watchlist selection so the selected instance is always on screen.
+    let selected = app
+        .selected_symbol()
+        .and_then(|sel| symbols.iter().position(|s| s.as_str() == sel))
+        .unwrap_or(0);
+    let first = super::scroll::first_row(selected, symbols.len(), visible);
+    for sym in symbols.iter().skip(first).take(visible) {
         let cells = match instances.and_then(|m| m.get(*sym)) {
             Some(i) => vec![
                 Span::raw((*sym).clone()),
@@ -72,14 +78,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         };
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), style));
     }
-    if symbols.len() > visible && visible > 0 {
-        // Replace the last row with a count rather than dropping rows silently.
-        lines.truncate(visible);
-        lines.push(Line::styled(
-            format!("+{} more", symbols.len() - visible + 1),
-            theme.muted(),
-        ));
-    }
+    let shown = lines.len() - 1;
+    super::panel::bottom_left_note(
+        app,
+        frame,
+        area,
+        super::scroll::range_note(first, shown, symbols.len()),
+    );
     frame.render_widget(Paragraph::new(lines), inner);
     super::panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
 }
