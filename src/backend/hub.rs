@@ -692,11 +692,11 @@ impl Hub {
                 s.signals = Some(session.map_or(Vec::new(), |id| self.snapshot_signals(id)))
             }
             StreamName::Positions => {
-                s.positions = Some(
+                s.positions = Some(Box::new(
                     session
                         .map(|id| self.snapshot_positions(id))
                         .unwrap_or_default(),
-                )
+                ))
             }
         }
         s

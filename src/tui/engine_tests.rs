@@ -158,11 +158,12 @@ pub(super) fn engine_populated() -> App {
     msg(
         &mut app,
         full(StreamName::Positions, |s| {
-            s.positions = Some(PositionsSnapshot {
+            s.positions = Some(Box::new(PositionsSnapshot {
                 open: vec![
                     position("ETH_USDT", 3498.8, 3512.25, false),
                     position("SOL_USDT", 152.43, 125.1, true),
                 ],
+                closed: Vec::new(),
                 totals: SessionTotals {
                     started_ms: Some(NOW - 192_000),
                     realized_pnl: 1.5,
@@ -170,8 +171,9 @@ pub(super) fn engine_populated() -> App {
                     fees: 0.12,
                     open_positions: 2,
                     signals: 2,
+                    ..Default::default()
                 },
-            })
+            }))
         }),
     );
     app

@@ -291,6 +291,13 @@ impl Hub {
                 .iter()
                 .map(|p| convert::position(p, alert))
                 .collect(),
+            closed: self
+                .engine
+                .closed_trades(sid)
+                .iter()
+                .rev()
+                .map(|p| convert::position(p, alert))
+                .collect(),
             totals: convert::totals(self.engine.session(sid).as_ref(), started),
         }
     }

@@ -182,6 +182,8 @@ impl Hub {
                 fees: 0.0,
                 open_positions: 0,
                 signals: 0,
+                closed_trades: 0,
+                winning_trades: 0,
             });
         let status = serde_json::to_value(s.state)
             .ok()

@@ -44,6 +44,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             SignalKind::Entry => "entry",
             SignalKind::Exit => "exit",
             SignalKind::ForcedExit => "forced",
+            SignalKind::Liquidation => "LIQ",
         };
         let cells = vec![
             Span::styled(format::clock_utc(s.at_ms), theme.muted()),
