@@ -53,6 +53,7 @@ impl Hub {
             return Err(CmdError::Rejected(reason));
         }
         self.sessions[idx].started_ms = Some(now);
+        self.restore_book(&id, now);
         self.set_state(idx, SessionState::Running);
         self.publish_symbols();
         self.publish_totals(&id);
