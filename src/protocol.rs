@@ -771,6 +771,9 @@ pub struct SessionTotals {
     pub fees: f64,
     pub open_positions: u32,
     pub signals: u64,
+    /// Fees of closed trades (already inside `realized_pnl`).
+    #[serde(default)]
+    pub closed_fees: f64,
     /// Closed paper trades of the session (all, not only those in the `closed` list).
     #[serde(default)]
     pub closed_trades: u64,

@@ -124,6 +124,7 @@ pub fn totals(v: Option<&SessionView>, started_ms: Option<i64>) -> SessionTotals
         fees: v.fees,
         open_positions: u32::try_from(v.open_positions).unwrap_or(u32::MAX),
         signals: v.signals,
+        closed_fees: v.closed_fees,
         closed_trades: v.closed_trades,
         winning_trades: v.winning_trades,
     }

@@ -602,12 +602,31 @@ mod tests {
         );
         m.apply(&pos(11, position(2, PositionStatus::Closed)), 0);
         assert!(m.positions["s1"].is_empty());
+        // Closed positions are the trade list, newest first, each id once.
+        let ids = |m: &ClientModel| m.closed["s1"].iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&m), [2, 1]);
+        m.apply(&pos(12, position(2, PositionStatus::Closed)), 0);
+        assert_eq!(ids(&m), [2, 1]);
+        // A full_update replaces the list with the backend's.
+        let full = ServerMsg::FullUpdate(env(
+            StreamName::Positions,
+            13,
+            Snapshot {
+                positions: Some(Box::new(crate::protocol::PositionsSnapshot {
+                    closed: vec![position(9, PositionStatus::Closed)],
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+        ));
+        m.apply(&full, 0);
+        assert_eq!(ids(&m), [9]);
         let totals = SessionTotals {
             signals: 2,
             ..Default::default()
         };
         m.apply(
-            &ServerMsg::SessionTotals(env(StreamName::Positions, 12, totals.clone())),
+            &ServerMsg::SessionTotals(env(StreamName::Positions, 14, totals.clone())),
             0,
         );
         assert_eq!(m.totals["s1"], totals);

@@ -93,6 +93,8 @@ pub struct SessionView {
     pub fees: f64,
     pub open_positions: usize,
     pub signals: u64,
+    /// Fees of closed positions (already inside `realized_pnl`).
+    pub closed_fees: f64,
     /// Closed paper trades of the session (all of them, not only the ones still listed).
     pub closed_trades: u64,
     /// Closed trades whose realized PnL (net of fees) is above zero.

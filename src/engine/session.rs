@@ -145,6 +145,7 @@ impl Session {
             fees: self.book.fees_closed + open_fees,
             open_positions: count,
             signals: self.book.signals_total,
+            closed_fees: self.book.fees_closed,
             closed_trades: self.book.closed_trades,
             winning_trades: self.book.winning_trades,
         }

@@ -307,15 +307,17 @@ pub enum DetailView {
     Conditions,
     Signals,
     Positions,
+    Trades,
 }
 
 impl DetailView {
-    pub const ALL: [DetailView; 5] = [
+    pub const ALL: [DetailView; 6] = [
         DetailView::Machines,
         DetailView::Indicators,
         DetailView::Conditions,
         DetailView::Signals,
         DetailView::Positions,
+        DetailView::Trades,
     ];
 
     pub fn title(self) -> &'static str {
@@ -325,6 +327,7 @@ impl DetailView {
             DetailView::Conditions => "Conditions",
             DetailView::Signals => "Signals",
             DetailView::Positions => "Positions",
+            DetailView::Trades => "Trades",
         }
     }
 

@@ -183,6 +183,7 @@ impl Hub {
                 fees: 0.0,
                 open_positions: 0,
                 signals: 0,
+                closed_fees: 0.0,
                 closed_trades: 0,
                 winning_trades: 0,
             });
