@@ -76,6 +76,13 @@ impl Hub {
                 reason,
                 at_ms,
             } => {
+                if to == crate::engine::InstanceState::Liquidated {
+                    self.note(
+                        Level::Warn,
+                        "position.liquidated",
+                        format!("{session} {symbol}: {reason}"),
+                    );
+                }
                 let data = StateChange {
                     symbol: symbol.clone(),
                     from: from.as_str().to_string(),
