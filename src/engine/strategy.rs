@@ -242,6 +242,17 @@ impl Instance {
                 self.transition(InstanceState::InPosition, reason, ctx, sink);
             }
             InstanceState::ExitSignal => {
+                // This batch may have carried the mark past the liquidation price: then the
+                // liquidation comes first, as on the exchange.
+                if let Some(pos) = self.position.as_mut()
+                    && let Some(mark) = ctx.market.mark(ctx.now_ms, ctx.stale_ms)
+                {
+                    pos.set_mark(mark);
+                    if pos.liquidation_crossed() {
+                        self.liquidate(ctx, sink);
+                        return;
+                    }
+                }
                 let Some(mut pos) = self.position.take() else {
                     // Unreachable by construction; recover to a consistent state.
                     self.transition(

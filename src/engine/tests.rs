@@ -445,6 +445,26 @@ fn liquidation_overtakes_a_pending_exit() {
         vec![(ExitSignal, InstanceState::Liquidated)]
     );
     approx(closed(&ev)[0].exit_price.unwrap(), 101_500.0);
+
+    // The same with the gap arriving as the trade that would fill the exit: liquidated, not
+    // filled beyond the liquidation price.
+    let mut e = engine_with("x50", fifty_x_short_exit_at(-50.0));
+    start(&mut e, "x50", &[X], 0);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 1_000);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 2_000);
+    e.apply(ticker(X, 101_000.0, None, None), 3_000);
+    let ev = e.apply(trade(102_000.0, 1.0, Side::Buy), 4_000);
+    assert_eq!(
+        transitions(&ev),
+        vec![(ExitSignal, InstanceState::Liquidated)]
+    );
+    approx(closed(&ev)[0].exit_price.unwrap(), 101_500.0);
+}
+
+fn fifty_x_short_exit_at(pnl_pct: f64) -> StrategySettings {
+    let mut s = fifty_x_short();
+    s.exit.any = vec![format!("pnl_pct <= {pnl_pct}")];
+    s
 }
 
 #[test]
