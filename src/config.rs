@@ -207,6 +207,9 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub dir: String,
+    /// The paper journal (`<data dir>/paper-journal.jsonl`) is compacted once it grows past
+    /// this many bytes.
+    pub paper_journal_max_bytes: u64,
 }
 
 /// `[questdb]`: the store writer (src/store, docs/questdb.md).

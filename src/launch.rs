@@ -210,6 +210,11 @@ pub async fn start_embedded(
             } else {
                 "sessions.json"
             })),
+            paper_journal: Some(cfg.data_dir().join(if demo {
+                "demo-paper-journal.jsonl"
+            } else {
+                "paper-journal.jsonl"
+            })),
             store: store.clone(),
             store_health,
         },

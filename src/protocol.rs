@@ -361,7 +361,8 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signals: Option<Vec<SignalInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub positions: Option<PositionsSnapshot>,
+    /// Boxed like `health`: it is the largest part and most snapshots lack it.
+    pub positions: Option<Box<PositionsSnapshot>>,
 }
 
 /// Body of `GET /api/v1/snapshot?session=ID`: every stream of that session with its seq.
@@ -695,6 +696,9 @@ pub enum SignalKind {
     Exit,
     /// The session stopped or the symbol was removed with a position open.
     ForcedExit,
+    /// The mark crossed the liquidation price: the paper position was closed there and its
+    /// isolated margin lost.
+    Liquidation,
 }
 
 /// A strategy signal (`signals` stream, ordered).
@@ -767,12 +771,24 @@ pub struct SessionTotals {
     pub fees: f64,
     pub open_positions: u32,
     pub signals: u64,
+    /// Fees of closed trades (already inside `realized_pnl`).
+    #[serde(default)]
+    pub closed_fees: f64,
+    /// Closed paper trades of the session (all, not only those in the `closed` list).
+    #[serde(default)]
+    pub closed_trades: u64,
+    /// Closed trades with realized PnL above zero (win rate = winning / closed).
+    #[serde(default)]
+    pub winning_trades: u64,
 }
 
-/// `positions` in a `full_update`: the open positions and the session totals.
+/// `positions` in a `full_update`: the open positions, the newest closed trades (newest first,
+/// at most `engine.trade_history`) and the session totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PositionsSnapshot {
     pub open: Vec<PositionInfo>,
+    #[serde(default)]
+    pub closed: Vec<PositionInfo>,
     pub totals: SessionTotals,
 }
 

@@ -474,3 +474,59 @@ async fn a_mark_near_liquidation_flags_the_position_and_raises_a_warning() {
     }
     b.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_mark_past_liquidation_liquidates_with_signal_state_and_warning() {
+    let mut cfg = quick_config();
+    if let Some(s) = cfg.strategies.get_mut("quick") {
+        s.leverage = 50.0;
+        s.slippage_bps = 0.0;
+        s.exit.any = vec!["position_age_s > 600".into()];
+    }
+    let b = start_with(cfg, vec![session("s", "quick", &["BTC_USDT"])]).await;
+    let mut ws = connect(&b).await;
+    sub(&mut ws, 1, "positions", "s").await;
+    sub(&mut ws, 2, "signals", "s").await;
+    sub(&mut ws, 3, "state_machines", "s").await;
+    subscribe(&mut ws, 4, "events", None).await;
+    // Long 50x filled at 100: liquidation at 100 x (1 - 0.02 + 0.005) = 98.5.
+    b.market.send(trade("BTC_USDT", 1, 100.0)).await.unwrap();
+    b.market.send(trade("BTC_USDT", 2, 100.0)).await.unwrap();
+    let mut sent_fall = false;
+    let (mut closed, mut signal, mut state, mut warned) = (None, None, None, false);
+    let is_liquidated = |e: &trademon::protocol::LogEvent| {
+        e.name == "position.liquidated" && e.level == Level::Warn && e.message.contains("98.5")
+    };
+    while !(closed.is_some() && signal.is_some() && state.is_some() && warned) {
+        match recv(&mut ws).await {
+            ServerMsg::Position(e) if e.data.status == PositionStatus::Open && !sent_fall => {
+                sent_fall = true;
+                // The mark gaps past the liquidation price.
+                b.market.send(trade("BTC_USDT", 3, 98.0)).await.unwrap();
+            }
+            ServerMsg::Position(e) if e.data.status == PositionStatus::Closed => {
+                closed = Some(e.data)
+            }
+            ServerMsg::Signal(e) if e.data.kind == trademon::protocol::SignalKind::Liquidation => {
+                signal = Some(e.data)
+            }
+            ServerMsg::StateChange(e) if e.data.to == "LIQUIDATED" => state = Some(e.data),
+            ServerMsg::Event(e) => warned |= is_liquidated(&e.data),
+            ServerMsg::FullUpdate(e) => {
+                warned |= e.data.events.unwrap_or_default().iter().any(is_liquidated)
+            }
+            _ => {}
+        }
+    }
+    let closed = closed.unwrap();
+    // Closed AT the liquidation price, not at the 98 trade; margin 2 and fees lost:
+    // fees = 100 x 0.0006 + 1 x 98.5 x 0.0006 = 0.1191; realized = -2 - 0.1191.
+    assert!(
+        (closed.exit_price.unwrap() - 98.5).abs() < 1e-9,
+        "{closed:?}"
+    );
+    assert!((closed.realized_pnl + 2.1191).abs() < 1e-9, "{closed:?}");
+    assert!((signal.unwrap().price - 98.5).abs() < 1e-9);
+    assert!(state.unwrap().reason.contains("liquidated"));
+    b.handle.shutdown().await;
+}

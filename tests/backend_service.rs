@@ -419,6 +419,7 @@ async fn non_loopback_bind_without_token_is_refused() {
             symbols,
             log_events,
             sessions_file: None,
+            paper_journal: None,
             store: None,
             store_health: None,
         },

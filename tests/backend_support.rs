@@ -92,6 +92,7 @@ pub async fn start_persisted(
             symbols: symbols_tx,
             log_events: logs_rx,
             sessions_file,
+            paper_journal: None,
             store: None,
             store_health: None,
         },

@@ -74,6 +74,7 @@ pub fn signal(s: &Signal) -> SignalInfo {
             engine::SignalKind::Entry => SignalKind::Entry,
             engine::SignalKind::Exit => SignalKind::Exit,
             engine::SignalKind::ForcedExit => SignalKind::ForcedExit,
+            engine::SignalKind::Liquidation => SignalKind::Liquidation,
         },
         at_ms: s.at_ms,
     }
@@ -123,5 +124,8 @@ pub fn totals(v: Option<&SessionView>, started_ms: Option<i64>) -> SessionTotals
         fees: v.fees,
         open_positions: u32::try_from(v.open_positions).unwrap_or(u32::MAX),
         signals: v.signals,
+        closed_fees: v.closed_fees,
+        closed_trades: v.closed_trades,
+        winning_trades: v.winning_trades,
     }
 }

@@ -52,6 +52,8 @@ pub struct HubSettings {
     pub flush_interval: Duration,
     /// Where sessions persist across restarts; `None`: not persisted.
     pub sessions_file: Option<PathBuf>,
+    /// The paper journal; `None`: paper books are not kept.
+    pub paper_journal: Option<super::journal::JournalSettings>,
 }
 
 pub struct HubInputs {
@@ -182,6 +184,10 @@ struct Hub {
     me: mpsc::WeakUnboundedSender<HubCmd>,
     /// Per session, signals of earlier runs (from QuestDB), shown before this run's.
     backfilled: HashMap<String, Vec<SignalInfo>>,
+    /// Each session's paper book on disk; every book change is appended before it is published.
+    journal: Option<super::journal::Journal>,
+    /// The last journal write failed (reported once until a write succeeds again).
+    journal_failing: bool,
 }
 
 /// Starts the hub task. Sessions persisted in `settings.sessions_file` come back as they were
@@ -204,6 +210,15 @@ pub fn spawn(
         }
     };
     let plan = persist::merge(sessions, restored);
+    let mut journal_warnings = Vec::new();
+    let journal = settings.paper_journal.clone().map(|s| {
+        let (j, warnings) = super::journal::Journal::open(s);
+        for w in warnings {
+            tracing::warn!(event = "journal.load_problem", problem = %w, "paper journal");
+            journal_warnings.push(w);
+        }
+        j
+    });
     let mut hub = Hub {
         events: EventLog::new(settings.events_max),
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
@@ -220,9 +235,14 @@ pub fn spawn(
         history: inputs.history,
         me: tx.downgrade(),
         backfilled: HashMap::new(),
+        journal,
+        journal_failing: false,
     };
     for p in problems {
         hub.note(Level::Error, "sessions.load_failed", p);
+    }
+    for w in journal_warnings {
+        hub.note(Level::Warn, "journal.load_problem", w);
     }
     for (i, (_, running)) in plan.iter().enumerate() {
         if *running {
@@ -699,11 +719,11 @@ impl Hub {
                 s.signals = Some(session.map_or(Vec::new(), |id| self.snapshot_signals(id)))
             }
             StreamName::Positions => {
-                s.positions = Some(
+                s.positions = Some(Box::new(
                     session
                         .map(|id| self.snapshot_positions(id))
                         .unwrap_or_default(),
-                )
+                ))
             }
         }
         s

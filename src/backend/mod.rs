@@ -8,7 +8,8 @@
 //! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
 //! - `market`, `events`, `sessions`: state kept by the hub; the hub also owns the engine.
-//! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir.
+//! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir;
+//!   `journal`: the paper journal (each session's paper book, restored on start).
 //! - `history`: QuestDB history for REST and the WebSocket, and the signals back-fill.
 
 mod auth;
@@ -19,6 +20,7 @@ mod flow;
 mod history;
 mod hooks;
 mod hub;
+mod journal;
 mod market;
 mod persist;
 mod queue;
@@ -55,6 +57,9 @@ pub struct BackendInputs {
     pub log_events: mpsc::Receiver<LogEvent>,
     /// Where sessions persist across restarts (`<data dir>/sessions.json`); `None`: they don't.
     pub sessions_file: Option<std::path::PathBuf>,
+    /// The paper journal (`<data dir>/paper-journal.jsonl`, see `journal`); `None`: paper
+    /// books start empty and are not kept.
+    pub paper_journal: Option<std::path::PathBuf>,
     /// The QuestDB store (docs/questdb.md); `None`: nothing is written.
     pub store: Option<crate::store::StoreHandle>,
     /// The store's health, carried in `Health.store`; `None`: absent from health.
@@ -140,6 +145,12 @@ pub async fn start(
             engine_tick: Duration::from_secs(1),
             flush_interval: Duration::from_millis(250),
             sessions_file: inputs.sessions_file,
+            paper_journal: inputs.paper_journal.map(|path| journal::JournalSettings {
+                path,
+                max_bytes: cfg.data.paper_journal_max_bytes,
+                signal_cap: cfg.engine.signal_history,
+                trade_cap: cfg.engine.trade_history,
+            }),
         },
         engine,
         sessions,

@@ -42,6 +42,7 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
             symbols: symbols_tx,
             log_events: logs_rx,
             sessions_file: None,
+            paper_journal: None,
             store: None,
             store_health: None,
         },

@@ -14,6 +14,10 @@ use std::collections::{BTreeMap, VecDeque};
 /// `engine.signal_history`.
 pub const SIGNALS_MAX: usize = 200;
 
+/// Closed trades kept per session (newest first); the backend's full_update sends at most its
+/// own `engine.trade_history`.
+pub const TRADES_MAX: usize = 200;
+
 /// One symbol's latest market data with what is needed to tell its age honestly.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TickerView {
@@ -73,6 +77,9 @@ pub struct ClientModel {
     pub signals: BTreeMap<String, VecDeque<SignalInfo>>,
     /// session id -> symbol -> open paper position.
     pub positions: BTreeMap<String, BTreeMap<String, PositionInfo>>,
+    /// session id -> closed paper trades, newest first, at most `TRADES_MAX`.
+    #[serde(default)]
+    pub closed: BTreeMap<String, VecDeque<PositionInfo>>,
     /// session id -> paper results.
     pub totals: BTreeMap<String, SessionTotals>,
     #[serde(with = "seq_pairs")]
@@ -168,7 +175,7 @@ impl ClientModel {
                 map.insert(e.data.symbol.clone(), e.data.clone());
             }),
             ServerMsg::Position(e) => self.conflated(e, |m, s| {
-                let map = m.positions.entry(s).or_default();
+                let map = m.positions.entry(s.clone()).or_default();
                 match e.data.status {
                     PositionStatus::Open => {
                         map.insert(e.data.symbol.clone(), e.data.clone());
@@ -177,6 +184,11 @@ impl ClientModel {
                     PositionStatus::Closed => {
                         if map.get(&e.data.symbol).is_some_and(|p| p.id <= e.data.id) {
                             map.remove(&e.data.symbol);
+                        }
+                        let list = m.closed.entry(s).or_default();
+                        if !list.iter().any(|p| p.id == e.data.id) {
+                            list.push_front(e.data.clone());
+                            list.truncate(TRADES_MAX);
                         }
                     }
                 }
@@ -323,6 +335,8 @@ impl ClientModel {
                     .map(|p| (p.symbol.clone(), p.clone()))
                     .collect();
                 self.positions.insert(s.to_string(), map);
+                let closed = p.closed.iter().take(TRADES_MAX).cloned().collect();
+                self.closed.insert(s.to_string(), closed);
                 self.totals.insert(s.to_string(), p.totals.clone());
             }
         }
@@ -588,12 +602,31 @@ mod tests {
         );
         m.apply(&pos(11, position(2, PositionStatus::Closed)), 0);
         assert!(m.positions["s1"].is_empty());
+        // Closed positions are the trade list, newest first, each id once.
+        let ids = |m: &ClientModel| m.closed["s1"].iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&m), [2, 1]);
+        m.apply(&pos(12, position(2, PositionStatus::Closed)), 0);
+        assert_eq!(ids(&m), [2, 1]);
+        // A full_update replaces the list with the backend's.
+        let full = ServerMsg::FullUpdate(env(
+            StreamName::Positions,
+            13,
+            Snapshot {
+                positions: Some(Box::new(crate::protocol::PositionsSnapshot {
+                    closed: vec![position(9, PositionStatus::Closed)],
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+        ));
+        m.apply(&full, 0);
+        assert_eq!(ids(&m), [9]);
         let totals = SessionTotals {
             signals: 2,
             ..Default::default()
         };
         m.apply(
-            &ServerMsg::SessionTotals(env(StreamName::Positions, 12, totals.clone())),
+            &ServerMsg::SessionTotals(env(StreamName::Positions, 14, totals.clone())),
             0,
         );
         assert_eq!(m.totals["s1"], totals);

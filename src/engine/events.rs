@@ -1,7 +1,7 @@
 //! What the engine emits. Everything derives `Serialize` with a stable field order, so two runs
 //! of the same inputs serialize byte-identically.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::position::PositionView;
 
@@ -14,7 +14,8 @@ pub enum InstanceState {
     InPosition,
     ExitSignal,
     Cooldown,
-    /// The position was liquidated (mark crossed the liquidation price); cooldown follows.
+    /// The position was liquidated (mark crossed the liquidation price). This state is the
+    /// cooldown after it: it lasts the strategy's `cooldown_s`, then MONITORING.
     Liquidated,
     /// The symbol cannot be traded (not listed on the exchange, or refused by it). Terminal.
     Failed,
@@ -34,7 +35,7 @@ impl InstanceState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum SignalSide {
     Buy,
@@ -42,16 +43,18 @@ pub enum SignalSide {
 }
 
 /// Why a signal was raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     Entry,
     Exit,
     /// The session stopped or the symbol was removed with a position open.
     ForcedExit,
+    /// The mark crossed the liquidation price: the position was closed there, margin lost.
+    Liquidation,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     /// Engine-wide sequence number, starting at 1.
     pub id: u64,
@@ -90,6 +93,12 @@ pub struct SessionView {
     pub fees: f64,
     pub open_positions: usize,
     pub signals: u64,
+    /// Fees of closed positions (already inside `realized_pnl`).
+    pub closed_fees: f64,
+    /// Closed paper trades of the session (all of them, not only the ones still listed).
+    pub closed_trades: u64,
+    /// Closed trades whose realized PnL (net of fees) is above zero.
+    pub winning_trades: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,7 +128,8 @@ pub enum EngineEvent {
     PositionOpened(PositionView),
     PositionUpdated(PositionView),
     PositionClosed(PositionView),
-    /// The mark came within `liquidation_alert_pct` of the liquidation price (once per crossing).
+    /// The mark came within `liquidation_alert_pct` of the liquidation price; repeats every
+    /// `liquidation_alert_interval_s` while it stays there.
     LiquidationRisk {
         session: String,
         symbol: String,

@@ -2,6 +2,8 @@
 
 use crate::exchange::MarketEvent;
 
+use super::session::RestoredBook;
+
 /// One input to `Engine::apply`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineInput {
@@ -35,5 +37,13 @@ pub enum EngineInput {
     RemoveSymbol {
         session: String,
         symbol: String,
+    },
+    /// Gives a just-started session back its paper book (from the journal the backend keeps):
+    /// totals, signals and closed trades, and open positions (their instances go to
+    /// IN_POSITION with entry, size, leverage, liquidation price and id unchanged). Signal and
+    /// position ids continue above the restored ones.
+    Restore {
+        session: String,
+        book: Box<RestoredBook>,
     },
 }

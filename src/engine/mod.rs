@@ -54,6 +54,8 @@ pub use settings::{
 };
 
 use indicators::SymbolState;
+use position::PaperPosition;
+pub use session::RestoredBook;
 use session::{Session, SessionBook};
 use strategy::{CompiledStrategy, Ctx, Instance, Sink};
 
@@ -166,6 +168,12 @@ impl Engine {
             .saturating_mul(1000)
     }
 
+    fn alert_interval_ms(&self) -> i64 {
+        i64::try_from(self.settings.liquidation_alert_interval_s)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+
     /// Applies one input at engine time `now_ms` and returns what happened, in order.
     pub fn apply(&mut self, input: EngineInput, now_ms: i64) -> Vec<EngineEvent> {
         if now_ms < self.now_ms {
@@ -212,6 +220,7 @@ impl Engine {
             EngineInput::RemoveSymbol { session, symbol } => {
                 self.remove_symbol(&session, &symbol, &mut out)
             }
+            EngineInput::Restore { session, book } => self.restore(&session, &book, &mut out),
         }
         out
     }
@@ -277,6 +286,7 @@ impl Engine {
         let stale_ms = self.stale_ms();
         let mmr = self.maintenance_margin_rate(symbol);
         let now = self.now_ms;
+        let alert_interval_ms = self.alert_interval_ms();
         for (sid, session) in &mut self.sessions {
             let Some(inst) = session.instances.get_mut(symbol) else {
                 continue;
@@ -303,6 +313,7 @@ impl Engine {
                 mmr,
                 alert_pct: self.settings.liquidation_alert_pct,
                 contract: self.specs.get(symbol),
+                alert_interval_ms,
             };
             let mut sink = Sink {
                 events: out,
@@ -348,6 +359,7 @@ impl Engine {
             symbol: symbol.to_string(),
         });
         let stale_ms = self.stale_ms();
+        let alert_interval_ms = self.alert_interval_ms();
         let Some(market) = self.symbols.get(symbol) else {
             return;
         };
@@ -374,6 +386,7 @@ impl Engine {
                     }),
                 alert_pct: self.settings.liquidation_alert_pct,
                 contract: self.specs.get(symbol),
+                alert_interval_ms,
             };
             let mut sink = Sink {
                 events: out,
@@ -397,6 +410,7 @@ impl Engine {
     fn on_tick(&mut self, out: &mut Vec<EngineEvent>) {
         let now = self.now_ms;
         let stale_ms = self.stale_ms();
+        let alert_interval_ms = self.alert_interval_ms();
         let sec = now.div_euclid(1000);
         let notify = self.last_notify_sec != Some(sec);
         self.last_notify_sec = Some(sec);
@@ -432,6 +446,7 @@ impl Engine {
                         }),
                     alert_pct: self.settings.liquidation_alert_pct,
                     contract: self.specs.get(symbol),
+                    alert_interval_ms,
                 };
                 let mut sink = Sink {
                     events: out,
@@ -480,7 +495,7 @@ impl Engine {
             strategy,
             started_ms: self.now_ms,
             instances: BTreeMap::new(),
-            book: SessionBook::new(self.settings.signal_history),
+            book: SessionBook::new(self.settings.signal_history, self.settings.trade_history),
         };
         for symbol in symbols {
             if session.instances.contains_key(&symbol) {
@@ -498,6 +513,81 @@ impl Engine {
             });
         }
         self.sessions.insert(id, session);
+    }
+
+    /// Gives a running session its journaled book back. An open position whose symbol the
+    /// session no longer has, or whose instance already holds one, is refused with a reason
+    /// (`CommandRejected`) and left out.
+    fn restore(&mut self, sid: &str, book: &RestoredBook, out: &mut Vec<EngineEvent>) {
+        let now = self.now_ms;
+        let stale_ms = self.stale_ms();
+        let alert_interval_ms = self.alert_interval_ms();
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return self.reject(sid, format!("no running session `{sid}` to restore"), out);
+        };
+        session.book.restore(book);
+        let max_signal = book.signals.iter().map(|s| s.id).max().unwrap_or(0);
+        let max_position = book
+            .closed
+            .iter()
+            .chain(&book.open)
+            .map(|p| p.id)
+            .max()
+            .unwrap_or(0);
+        self.next_signal_id = self.next_signal_id.max(max_signal);
+        self.next_position_id = self.next_position_id.max(max_position);
+        let mut refused = Vec::new();
+        if let Some(strategy) = self.strategies.get(&session.strategy) {
+            for view in &book.open {
+                let inst = session.instances.get_mut(&view.symbol);
+                let pos = PaperPosition::restore(view, &strategy.settings);
+                let (Some(inst), Some(pos)) = (inst, pos) else {
+                    refused.push(format!(
+                        "open position #{} of {} not restored: the session has no such symbol or the record is unusable",
+                        view.id, view.symbol
+                    ));
+                    continue;
+                };
+                if inst.position.is_some() {
+                    refused.push(format!(
+                        "open position #{} of {} not restored: the instance already holds one",
+                        view.id, view.symbol
+                    ));
+                    continue;
+                }
+                let Some(market) = self.symbols.get(&view.symbol) else {
+                    continue;
+                };
+                let ind = market.compute();
+                let ctx = Ctx {
+                    session: sid,
+                    strategy,
+                    market,
+                    ind: &ind,
+                    now_ms: now,
+                    stale_ms,
+                    mmr: self
+                        .specs
+                        .get(&view.symbol)
+                        .map_or(self.settings.maintenance_margin_rate, |s| {
+                            s.maintenance_margin_rate
+                        }),
+                    alert_pct: self.settings.liquidation_alert_pct,
+                    contract: self.specs.get(&view.symbol),
+                    alert_interval_ms,
+                };
+                let mut sink = Sink {
+                    events: out,
+                    next_signal_id: &mut self.next_signal_id,
+                    next_position_id: &mut self.next_position_id,
+                    book: &mut session.book,
+                };
+                inst.restore_position(pos, &ctx, &mut sink);
+            }
+        }
+        for reason in refused {
+            self.reject(sid, reason, out);
+        }
     }
 
     fn stop_session(&mut self, id: &str, out: &mut Vec<EngineEvent>) {
@@ -563,6 +653,7 @@ impl Engine {
             return;
         };
         let stale_ms = self.stale_ms();
+        let alert_interval_ms = self.alert_interval_ms();
         if let (Some(strategy), Some(market)) = (
             self.strategies.get(&session.strategy),
             self.symbols.get(symbol),
@@ -578,6 +669,7 @@ impl Engine {
                 mmr: self.maintenance_margin_rate(symbol),
                 alert_pct: self.settings.liquidation_alert_pct,
                 contract: self.specs.get(symbol),
+                alert_interval_ms,
             };
             let mut sink = Sink {
                 events: out,
@@ -655,6 +747,7 @@ impl Engine {
         let strategy = self.strategies.get(&s.strategy)?;
         let market = self.symbols.get(symbol)?;
         let ind = market.compute();
+        let alert_interval_ms = self.alert_interval_ms();
         let ctx = Ctx {
             session,
             strategy,
@@ -665,6 +758,7 @@ impl Engine {
             mmr: self.maintenance_margin_rate(symbol),
             alert_pct: self.settings.liquidation_alert_pct,
             contract: self.specs.get(symbol),
+            alert_interval_ms,
         };
         Some(inst.conditions(&ctx))
     }
@@ -680,6 +774,14 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The newest `trade_history` closed trades of a session, oldest first.
+    pub fn closed_trades(&self, session: &str) -> &[PositionView] {
+        self.sessions
+            .get(session)
+            .map(|s| s.book.closed())
+            .unwrap_or(&[])
     }
 
     /// The newest `signal_history` signals of a session, oldest first.

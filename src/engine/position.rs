@@ -13,20 +13,35 @@
 //!   long entry x (1 - 1/leverage + mmr), short entry x (1 + 1/leverage - mmr).
 //! - distance to liquidation = (mark - liq) / mark x 100 for long, (liq - mark) / mark x 100 for
 //!   short; <= 0 means the mark is at or beyond it.
+//!
+//! Liquidation: once the mark (fair price when known, else last) reaches the liquidation price
+//! (long: mark <= liq, short: mark >= liq) the position is closed AT the liquidation price, no
+//! slippage (the exchange takes the position over there, not at the mark that overshot).
+//! - exit fee = quantity x liq x fee (taken as on any exit).
+//! - price PnL at liq = sign x quantity x (liq - entry) = -size_quote x (1/leverage - mmr)
+//!   = -margin + mmr x size_quote: the maintenance margin is all that is left, and a
+//!   liquidation forfeits it (on MEXC to the insurance fund).
+//! - so realized PnL = -margin - entry fee - exit fee, and pnl_pct = -100 % - fees / margin.
+//!
+//! Hand-worked (the tests check it): 50x short, size 100 USDT at 100 000, mmr 0.5 %, fee 6 bps,
+//! no slippage: quantity 0.001, margin 2, entry fee 0.06, liq = 100 000 x (1 + 0.02 - 0.005) =
+//! 101 500; a mark of 101 600 liquidates at 101 500: exit fee 0.001 x 101 500 x 0.0006 =
+//! 0.0609, realized = -2 - 0.06 - 0.0609 = -2.1209 (-106.045 % of margin).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::settings::{Direction, StrategySettings};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PositionStatus {
     Open,
     Closed,
 }
 
-/// A paper position as shown to clients (`positions` stream).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A paper position as shown to clients (`positions` stream) and as the paper journal keeps it
+/// (`EngineInput::Restore` rebuilds an open position from it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PositionView {
     /// Engine-wide sequence number.
     pub id: u64,
@@ -74,8 +89,9 @@ pub struct PaperPosition {
     fees: f64,
     realized: f64,
     liquidation_price: f64,
-    /// Whether the mark is currently inside the alert distance (alerts fire on entering it).
-    liq_alert_active: bool,
+    /// When the last liquidation alert fired; `None` while the mark is outside the alert
+    /// distance (entering it fires at once, staying inside repeats every interval).
+    liq_alert_at_ms: Option<i64>,
     closed: Option<Closed>,
 }
 
@@ -124,13 +140,60 @@ impl PaperPosition {
             fees: s.size_quote * fee_rate,
             realized: 0.0,
             liquidation_price: liquidation_price(s.direction, entry, s.leverage, mmr),
-            liq_alert_active: false,
+            liq_alert_at_ms: None,
             closed: None,
         }
     }
 
+    /// An open position as a journal kept it: entry, quantity, size, leverage, fees paid,
+    /// liquidation price and id stay as they were; fee rate and slippage come from the
+    /// strategy `s` (they apply to the exit still to come). `None` for a view that is not an
+    /// open position with usable numbers.
+    pub fn restore(v: &PositionView, s: &StrategySettings) -> Option<PaperPosition> {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let usable = v.status == PositionStatus::Open
+            && [
+                v.size_quote,
+                v.quantity,
+                v.leverage,
+                v.entry_price,
+                v.liquidation_price,
+            ]
+            .into_iter()
+            .all(positive)
+            && v.fees.is_finite();
+        if !usable {
+            return None;
+        }
+        Some(PaperPosition {
+            id: v.id,
+            direction: v.direction,
+            size_quote: v.size_quote,
+            leverage: v.leverage,
+            fee_rate: s.fee_bps / 10_000.0,
+            slippage_bps: s.slippage_bps,
+            quantity: v.quantity,
+            entry_price: v.entry_price,
+            mark: if positive(v.mark_price) {
+                v.mark_price
+            } else {
+                v.entry_price
+            },
+            opened_at_ms: v.opened_at_ms,
+            fees: v.fees,
+            realized: 0.0,
+            liquidation_price: v.liquidation_price,
+            liq_alert_at_ms: None,
+            closed: None,
+        })
+    }
+
     pub fn is_open(&self) -> bool {
         self.closed.is_none()
+    }
+
+    pub fn leverage(&self) -> f64 {
+        self.leverage
     }
 
     pub fn margin(&self) -> f64 {
@@ -186,17 +249,55 @@ impl PaperPosition {
         true
     }
 
-    /// Returns the distance when the mark has just come within `alert_pct` of the liquidation
-    /// price (once per crossing: re-arms when the mark moves back out).
-    pub fn liquidation_alert(&mut self, alert_pct: f64) -> Option<f64> {
+    /// Returns the distance when an alert is due: the mark has just come within `alert_pct` of
+    /// the liquidation price, or has stayed inside for `interval_ms` since the last alert. Moving
+    /// back out re-arms it.
+    pub fn liquidation_alert(
+        &mut self,
+        alert_pct: f64,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> Option<f64> {
         if self.closed.is_some() {
             return None;
         }
         let d = self.liquidation_distance_pct();
-        let inside = d <= alert_pct;
-        let fire = inside && !self.liq_alert_active;
-        self.liq_alert_active = inside;
-        fire.then_some(d)
+        if d > alert_pct {
+            self.liq_alert_at_ms = None;
+            return None;
+        }
+        let due = match self.liq_alert_at_ms {
+            None => true,
+            Some(at) => now_ms.saturating_sub(at) >= interval_ms,
+        };
+        if due {
+            self.liq_alert_at_ms = Some(now_ms);
+        }
+        due.then_some(d)
+    }
+
+    /// Whether the mark has reached the liquidation price (long: at or below, short: at or
+    /// above).
+    pub fn liquidation_crossed(&self) -> bool {
+        self.closed.is_none()
+            && match self.direction {
+                Direction::Long => self.mark <= self.liquidation_price,
+                Direction::Short => self.mark >= self.liquidation_price,
+            }
+    }
+
+    /// Liquidates: closes at the liquidation price, no slippage, the isolated margin lost (see
+    /// the module docs). Returns the exit price (= the liquidation price).
+    pub fn liquidate(&mut self, now_ms: i64, reason: String) -> f64 {
+        let exit = self.liquidation_price;
+        self.fees += self.quantity * exit * self.fee_rate;
+        self.realized = -self.margin() - self.fees;
+        self.closed = Some(Closed {
+            exit_price: exit,
+            at_ms: now_ms,
+            reason,
+        });
+        exit
     }
 
     /// Closes at `trade_price` (slipped against us) and returns the exit fill price.
@@ -314,18 +415,103 @@ mod tests {
     }
 
     #[test]
-    fn liquidation_alert_fires_once_per_crossing() {
-        let s = strat(Direction::Long, 0.0, 0.0); // liq 80.5, alert within 2 %
+    fn liquidation_alert_fires_on_entering_and_repeats_while_inside() {
+        let s = strat(Direction::Long, 0.0, 0.0); // liq 80.5, alert within 2 %, every 30 s
         let mut p = PaperPosition::open(1, &s, 0.005, 100.0, 0);
-        assert_eq!(p.liquidation_alert(2.0), None);
+        let every = 30_000;
+        assert_eq!(p.liquidation_alert(2.0, 0, every), None);
         p.set_mark(82.0); // (82 - 80.5) / 82 = 1.83 %
-        let d = p.liquidation_alert(2.0).unwrap();
+        let d = p.liquidation_alert(2.0, 1_000, every).unwrap();
         approx(d, 1.5 / 82.0 * 100.0);
         p.set_mark(81.0);
-        assert_eq!(p.liquidation_alert(2.0), None);
+        // Still inside: nothing until the interval has passed since the last alert...
+        assert_eq!(p.liquidation_alert(2.0, 30_999, every), None);
+        // ...then again, and again one interval later.
+        assert!(p.liquidation_alert(2.0, 31_000, every).is_some());
+        assert_eq!(p.liquidation_alert(2.0, 45_000, every), None);
+        assert!(p.liquidation_alert(2.0, 61_000, every).is_some());
+        // Out re-arms: coming back in fires at once.
         p.set_mark(90.0);
-        assert_eq!(p.liquidation_alert(2.0), None);
+        assert_eq!(p.liquidation_alert(2.0, 62_000, every), None);
         p.set_mark(81.5);
-        assert!(p.liquidation_alert(2.0).is_some());
+        assert!(p.liquidation_alert(2.0, 63_000, every).is_some());
+    }
+
+    /// Strategy for the 50x examples: size 100 USDT, fee 6 bps, no slippage.
+    fn fifty_x(direction: Direction) -> StrategySettings {
+        StrategySettings {
+            leverage: 50.0,
+            size_quote: 100.0,
+            ..strat(direction, 6.0, 0.0)
+        }
+    }
+
+    #[test]
+    fn short_50x_liquidation_hand_worked() {
+        // Short 100 USDT at 100 000, 50x, mmr 0.5 %, fee 6 bps, no slippage:
+        //   quantity = 100 / 100 000 = 0.001; margin = 100 / 50 = 2; entry fee = 100 x 0.0006 = 0.06
+        //   liq = 100 000 x (1 + 1/50 - 0.005) = 100 000 x 1.015 = 101 500
+        //   mark 101 600 (past liq) -> closed AT 101 500:
+        //   exit fee = 0.001 x 101 500 x 0.0006 = 0.0609; fees = 0.1209
+        //   price pnl at liq = -0.001 x 1 500 = -1.5 = -margin + mmr x size (2 - 0.5)
+        //   realized = -margin - fees = -2 - 0.1209 = -2.1209; pnl_pct = -106.045 %
+        let mut p = PaperPosition::open(7, &fifty_x(Direction::Short), 0.005, 100_000.0, 0);
+        approx(p.quantity, 0.001);
+        approx(p.margin(), 2.0);
+        approx(p.fees(), 0.06);
+        approx(p.liquidation_price(), 101_500.0);
+        p.set_mark(101_499.0);
+        assert!(!p.liquidation_crossed());
+        p.set_mark(101_600.0);
+        assert!(p.liquidation_crossed());
+        let exit = p.liquidate(9_000, "liquidated".into());
+        approx(exit, 101_500.0);
+        approx(p.fees(), 0.1209);
+        approx(p.realized(), -2.1209);
+        approx(p.pnl_pct(), -106.045);
+        let v = p.view("s", "BTC_USDT");
+        assert_eq!(v.status, PositionStatus::Closed);
+        approx(v.exit_price.unwrap(), 101_500.0);
+        assert_eq!(v.closed_at_ms, Some(9_000));
+        assert!(
+            !p.liquidation_crossed(),
+            "a closed position is not liquidated twice"
+        );
+    }
+
+    #[test]
+    fn long_50x_liquidation_hand_worked() {
+        // Long 100 USDT at 100 000, 50x, mmr 0.5 %, fee 6 bps, no slippage:
+        //   quantity 0.001, margin 2, entry fee 0.06
+        //   liq = 100 000 x (1 - 1/50 + 0.005) = 100 000 x 0.985 = 98 500
+        //   mark 98 000 (past liq) -> closed AT 98 500:
+        //   exit fee = 0.001 x 98 500 x 0.0006 = 0.0591; fees = 0.1191
+        //   realized = -2 - 0.1191 = -2.1191; pnl_pct = -105.955 %
+        let mut p = PaperPosition::open(8, &fifty_x(Direction::Long), 0.005, 100_000.0, 0);
+        approx(p.liquidation_price(), 98_500.0);
+        p.set_mark(98_500.0); // at the price counts as reached
+        assert!(p.liquidation_crossed());
+        p.set_mark(98_000.0);
+        let exit = p.liquidate(1, "liquidated".into());
+        approx(exit, 98_500.0);
+        approx(p.fees(), 0.1191);
+        approx(p.realized(), -2.1191);
+        approx(p.pnl_pct(), -105.955);
+    }
+
+    #[test]
+    fn restore_keeps_entry_size_leverage_liquidation_and_id() {
+        let s = fifty_x(Direction::Short);
+        let mut p = PaperPosition::open(42, &s, 0.005, 100_000.0, 5);
+        p.set_mark(100_200.0);
+        let v = p.view("s", "BTC_USDT");
+        let r = PaperPosition::restore(&v, &s).unwrap();
+        assert_eq!(r.view("s", "BTC_USDT"), v);
+        let mut closed = v.clone();
+        closed.status = PositionStatus::Closed;
+        assert!(PaperPosition::restore(&closed, &s).is_none());
+        let mut broken = v;
+        broken.quantity = f64::NAN;
+        assert!(PaperPosition::restore(&broken, &s).is_none());
     }
 }

@@ -20,6 +20,12 @@ pub struct EngineSettings {
     /// A `LiquidationRisk` event fires when the mark comes within this many percent of the
     /// liquidation price. Default 2.0.
     pub liquidation_alert_pct: f64,
+    /// While the mark stays inside `liquidation_alert_pct`, the `LiquidationRisk` event repeats
+    /// every this many seconds (it also fires on entering the distance). Default 30.
+    pub liquidation_alert_interval_s: u64,
+    /// Closed paper trades kept per session for `Engine::closed_trades` (the Trades panel).
+    /// Default 200.
+    pub trade_history: usize,
     /// Contract size (base units per contract) per symbol, overriding the exchange's contract
     /// specification. Quote volume of a trade = price x contracts x contract_size.
     pub contract_sizes: BTreeMap<String, f64>,
@@ -32,6 +38,8 @@ impl Default for EngineSettings {
             signal_history: 200,
             maintenance_margin_rate: 0.005,
             liquidation_alert_pct: 2.0,
+            liquidation_alert_interval_s: 30,
+            trade_history: 200,
             contract_sizes: BTreeMap::new(),
         }
     }
@@ -49,6 +57,12 @@ impl EngineSettings {
         }
         if self.signal_history == 0 {
             return Err("engine.signal_history must be at least 1".into());
+        }
+        if self.trade_history == 0 {
+            return Err("engine.trade_history must be at least 1".into());
+        }
+        if self.liquidation_alert_interval_s == 0 {
+            return Err("engine.liquidation_alert_interval_s must be at least 1".into());
         }
         let mmr = self.maintenance_margin_rate;
         if !(mmr.is_finite() && (0.0..1.0).contains(&mmr)) {

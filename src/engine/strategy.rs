@@ -6,6 +6,8 @@
 //! IN_POSITION --any exit condition met / exit signal--> EXIT_SIGNAL
 //! EXIT_SIGNAL --next trade / paper fill, position closed--> COOLDOWN
 //! COOLDOWN --cooldown_s elapsed--> MONITORING
+//! IN_POSITION / EXIT_SIGNAL --mark crossed the liquidation price--> LIQUIDATED
+//! LIQUIDATED --cooldown_s elapsed--> MONITORING
 //! ```
 //! Conditions are evaluated after every input that touches the instance (a market event of its
 //! symbol, or `Tick`), on the values as of that input. "Next trade" = the first accepted trade of
@@ -13,8 +15,15 @@
 //!
 //! Staleness gates entries only: exit conditions may act on stale values (getting out on old
 //! data is the conservative mistake). A pending signal waits for its trade however long it
-//! takes. The paper position is not force-liquidated at the liquidation price; the engine only
-//! raises `LiquidationRisk` (exit conditions such as `pnl_pct <= -x` are expected to fire first).
+//! takes.
+//!
+//! Liquidation is checked on every evaluation with a position, before exit conditions: when the
+//! mark (fair price when known, else last) has reached the liquidation price, the position is
+//! closed at the liquidation price with the isolated margin lost (`position` module docs), a
+//! `liquidation` signal and the closed position go out, and the instance goes to LIQUIDATED,
+//! which is its cooldown. A pending exit signal is overtaken: the exchange does not wait for
+//! our next trade. Inside `liquidation_alert_pct` (but not crossed) `LiquidationRisk` fires on
+//! entering and then every `liquidation_alert_interval_s`.
 
 use super::EngineError;
 use super::condition::{self, Condition, ConditionKind, ConditionProgress, PositionValues};
@@ -96,6 +105,7 @@ pub struct Ctx<'a> {
     pub alert_pct: f64,
     /// The exchange's specification of this symbol's contract, if known: sizes paper orders.
     pub contract: Option<&'a ContractSpec>,
+    pub alert_interval_ms: i64,
 }
 
 /// Where an evaluation writes.
@@ -287,6 +297,17 @@ impl Instance {
                 self.transition(InstanceState::InPosition, reason, ctx, sink);
             }
             InstanceState::ExitSignal => {
+                // This batch may have carried the mark past the liquidation price: then the
+                // liquidation comes first, as on the exchange.
+                if let Some(pos) = self.position.as_mut()
+                    && let Some(mark) = ctx.market.mark(ctx.now_ms, ctx.stale_ms)
+                {
+                    pos.set_mark(mark);
+                    if pos.liquidation_crossed() {
+                        self.liquidate(ctx, sink);
+                        return;
+                    }
+                }
                 let Some(mut pos) = self.position.take() else {
                     // Unreachable by construction; recover to a consistent state.
                     self.transition(
@@ -299,10 +320,9 @@ impl Instance {
                 };
                 let why = self.reason.clone();
                 let exit = pos.close(trade_price, ctx.now_ms, why);
-                sink.book.record_close(&pos);
-                sink.events.push(EngineEvent::PositionClosed(
-                    pos.view(ctx.session, &self.symbol),
-                ));
+                let view = pos.view(ctx.session, &self.symbol);
+                sink.book.record_close(&pos, view.clone());
+                sink.events.push(EngineEvent::PositionClosed(view));
                 let reason = format!(
                     "exit filled at {} USDT (next trade {} - slippage), realized PnL {} USDT; \
                      cooldown {} s",
@@ -318,14 +338,27 @@ impl Instance {
         }
     }
 
-    /// Runs the machine on the current values: cooldown expiry, mark/PnL update and
-    /// liquidation alert, then entry (MONITORING) or exit (IN_POSITION) conditions.
+    /// Runs the machine on the current values: cooldown expiry, mark/PnL update, liquidation
+    /// and its alert, then entry (MONITORING) or exit (IN_POSITION) conditions.
     pub fn evaluate(&mut self, ctx: &Ctx, sink: &mut Sink) {
-        if self.state == InstanceState::Cooldown && ctx.now_ms >= self.cooldown_until_ms {
-            let reason = format!("cooldown of {} s over", ctx.strategy.settings.cooldown_s);
+        let cooling = matches!(
+            self.state,
+            InstanceState::Cooldown | InstanceState::Liquidated
+        );
+        if cooling && ctx.now_ms >= self.cooldown_until_ms {
+            let after = if self.state == InstanceState::Liquidated {
+                " after the liquidation"
+            } else {
+                ""
+            };
+            let reason = format!(
+                "cooldown of {} s{after} over",
+                ctx.strategy.settings.cooldown_s
+            );
             self.transition(InstanceState::Monitoring, reason, ctx, sink);
         }
 
+        let mut crossed = false;
         if let Some(pos) = self.position.as_mut()
             && let Some(mark) = ctx.market.mark(ctx.now_ms, ctx.stale_ms)
         {
@@ -334,7 +367,11 @@ impl Instance {
                     pos.view(ctx.session, &self.symbol),
                 ));
             }
-            if let Some(distance_pct) = pos.liquidation_alert(ctx.alert_pct) {
+            crossed = pos.liquidation_crossed();
+            if !crossed
+                && let Some(distance_pct) =
+                    pos.liquidation_alert(ctx.alert_pct, ctx.now_ms, ctx.alert_interval_ms)
+            {
                 sink.events.push(EngineEvent::LiquidationRisk {
                     session: ctx.session.to_string(),
                     symbol: self.symbol.clone(),
@@ -345,12 +382,66 @@ impl Instance {
                 });
             }
         }
+        if crossed {
+            self.liquidate(ctx, sink);
+            return;
+        }
 
         match self.state {
             InstanceState::Monitoring => self.check_entry(ctx, sink),
             InstanceState::InPosition => self.check_exit(ctx, sink),
             _ => {}
         }
+    }
+
+    /// The mark has crossed the liquidation price: close there, margin lost, LIQUIDATED.
+    fn liquidate(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        let Some(mut pos) = self.position.take() else {
+            return;
+        };
+        let (mark, liq) = (pos.mark, pos.liquidation_price());
+        let reason = format!(
+            "liquidated: mark {} crossed the liquidation price {} ({}x isolated); margin {} lost",
+            fmt_price(mark),
+            fmt_price(liq),
+            fmt_price(pos.leverage()),
+            fmt_price(pos.margin()),
+        );
+        self.signal(
+            ctx.strategy.exit_side(),
+            SignalKind::Liquidation,
+            liq,
+            &reason,
+            ctx,
+            sink,
+        );
+        pos.liquidate(ctx.now_ms, reason.clone());
+        let view = pos.view(ctx.session, &self.symbol);
+        sink.book.record_close(&pos, view.clone());
+        sink.events.push(EngineEvent::PositionClosed(view));
+        self.start_cooldown(ctx);
+        let reason = format!(
+            "{reason}; realized pnl {} incl. fees {}; cooldown {} s",
+            fmt_price(pos.realized()),
+            fmt_price(pos.fees()),
+            ctx.strategy.settings.cooldown_s
+        );
+        self.transition(InstanceState::Liquidated, reason, ctx, sink);
+    }
+
+    /// Puts a restored open position back: the instance is IN_POSITION again.
+    pub fn restore_position(&mut self, pos: PaperPosition, ctx: &Ctx, sink: &mut Sink) {
+        let reason = format!(
+            "position #{} restored from the paper journal (entry {}, liquidation {})",
+            pos.id,
+            fmt_price(pos.entry_price),
+            fmt_price(pos.liquidation_price())
+        );
+        sink.events.push(EngineEvent::PositionOpened(
+            pos.view(ctx.session, &self.symbol),
+        ));
+        self.position = Some(pos);
+        self.transition(InstanceState::InPosition, reason, ctx, sink);
     }
 
     fn check_entry(&mut self, ctx: &Ctx, sink: &mut Sink) {
@@ -433,9 +524,8 @@ impl Instance {
             sink,
         );
         pos.close(price, ctx.now_ms, reason);
-        sink.book.record_close(&pos);
-        sink.events.push(EngineEvent::PositionClosed(
-            pos.view(ctx.session, &self.symbol),
-        ));
+        let view = pos.view(ctx.session, &self.symbol);
+        sink.book.record_close(&pos, view.clone());
+        sink.events.push(EngineEvent::PositionClosed(view));
     }
 }

@@ -327,7 +327,7 @@ fn conditions_view_reports_entry_and_exit_progress() {
 }
 
 #[test]
-fn liquidation_risk_fires_once_per_crossing_from_the_fair_price() {
+fn liquidation_risk_repeats_while_inside_from_the_fair_price() {
     let mut s = strat(&["last > 0"], &["pnl_pct <= -99"]);
     s.slippage_bps = 0.0;
     let mut e = engine_with("l", s);
@@ -357,10 +357,200 @@ fn liquidation_risk_fires_once_per_crossing_from_the_fair_price() {
     assert_eq!(e.positions(S)[0].mark_price, 82.0);
     assert!(risk(&e.apply(ticker(X, 100.0, Some(81.0), None), 4_000)).is_empty());
     assert!(risk(&e.apply(EngineInput::Tick, 5_000)).is_empty());
-    assert!(risk(&e.apply(ticker(X, 100.0, Some(95.0), None), 6_000)).is_empty());
+    // Still inside one `liquidation_alert_interval_s` (30 s) after the first alert: again.
+    assert!(risk(&e.apply(EngineInput::Tick, 32_999)).is_empty());
+    let again = risk(&e.apply(EngineInput::Tick, 33_000));
+    assert_eq!(again.len(), 1);
+    approx(again[0].0, 81.0);
+    assert!(risk(&e.apply(ticker(X, 100.0, Some(95.0), None), 34_000)).is_empty());
     assert_eq!(
-        risk(&e.apply(ticker(X, 100.0, Some(82.0), None), 7_000)).len(),
+        risk(&e.apply(ticker(X, 100.0, Some(82.0), None), 35_000)).len(),
         1
+    );
+}
+
+/// 50x short on a 100 USDT notional at 100 000, no fees or slippage beyond 6 bps taker:
+/// liq 101 500 (see `position` module docs for the hand-worked numbers).
+fn fifty_x_short() -> StrategySettings {
+    let mut s = strat(&["last > 0"], &["pnl_pct <= -500"]);
+    s.direction = Direction::Short;
+    s.leverage = 50.0;
+    s.size_quote = 100.0;
+    s.fee_bps = 6.0;
+    s.slippage_bps = 0.0;
+    s
+}
+
+#[test]
+fn liquidation_closes_at_the_liquidation_price_with_signal_event_and_state() {
+    let mut e = engine_with("x50", fifty_x_short());
+    start(&mut e, "x50", &[X], 0);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 1_000); // entry signal
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 2_000); // filled at 100 000
+    approx(e.positions(S)[0].liquidation_price, 101_500.0);
+    // Last is below the liquidation price but the fair price (the mark) is past it: the mark
+    // decides, and the close is AT 101 500, not at the mark.
+    let ev = e.apply(ticker(X, 101_000.0, Some(101_600.0), None), 3_000);
+    let sig = signals(&ev);
+    assert_eq!(sig.len(), 1);
+    assert_eq!(sig[0].kind, SignalKind::Liquidation);
+    assert_eq!(sig[0].side, SignalSide::Buy);
+    approx(sig[0].price, 101_500.0);
+    assert!(sig[0].reason.contains("liquidated"), "{}", sig[0].reason);
+    let c = closed(&ev);
+    assert_eq!(c.len(), 1);
+    approx(c[0].exit_price.unwrap(), 101_500.0);
+    approx(c[0].realized_pnl, -2.1209); // -margin 2 - fees (0.06 + 0.0609)
+    approx(c[0].fees, 0.1209);
+    assert!(c[0].close_reason.as_deref().unwrap().contains("liquidated"));
+    assert_eq!(
+        transitions(&ev),
+        vec![(InPosition, InstanceState::Liquidated)]
+    );
+    // Order: signal, closed position, state change.
+    let order: Vec<&str> = ev
+        .iter()
+        .filter_map(|x| match x {
+            EngineEvent::Signal(_) => Some("signal"),
+            EngineEvent::PositionClosed(_) => Some("closed"),
+            EngineEvent::StateChange { .. } => Some("state"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec!["signal", "closed", "state"]);
+    assert!(e.positions(S).is_empty());
+    let v = e.session(S).unwrap();
+    approx(v.realized_pnl, -2.1209);
+    assert_eq!((v.closed_trades, v.winning_trades), (1, 0));
+    assert_eq!(e.closed_trades(S).len(), 1);
+    // LIQUIDATED is the cooldown (10 s here): no entry meanwhile, then MONITORING.
+    let ev = e.apply(trade(100_000.0, 1.0, Side::Sell), 12_999);
+    assert!(signals(&ev).is_empty());
+    assert_eq!(e.instances(S)[0].state, InstanceState::Liquidated);
+    let ev = e.apply(EngineInput::Tick, 13_000);
+    assert_eq!(transitions(&ev)[0], (InstanceState::Liquidated, Monitoring));
+}
+
+#[test]
+fn liquidation_overtakes_a_pending_exit() {
+    let mut s = fifty_x_short();
+    s.exit.any = vec!["pnl_pct <= -50".into()];
+    let mut e = engine_with("x50", s);
+    start(&mut e, "x50", &[X], 0);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 1_000);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 2_000);
+    let ev = e.apply(ticker(X, 101_000.0, None, None), 3_000); // -50 %: exit signal
+    assert_eq!(transitions(&ev), vec![(InPosition, ExitSignal)]);
+    let ev = e.apply(ticker(X, 102_000.0, None, None), 4_000); // gap past liq before a trade
+    assert_eq!(
+        transitions(&ev),
+        vec![(ExitSignal, InstanceState::Liquidated)]
+    );
+    approx(closed(&ev)[0].exit_price.unwrap(), 101_500.0);
+
+    // The same with the gap arriving as the trade that would fill the exit: liquidated, not
+    // filled beyond the liquidation price.
+    let mut e = engine_with("x50", fifty_x_short_exit_at(-50.0));
+    start(&mut e, "x50", &[X], 0);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 1_000);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 2_000);
+    e.apply(ticker(X, 101_000.0, None, None), 3_000);
+    let ev = e.apply(trade(102_000.0, 1.0, Side::Buy), 4_000);
+    assert_eq!(
+        transitions(&ev),
+        vec![(ExitSignal, InstanceState::Liquidated)]
+    );
+    approx(closed(&ev)[0].exit_price.unwrap(), 101_500.0);
+}
+
+fn fifty_x_short_exit_at(pnl_pct: f64) -> StrategySettings {
+    let mut s = fifty_x_short();
+    s.exit.any = vec![format!("pnl_pct <= {pnl_pct}")];
+    s
+}
+
+#[test]
+fn restore_gives_back_open_positions_book_and_continues_ids() {
+    let mut e = engine_with("x50", fifty_x_short());
+    start(&mut e, "x50", &[X], 0);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 1_000);
+    e.apply(trade(100_000.0, 1.0, Side::Sell), 2_000);
+    let open = e.positions(S);
+    let sigs = e.signals(S).to_vec();
+    // A closed trade of an earlier run with a higher id than anything this engine made.
+    let mut old = open[0].clone();
+    old.id = 40;
+    old.status = PositionStatus::Closed;
+    old.realized_pnl = 1.25;
+    let book = RestoredBook {
+        realized_pnl: 1.25,
+        fees_closed: 0.12,
+        signals_total: 7,
+        closed_trades: 3,
+        winning_trades: 2,
+        signals: sigs
+            .iter()
+            .map(|s| Signal {
+                id: 90,
+                ..s.clone()
+            })
+            .collect(),
+        closed: vec![old],
+        open: open.clone(),
+    };
+
+    let mut fresh = engine_with("x50", fifty_x_short());
+    start(&mut fresh, "x50", &[X], 10_000);
+    let ev = fresh.apply(
+        EngineInput::Restore {
+            session: S.into(),
+            book: Box::new(book),
+        },
+        10_000,
+    );
+    assert_eq!(transitions(&ev), vec![(Monitoring, InPosition)]);
+    assert_eq!(
+        fresh.positions(S),
+        open,
+        "entry, size, leverage, liq and id kept"
+    );
+    let v = fresh.session(S).unwrap();
+    approx(v.realized_pnl, 1.25);
+    assert_eq!((v.signals, v.closed_trades, v.winning_trades), (7, 3, 2));
+    assert_eq!(fresh.signals(S).len(), 1);
+    assert_eq!(fresh.closed_trades(S)[0].id, 40);
+    // The restored position is live: the mark past liq liquidates it, and ids continue above.
+    let ev = fresh.apply(ticker(X, 101_600.0, None, None), 11_000);
+    let sig = signals(&ev);
+    assert_eq!(sig[0].id, 91);
+    assert_eq!(closed(&ev)[0].id, open[0].id);
+    assert_eq!(fresh.closed_trades(S).len(), 2);
+    // Cooldown over: the tick signals entry, the next trade fills.
+    let mut ev = fresh.apply(EngineInput::Tick, 30_000);
+    ev.extend(fresh.apply(trade(100_000.0, 1.0, Side::Sell), 31_000));
+    let opened: Vec<u64> = ev
+        .iter()
+        .filter_map(|x| match x {
+            EngineEvent::PositionOpened(p) => Some(p.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened, vec![41]);
+    // A position for a symbol the session lacks is refused with a reason, not restored.
+    let mut stray = open[0].clone();
+    stray.symbol = "NOPE_USDT".into();
+    let ev = fresh.apply(
+        EngineInput::Restore {
+            session: S.into(),
+            book: Box::new(RestoredBook {
+                open: vec![stray],
+                ..RestoredBook::default()
+            }),
+        },
+        33_000,
+    );
+    assert!(
+        matches!(&ev[..], [EngineEvent::CommandRejected { reason, .. }] if reason.contains("NOPE_USDT"))
     );
 }
 

@@ -129,7 +129,7 @@ pub enum StoreRow {
         signal_id: i64,
         /// `BUY` or `SELL`.
         side: String,
-        /// `entry`, `exit` or `forced_exit`.
+        /// `entry`, `exit`, `forced_exit` or `liquidation`.
         kind: String,
         price: f64,
         reason: String,

@@ -12,7 +12,7 @@ use crate::client::link::{LinkState, LinkStatus};
 use crate::client::model::{Applied, ClientModel};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::TuiConfig;
-use crate::protocol::{Level, LogEvent, SessionInfo, SignalInfo, StreamName};
+use crate::protocol::{Level, LogEvent, PositionInfo, SessionInfo, SignalInfo, StreamName};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -155,6 +155,14 @@ impl App {
             .rev()
     }
 
+    /// Closed paper trades of the active session, newest first.
+    pub(crate) fn shown_trades(&self) -> impl Iterator<Item = &PositionInfo> {
+        self.active_session()
+            .and_then(|s| self.model.closed.get(&s.id))
+            .into_iter()
+            .flatten()
+    }
+
     /// Decimals of `symbol`'s price from its contract (active session), when known.
     pub(crate) fn price_decimals(&self, symbol: &str) -> Option<u32> {
         let session = self.active_session()?;
@@ -176,6 +184,7 @@ impl App {
             Focus::Watchlist => self.active_session().map_or(0, |s| s.symbols.len()),
             Focus::Signals => self.shown_signals().count(),
             Focus::Events => self.shown_events().count(),
+            Focus::Trades => self.shown_trades().count(),
         }
     }
 
@@ -470,10 +479,16 @@ pub enum Focus {
     Watchlist,
     Signals,
     Events,
+    Trades,
 }
 
 impl Focus {
-    pub const ALL: [Focus; 3] = [Focus::Watchlist, Focus::Signals, Focus::Events];
+    pub const ALL: [Focus; 4] = [
+        Focus::Watchlist,
+        Focus::Signals,
+        Focus::Events,
+        Focus::Trades,
+    ];
 
     fn next(self) -> Focus {
         let i = Focus::ALL.iter().position(|f| *f == self).unwrap_or(0);
@@ -484,6 +499,7 @@ impl Focus {
     pub fn detail_view(self) -> Option<DetailView> {
         match self {
             Focus::Signals => Some(DetailView::Signals),
+            Focus::Trades => Some(DetailView::Trades),
             Focus::Watchlist | Focus::Events => None,
         }
     }
@@ -510,15 +526,17 @@ pub enum DetailView {
     Conditions,
     Signals,
     Positions,
+    Trades,
 }
 
 impl DetailView {
-    pub const ALL: [DetailView; 5] = [
+    pub const ALL: [DetailView; 6] = [
         DetailView::Machines,
         DetailView::Indicators,
         DetailView::Conditions,
         DetailView::Signals,
         DetailView::Positions,
+        DetailView::Trades,
     ];
 
     pub fn title(self) -> &'static str {
@@ -528,6 +546,7 @@ impl DetailView {
             DetailView::Conditions => "Conditions",
             DetailView::Signals => "Signals",
             DetailView::Positions => "Positions",
+            DetailView::Trades => "Trades",
         }
     }
 

@@ -76,6 +76,33 @@ fn position(symbol: &str, entry: f64, mark: f64, alert: bool) -> PositionInfo {
     }
 }
 
+/// A closed paper trade: `realized` net of `fees`, closed `ago_ms` before `NOW`.
+fn trade(
+    id: u64,
+    symbol: &str,
+    direction: &str,
+    (entry, exit): (f64, f64),
+    (realized, fees): (f64, f64),
+    ago_ms: i64,
+    reason: &str,
+) -> PositionInfo {
+    PositionInfo {
+        id,
+        direction: direction.into(),
+        status: PositionStatus::Closed,
+        mark_price: exit,
+        unrealized_pnl: 0.0,
+        realized_pnl: realized,
+        fees,
+        pnl_pct: realized / 20.0 * 100.0,
+        alert: false,
+        closed_at_ms: Some(NOW - ago_ms),
+        exit_price: Some(exit),
+        close_reason: Some(reason.into()),
+        ..position(symbol, entry, exit, false)
+    }
+}
+
 /// The populated screen plus live engine data for `majors`: indicators (ETH stale, XRP
 /// warming up), BTC's conditions (two entry conditions met), two signals and two open
 /// positions (SOL close to liquidation).
@@ -158,10 +185,31 @@ pub(super) fn engine_populated() -> App {
     msg(
         &mut app,
         full(StreamName::Positions, |s| {
-            s.positions = Some(PositionsSnapshot {
+            s.positions = Some(Box::new(PositionsSnapshot {
                 open: vec![
                     position("ETH_USDT", 3498.8, 3512.25, false),
                     position("SOL_USDT", 152.43, 125.1, true),
+                ],
+                // Newest first: a 50x short liquidated, a long that took profit.
+                closed: vec![
+                    trade(
+                        5,
+                        "BTC_USDT",
+                        "short",
+                        (94_100.0, 95_511.5),
+                        (-2.1209, 0.1209),
+                        30_000,
+                        "liquidated: mark 95600 crossed the liquidation price 95511.5 (50x isolated); margin 2 lost",
+                    ),
+                    trade(
+                        3,
+                        "ETH_USDT",
+                        "long",
+                        (3401.2, 3526.35),
+                        (3.6209, 0.1191),
+                        95_000,
+                        "exit condition met: pnl_pct >= 3",
+                    ),
                 ],
                 totals: SessionTotals {
                     started_ms: Some(NOW - 192_000),
@@ -170,8 +218,11 @@ pub(super) fn engine_populated() -> App {
                     fees: 0.12,
                     open_positions: 2,
                     signals: 2,
+                    closed_fees: 0.24,
+                    closed_trades: 2,
+                    winning_trades: 1,
                 },
-            })
+            }))
         }),
     );
     app
@@ -203,9 +254,9 @@ fn engine_detail_views_cycle_at_80x24() {
     // Round trip, and back with `V`.
     assert_eq!(app.detail, DetailView::Machines);
     press(&mut app, KeyCode::Char('V'));
-    assert_eq!(app.detail, DetailView::Positions);
+    assert_eq!(app.detail, DetailView::Trades);
     press(&mut app, KeyCode::Left);
-    assert_eq!(app.detail, DetailView::Signals);
+    assert_eq!(app.detail, DetailView::Positions);
 }
 
 #[test]

@@ -900,6 +900,12 @@ fn enter_opens_the_full_text_and_esc_closes_it() {
     assert!(popup.body.contains("seen 3 times"), "{popup:?}");
     app.update(key(KeyCode::Esc));
 
+    // Trades: none closed in this fixture, so Enter opens nothing.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Trades);
+    app.update(key(KeyCode::Enter));
+    assert!(app.popup().is_none());
+
     // The watchlist: the selected instance with its last reason.
     app.update(key(KeyCode::Char('f')));
     assert_eq!(app.focus, Focus::Watchlist);

@@ -36,6 +36,7 @@ impl Hub {
             if let Some(store) = &self.store {
                 store.send_all(crate::store::rows_from_engine(&ev));
             }
+            self.journal_record(&ev);
             if let EngineEvent::CommandRejected { reason, .. } = ev {
                 rejected.push(reason);
             } else {
@@ -85,6 +86,12 @@ impl Hub {
             } => {
                 if to == InstanceState::Failed {
                     self.note_failed(&session, &symbol, &reason);
+                } else if to == InstanceState::Liquidated {
+                    self.note(
+                        Level::Warn,
+                        "position.liquidated",
+                        format!("{session} {symbol}: {reason}"),
+                    );
                 } else if from == InstanceState::EntrySignal && to == InstanceState::Cooldown {
                     // The paper order was refused (size under the minimum, leverage).
                     self.note(
@@ -113,10 +120,16 @@ impl Hub {
                 let alert = self.engine.settings().liquidation_alert_pct;
                 let info = convert::position(&p, alert);
                 let stream = StreamName::Positions;
+                // A closed position is a trade for the client's list: conflated under a key of
+                // its own so a newer value of the symbol never replaces it unsent.
+                let key = match info.status {
+                    crate::protocol::PositionStatus::Closed => format!("closed #{}", p.id),
+                    crate::protocol::PositionStatus::Open => p.symbol.clone(),
+                };
                 self.publish(
                     stream,
                     Some(&p.session),
-                    Some(&p.symbol),
+                    Some(&key),
                     info,
                     ServerMsg::Position,
                 );
@@ -164,6 +177,52 @@ impl Hub {
             Level::Error,
             "contract.failed",
             format!("{session} {symbol} FAILED: {reason}; not subscribed"),
+        );
+    }
+
+    /// Appends a paper-book change to the journal (synced before it is published). A failing
+    /// disk is reported once, then again only after a write has succeeded in between.
+    fn journal_record(&mut self, ev: &EngineEvent) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        match j.record(ev) {
+            Ok(()) => self.journal_failing = false,
+            Err(e) => {
+                tracing::error!(event = "journal.write_failed", error = %e, "paper journal");
+                if !self.journal_failing {
+                    self.journal_failing = true;
+                    self.note(
+                        Level::Error,
+                        "journal.write_failed",
+                        format!("paper history is not being saved: {e}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gives a just-started session its journaled paper book back.
+    pub(super) fn restore_book(&mut self, sid: &str, now: i64) {
+        let Some(book) = self.journal.as_ref().and_then(|j| j.book(sid)) else {
+            return;
+        };
+        let (open, closed) = (book.open.len(), book.closed_trades);
+        let input = EngineInput::Restore {
+            session: sid.to_string(),
+            book: Box::new(book),
+        };
+        for reason in self.apply_engine(input, now) {
+            self.note(
+                Level::Warn,
+                "journal.restore_refused",
+                format!("{sid}: {reason}"),
+            );
+        }
+        self.note(
+            Level::Info,
+            "journal.restored",
+            format!("session {sid}: paper book restored ({open} open, {closed} closed trades)"),
         );
     }
 
@@ -296,15 +355,21 @@ impl Hub {
             .collect()
     }
 
-    /// Earlier runs' signals (back-filled from QuestDB) then this run's, at most
-    /// `engine.signal_history`, oldest first.
+    /// Earlier runs' signals back-filled from QuestDB, then the engine's (this run's and those
+    /// the paper journal restored), at most `engine.signal_history`, oldest first. Back-filled
+    /// ones the engine already holds (not older than its oldest) are left out.
     pub(super) fn snapshot_signals(&self, sid: &str) -> Vec<SignalInfo> {
-        let earlier = self.backfilled.get(sid).map_or(&[][..], Vec::as_slice);
         let now = self.engine.signals(sid);
+        let first = now.first().map_or(i64::MAX, |s| s.at_ms);
+        let earlier: Vec<&SignalInfo> = self
+            .backfilled
+            .get(sid)
+            .map(|v| v.iter().filter(|s| s.at_ms < first).collect())
+            .unwrap_or_default();
         let cap = self.engine.settings().signal_history;
         let skip = (earlier.len() + now.len()).saturating_sub(cap);
         earlier
-            .iter()
+            .into_iter()
             .cloned()
             .chain(now.iter().map(convert::signal))
             .skip(skip)
@@ -319,6 +384,13 @@ impl Hub {
                 .engine
                 .positions(sid)
                 .iter()
+                .map(|p| convert::position(p, alert))
+                .collect(),
+            closed: self
+                .engine
+                .closed_trades(sid)
+                .iter()
+                .rev()
                 .map(|p| convert::position(p, alert))
                 .collect(),
             totals: convert::totals(self.engine.session(sid).as_ref(), started),

@@ -53,6 +53,7 @@ impl Hub {
             return Err(CmdError::Rejected(reason));
         }
         self.sessions[idx].started_ms = Some(now);
+        self.restore_book(&id, now);
         self.set_state(idx, SessionState::Running);
         self.publish_symbols();
         self.publish_totals(&id);
@@ -182,6 +183,9 @@ impl Hub {
                 fees: 0.0,
                 open_positions: 0,
                 signals: 0,
+                closed_fees: 0.0,
+                closed_trades: 0,
+                winning_trades: 0,
             });
         let status = serde_json::to_value(s.state)
             .ok()

@@ -3,7 +3,7 @@
 //!
 //! Layout: header (1 line), health bar (1-2 lines), session summary (1 line), then the panels.
 //! Wide and tall terminals show every panel at once (watchlist | state machines, indicators |
-//! conditions, signals | positions, events); smaller ones stack the watchlist, ONE detail panel
+//! conditions, signals | positions, trades, events); smaller ones stack the watchlist, ONE detail panel
 //! picked with `next_view` / `prev_view` (a tab line names it) and the events, shrinking the
 //! detail and event panels before the watchlist. Below the minimum size one message says so
 //! instead of a broken layout.
@@ -23,6 +23,7 @@ pub mod scroll;
 mod signals;
 mod store_detail;
 mod summary;
+mod trades;
 mod upstream;
 mod watchlist;
 
@@ -44,7 +45,7 @@ const TABLE_MIN: u16 = 4;
 const DETAIL_MIN: u16 = 7;
 /// Smallest stacked watchlist: borders, header and three rows.
 const WATCHLIST_MIN: u16 = 6;
-/// The signal and position row of the full layout.
+/// The signal and position row, and the closed-trades row, of the full layout.
 const TRADES_H: u16 = 8;
 /// Width of the state-machine and condition panels beside the watchlist and indicators.
 const SIDE_PANEL_W: u16 = 72;
@@ -88,7 +89,7 @@ fn panels(app: &App, frame: &mut Frame, body: Rect) {
     let table_h = rows + 3;
     // Entry and exit conditions of the selected instance, at least six lines.
     let cond_h = (conditions_count(app).max(6) as u16 + 3).max(table_h);
-    let full_h = table_h + cond_h + TRADES_H + EVENTS_MIN;
+    let full_h = table_h + cond_h + 2 * TRADES_H + EVENTS_MIN;
     if body.width >= SIDE_BY_SIDE_WIDTH && body.height >= full_h {
         full_layout(app, frame, body, table_h, cond_h);
     } else {
@@ -97,11 +98,12 @@ fn panels(app: &App, frame: &mut Frame, body: Rect) {
 }
 
 /// Everything at once: watchlist | state machines, indicators | conditions, signals |
-/// positions, events.
+/// positions, closed trades, events.
 fn full_layout(app: &App, frame: &mut Frame, body: Rect, table_h: u16, cond_h: u16) {
-    let [top, middle, trades, events_area] = Layout::vertical([
+    let [top, middle, trades, closed, events_area] = Layout::vertical([
         Constraint::Length(table_h),
         Constraint::Length(cond_h),
+        Constraint::Length(TRADES_H),
         Constraint::Length(TRADES_H),
         Constraint::Fill(1),
     ])
@@ -119,6 +121,7 @@ fn full_layout(app: &App, frame: &mut Frame, body: Rect, table_h: u16, cond_h: u
     let [sig, pos] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(trades);
     signals::render(app, frame, sig);
     positions::render(app, frame, pos);
+    trades::render(app, frame, closed);
     events::render(app, frame, events_area);
 }
 
@@ -135,20 +138,22 @@ fn stacked_layout(app: &App, frame: &mut Frame, body: Rect, table_h: u16, cond_h
     .areas(body);
     watchlist::render(app, frame, wl, detail_h == 0);
     if detail_h > 0 {
-        frame.render_widget(Paragraph::new(tab_line(app)), tabs);
+        frame.render_widget(Paragraph::new(tab_line(app, tabs.width as usize)), tabs);
         match app.detail {
             DetailView::Machines => instances::render(app, frame, detail),
             DetailView::Indicators => indicators::render(app, frame, detail),
             DetailView::Conditions => conditions::render(app, frame, detail),
             DetailView::Signals => signals::render(app, frame, detail),
             DetailView::Positions => positions::render(app, frame, detail),
+            DetailView::Trades => trades::render(app, frame, detail),
         }
     }
     events::render(app, frame, events_area);
 }
 
 /// ` Machines │[Indicators]│ Conditions …  v/V switch`: the active view reversed AND bracketed.
-fn tab_line(app: &App) -> Line<'static> {
+/// The key hint shortens (first key of each command, then no word) to fit `width`.
+fn tab_line(app: &App, width: usize) -> Line<'static> {
     let theme = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     for (i, v) in DetailView::ALL.into_iter().enumerate() {
@@ -163,10 +168,18 @@ fn tab_line(app: &App) -> Line<'static> {
     }
     let next = app.keymap.keys_for(super::keymap::Command::NextView);
     let prev = app.keymap.keys_for(super::keymap::Command::PrevView);
-    spans.push(Span::styled(
+    let first = |keys: &str| keys.split(", ").next().unwrap_or("").to_string();
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let hint = [
         format!("  {next} / {prev} switch"),
-        theme.muted(),
-    ));
+        format!("  {} / {} switch", first(&next), first(&prev)),
+        format!("  {}/{}", first(&next), first(&prev)),
+    ]
+    .into_iter()
+    .find(|h| used + h.chars().count() <= width);
+    if let Some(h) = hint {
+        spans.push(Span::styled(h, theme.muted()));
+    }
     Line::from(spans)
 }
 

@@ -114,7 +114,51 @@ pub fn for_selection(app: &App) -> Option<Popup> {
         Focus::Watchlist => instance(app),
         Focus::Signals => signal(app),
         Focus::Events => event(app),
+        Focus::Trades => trade(app),
     }
+}
+
+fn trade(app: &App) -> Option<Popup> {
+    let t = app.shown_trades().nth(app.cursor(Focus::Trades))?;
+    let d = app.price_decimals(&t.symbol);
+    let price = |p: f64| format::price_in(p, d, usize::MAX);
+    let time = |ms: Option<i64>| {
+        ms.map_or(format::MISSING.to_string(), |ms| {
+            format!("{} {}", app.clock.time(ms), app.clock.label(ms))
+        })
+    };
+    let body = [
+        format!(
+            "{} {} · {}x",
+            t.symbol,
+            t.direction,
+            format::fit_number(t.leverage, 0, usize::MAX)
+        ),
+        format!("Opened: {}", time(Some(t.opened_at_ms))),
+        format!("Closed: {}", time(t.closed_at_ms)),
+        format!(
+            "Size: {} USDT",
+            format::fit_number(t.size_quote, 2, usize::MAX)
+        ),
+        format!("Entry fill: {}", price(t.entry_price)),
+        format!(
+            "Exit fill: {}",
+            t.exit_price.map_or(format::MISSING.to_string(), price)
+        ),
+        format!(
+            "Realized PnL: {} USDT (net of fees)",
+            format::signed(t.realized_pnl, usize::MAX)
+        ),
+        format!("Fees: {} USDT", format::fit_number(t.fees, 4, usize::MAX)),
+        format!(
+            "Why: {}",
+            non_empty(t.close_reason.as_deref().unwrap_or(""))
+        ),
+    ];
+    Some(Popup {
+        title: format!("Trade #{} {}", t.id, t.symbol),
+        body: body.join("\n"),
+    })
 }
 
 fn instance(app: &App) -> Option<Popup> {
@@ -176,6 +220,7 @@ fn signal(app: &App) -> Option<Popup> {
         SignalKind::Entry => "entry",
         SignalKind::Exit => "exit",
         SignalKind::ForcedExit => "forced exit",
+        SignalKind::Liquidation => "liquidation",
     };
     let side = match s.side {
         crate::protocol::Side::Buy => "BUY",

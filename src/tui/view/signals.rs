@@ -54,6 +54,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             SignalKind::Entry => "entry",
             SignalKind::Exit => "exit",
             SignalKind::ForcedExit => "forced",
+            SignalKind::Liquidation => "LIQ",
         };
         let is_sel = focused && i == selected;
         let cells = vec![
