@@ -421,6 +421,7 @@ async fn non_loopback_bind_without_token_is_refused() {
             sessions_file: None,
             store: None,
             store_health: None,
+            market_source: Default::default(),
         },
     )
     .await;

@@ -94,6 +94,7 @@ pub async fn start_persisted(
             sessions_file,
             store: None,
             store_health: None,
+            market_source: Default::default(),
         },
     )
     .await

@@ -52,6 +52,8 @@ pub struct HubSettings {
     pub flush_interval: Duration,
     /// Where sessions persist across restarts; `None`: not persisted.
     pub sessions_file: Option<PathBuf>,
+    /// Told to every client in `health.market`.
+    pub market: crate::protocol::MarketSource,
 }
 
 pub struct HubInputs {
@@ -628,6 +630,7 @@ impl Hub {
         Health {
             backend_started_ms: self.settings.started_ms,
             clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
+            market: self.settings.market,
             upstream: self.upstream.clone(),
             store: self.store_health.clone(),
         }

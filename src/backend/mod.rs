@@ -59,6 +59,8 @@ pub struct BackendInputs {
     pub store: Option<crate::store::StoreHandle>,
     /// The store's health, carried in `Health.store`; `None`: absent from health.
     pub store_health: Option<watch::Receiver<crate::store::StoreHealth>>,
+    /// Whether `market` comes from MEXC or the simulator; clients show which.
+    pub market_source: crate::protocol::MarketSource,
 }
 
 pub struct BackendHandle {
@@ -140,6 +142,7 @@ pub async fn start(
             engine_tick: Duration::from_secs(1),
             flush_interval: Duration::from_millis(250),
             sessions_file: inputs.sessions_file,
+            market: inputs.market_source,
         },
         engine,
         sessions,

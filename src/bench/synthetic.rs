@@ -44,6 +44,7 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
             sessions_file: None,
             store: None,
             store_health: None,
+            market_source: crate::protocol::MarketSource::Simulator,
         },
     )
     .await?;

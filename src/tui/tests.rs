@@ -199,6 +199,7 @@ pub(super) fn populated(palette: Palette) -> App {
                 health: Some(Box::new(Health {
                     backend_started_ms: NOW - 3_600_000,
                     clients: 1,
+                    market: MarketSource::Mexc,
                     upstream: UpstreamHealth {
                         state: UpstreamState::Live,
                         url: "wss://contract.mexc.com/edge".into(),

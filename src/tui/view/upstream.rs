@@ -317,6 +317,7 @@ mod tests {
         let health = Health {
             backend_started_ms: NOW - 3_600_000,
             clients: 1,
+            market: MarketSource::Mexc,
             upstream,
             store,
         };
