@@ -179,6 +179,8 @@ pub struct KeysConfig {
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
     pub upstream: Vec<String>,
+    /// Open the status popup: the whole headline with its causes.
+    pub status: Vec<String>,
     pub bug_report: Vec<String>,
 }
 

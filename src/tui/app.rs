@@ -4,13 +4,15 @@
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
 use super::action::{Action, Effect};
+use super::headline::{self, Freshness, Headline, Inputs, Upstream};
 use super::keymap::{Command, Keymap};
 use super::theme::Theme;
+use super::view::popup::Popup;
 use crate::client::link::{LinkState, LinkStatus};
 use crate::client::model::{Applied, ClientModel};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::TuiConfig;
-use crate::protocol::{SessionInfo, StreamName};
+use crate::protocol::{MarketSource, SessionInfo, StreamName};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use std::collections::BTreeSet;
 
@@ -37,6 +39,14 @@ pub struct App {
     pub(crate) theme: Theme,
     /// Client time when the running recording started (health bar `REC mm:ss`).
     pub(crate) recording_since_ms: Option<i64>,
+    /// Set by `trademon replay`: the screen shows a recording, not the present.
+    pub(crate) replay: Option<ReplayBadge>,
+    /// A text overlay (full status, full text of a row); Esc closes it.
+    pub(crate) popup: Option<Popup>,
+    /// First body line shown in the popup (up/down scroll).
+    pub(crate) popup_scroll: usize,
+    /// The popup is the status popup: its text follows the state while open.
+    status_popup: bool,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
     subscriptions: BTreeSet<Subscription>,
     /// Something visible changed since the last `take_dirty`.
@@ -68,6 +78,10 @@ impl App {
             keymap,
             theme,
             recording_since_ms: None,
+            replay: None,
+            popup: None,
+            popup_scroll: 0,
+            status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
         }
@@ -103,10 +117,76 @@ impl App {
         &self.link
     }
 
-    /// Time since the running recording started, if one runs.
+    /// Time since the running recording started, if one runs. A replay is not recording,
+    /// whatever the recorded screen said.
     pub fn recording_elapsed_ms(&self) -> Option<i64> {
+        if self.replay.is_some() {
+            return None;
+        }
         self.recording_since_ms
             .map(|since| (self.now_ms - since).max(0))
+    }
+
+    /// `trademon replay` tells the screen what it shows (speed, paused, finished).
+    pub fn set_replay(&mut self, badge: Option<ReplayBadge>) {
+        if self.replay != badge {
+            self.replay = badge;
+            self.dirty = true;
+        }
+    }
+
+    pub fn replay(&self) -> Option<ReplayBadge> {
+        self.replay
+    }
+
+    /// Where the market data comes from, as the backend last said; `None` before it did.
+    pub fn market(&self) -> Option<MarketSource> {
+        self.model.health.as_ref().map(|h| h.market)
+    }
+
+    /// The active session's rows by the watchlist's rule: stale (`stale!`) or without data.
+    pub fn freshness(&self) -> Freshness {
+        let Some(session) = self.active_session() else {
+            return Freshness::default();
+        };
+        let market = self.model.market.get(&session.id);
+        let mut f = Freshness {
+            total: session.symbols.len(),
+            ..Freshness::default()
+        };
+        for sym in &session.symbols {
+            match market.and_then(|m| m.get(sym)) {
+                None => f.missing += 1,
+                Some(t) if is_stale(t.age_ms(self.now_ms), self.stale_after_ms) => f.stale += 1,
+                Some(_) => {}
+            }
+        }
+        f
+    }
+
+    /// The health bar's first word (see `tui::headline`).
+    pub fn headline(&self) -> Headline {
+        let upstream = self.model.health.as_ref().map(|h| Upstream {
+            state: h.upstream.state,
+            source: h.upstream.source,
+            cause: h.upstream.cause.as_deref(),
+            rest_error: h.upstream.rest_error.as_deref(),
+        });
+        headline::headline(&Inputs {
+            link: self.link.state,
+            upstream,
+            freshness: self.freshness(),
+            market: self.market().unwrap_or_default(),
+            replay: self.replay.is_some(),
+        })
+    }
+
+    /// Age of the backend's last `health`, for values shown as last known.
+    pub fn health_age_ms(&self) -> Option<i64> {
+        self.model
+            .health
+            .as_ref()
+            .map(|_| (self.now_ms - self.model.health_applied_ms).max(0))
     }
 
     pub fn show_help(&self) -> bool {
@@ -156,6 +236,19 @@ impl App {
     }
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let effects = self.apply(action);
+        if self.status_popup && self.popup.is_some() {
+            // The status popup says what is true now, not when it was opened.
+            let fresh = super::view::status_popup(self);
+            if self.popup.as_ref() != Some(&fresh) {
+                self.popup = Some(fresh);
+                self.dirty = true;
+            }
+        }
+        effects
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(key) => self.on_key(key),
             Action::Resize(w, h) => {
@@ -234,7 +327,11 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
-        // Esc always closes the overlay, whatever the keymap says.
+        // Esc always closes the overlay, whatever the keymap says; the popup is on top.
+        if self.popup.is_some() && key.code == KeyCode::Esc {
+            self.close_popup();
+            return Vec::new();
+        }
         if self.show_help && key.code == KeyCode::Esc {
             self.show_help = false;
             self.dirty = true;
@@ -255,6 +352,19 @@ impl App {
             Command::Record => return vec![Effect::ToggleRecording],
             Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
+            Command::Status if self.status_popup && self.popup.is_some() => self.close_popup(),
+            Command::Status => {
+                self.popup = Some(super::view::status_popup(self));
+                self.popup_scroll = 0;
+                self.status_popup = true;
+            }
+            Command::Up if self.popup.is_some() => {
+                self.popup_scroll = self.popup_scroll.saturating_sub(1)
+            }
+            Command::Down if self.popup.is_some() => {
+                let lines = self.popup.as_ref().map_or(0, |p| p.body.lines().count());
+                self.popup_scroll = (self.popup_scroll + 1).min(lines.saturating_sub(1));
+            }
             Command::Upstream => self.show_upstream = !self.show_upstream,
             Command::Up if self.show_upstream => {
                 self.upstream_scroll = self.upstream_scroll.saturating_sub(1)
@@ -281,6 +391,13 @@ impl App {
         Vec::new()
     }
 
+    fn close_popup(&mut self) {
+        self.popup = None;
+        self.popup_scroll = 0;
+        self.status_popup = false;
+        self.dirty = true;
+    }
+
     fn switch_to(&mut self, index: usize) {
         if index != self.active {
             self.active = index;
@@ -296,6 +413,30 @@ impl App {
         }
         let rows = self.active_session().map_or(0, |s| s.symbols.len());
         self.selected = self.selected.min(rows.saturating_sub(1));
+    }
+}
+
+/// What `trademon replay` shows about itself on the screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayBadge {
+    pub speed: f64,
+    pub paused: bool,
+    pub finished: bool,
+}
+
+impl ReplayBadge {
+    /// `REPLAY ×4`, `REPLAY ×0.5 paused`, `REPLAY finished`.
+    pub fn label(&self) -> String {
+        if self.finished {
+            return "REPLAY finished".into();
+        }
+        let speed = format!("{:.2}", self.speed);
+        let speed = speed.trim_end_matches('0').trim_end_matches('.');
+        if self.paused {
+            format!("REPLAY ×{speed} paused")
+        } else {
+            format!("REPLAY ×{speed}")
+        }
     }
 }
 

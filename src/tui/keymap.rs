@@ -19,6 +19,8 @@ pub enum Command {
     Reconnect,
     Record,
     Upstream,
+    /// The full status (headline, its causes, the link details) in a popup.
+    Status,
     BugReport,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
@@ -39,6 +41,7 @@ impl Command {
             Command::Reconnect => "reconnect",
             Command::Record => "record",
             Command::Upstream => "upstream",
+            Command::Status => "status",
             Command::BugReport => "bug_report",
             Command::Session(_) => "session",
         }
@@ -58,6 +61,7 @@ impl Command {
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
             Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
+            Command::Status => "show the full status: headline, causes, link details",
             Command::BugReport => "write a bug-report bundle",
             Command::Session(_) => "jump to session N",
         }
@@ -240,7 +244,7 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
-        let table: [(Command, &Vec<String>); 12] = [
+        let table: [(Command, &Vec<String>); 13] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -252,6 +256,7 @@ impl Keymap {
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),
             (Command::Upstream, &keys.upstream),
+            (Command::Status, &keys.status),
             (Command::BugReport, &keys.bug_report),
         ];
         let mut bindings: Vec<Binding> = Vec::new();

@@ -376,7 +376,7 @@ fn screens_show_whole_numbers_stale_marks_and_missing_data() {
             "149.87",
             "stale!",
             "no data",
-            "Reconnecting… attempt 3, next in 4.2 s",
+            "↻ Reconnecting… — backend link, attempt 3, next in 4.2 s",
             "last known",
             "×3",
         ] {

@@ -39,6 +39,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let width = inner.width as usize;
     let mut lines: Vec<Line<'static>> = vec![summary(up, width)];
+    // Why the exchange link is not live, whole: wrapped, never cut.
+    for (label, text) in [("cause: ", &up.cause), ("REST fallback: ", &up.rest_error)] {
+        if let Some(text) = text {
+            lines.extend(wrapped(label, text, width, theme.warn()));
+        }
+    }
     for c in &up.connections {
         lines.push(connection(app, c, width));
     }
@@ -105,6 +111,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `label` then `text`, broken into lines of `width` characters.
+fn wrapped(label: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    let chars: Vec<char> = format!("{label}{text}").chars().collect();
+    chars
+        .chunks(width.max(1))
+        .map(|c| Line::styled(c.iter().collect::<String>(), style))
+        .collect()
 }
 
 fn state_word(s: UpstreamState) -> &'static str {
