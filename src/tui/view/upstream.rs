@@ -17,10 +17,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let key = app.keymap.keys_for(crate::tui::keymap::Command::Upstream);
     let store = app.model.health.as_ref().and_then(|h| h.store.as_ref());
+    let venue = match app.market() {
+        Some(crate::protocol::MarketSource::Simulator) => "Simulated market (DEMO, not MEXC)",
+        _ => "MEXC upstream",
+    };
     let what = if store.is_some() {
-        "MEXC upstream and QuestDB"
+        format!("{venue} and QuestDB")
     } else {
-        "MEXC upstream"
+        venue.to_string()
     };
     let block = Block::bordered()
         .border_style(theme.border())
