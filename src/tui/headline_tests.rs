@@ -303,8 +303,9 @@ fn a_long_cause_is_cut_with_a_hint_and_shown_whole() {
     assert!(flat.contains("regional edge proxy"), "{screen}");
     insta::assert_snapshot!("status_popup_80x24", screen);
     // The popup follows the state while open (ages move), and Esc closes it.
-    app.update(Action::Tick(NOW + 5_000));
     assert!(text(&app, 80, 24).contains("ETH_USDT (1m)"));
+    app.update(Action::Tick(NOW + 60_000));
+    assert!(text(&app, 80, 24).contains("ETH_USDT (2m)"));
     press(&mut app, KeyCode::Esc);
     assert!(app.popup.is_none());
     // The `u` view has the cause whole too.
