@@ -187,6 +187,8 @@ pub struct KeysConfig {
     pub reconnect: Vec<String>,
     pub record: Vec<String>,
     pub upstream: Vec<String>,
+    /// Open the status popup: the whole headline with its causes.
+    pub status: Vec<String>,
     pub bug_report: Vec<String>,
     /// Move the focus (which list `up`/`down` move in) to the next list.
     pub focus: Vec<String>,

@@ -217,6 +217,11 @@ pub async fn start_embedded(
             })),
             store: store.clone(),
             store_health,
+            market_source: if demo {
+                crate::protocol::MarketSource::Simulator
+            } else {
+                crate::protocol::MarketSource::Mexc
+            },
         },
     )
     .await;

@@ -529,6 +529,14 @@ pub struct UpstreamHealth {
     /// Every (channel, symbol) subscription, for the TUI's upstream detail view.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<UpstreamStream>,
+    /// Why the exchange WebSocket is not live, in a few words (`unreachable: DNS lookup failed`,
+    /// `connection lost: closed by server (1006)`); absent while every connection is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// The REST fallback's last failure (`HTTP 503`, `connection refused`); absent while it
+    /// succeeds or is not running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_error: Option<String>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -549,6 +557,8 @@ impl Default for UpstreamHealth {
             connections: Vec::new(),
             malformed_frames: 0,
             streams: Vec::new(),
+            cause: None,
+            rest_error: None,
         }
     }
 }
@@ -593,10 +603,24 @@ pub struct UpstreamStream {
     pub error: Option<String>,
 }
 
+/// Where the backend's market data comes from. A simulated market must never pass for MEXC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketSource {
+    /// The real exchange (also what a backend that predates this field means).
+    #[default]
+    Mexc,
+    /// The built-in simulator (`--demo`).
+    Simulator,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub backend_started_ms: i64,
     pub clients: u32,
+    /// Live MEXC or the simulator.
+    #[serde(default)]
+    pub market: MarketSource,
     pub upstream: UpstreamHealth,
     /// The QuestDB writer; absent when the store is not running.
     #[serde(default, skip_serializing_if = "Option::is_none")]

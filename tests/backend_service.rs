@@ -422,6 +422,7 @@ async fn non_loopback_bind_without_token_is_refused() {
             paper_journal: None,
             store: None,
             store_health: None,
+            market_source: Default::default(),
         },
     )
     .await;

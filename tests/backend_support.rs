@@ -95,6 +95,7 @@ pub async fn start_persisted(
             paper_journal: None,
             store: None,
             store_health: None,
+            market_source: Default::default(),
         },
     )
     .await

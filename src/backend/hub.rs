@@ -54,6 +54,8 @@ pub struct HubSettings {
     pub sessions_file: Option<PathBuf>,
     /// The paper journal; `None`: paper books are not kept.
     pub paper_journal: Option<super::journal::JournalSettings>,
+    /// Told to every client in `health.market`.
+    pub market: crate::protocol::MarketSource,
 }
 
 pub struct HubInputs {
@@ -655,6 +657,7 @@ impl Hub {
         Health {
             backend_started_ms: self.settings.started_ms,
             clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
+            market: self.settings.market,
             upstream: self.upstream.clone(),
             store: self.store_health.clone(),
         }

@@ -64,6 +64,8 @@ pub struct BackendInputs {
     pub store: Option<crate::store::StoreHandle>,
     /// The store's health, carried in `Health.store`; `None`: absent from health.
     pub store_health: Option<watch::Receiver<crate::store::StoreHealth>>,
+    /// Whether `market` comes from MEXC or the simulator; clients show which.
+    pub market_source: crate::protocol::MarketSource,
 }
 
 pub struct BackendHandle {
@@ -151,6 +153,7 @@ pub async fn start(
                 signal_cap: cfg.engine.signal_history,
                 trade_cap: cfg.engine.trade_history,
             }),
+            market: inputs.market_source,
         },
         engine,
         sessions,

@@ -45,6 +45,7 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
             paper_journal: None,
             store: None,
             store_health: None,
+            market_source: crate::protocol::MarketSource::Simulator,
         },
     )
     .await?;

@@ -189,6 +189,7 @@ pub fn screen_text(buf: &Buffer) -> String {
 
 /// Replay into the real terminal at the recorded pace times `speed`. Keys: q quits, space
 /// pauses. The frame keeps the recorded size (a fixed viewport), whatever this terminal is.
+/// The screen says `REPLAY ×speed` (`paused`, `finished`): a replay must never look live.
 pub fn interactive(dir: &Path, speed: f64) -> color_eyre::Result<()> {
     play(Replayer::open(dir)?, speed)
 }
@@ -222,8 +223,19 @@ pub fn play(mut r: Replayer, speed: f64) -> color_eyre::Result<()> {
         )?;
         let mut last_t = 0u64;
         let mut paused = false;
-        // Waits `ms` of recorded time, handling keys; false when the user quits.
-        let wait = |ms: u64, paused: &mut bool| -> color_eyre::Result<bool> {
+        let badge = |paused: bool, finished: bool| crate::tui::app::ReplayBadge {
+            speed,
+            paused,
+            finished,
+        };
+        // Waits `ms` of recorded time, handling keys; false when the user quits. A pause
+        // toggle redraws at once so the badge never claims the replay runs while it waits.
+        let wait = |ms: u64,
+                    paused: &mut bool,
+                    finished: bool,
+                    r: &mut Replayer,
+                    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>|
+         -> color_eyre::Result<bool> {
             let mut left = Duration::from_secs_f64(ms as f64 / 1000.0 / speed);
             loop {
                 let slice = if *paused {
@@ -237,7 +249,11 @@ pub fn play(mut r: Replayer, speed: f64) -> color_eyre::Result<()> {
                     {
                         match k.code {
                             KeyCode::Char('q') | KeyCode::Esc => return Ok(false),
-                            KeyCode::Char(' ') => *paused = !*paused,
+                            KeyCode::Char(' ') if !finished => {
+                                *paused = !*paused;
+                                r.app.set_replay(Some(badge(*paused, finished)));
+                                terminal.draw(|f| view(&r.app, f))?;
+                            }
                             _ => {}
                         }
                     }
@@ -254,7 +270,13 @@ pub fn play(mut r: Replayer, speed: f64) -> color_eyre::Result<()> {
             match step {
                 Step::Applied => {}
                 Step::Draw => {
-                    if !wait(t.saturating_sub(last_t), &mut paused)? {
+                    if !wait(
+                        t.saturating_sub(last_t),
+                        &mut paused,
+                        false,
+                        &mut r,
+                        &mut terminal,
+                    )? {
                         return Ok(());
                     }
                     last_t = t;
@@ -262,13 +284,16 @@ pub fn play(mut r: Replayer, speed: f64) -> color_eyre::Result<()> {
                     if terminal.get_frame().area() != area {
                         terminal.resize(area)?;
                     }
+                    r.app.set_replay(Some(badge(paused, false)));
                     terminal.draw(|f| view(&r.app, f))?;
                 }
                 Step::End => break,
             }
         }
-        // Keep the last screen until q.
-        while wait(60_000, &mut paused)? {}
+        // Keep the last screen until q, saying that nothing more will come.
+        r.app.set_replay(Some(badge(false, true)));
+        terminal.draw(|f| view(&r.app, f))?;
+        while wait(60_000, &mut paused, true, &mut r, &mut terminal)? {}
         Ok(())
     })();
     crate::tui::terminal::restore();

@@ -5,6 +5,7 @@
 
 use super::action::{Action, Effect};
 use super::format::Clock;
+use super::headline::{self, Freshness, Headline, Inputs, Upstream};
 use super::keymap::{Command, Keymap};
 use super::theme::Theme;
 use super::view::popup::Popup;
@@ -12,7 +13,9 @@ use crate::client::link::{LinkState, LinkStatus};
 use crate::client::model::{Applied, ClientModel};
 use crate::client::{ClientCommand, ClientEvent, Subscription};
 use crate::config::TuiConfig;
-use crate::protocol::{Level, LogEvent, PositionInfo, SessionInfo, SignalInfo, StreamName};
+use crate::protocol::{
+    Level, LogEvent, MarketSource, PositionInfo, SessionInfo, SignalInfo, StreamName,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,7 +40,8 @@ pub struct App {
     pub(crate) focus: Focus,
     /// Selected row of each scrolling list other than the watchlist (0 = the newest row).
     pub(crate) cursors: BTreeMap<Focus, usize>,
-    /// Full text of a row, drawn over everything; `popup_scroll` is its first line.
+    /// A text overlay (full status, full text of a row), drawn over everything; Esc closes it;
+    /// `popup_scroll` is its first line.
     pub(crate) popup: Option<Popup>,
     pub(crate) popup_scroll: u16,
     /// Times on screen are in this zone (`tui.timezone`).
@@ -49,6 +53,10 @@ pub struct App {
     pub(crate) theme: Theme,
     /// Client time when the running recording started (health bar `REC mm:ss`).
     pub(crate) recording_since_ms: Option<i64>,
+    /// Set by `trademon replay`: the screen shows a recording, not the present.
+    pub(crate) replay: Option<ReplayBadge>,
+    /// The popup is the status popup: its text follows the state while open.
+    status_popup: bool,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
     subscriptions: BTreeSet<Subscription>,
     /// Something visible changed since the last `take_dirty`.
@@ -87,6 +95,8 @@ impl App {
             keymap,
             theme,
             recording_since_ms: None,
+            replay: None,
+            status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
         }
@@ -122,10 +132,76 @@ impl App {
         &self.link
     }
 
-    /// Time since the running recording started, if one runs.
+    /// Time since the running recording started, if one runs. A replay is not recording,
+    /// whatever the recorded screen said.
     pub fn recording_elapsed_ms(&self) -> Option<i64> {
+        if self.replay.is_some() {
+            return None;
+        }
         self.recording_since_ms
             .map(|since| (self.now_ms - since).max(0))
+    }
+
+    /// `trademon replay` tells the screen what it shows (speed, paused, finished).
+    pub fn set_replay(&mut self, badge: Option<ReplayBadge>) {
+        if self.replay != badge {
+            self.replay = badge;
+            self.dirty = true;
+        }
+    }
+
+    pub fn replay(&self) -> Option<ReplayBadge> {
+        self.replay
+    }
+
+    /// Where the market data comes from, as the backend last said; `None` before it did.
+    pub fn market(&self) -> Option<MarketSource> {
+        self.model.health.as_ref().map(|h| h.market)
+    }
+
+    /// The active session's rows by the watchlist's rule: stale (`stale!`) or without data.
+    pub fn freshness(&self) -> Freshness {
+        let Some(session) = self.active_session() else {
+            return Freshness::default();
+        };
+        let market = self.model.market.get(&session.id);
+        let mut f = Freshness {
+            total: session.symbols.len(),
+            ..Freshness::default()
+        };
+        for sym in &session.symbols {
+            match market.and_then(|m| m.get(sym)) {
+                None => f.missing += 1,
+                Some(t) if is_stale(t.age_ms(self.now_ms), self.stale_after_ms) => f.stale += 1,
+                Some(_) => {}
+            }
+        }
+        f
+    }
+
+    /// The health bar's first word (see `tui::headline`).
+    pub fn headline(&self) -> Headline {
+        let upstream = self.model.health.as_ref().map(|h| Upstream {
+            state: h.upstream.state,
+            source: h.upstream.source,
+            cause: h.upstream.cause.as_deref(),
+            rest_error: h.upstream.rest_error.as_deref(),
+        });
+        headline::headline(&Inputs {
+            link: self.link.state,
+            upstream,
+            freshness: self.freshness(),
+            market: self.market().unwrap_or_default(),
+            replay: self.replay.is_some(),
+        })
+    }
+
+    /// Age of the backend's last `health`, for values shown as last known.
+    pub fn health_age_ms(&self) -> Option<i64> {
+        self.model
+            .health
+            .as_ref()
+            .map(|_| (self.now_ms - self.model.health_applied_ms).max(0))
     }
 
     pub fn show_help(&self) -> bool {
@@ -236,6 +312,19 @@ impl App {
     }
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let effects = self.apply(action);
+        if self.status_popup && self.popup.is_some() {
+            // The status popup says what is true now, not when it was opened.
+            let fresh = super::view::status_popup(self);
+            if self.popup.as_ref() != Some(&fresh) {
+                self.popup = Some(fresh);
+                self.dirty = true;
+            }
+        }
+        effects
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(key) => self.on_key(key),
             Action::Resize(w, h) => {
@@ -338,6 +427,11 @@ impl App {
             Command::Record => return vec![Effect::ToggleRecording],
             Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
+            Command::Status => {
+                self.popup = Some(super::view::status_popup(self));
+                self.popup_scroll = 0;
+                self.status_popup = true;
+            }
             Command::Upstream => self.show_upstream = !self.show_upstream,
             Command::Up if self.show_upstream => self.move_upstream(-1),
             Command::Down if self.show_upstream => self.move_upstream(1),
@@ -369,10 +463,9 @@ impl App {
     /// quit quits; the rest is ignored so nothing changes unseen behind the popup.
     fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let command = self.keymap.lookup(&key);
-        if key.code == KeyCode::Esc || command == Some(Command::Open) {
-            self.popup = None;
-            self.popup_scroll = 0;
-            self.dirty = true;
+        let status_again = self.status_popup && command == Some(Command::Status);
+        if key.code == KeyCode::Esc || command == Some(Command::Open) || status_again {
+            self.close_popup();
             return Vec::new();
         }
         let page = self.page() as u16;
@@ -439,6 +532,13 @@ impl App {
         }
     }
 
+    fn close_popup(&mut self) {
+        self.popup = None;
+        self.popup_scroll = 0;
+        self.status_popup = false;
+        self.dirty = true;
+    }
+
     fn switch_to(&mut self, index: usize) {
         if index != self.active {
             self.active = index;
@@ -501,6 +601,30 @@ impl Focus {
             Focus::Signals => Some(DetailView::Signals),
             Focus::Trades => Some(DetailView::Trades),
             Focus::Watchlist | Focus::Events => None,
+        }
+    }
+}
+
+/// What `trademon replay` shows about itself on the screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayBadge {
+    pub speed: f64,
+    pub paused: bool,
+    pub finished: bool,
+}
+
+impl ReplayBadge {
+    /// `REPLAY ×4`, `REPLAY ×0.5 paused`, `REPLAY finished`.
+    pub fn label(&self) -> String {
+        if self.finished {
+            return "REPLAY finished".into();
+        }
+        let speed = format!("{:.2}", self.speed);
+        let speed = speed.trim_end_matches('0').trim_end_matches('.');
+        if self.paused {
+            format!("REPLAY ×{speed} paused")
+        } else {
+            format!("REPLAY ×{speed}")
         }
     }
 }

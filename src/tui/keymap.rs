@@ -19,6 +19,8 @@ pub enum Command {
     Reconnect,
     Record,
     Upstream,
+    /// The full status (headline, its causes, the link details) in a popup.
+    Status,
     BugReport,
     Focus,
     Open,
@@ -43,6 +45,7 @@ impl Command {
             Command::Reconnect => "reconnect",
             Command::Record => "record",
             Command::Upstream => "upstream",
+            Command::Status => "status",
             Command::BugReport => "bug_report",
             Command::Focus => "focus",
             Command::Open => "open",
@@ -66,8 +69,9 @@ impl Command {
             Command::Reconnect => "reconnect now (resets the backoff)",
             Command::Record => "start or stop recording",
             Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
+            Command::Status => "show the full status: headline, causes, link details",
             Command::BugReport => "write a bug-report bundle",
-            Command::Focus => "focus the next list (watchlist, signals, events)",
+            Command::Focus => "focus the next list (watchlist, signals, events, trades)",
             Command::Open => "open the selected row's full text",
             Command::PageUp => "scroll the focused list a page up",
             Command::PageDown => "scroll the focused list a page down",
@@ -280,7 +284,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 16] = [
+        let table: [(Command, &Vec<String>); 17] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -292,6 +296,7 @@ impl Keymap {
             (Command::Reconnect, &keys.reconnect),
             (Command::Record, &keys.record),
             (Command::Upstream, &keys.upstream),
+            (Command::Status, &keys.status),
             (Command::BugReport, &keys.bug_report),
             (Command::Focus, &keys.focus),
             (Command::Open, &keys.open),

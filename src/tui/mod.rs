@@ -5,6 +5,7 @@
 pub mod action;
 pub mod app;
 pub mod format;
+pub mod headline;
 pub mod keymap;
 pub mod recording;
 pub mod render;
@@ -24,5 +25,7 @@ pub use view::view;
 mod contract_tests;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod headline_tests;
 #[cfg(test)]
 mod tests;

@@ -201,6 +201,7 @@ pub(super) fn populated(palette: Palette) -> App {
                 health: Some(Box::new(Health {
                     backend_started_ms: NOW - 3_600_000,
                     clients: 1,
+                    market: MarketSource::Mexc,
                     upstream: UpstreamHealth {
                         state: UpstreamState::Live,
                         url: "wss://contract.mexc.com/edge".into(),
@@ -379,7 +380,7 @@ fn screens_show_whole_numbers_stale_marks_and_missing_data() {
             "149.87",
             "stale!",
             "no data",
-            "Reconnecting… attempt 3, next in 4.2 s",
+            "↻ Reconnecting… — backend link, attempt 3, next in 4.2 s",
             "last known",
             "×3",
         ] {

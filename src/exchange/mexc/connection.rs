@@ -45,37 +45,53 @@ pub struct Ending {
     pub initiator: Initiator,
     pub code: u16,
     pub reason: String,
+    /// The same in a few words for the health `cause` (`reason` keeps the full text for logs).
+    pub cause: String,
 }
 
 impl Ending {
     pub fn local(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
         Ending {
             initiator: Initiator::Local,
             code: CODE_NORMAL,
-            reason: reason.into(),
+            cause: super::cause::shorten(&reason),
+            reason,
         }
     }
 
     pub fn transport(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
         Ending {
             initiator: Initiator::Transport,
             code: CODE_ABNORMAL,
-            reason: reason.into(),
+            cause: super::cause::shorten(&reason),
+            reason,
         }
     }
 
     /// The peer's close frame (`None`: a close frame without status).
     pub fn remote(frame: Option<&CloseFrame>) -> Self {
         match frame {
-            Some(f) => Ending {
-                initiator: Initiator::Remote,
-                code: u16::from(f.code),
-                reason: f.reason.to_string(),
-            },
+            Some(f) => {
+                let code = u16::from(f.code);
+                let cause = if f.reason.is_empty() {
+                    format!("closed by server ({code})")
+                } else {
+                    super::cause::shorten(&format!("closed by server ({code}): {}", f.reason))
+                };
+                Ending {
+                    initiator: Initiator::Remote,
+                    code,
+                    reason: f.reason.to_string(),
+                    cause,
+                }
+            }
             None => Ending {
                 initiator: Initiator::Remote,
                 code: CODE_NO_STATUS,
                 reason: String::new(),
+                cause: format!("closed by server ({CODE_NO_STATUS})"),
             },
         }
     }
@@ -88,8 +104,12 @@ impl Ending {
                 initiator: Initiator::Remote,
                 code: CODE_ABNORMAL,
                 reason: format!("HTTP {} on upgrade", resp.status()),
+                cause: format!("HTTP {}", resp.status()),
             },
-            other => Ending::transport(other.to_string()),
+            other => Ending {
+                cause: super::cause::human(other),
+                ..Ending::transport(other.to_string())
+            },
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct HealthTracker {
     pub conn_id: String,
     pub reconnects: u64,
     pub last_close: Option<CloseInfo>,
+    /// Why this connection is not up, in a few words; `None` while connected.
+    pub cause: Option<String>,
     connected_at: Option<Instant>,
     /// Not connected since (None while connected). Starts at creation: connecting is down.
     down_since: Option<Instant>,
@@ -44,6 +46,8 @@ pub struct ShardReport {
     pub ready: bool,
     /// The task ended (stopped); its report is final.
     pub ended: bool,
+    /// Why the connection is not up (see `HealthTracker::cause`).
+    pub cause: Option<String>,
 }
 
 impl HealthTracker {
@@ -53,6 +57,7 @@ impl HealthTracker {
             conn_id: String::new(),
             reconnects: 0,
             last_close: None,
+            cause: None,
             connected_at: None,
             down_since: Some(now),
             last_pong: None,
@@ -66,14 +71,17 @@ impl HealthTracker {
         self.connected_at = Some(now);
         self.down_since = None;
         self.last_pong = None;
+        self.cause = None;
     }
 
-    pub fn disconnected(&mut self, now: Instant, close: CloseInfo) {
+    /// The connection ended or never opened; `cause` is what the headline will say.
+    pub fn disconnected(&mut self, now: Instant, close: CloseInfo, cause: String) {
         self.state = UpstreamState::Reconnecting;
         self.connected_at = None;
         self.down_since.get_or_insert(now);
         self.last_pong = None;
         self.last_close = Some(close);
+        self.cause = Some(cause);
     }
 
     pub fn pong(&mut self, now: Instant) {
@@ -107,14 +115,17 @@ impl HealthTracker {
             symbols: subs.desired().clone(),
             ready: self.connected_at.is_some() && subs.ready(),
             ended: false,
+            cause: self.cause.clone(),
         }
     }
 }
 
 /// What the REST fallback contributes to health.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestStatus {
     pub active: bool,
+    /// Its last failure, `None` after a success.
+    pub error: Option<String>,
 }
 
 /// Merge connection reports (primaries first; rotation successors only add a connection
@@ -177,6 +188,17 @@ pub fn aggregate(
             .collect(),
         malformed_frames,
         streams,
+        // The first connection that is down speaks for all: sharded connections to one
+        // host fail for the same reason.
+        cause: if all_live {
+            None
+        } else {
+            primaries
+                .iter()
+                .filter(|r| r.connected_at.is_none())
+                .find_map(|r| r.cause.clone())
+        },
+        rest_error: if rest.active { rest.error } else { None },
     }
 }
 
@@ -257,6 +279,7 @@ mod tests {
                 reason: "eof".into(),
                 at_ms: 1,
             },
+            "connection lost: eof".into(),
         );
         let down = h.snapshot(ms(400), &subs);
         let mut other = HealthTracker::new(t0);
@@ -275,17 +298,20 @@ mod tests {
         assert_eq!(up.last_data_age_ms, Some(400));
         assert_eq!(up.last_close.map(|c| c.code), Some(1006));
         assert_eq!(up.malformed_frames, 3);
-        let up = aggregate(
-            "ws://x",
-            &[&down, &live],
-            &[],
-            RestStatus { active: true },
-            0,
-            ms(400),
-        );
+        assert_eq!(up.cause.as_deref(), Some("connection lost: eof"));
+        assert_eq!(up.rest_error, None);
+        let rest_failing = RestStatus {
+            active: true,
+            error: Some("connection refused".into()),
+        };
+        let up = aggregate("ws://x", &[&down, &live], &[], rest_failing, 0, ms(400));
         assert_eq!(
             (up.state, up.source),
             (UpstreamState::RestPolling, DataSource::Rest)
         );
+        assert_eq!(up.rest_error.as_deref(), Some("connection refused"));
+        // Every connection up again: no cause, whatever happened before.
+        let up = aggregate("ws://x", &[&live], &[], RestStatus::default(), 0, ms(400));
+        assert_eq!((up.state, up.cause), (UpstreamState::Live, None));
     }
 }

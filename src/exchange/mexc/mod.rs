@@ -7,13 +7,15 @@
 //!   state, FIFO ack matching), `escalation` (resubscribe -> reconnect -> REST ladder),
 //!   `watchdog` (pong age, silence), `dedupe` (trade ids, shared by all connections),
 //!   `shards` (symbols -> connections), `rotation` (make-before-break decisions),
-//!   `health` (reports and their merge) — all pure and unit-tested;
+//!   `health` (reports and their merge), `cause` (errors in a few words) — all pure and
+//!   unit-tested;
 //! - `connection` (socket, writer with the ping timer, close classification), `shard` (one
 //!   connection slot's reconnect loop and watchdogs, with `shard::inbound`),
 //!   `rest_fallback` (the REST poller), `supervisor` (the task tying them together);
 //! - `contracts` (contract specifications: parsing, cache, loader task; started on its own
 //!   with [`contracts::spawn`], next to the adapter).
 
+pub mod cause;
 pub mod connection;
 pub mod contracts;
 pub mod dedupe;

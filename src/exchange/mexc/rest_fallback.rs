@@ -97,6 +97,8 @@ pub fn next_delay(outcome: &Outcome, streak: u32, interval: Duration, waf: Durat
 
 pub struct RestPoller {
     pub symbols: watch::Sender<BTreeSet<String>>,
+    /// The last request's failure in a few words (`None` after a success), for health.
+    pub error: watch::Receiver<Option<String>>,
     task: JoinHandle<()>,
 }
 
@@ -112,14 +114,30 @@ pub fn spawn(
     symbols: BTreeSet<String>,
 ) -> RestPoller {
     let (tx, rx) = watch::channel(symbols);
-    let task = tokio::spawn(poll(cfg.clone(), out, rx));
-    RestPoller { symbols: tx, task }
+    let (error_tx, error) = watch::channel(None);
+    let task = tokio::spawn(poll(cfg.clone(), out, rx, error_tx));
+    RestPoller {
+        symbols: tx,
+        error,
+        task,
+    }
+}
+
+/// What health says about one outcome: `None` when tickers arrived.
+pub fn outcome_words(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Tickers(_) => None,
+        Outcome::Throttled(why) => Some(format!("throttled ({why})")),
+        Outcome::Waf => Some("blocked by the WAF (HTTP 403)".into()),
+        Outcome::Failed(why) => Some(super::cause::shorten(why)),
+    }
 }
 
 async fn poll(
     cfg: MexcConfig,
     out: mpsc::Sender<MarketEvent>,
     symbols: watch::Receiver<BTreeSet<String>>,
+    error: watch::Sender<Option<String>>,
 ) {
     let ms = Duration::from_millis;
     let url = format!(
@@ -143,11 +161,20 @@ async fn poll(
                 let status = resp.status().as_u16();
                 match resp.text().await {
                     Ok(body) => classify(status, &body),
-                    Err(e) => Outcome::Failed(e.to_string()),
+                    Err(e) => Outcome::Failed(super::cause::human(&e)),
                 }
             }
-            Err(e) => Outcome::Failed(e.to_string()),
+            Err(e) => {
+                tracing::debug!(event = "mexc.rest_error", url, error = ?e);
+                Outcome::Failed(super::cause::human(&e))
+            }
         };
+        error.send_if_modified(|old| {
+            let new = outcome_words(&outcome);
+            let changed = *old != new;
+            *old = new;
+            changed
+        });
         let delay = next_delay(
             &outcome,
             streak,
@@ -236,6 +263,23 @@ mod tests {
             classify(200, r#"{"success":false,"code":1001}"#),
             Outcome::Failed(_)
         ));
+    }
+
+    #[test]
+    fn outcomes_in_words_for_health() {
+        assert_eq!(outcome_words(&Outcome::Tickers(vec![])), None);
+        assert_eq!(
+            outcome_words(&classify(503, "")).as_deref(),
+            Some("HTTP 503")
+        );
+        assert_eq!(
+            outcome_words(&Outcome::Waf).as_deref(),
+            Some("blocked by the WAF (HTTP 403)")
+        );
+        assert_eq!(
+            outcome_words(&classify(429, "")).as_deref(),
+            Some("throttled (HTTP 429)")
+        );
     }
 
     #[test]

@@ -183,8 +183,11 @@ impl Shard {
                     let up_for = started.elapsed();
                     self.backoff.connection_ended(up_for);
                     self.subs.on_disconnected();
-                    self.health
-                        .disconnected(Instant::now(), close_info(&ending));
+                    self.health.disconnected(
+                        Instant::now(),
+                        close_info(&ending),
+                        format!("connection lost: {}", ending.cause),
+                    );
                     self.emit_link(&conn_id, LinkChange::Closed(close_info(&ending)))
                         .await;
                     if shutdown {
@@ -214,8 +217,11 @@ impl Shard {
                         attempt = self.backoff.attempt(),
                         retry_in_ms = delay.as_millis() as u64,
                     );
-                    self.health
-                        .disconnected(Instant::now(), close_info(&ending));
+                    self.health.disconnected(
+                        Instant::now(),
+                        close_info(&ending),
+                        format!("unreachable: {}", ending.cause),
+                    );
                     self.emit_link(&conn_id, LinkChange::ConnectFailed(close_info(&ending)))
                         .await;
                     delay

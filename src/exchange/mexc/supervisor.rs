@@ -301,6 +301,7 @@ impl Supervisor {
             &successors.iter().collect::<Vec<_>>(),
             RestStatus {
                 active: self.rest.is_some(),
+                error: self.rest.as_ref().and_then(|p| p.error.borrow().clone()),
             },
             self.shared.malformed.load(Ordering::Relaxed),
             now,

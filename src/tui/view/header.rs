@@ -1,4 +1,5 @@
-//! Top line: app name, session tabs (active one reversed AND bracketed), key hints.
+//! Top line: app name, the mode badge (`DEMO`, `REPLAY ×4`: reversed, in words), session tabs
+//! (active one reversed AND bracketed), key hints.
 
 use crate::protocol::SessionState;
 use crate::tui::app::App;
@@ -12,6 +13,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let width = area.width as usize;
     let mut spans = vec![Span::styled(" trademon ", theme.title())];
+    if let Some(badge) = super::health_bar::mode_badge(app) {
+        spans.push(Span::styled(format!(" {badge} "), theme.active_tab()));
+        spans.push(Span::raw(" "));
+    }
 
     let sessions = app.sessions();
     let tabs: Vec<Span<'static>> = sessions

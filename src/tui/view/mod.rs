@@ -50,12 +50,24 @@ const TRADES_H: u16 = 8;
 /// Width of the state-machine and condition panels beside the watchlist and indicators.
 const SIDE_PANEL_W: u16 = 72;
 
+/// The status popup for `App` (key `status`): the headline with every cause, whole.
+pub(crate) fn status_popup(app: &App) -> popup::Popup {
+    health_bar::status_popup(app)
+}
+
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(frame, area);
         return;
     }
+    draw(app, frame, area);
+    if let Some(p) = &app.popup {
+        popup::render(app, p, frame, area);
+    }
+}
+
+fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let health = health_bar::lines(app, area.width as usize);
     let [top, health_area, summary_area, body] = Layout::vertical([
         Constraint::Length(1),

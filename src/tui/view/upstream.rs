@@ -17,10 +17,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let key = app.keymap.keys_for(crate::tui::keymap::Command::Upstream);
     let store = app.model.health.as_ref().and_then(|h| h.store.as_ref());
+    let venue = match app.market() {
+        Some(crate::protocol::MarketSource::Simulator) => "Simulated market (DEMO, not MEXC)",
+        _ => "MEXC upstream",
+    };
     let what = if store.is_some() {
-        "MEXC upstream and QuestDB"
+        format!("{venue} and QuestDB")
     } else {
-        "MEXC upstream"
+        venue.to_string()
     };
     let block = Block::bordered()
         .border_style(theme.border())
@@ -39,6 +43,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let width = inner.width as usize;
     let mut lines: Vec<Line<'static>> = vec![summary(up, width)];
+    // Why the exchange link is not live, whole: wrapped, never cut.
+    for (label, text) in [("cause: ", &up.cause), ("REST fallback: ", &up.rest_error)] {
+        if let Some(text) = text {
+            lines.extend(wrapped(label, text, width, theme.warn()));
+        }
+    }
     for c in &up.connections {
         lines.push(connection(app, c, width));
     }
@@ -118,6 +128,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `label` then `text`, broken into lines of `width` characters.
+fn wrapped(label: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    let chars: Vec<char> = format!("{label}{text}").chars().collect();
+    chars
+        .chunks(width.max(1))
+        .map(|c| Line::styled(c.iter().collect::<String>(), style))
+        .collect()
 }
 
 fn state_word(s: UpstreamState) -> &'static str {
@@ -332,6 +351,7 @@ mod tests {
         let health = Health {
             backend_started_ms: NOW - 3_600_000,
             clients: 1,
+            market: MarketSource::Mexc,
             upstream,
             store,
         };
