@@ -589,14 +589,20 @@ impl Config {
                 "server.max_in_flight_bytes must be at least 4096",
             );
         }
-        if s.listen.parse::<SocketAddr>().is_err() {
-            p.fail(
+        match s.listen.parse::<SocketAddr>() {
+            Err(_) => p.fail(
                 "server.listen",
                 format!(
                     "server.listen {:?} is not an address like 127.0.0.1:7878",
                     s.listen
                 ),
-            );
+            ),
+            // `serve` refuses this at start; say so now.
+            Ok(addr) => {
+                if let Err(e) = check_bind_allowed(addr, &s.token) {
+                    p.fail("server.listen", format!("server.listen: {e}"));
+                }
+            }
         }
 
         let m = &self.mexc;
@@ -1314,6 +1320,7 @@ mod tests {
         c.tui.keys.record = vec!["q".into()];
         c.sessions[0].symbols = vec!["BTC_USDT".into(), "BTC_USDT".into()];
         c.demo_sessions[1].id = "majors".into();
+        c.server.listen = "0.0.0.0:7878".into();
         let problems = c.check();
         let keys: Vec<&str> = problems.iter().map(|p| p.keys[0].as_str()).collect();
         for k in [
@@ -1322,6 +1329,7 @@ mod tests {
             "tui.keys.record",
             "sessions[0].symbols[1]",
             "demo_sessions[1].id",
+            "server.listen",
         ] {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");
         }
