@@ -163,15 +163,7 @@ impl Engine {
     }
 
     fn stale_ms(&self) -> i64 {
-        i64::try_from(self.settings.stale_after_s)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000)
-    }
-
-    fn alert_interval_ms(&self) -> i64 {
-        i64::try_from(self.settings.liquidation_alert_interval_s)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000)
+        secs_to_ms(self.settings.stale_after_s)
     }
 
     /// Applies one input at engine time `now_ms` and returns what happened, in order.
@@ -283,10 +275,11 @@ impl Engine {
     /// a paper position first), and back to MONITORING when it can again.
     fn reconcile_contract(&mut self, symbol: &str, out: &mut Vec<EngineEvent>) {
         let failure = self.contract_failure(symbol);
-        let stale_ms = self.stale_ms();
-        let mmr = self.maintenance_margin_rate(symbol);
-        let now = self.now_ms;
-        let alert_interval_ms = self.alert_interval_ms();
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
         for (sid, session) in &mut self.sessions {
             let Some(inst) = session.instances.get_mut(symbol) else {
                 continue;
@@ -303,18 +296,7 @@ impl Engine {
                 .entry(symbol.to_string())
                 .or_insert_with(|| SymbolState::new(1.0));
             let ind = market.compute();
-            let ctx = Ctx {
-                session: sid,
-                strategy,
-                market,
-                ind: &ind,
-                now_ms: now,
-                stale_ms,
-                mmr,
-                alert_pct: self.settings.liquidation_alert_pct,
-                contract: self.specs.get(symbol),
-                alert_interval_ms,
-            };
+            let ctx = base.ctx(sid, strategy, market, &ind, symbol);
             let mut sink = Sink {
                 events: out,
                 next_signal_id: &mut self.next_signal_id,
@@ -358,8 +340,11 @@ impl Engine {
         out.push(EngineEvent::IndicatorsChanged {
             symbol: symbol.to_string(),
         });
-        let stale_ms = self.stale_ms();
-        let alert_interval_ms = self.alert_interval_ms();
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
         let Some(market) = self.symbols.get(symbol) else {
             return;
         };
@@ -371,23 +356,7 @@ impl Engine {
             let Some(strategy) = self.strategies.get(&session.strategy) else {
                 continue;
             };
-            let ctx = Ctx {
-                session: sid,
-                strategy,
-                market,
-                ind: &ind,
-                now_ms: self.now_ms,
-                stale_ms,
-                mmr: self
-                    .specs
-                    .get(symbol)
-                    .map_or(self.settings.maintenance_margin_rate, |s| {
-                        s.maintenance_margin_rate
-                    }),
-                alert_pct: self.settings.liquidation_alert_pct,
-                contract: self.specs.get(symbol),
-                alert_interval_ms,
-            };
+            let ctx = base.ctx(sid, strategy, market, &ind, symbol);
             let mut sink = Sink {
                 events: out,
                 next_signal_id: &mut self.next_signal_id,
@@ -409,8 +378,11 @@ impl Engine {
     /// most once per second.
     fn on_tick(&mut self, out: &mut Vec<EngineEvent>) {
         let now = self.now_ms;
-        let stale_ms = self.stale_ms();
-        let alert_interval_ms = self.alert_interval_ms();
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
         let sec = now.div_euclid(1000);
         let notify = self.last_notify_sec != Some(sec);
         self.last_notify_sec = Some(sec);
@@ -431,23 +403,7 @@ impl Engine {
                     continue;
                 };
                 let ind = market.compute();
-                let ctx = Ctx {
-                    session: sid,
-                    strategy,
-                    market,
-                    ind: &ind,
-                    now_ms: now,
-                    stale_ms,
-                    mmr: self
-                        .specs
-                        .get(symbol)
-                        .map_or(self.settings.maintenance_margin_rate, |s| {
-                            s.maintenance_margin_rate
-                        }),
-                    alert_pct: self.settings.liquidation_alert_pct,
-                    contract: self.specs.get(symbol),
-                    alert_interval_ms,
-                };
+                let ctx = base.ctx(sid, strategy, market, &ind, symbol);
                 let mut sink = Sink {
                     events: out,
                     next_signal_id: &mut self.next_signal_id,
@@ -519,9 +475,11 @@ impl Engine {
     /// session no longer has, or whose instance already holds one, is refused with a reason
     /// (`CommandRejected`) and left out.
     fn restore(&mut self, sid: &str, book: &RestoredBook, out: &mut Vec<EngineEvent>) {
-        let now = self.now_ms;
-        let stale_ms = self.stale_ms();
-        let alert_interval_ms = self.alert_interval_ms();
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
         let Some(session) = self.sessions.get_mut(sid) else {
             return self.reject(sid, format!("no running session `{sid}` to restore"), out);
         };
@@ -559,23 +517,7 @@ impl Engine {
                     continue;
                 };
                 let ind = market.compute();
-                let ctx = Ctx {
-                    session: sid,
-                    strategy,
-                    market,
-                    ind: &ind,
-                    now_ms: now,
-                    stale_ms,
-                    mmr: self
-                        .specs
-                        .get(&view.symbol)
-                        .map_or(self.settings.maintenance_margin_rate, |s| {
-                            s.maintenance_margin_rate
-                        }),
-                    alert_pct: self.settings.liquidation_alert_pct,
-                    contract: self.specs.get(&view.symbol),
-                    alert_interval_ms,
-                };
+                let ctx = base.ctx(sid, strategy, market, &ind, &view.symbol);
                 let mut sink = Sink {
                     events: out,
                     next_signal_id: &mut self.next_signal_id,
@@ -652,25 +594,17 @@ impl Engine {
         let Some(mut inst) = session.instances.remove(symbol) else {
             return;
         };
-        let stale_ms = self.stale_ms();
-        let alert_interval_ms = self.alert_interval_ms();
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
         if let (Some(strategy), Some(market)) = (
             self.strategies.get(&session.strategy),
             self.symbols.get(symbol),
         ) {
             let ind = market.compute();
-            let ctx = Ctx {
-                session: sid,
-                strategy,
-                market,
-                ind: &ind,
-                now_ms: self.now_ms,
-                stale_ms,
-                mmr: self.maintenance_margin_rate(symbol),
-                alert_pct: self.settings.liquidation_alert_pct,
-                contract: self.specs.get(symbol),
-                alert_interval_ms,
-            };
+            let ctx = base.ctx(sid, strategy, market, &ind, symbol);
             let mut sink = Sink {
                 events: out,
                 next_signal_id: &mut self.next_signal_id,
@@ -747,19 +681,12 @@ impl Engine {
         let strategy = self.strategies.get(&s.strategy)?;
         let market = self.symbols.get(symbol)?;
         let ind = market.compute();
-        let alert_interval_ms = self.alert_interval_ms();
-        let ctx = Ctx {
-            session,
-            strategy,
-            market,
-            ind: &ind,
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
             now_ms: self.now_ms,
-            stale_ms: self.stale_ms(),
-            mmr: self.maintenance_margin_rate(symbol),
-            alert_pct: self.settings.liquidation_alert_pct,
-            contract: self.specs.get(symbol),
-            alert_interval_ms,
         };
+        let ctx = base.ctx(session, strategy, market, &ind, symbol);
         Some(inst.conditions(&ctx))
     }
 
@@ -791,4 +718,45 @@ impl Engine {
             .map(|s| s.book.signals())
             .unwrap_or(&[])
     }
+}
+
+/// What every `Ctx` of one step shares: the settings, the contract specifications and the
+/// time. Borrowed field by field, so the sessions can be borrowed mutably beside it.
+struct CtxBase<'a> {
+    settings: &'a EngineSettings,
+    specs: &'a BTreeMap<String, ContractSpec>,
+    now_ms: i64,
+}
+
+impl<'a> CtxBase<'a> {
+    fn ctx<'b>(
+        &'b self,
+        session: &'b str,
+        strategy: &'b CompiledStrategy,
+        market: &'b SymbolState,
+        ind: &'b indicators::IndicatorSet,
+        symbol: &str,
+    ) -> Ctx<'b> {
+        let contract = self.specs.get(symbol);
+        Ctx {
+            session,
+            strategy,
+            market,
+            ind,
+            now_ms: self.now_ms,
+            stale_ms: secs_to_ms(self.settings.stale_after_s),
+            mmr: contract.map_or(self.settings.maintenance_margin_rate, |s| {
+                s.maintenance_margin_rate
+            }),
+            alert_pct: self.settings.liquidation_alert_pct,
+            contract,
+            alert_interval_ms: secs_to_ms(self.settings.liquidation_alert_interval_s),
+        }
+    }
+}
+
+fn secs_to_ms(s: u64) -> i64 {
+    i64::try_from(s)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
 }
