@@ -632,8 +632,12 @@ impl Hub {
             }
         }
         let Some(mut ticker) = ticker else { return };
-        // Prices at the contract's precision once its specification is known.
-        ticker.price_decimals = self.engine.contract(&ticker.symbol).map(|c| c.price_scale);
+        // Prices at the contract's precision once its specification is known. A merged ticker
+        // carries the decimals over, and a new specification updates the stored tickers above,
+        // so only a symbol's first ticker needs the look-up.
+        if ticker.price_decimals.is_none() {
+            ticker.price_decimals = self.engine.contract(&ticker.symbol).map(|c| c.price_scale);
+        }
         let symbol = ticker.symbol.clone();
         self.tickers.insert(symbol.clone(), ticker.clone());
         let sessions: Vec<String> = self

@@ -159,6 +159,17 @@ impl Theme {
         self.fg(Role::Down)
     }
 
+    /// `up` for a gain, `down` for a loss, plain for zero (PnL, change).
+    pub fn by_sign(&self, value: f64) -> Style {
+        if value > 0.0 {
+            self.up()
+        } else if value < 0.0 {
+            self.down()
+        } else {
+            Style::new()
+        }
+    }
+
     pub fn warn(&self) -> Style {
         self.fg(Role::Warn).add_modifier(Modifier::BOLD)
     }

@@ -43,13 +43,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
     for p in open.into_iter().flat_map(|m| m.values()) {
         let net = p.unrealized_pnl - p.fees;
-        let pnl_style = if net > 0.0 {
-            theme.up()
-        } else if net < 0.0 {
-            theme.down()
-        } else {
-            Style::new()
-        };
+        let pnl_style = theme.by_sign(net);
         let alert = if p.alert {
             Span::styled("LIQ RISK", theme.error())
         } else {

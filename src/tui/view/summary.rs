@@ -46,13 +46,7 @@ pub fn line(app: &App, width: usize) -> Line<'static> {
     }
     if let Some(t) = totals {
         let pnl = t.realized_pnl + t.unrealized_pnl;
-        let style = if pnl > 0.0 {
-            theme.up()
-        } else if pnl < 0.0 {
-            theme.down()
-        } else {
-            ratatui::style::Style::new()
-        };
+        let style = theme.by_sign(pnl);
         segs.push(vec![
             Span::raw("PnL "),
             Span::styled(signed(pnl, 12), style),

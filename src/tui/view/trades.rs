@@ -62,13 +62,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let selected = app.cursor(Focus::Trades);
     let first = scroll::first_row(selected, len, rows);
     for (i, t) in app.shown_trades().enumerate().skip(first).take(rows) {
-        let pnl_style = if t.realized_pnl > 0.0 {
-            theme.up()
-        } else if t.realized_pnl < 0.0 {
-            theme.down()
-        } else {
-            Style::new()
-        };
+        let pnl_style = theme.by_sign(t.realized_pnl);
         let reason = t.close_reason.clone().unwrap_or_default();
         let liquidated = reason.starts_with("liquidated");
         let is_sel = focused && i == selected;
@@ -123,13 +117,7 @@ fn totals_line(app: &App, t: Option<&SessionTotals>) -> Line<'static> {
         let pct = t.winning_trades as f64 / t.closed_trades as f64 * 100.0;
         format!("win {pct:.0}% ({}/{})", t.winning_trades, t.closed_trades)
     };
-    let pnl_style = if t.realized_pnl > 0.0 {
-        theme.up()
-    } else if t.realized_pnl < 0.0 {
-        theme.down()
-    } else {
-        Style::new()
-    };
+    let pnl_style = theme.by_sign(t.realized_pnl);
     let n = t.closed_trades;
     Line::from(vec![
         Span::raw(format!(

@@ -137,16 +137,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
                     _ => Span::raw(" "),
                 };
                 let chg = match t.change_pct {
-                    Some(c) => Span::styled(
-                        format::percent(c, w(4)),
-                        if c > 0.0 {
-                            theme.up()
-                        } else if c < 0.0 {
-                            theme.down()
-                        } else {
-                            Style::new()
-                        },
-                    ),
+                    Some(c) => Span::styled(format::percent(c, w(4)), theme.by_sign(c)),
                     None => Span::raw(format::MISSING),
                 };
                 let vol = t
