@@ -12,9 +12,10 @@ pub mod engine;
 pub mod exchange;
 pub mod launch;
 pub mod numfmt;
-pub mod protocol;
 pub mod record;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
 pub mod user_error;
+
+pub use trademon_protocol as protocol;

@@ -9,7 +9,6 @@
 
 pub mod config;
 pub mod exec;
-pub mod health;
 pub mod quarantine;
 pub mod queries;
 pub mod retry;
@@ -30,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::StoreSettings;
-pub use health::{StoreHealth, StoreState};
+pub use crate::protocol::{StoreHealth, StoreState};
 pub use queries::{Queries, QueryError};
 pub use rows::{
     Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,

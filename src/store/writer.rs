@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::config::StoreSettings;
 use super::exec::{ExecClient, ExecError};
-use super::health::{StoreHealth, StoreState};
+use crate::protocol::{StoreHealth, StoreState};
 use super::quarantine::{Quarantine, QuarantineEntry};
 use super::retry::{Failure, Retry, classify};
 use super::rows::{StoreRow, Table};

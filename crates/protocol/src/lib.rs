@@ -1,10 +1,14 @@
 //! Client <-> backend wire protocol: JSON text frames on one WebSocket.
 //!
-//! This module is the contract between `backend/` and `client/`; it depends on neither.
+//! This crate is the contract between the backend and the client crates; it depends on neither.
 //! `docs/protocol.md` describes it for humans and its examples are parsed by tests.
 //!
 //! Every stream message carries `type`, `stream`, `session_id` (for per-session streams),
 //! `seq` (monotonic per stream and session) and `ts` (backend wall clock, ms since the epoch).
+
+mod store_health;
+
+pub use store_health::{StoreHealth, StoreState};
 
 use serde::{Deserialize, Serialize};
 
@@ -624,7 +628,7 @@ pub struct Health {
     pub upstream: UpstreamHealth,
     /// The QuestDB writer; absent when the store is not running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store: Option<crate::store::StoreHealth>,
+    pub store: Option<StoreHealth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
