@@ -3,15 +3,12 @@
 //! See docs/architecture.md for how the pieces fit.
 
 pub mod backend;
-pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod engine;
 pub mod exchange;
 pub mod launch;
-pub mod numfmt;
 pub mod record;
 pub mod store;
 pub mod telemetry;
@@ -19,3 +16,5 @@ pub mod tui;
 pub mod user_error;
 
 pub use trademon_protocol as protocol;
+pub use trademon_core::{backoff, numfmt};
+pub use trademon_engine as engine;

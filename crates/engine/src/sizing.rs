@@ -6,7 +6,7 @@
 //! contracts = floor(size_quote / (entry x contractSize) / volUnit) x volUnit, at most maxVol;
 //! notional = contracts x contractSize x entry; leverage = min(configured, maxLeverage).
 
-use crate::exchange::ContractSpec;
+use trademon_core::market::ContractSpec;
 
 use super::position::fill_price;
 use super::settings::StrategySettings;
@@ -141,7 +141,7 @@ pub fn describe(order: &Order, spec: Option<&ContractSpec>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::settings::{Direction, StrategySettings};
+    use crate::settings::{Direction, StrategySettings};
 
     fn spec(symbol: &str, contract_size: f64, vol_unit: f64, min_vol: f64) -> ContractSpec {
         ContractSpec {

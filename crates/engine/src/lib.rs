@@ -39,8 +39,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::exchange::contract::NOT_LISTED;
-use crate::exchange::{ContractSpec, ContractUpdate, MarketEvent, TickerUpdate, Trade};
+use trademon_core::contract::NOT_LISTED;
+use trademon_core::market::{ContractSpec, ContractUpdate, MarketEvent, TickerUpdate, Trade};
 
 pub use condition::{ConditionKind, ConditionProgress};
 pub use events::{

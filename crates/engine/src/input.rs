@@ -1,6 +1,6 @@
 //! What the engine consumes. Time is never read: every `apply` gets `now_ms`.
 
-use crate::exchange::MarketEvent;
+use trademon_core::market::MarketEvent;
 
 use super::session::RestoredBook;
 

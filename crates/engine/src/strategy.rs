@@ -33,7 +33,7 @@ use super::position::PaperPosition;
 use super::session::SessionBook;
 use super::settings::{Direction, StrategySettings};
 use super::sizing;
-use crate::exchange::ContractSpec;
+use trademon_core::market::ContractSpec;
 
 /// A strategy with its conditions parsed.
 #[derive(Debug, Clone)]
@@ -128,12 +128,12 @@ pub struct Instance {
 
 /// A price in a reason, rounded the way the screen shows it (never `98264.92458370002`).
 fn fmt_price(p: f64) -> String {
-    crate::numfmt::price(p, None)
+    trademon_core::numfmt::price(p, None)
 }
 
 /// An amount of quote currency in a reason: `0.0042`, `-1.50`.
 fn fmt_quote(v: f64) -> String {
-    crate::numfmt::with_unit(v, crate::numfmt::Unit::Quote)
+    trademon_core::numfmt::with_unit(v, trademon_core::numfmt::Unit::Quote)
 }
 
 impl Instance {

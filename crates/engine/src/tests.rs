@@ -2,8 +2,8 @@
 //! staleness, construction errors and determinism.
 
 use super::*;
-use crate::exchange::Side;
-use crate::protocol::DataSource;
+use trademon_core::market::Side;
+use trademon_protocol::DataSource;
 
 const S: &str = "s1";
 const X: &str = "X_USDT";

@@ -1,7 +1,7 @@
 //! Indicator values against hand-computed numbers on small scripted sequences.
 
 use super::*;
-use crate::exchange::{Side, TickerUpdate, Trade};
+use trademon_core::market::{Side, TickerUpdate, Trade};
 
 fn tr(price: f64, contracts: f64, taker: Side) -> Trade {
     Trade {

@@ -114,8 +114,8 @@ impl IndicatorId {
     }
 
     /// What the value measures, for formatting it in reasons and on screen.
-    pub fn unit(self) -> crate::numfmt::Unit {
-        use crate::numfmt::Unit;
+    pub fn unit(self) -> trademon_core::numfmt::Unit {
+        use trademon_core::numfmt::Unit;
         match self {
             IndicatorId::Last
             | IndicatorId::Mid
@@ -435,7 +435,7 @@ impl SymbolState {
     /// Adds trades at engine time `now_ms`. Trades with a non-finite or non-positive price or
     /// size are rejected; trades whose exchange id is not above the last seen id are duplicates
     /// (WebSocket and REST fallback overlap) and skipped.
-    pub fn ingest_trades(&mut self, trades: &[crate::exchange::Trade], now_ms: i64) -> TradeIngest {
+    pub fn ingest_trades(&mut self, trades: &[trademon_core::market::Trade], now_ms: i64) -> TradeIngest {
         self.advance(now_ms);
         let mut out = TradeIngest::default();
         for t in trades {
@@ -456,7 +456,7 @@ impl SymbolState {
                 continue;
             }
             self.ring
-                .add_trade(t.price, base, t.taker == crate::exchange::Side::Buy);
+                .add_trade(t.price, base, t.taker == trademon_core::market::Side::Buy);
             self.minutes.on_trade(now_ms, t.price);
             out.accepted += 1;
             out.first_price.get_or_insert(t.price);
@@ -474,7 +474,7 @@ impl SymbolState {
     }
 
     /// Applies a ticker; returns the number of rejected (non-finite / out of range) fields.
-    pub fn ingest_ticker(&mut self, t: &crate::exchange::TickerUpdate, now_ms: i64) -> u64 {
+    pub fn ingest_ticker(&mut self, t: &trademon_core::market::TickerUpdate, now_ms: i64) -> u64 {
         self.advance(now_ms);
         let mut invalid = 0;
         let val = |v: f64| Val {

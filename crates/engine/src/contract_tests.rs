@@ -2,8 +2,8 @@
 //! contract size, paper order sizing, per-symbol maintenance margin, refused contracts FAILED.
 
 use super::*;
-use crate::exchange::Side;
-use crate::protocol::DataSource;
+use trademon_core::market::Side;
+use trademon_protocol::DataSource;
 
 const S: &str = "s1";
 

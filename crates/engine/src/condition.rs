@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 use super::indicators::{IndicatorId, IndicatorSet};
-use crate::numfmt::{self, Unit};
+use trademon_core::numfmt::{self, Unit};
 
 /// The unit of a condition operand or indicator by name (`Plain` for unknown names), so a
 /// client shows thresholds and values the way reasons do.

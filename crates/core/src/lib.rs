@@ -1,0 +1,11 @@
+//! Pure building blocks every other trademon crate shares: the market data model an exchange
+//! adapter emits, contract specifications, number formatting, the reconnect backoff schedule.
+//! No IO, no async runtime.
+
+pub mod backoff;
+pub mod contract;
+pub mod market;
+pub mod numfmt;
+
+pub use contract::{ContractSpec, ContractUpdate};
+pub use market::{LinkChange, MarketEvent, Side, TickerUpdate, Trade};
