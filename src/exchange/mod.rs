@@ -2,7 +2,7 @@
 //! `trademon_core::market`; nothing here knows about sessions or the UI.
 
 pub mod mexc;
-pub mod sim;
+pub use trademon_sim as sim;
 
 pub use trademon_core::contract;
 pub use trademon_core::market::{

@@ -19,12 +19,13 @@ mod feed;
 mod frames;
 pub mod market;
 mod rest;
+mod settings;
 mod ws;
 
 pub use control::ControlAccess;
 pub use faults::{COMMAND_LOG_MAX, FaultState, SimFaults};
 
-use crate::config::SimConfig;
+pub use settings::SimConfig;
 use axum::Router;
 use axum::routing::get;
 use conn_io::{Peer, SimListener};

@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn seeded_quirks_are_reproducible_and_do_happen() {
-        use crate::exchange::sim::market::{Market, MarketParams};
+        use crate::market::{Market, MarketParams};
         let params = MarketParams {
             seed: 1,
             trades_per_s: 4.0,

@@ -160,7 +160,7 @@ impl Answer {
 mod tests {
     use super::*;
 
-    fn sel(list: &[&str]) -> Vec<crate::exchange::sim::faults::Selector> {
+    fn sel(list: &[&str]) -> Vec<crate::faults::Selector> {
         list.iter().map(|s| s.parse().unwrap()).collect()
     }
 
