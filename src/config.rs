@@ -4,6 +4,7 @@
 //! a message naming the key, before anything starts. `docs/config.md` lists every key.
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
+pub use trademon_mexc::MexcConfig;
 pub use trademon_sim::SimConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -80,37 +81,6 @@ pub struct ClientConfig {
     pub max_message_bytes: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MexcConfig {
-    pub ws_url: String,
-    pub rest_url: String,
-    pub ping_interval_ms: u64,
-    pub connect_timeout_ms: u64,
-    pub backoff_base_ms: u64,
-    pub backoff_cap_ms: u64,
-    pub stable_after_ms: u64,
-    pub subscribe_pace_ms: u64,
-    pub silence_reconnect_ms: u64,
-    pub ack_timeout_ms: u64,
-    pub pong_warn_ms: u64,
-    pub pong_reconnect_ms: u64,
-    pub ticker_stale_ms: u64,
-    pub stale_resubscribe_max: u32,
-    pub retry_later_ms: u64,
-    pub max_subscriptions_per_connection: usize,
-    pub rotate_after_s: u64,
-    pub rest_fallback_after_ms: u64,
-    pub rest_poll_interval_ms: u64,
-    pub rest_timeout_ms: u64,
-    pub waf_cooldown_ms: u64,
-    /// Contract specifications are loaded again this often.
-    pub contracts_refresh_s: u64,
-    /// A failed contract load is tried again after this long.
-    pub contracts_retry_s: u64,
-    /// Least gap between two contract detail requests (MEXC allows one per 5 s).
-    pub contracts_min_gap_ms: u64,
-}
 
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Exchange side: the MEXC adapter and the MEXC simulator. They emit the market data model of
 //! `trademon_core::market`; nothing here knows about sessions or the UI.
 
-pub mod mexc;
+pub use trademon_mexc as mexc;
 pub use trademon_sim as sim;
 
 pub use trademon_core::contract;

@@ -3,8 +3,8 @@
 
 use tokio::time::Instant;
 
-use crate::exchange::MarketEvent;
-use crate::protocol::DataSource;
+use trademon_core::market::MarketEvent;
+use trademon_protocol::DataSource;
 
 use super::super::dedupe::filter_shared;
 use super::super::subscriptions::DataVerdict;

@@ -23,6 +23,7 @@ pub mod escalation;
 pub mod health;
 pub mod rest_fallback;
 pub mod rotation;
+mod settings;
 mod shard;
 pub mod shards;
 pub mod subscriptions;
@@ -37,9 +38,9 @@ use std::sync::atomic::AtomicU64;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::MexcConfig;
-use crate::exchange::MarketEvent;
-use crate::protocol::UpstreamHealth;
+pub use settings::MexcConfig;
+use trademon_core::market::MarketEvent;
+use trademon_protocol::UpstreamHealth;
 
 pub struct MexcHandle {
     /// Updated on every change and at least every second while connected.

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::exchange::{Side, TickerUpdate, Trade};
+use trademon_core::market::{Side, TickerUpdate, Trade};
 
 /// The two channels the basic adapter subscribes per symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

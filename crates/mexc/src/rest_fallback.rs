@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::MexcConfig;
-use crate::exchange::{MarketEvent, TickerUpdate};
-use crate::protocol::DataSource;
+use crate::MexcConfig;
+use trademon_core::market::{MarketEvent, TickerUpdate};
+use trademon_protocol::DataSource;
 
 use super::wire;
 

@@ -14,10 +14,10 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::backoff::Backoff;
-use crate::config::MexcConfig;
-use crate::exchange::{LinkChange, MarketEvent};
-use crate::protocol::{CloseInfo, Initiator, UpstreamState, now_ms};
+use trademon_core::backoff::Backoff;
+use crate::MexcConfig;
+use trademon_core::market::{LinkChange, MarketEvent};
+use trademon_protocol::{CloseInfo, Initiator, UpstreamState, now_ms};
 
 use super::connection::{self, Ending, Writer, WsStream};
 use super::dedupe::SharedDedupe;

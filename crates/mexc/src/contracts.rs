@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::MexcConfig;
-use crate::exchange::contract::NOT_LISTED;
-use crate::exchange::{ContractSpec, ContractUpdate, MarketEvent};
+use crate::MexcConfig;
+use trademon_core::contract::NOT_LISTED;
+use trademon_core::market::{ContractSpec, ContractUpdate, MarketEvent};
 
 /// MEXC's code for a contract that does not exist.
 const CONTRACT_NOT_FOUND: i64 = 1001;
@@ -393,7 +393,7 @@ impl Loader {
             Detail::Specs { specs, rejected } => {
                 Self::rejected(&rejected);
                 self.failing = false;
-                let fetched_ms = crate::protocol::now_ms();
+                let fetched_ms = trademon_protocol::now_ms();
                 if let Some(path) = &self.cache
                     && let Err(e) = save_cache(path, fetched_ms, &specs)
                 {
@@ -439,7 +439,7 @@ impl Loader {
                 self.known.insert(spec.symbol.clone(), spec.clone());
                 if let Some(path) = &self.cache {
                     let all: Vec<ContractSpec> = self.known.values().cloned().collect();
-                    if let Err(e) = save_cache(path, crate::protocol::now_ms(), &all) {
+                    if let Err(e) = save_cache(path, trademon_protocol::now_ms(), &all) {
                         tracing::warn!(event = "mexc.contracts_cache_failed", error = %e);
                     }
                 }

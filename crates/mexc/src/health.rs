@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::protocol::{
+use trademon_protocol::{
     CloseInfo, DataSource, SubscriptionCounts, UpstreamConnection, UpstreamHealth, UpstreamState,
     UpstreamStream,
 };
@@ -241,7 +241,7 @@ impl LogThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Initiator;
+    use trademon_protocol::Initiator;
 
     #[test]
     fn throttle_logs_first_then_summarises() {

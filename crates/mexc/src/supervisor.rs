@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::protocol::{StreamState, UpstreamHealth, UpstreamState};
+use trademon_protocol::{StreamState, UpstreamHealth, UpstreamState};
 
 use super::health::{self, RestStatus, ShardReport};
 use super::rest_fallback::{self, RestPoller};

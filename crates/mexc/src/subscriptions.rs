@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tokio::time::Instant;
 
-use crate::protocol::{StreamState, SubscriptionCounts, UpstreamStream};
+use trademon_protocol::{StreamState, SubscriptionCounts, UpstreamStream};
 
 use super::wire::Channel;
 

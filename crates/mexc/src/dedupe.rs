@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use crate::exchange::Trade;
+use trademon_core::market::Trade;
 
 /// Ids remembered per symbol above the floor; far more than any replay window.
 const WINDOW: usize = 4096;
@@ -71,7 +71,7 @@ pub fn filter_shared(d: &SharedDedupe, symbol: &str, trades: Vec<Trade>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::Side;
+    use trademon_core::market::Side;
 
     fn t(id: Option<u64>) -> Trade {
         Trade {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::MexcConfig;
+use crate::MexcConfig;
 
 use super::health::ShardReport;
 
@@ -74,8 +74,8 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::mexc::health::HealthTracker;
-    use crate::exchange::mexc::subscriptions::Subscriptions;
+    use crate::health::HealthTracker;
+    use crate::subscriptions::Subscriptions;
 
     fn report(connected: Option<Instant>, ready: bool) -> ShardReport {
         let mut h = HealthTracker::new(Instant::now());
