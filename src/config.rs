@@ -4,6 +4,8 @@
 //! a message naming the key, before anything starts. `docs/config.md` lists every key.
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
+pub use crate::protocol::is_valid_symbol;
+pub use crate::store::config::{FsyncPolicy, QuestdbConfig};
 pub use trademon_mexc::MexcConfig;
 pub use trademon_sim::SimConfig;
 use serde::{Deserialize, Serialize};
@@ -168,77 +170,46 @@ pub struct DataConfig {
     pub paper_journal_max_bytes: u64,
 }
 
-/// `[questdb]`: the store writer (src/store, docs/questdb.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuestdbConfig {
-    pub enabled: bool,
-    pub conf: String,
-    pub exec_url: String,
-    pub spool_dir: String,
-    pub spool_max_mb: u64,
-    pub fsync: FsyncPolicy,
-    pub flush_rows: usize,
-    pub flush_age_ms: u64,
-    pub retry_base_ms: u64,
-    pub retry_cap_ms: u64,
-    pub channel_capacity: usize,
-    pub request_timeout_ms: u64,
-}
 
-/// When spooled rows are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsyncPolicy {
-    /// After each spooled batch: a crash loses at most the batch being written.
-    Batch,
-    /// After every row: slowest, loses nothing the writer accepted into the spool.
-    Always,
-    /// Never: the OS decides (a power cut can lose recent spool data).
-    Never,
-}
-
-impl QuestdbConfig {
-    /// Checks even when disabled, so a typo surfaces before someone turns the store on.
-    fn check(&self, p: &mut Checks) {
-        if let Err(e) = crate::store::config::parse_conf(&self.conf) {
-            // The message may quote the string; it must not show its credentials.
-            let e = crate::store::config::redact_conf_text(&e, &self.conf);
-            p.fail("questdb.conf", format!("questdb.conf: {e}"));
-        }
-        let url_ok = self.exec_url.is_empty()
-            || self.exec_url.starts_with("http://")
-            || self.exec_url.starts_with("https://");
-        if !url_ok {
-            p.fail(
-                "questdb.exec_url",
-                format!(
-                    "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
-                    self.exec_url
-                ),
-            );
-        }
-        p.positive("questdb.spool_max_mb", self.spool_max_mb);
-        p.positive("questdb.flush_rows", self.flush_rows as u64);
-        p.positive("questdb.flush_age_ms", self.flush_age_ms);
-        p.positive("questdb.retry_base_ms", self.retry_base_ms);
-        p.positive("questdb.channel_capacity", self.channel_capacity as u64);
-        p.positive("questdb.request_timeout_ms", self.request_timeout_ms);
-        if self.retry_cap_ms < self.retry_base_ms {
-            p.fail(
-                "questdb.retry_cap_ms",
-                format!(
-                    "questdb.retry_cap_ms ({}) must not be below questdb.retry_base_ms ({})",
-                    self.retry_cap_ms, self.retry_base_ms
-                ),
-            );
-        }
-        if self.flush_rows > 1_000_000 {
-            p.fail(
-                "questdb.flush_rows",
-                "questdb.flush_rows must be at most 1000000 (one request per flush)",
-            );
-        }
+/// Checks `[questdb]` even when disabled, so a typo surfaces before someone turns the store on.
+fn check_questdb(p: &mut Checks, q: &QuestdbConfig) {
+    if let Err(e) = crate::store::config::parse_conf(&q.conf) {
+        // The message may quote the string; it must not show its credentials.
+        let e = crate::store::config::redact_conf_text(&e, &q.conf);
+        p.fail("questdb.conf", format!("questdb.conf: {e}"));
+    }
+    let url_ok = q.exec_url.is_empty()
+        || q.exec_url.starts_with("http://")
+        || q.exec_url.starts_with("https://");
+    if !url_ok {
+        p.fail(
+            "questdb.exec_url",
+            format!(
+                "questdb.exec_url {:?} must start with http:// or https:// (or be empty)",
+                q.exec_url
+            ),
+        );
+    }
+    p.positive("questdb.spool_max_mb", q.spool_max_mb);
+    p.positive("questdb.flush_rows", q.flush_rows as u64);
+    p.positive("questdb.flush_age_ms", q.flush_age_ms);
+    p.positive("questdb.retry_base_ms", q.retry_base_ms);
+    p.positive("questdb.channel_capacity", q.channel_capacity as u64);
+    p.positive("questdb.request_timeout_ms", q.request_timeout_ms);
+    if q.retry_cap_ms < q.retry_base_ms {
+        p.fail(
+            "questdb.retry_cap_ms",
+            format!(
+                "questdb.retry_cap_ms ({}) must not be below questdb.retry_base_ms ({})",
+                q.retry_cap_ms, q.retry_base_ms
+            ),
+        );
+    }
+    if q.flush_rows > 1_000_000 {
+        p.fail(
+            "questdb.flush_rows",
+            "questdb.flush_rows must be at most 1000000 (one request per flush)",
+        );
     }
 }
 
@@ -646,7 +617,7 @@ impl Config {
             p.fail("tui.timezone", e);
         }
 
-        self.questdb.check(p);
+        check_questdb(p, &self.questdb);
         let r = &self.record;
         if r.flight_minutes > 60 {
             p.fail(
@@ -952,18 +923,6 @@ fn check_sessions(p: &mut Checks, key: &str, sessions: &[SessionConfig]) {
     }
 }
 
-/// `BASE_QUOTE`, upper-case letters and digits.
-pub fn is_valid_symbol(sym: &str) -> bool {
-    let mut parts = sym.split('_');
-    let ok = |p: Option<&str>| {
-        p.is_some_and(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        })
-    };
-    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
-}
 
 fn merge_tables(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {

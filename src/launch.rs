@@ -365,7 +365,7 @@ async fn run_sim(
 }
 
 async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> Result<ExitCode> {
-    use crate::store::testserver::TestServer;
+    use trademon_questdb_double::TestServer;
     let addr: SocketAddr = listen.parse().map_err(|_| {
         UserError::config(format!(
             "--listen {listen:?} is not an address such as 127.0.0.1:9000"

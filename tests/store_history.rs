@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::*;
 use trademon::config::Config;
 use trademon::protocol::{ClientMsg, ErrorReply, HistoryQuery, ServerMsg, Side, StreamName};
-use trademon::store::testserver::TestServer;
+use trademon_questdb_double::TestServer;
 use trademon::store::{StoreRow, StoreSettings, spawn_with};
 
 /// Earlier runs, as the store wrote them: session `majors` with two signals.

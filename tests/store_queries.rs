@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use trademon::store::exec::ExecClient;
-use trademon::store::testserver::TestServer;
+use trademon_questdb_double::TestServer;
 use trademon::store::{Queries, QueryError, StoreRow, StoreSettings, StoreState, spawn_with};
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

@@ -15,8 +15,8 @@ use tokio::time::{Instant, sleep};
 use trade_check::assert_each_trade_once_and_contiguous;
 use trademon::config::Config;
 use trademon::launch::start_embedded;
-use trademon::store::testserver::TestServer;
-use trademon::store::testserver::tables::Value;
+use trademon_questdb_double::TestServer;
+use trademon_questdb_double::tables::Value;
 
 fn config(server: SocketAddr, dir: &std::path::Path) -> Config {
     let mut cfg = Config::defaults();

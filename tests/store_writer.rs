@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use trademon::store::quarantine::Quarantine;
-use trademon::store::testserver::{TestServer, WriteFault};
+use trademon_questdb_double::{TestServer, WriteFault};
 use trademon::store::{StoreHandle, StoreHealth, StoreRow, StoreSettings, StoreState, spawn_with};
 
 fn tmp(name: &str) -> PathBuf {
@@ -210,7 +210,7 @@ fn missing_side_column_is_named_and_signals_wait_in_the_spool() {
     // A signals table from an older deployment: everything but `side`.
     server.with_catalog(|c| {
         let sql = trademon::store::schema::create_sql(trademon::store::Table::Signals);
-        let (status, _) = trademon::store::testserver::exec::run(c, &sql);
+        let (status, _) = trademon_questdb_double::exec::run(c, &sql);
         assert_eq!(status, 200);
     });
     assert!(server.drop_column("signals", "side"));
@@ -239,7 +239,7 @@ fn missing_side_column_is_named_and_signals_wait_in_the_spool() {
         let t = c.get_mut("signals").unwrap();
         t.columns.push((
             "side".into(),
-            trademon::store::testserver::tables::ColType::Symbol,
+            trademon_questdb_double::tables::ColType::Symbol,
         ));
     });
     wait_for("signals drained", || {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use questdb::ingress::Sender;
 
-use crate::store::testserver::{TestServer, exec};
+use trademon_questdb_double::{TestServer, exec};
 use crate::store::{StoreRow, StoreSettings, Table, schema, spawn_with};
 
 pub struct StoreBench {

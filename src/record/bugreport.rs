@@ -6,7 +6,7 @@
 
 use super::bundle::{BundleFiles, CAST, EVENTS, MANIFEST, create_private_file};
 use super::manifest::{file_stamp, utc_text};
-use super::redact::Redactor;
+use trademon_core::redact::Redactor;
 use crate::protocol::now_ms;
 use flate2::Compression;
 use flate2::write::GzEncoder;

@@ -3,7 +3,7 @@
 //! redacted. The environment is an allow-list (TERM, LANG and only *whether* COLORTERM or
 //! NO_COLOR is set); nothing that identifies a host or a network address.
 
-use super::redact::Redactor;
+use trademon_core::redact::Redactor;
 use crate::config::Config;
 use crate::tui::theme::Palette;
 use serde::{Deserialize, Serialize};

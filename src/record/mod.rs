@@ -3,7 +3,7 @@
 //! - `events`: the NDJSON event log (what `App::update` was given) and the state keyframe.
 //! - `cast`: the asciicast v2 screen recording; `tee`: captures the bytes of each frame.
 //! - `manifest`: versions, terminal, colour mode, redacted config.
-//! - `redact`: secrets out at serialization time.
+//! - `redact` (in trademon-core, the store redacts with it too): secrets out at serialization time.
 //! - `recorder`: the hub both the event loop and the render thread feed.
 //! - `flight`: the always-on ring of the last minutes.
 //! - `bundle`: a bundle directory, written live and read back; `bugreport`: the tar.gz.
@@ -17,14 +17,14 @@ pub mod events;
 pub mod flight;
 pub mod manifest;
 pub mod recorder;
-pub mod redact;
+
 pub mod replay;
 pub mod tee;
 pub mod unpack;
 
 pub use bundle::BundleError;
 pub use recorder::Hub;
-pub use redact::Redactor;
+pub use trademon_core::redact::{self, Redactor};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -830,6 +830,19 @@ pub struct RestError {
     pub message: Option<String>,
 }
 
+/// A symbol as the protocol names it: `BASE_QUOTE`, upper-case letters and digits.
+pub fn is_valid_symbol(sym: &str) -> bool {
+    let mut parts = sym.split('_');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
 /// Wall clock in ms since the Unix epoch; the only place the protocol layer reads time.
 pub fn now_ms() -> i64 {
     use std::time::{SystemTime, UNIX_EPOCH};

@@ -416,7 +416,7 @@ fn write(st: &State, req: &Request) -> (Reply, usize) {
             return (invalid(i + 1, detail), rows);
         }
     }
-    let now_us = crate::protocol::now_ms() * 1000;
+    let now_us = trademon_protocol::now_ms() * 1000;
     let committed = {
         let mut cat = lock(&st.catalog);
         match cat.stage(&lines, now_us) {

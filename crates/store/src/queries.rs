@@ -101,7 +101,7 @@ fn check_session(id: &str) -> Result<String, QueryError> {
 }
 
 fn check_symbol(sym: &str) -> Result<String, QueryError> {
-    if !crate::config::is_valid_symbol(sym) {
+    if !trademon_protocol::is_valid_symbol(sym) {
         return Err(QueryError::Invalid(format!("symbol {sym:?}")));
     }
     Ok(quote(sym))

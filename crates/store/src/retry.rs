@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use questdb::ErrorCode;
 
-use crate::backoff::Backoff;
+use trademon_core::backoff::Backoff;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {

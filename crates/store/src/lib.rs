@@ -15,7 +15,6 @@ pub mod retry;
 pub mod rows;
 pub mod schema;
 pub mod spool;
-pub mod testserver;
 pub mod timefmt;
 mod writer;
 
@@ -29,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::StoreSettings;
-pub use crate::protocol::{StoreHealth, StoreState};
+pub use trademon_protocol::{StoreHealth, StoreState};
 pub use queries::{Queries, QueryError};
 pub use rows::{
     Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,

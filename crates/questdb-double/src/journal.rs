@@ -136,7 +136,7 @@ pub fn replay(path: &Path, cat: &mut Catalog) -> io::Result<Replayed> {
                 let lines = ilp::parse(&body, precision).map_err(|(line, msg)| {
                     io::Error::other(format!("journal write {}: line {line}: {msg}", r.writes))
                 })?;
-                let now_us = crate::protocol::now_ms() * 1000;
+                let now_us = trademon_protocol::now_ms() * 1000;
                 let staged = cat.stage(&lines, now_us).map_err(|(line, msg)| {
                     io::Error::other(format!("journal write {}: line {line}: {msg}", r.writes))
                 })?;

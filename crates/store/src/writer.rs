@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::config::StoreSettings;
 use super::exec::{ExecClient, ExecError};
-use crate::protocol::{StoreHealth, StoreState};
+use trademon_protocol::{StoreHealth, StoreState};
 use super::quarantine::{Quarantine, QuarantineEntry};
 use super::retry::{Failure, Retry, classify};
 use super::rows::{StoreRow, Table};
@@ -274,7 +274,7 @@ impl Writer {
     }
 
     fn spool_rows(&mut self, rows: &[StoreRow]) {
-        match self.spool.append(rows, crate::protocol::now_ms()) {
+        match self.spool.append(rows, trademon_protocol::now_ms()) {
             Ok(out) => {
                 if out.dropped > 0 {
                     self.dropped += out.dropped;
@@ -430,7 +430,7 @@ impl Writer {
 
     fn quarantine_row(&mut self, row: &StoreRow, error_id: &str, message: &str) {
         let entry = QuarantineEntry {
-            at: crate::protocol::now_ms(),
+            at: trademon_protocol::now_ms(),
             table: row.table().name().to_string(),
             error_id: error_id.to_string(),
             message: message.to_string(),
@@ -581,7 +581,7 @@ impl Writer {
         let oldest = self
             .spool
             .oldest_at_ms()
-            .map(|at| (crate::protocol::now_ms() - at).max(0) as u64)
+            .map(|at| (trademon_protocol::now_ms() - at).max(0) as u64)
             .unwrap_or(0);
         StoreHealth {
             state,

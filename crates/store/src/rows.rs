@@ -8,9 +8,9 @@
 use questdb::ingress::{Buffer, TimestampMicros};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::{EngineEvent, SessionView};
-use crate::exchange::{LinkChange, MarketEvent, Side};
-use crate::protocol::Initiator;
+use trademon_engine::events::{EngineEvent, SessionView};
+use trademon_core::market::{LinkChange, MarketEvent, Side};
+use trademon_protocol::Initiator;
 
 /// The tables trademon writes. The order is the order of DDL and of health reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -425,8 +425,8 @@ pub fn rows_from_engine(ev: &EngineEvent) -> Vec<StoreRow> {
             symbol: s.symbol.clone(),
             signal_id: i64::try_from(s.id).unwrap_or(i64::MAX),
             side: match s.side {
-                crate::engine::events::SignalSide::Buy => "BUY".into(),
-                crate::engine::events::SignalSide::Sell => "SELL".into(),
+                trademon_engine::events::SignalSide::Buy => "BUY".into(),
+                trademon_engine::events::SignalSide::Sell => "SELL".into(),
             },
             kind: serde_json::to_value(s.kind)
                 .ok()

@@ -1,4 +1,4 @@
-//! Secrets out of recordings (REC-3). Redaction happens when a record is serialized (raw
+//! Secrets out of recordings, bug bundles and printed config. Redaction happens when a record is serialized (raw
 //! frames, link status, manifest, config, log lines), never by searching the screen bytes:
 //! ratatui writes only changed cells, so a value on screen can arrive in fragments that no
 //! pattern can find. Secrets are never rendered, so the screen bytes carry none.

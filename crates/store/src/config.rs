@@ -7,7 +7,37 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{FsyncPolicy, QuestdbConfig};
+use serde::{Deserialize, Serialize};
+
+/// `[questdb]`: the store writer (docs/questdb.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestdbConfig {
+    pub enabled: bool,
+    pub conf: String,
+    pub exec_url: String,
+    pub spool_dir: String,
+    pub spool_max_mb: u64,
+    pub fsync: FsyncPolicy,
+    pub flush_rows: usize,
+    pub flush_age_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    pub channel_capacity: usize,
+    pub request_timeout_ms: u64,
+}
+
+/// When spooled rows are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// After each spooled batch: a crash loses at most the batch being written.
+    Batch,
+    /// After every row: slowest, loses nothing the writer accepted into the spool.
+    Always,
+    /// Never: the OS decides (a power cut can lose recent spool data).
+    Never,
+}
 
 const KNOWN_KEYS: &[&str] = &[
     "addr",
@@ -182,7 +212,7 @@ pub fn redact_conf(conf: &str) -> String {
             Some((k, v)) if is_secret_key(k) && !v.is_empty() => {
                 out.push_str(k);
                 out.push('=');
-                out.push_str(crate::record::redact::REDACTED);
+                out.push_str(trademon_core::redact::REDACTED);
             }
             _ => out.push_str(&seg),
         }
@@ -205,7 +235,7 @@ pub fn redact_conf_text(text: &str, conf: &str) -> String {
         let quoted = debug.trim_matches('"').to_string();
         for form in [s.replace(';', ";;"), s, quoted] {
             if !form.is_empty() {
-                out = out.replace(&form, crate::record::redact::REDACTED);
+                out = out.replace(&form, trademon_core::redact::REDACTED);
             }
         }
     }
@@ -317,9 +347,16 @@ impl StoreSettings {
 mod tests {
     use super::*;
 
+    /// `[questdb]` as the shipped defaults file has it.
+    fn default_questdb() -> QuestdbConfig {
+        let all: toml::Table =
+            toml::from_str(include_str!("../../../assets/default-config.toml")).unwrap();
+        all["questdb"].clone().try_into().unwrap()
+    }
+
     #[test]
     fn conf_is_checked_and_pinned() {
-        let mut q = crate::config::Config::defaults().questdb;
+        let mut q = default_questdb();
         q.conf = "http::addr=db:9000".into();
         let s = StoreSettings::resolve(&q, Path::new("/d")).unwrap();
         assert!(s.conf.contains("protocol_version=2;"), "{}", s.conf);

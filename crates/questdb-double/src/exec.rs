@@ -6,7 +6,7 @@
 use serde_json::{Value as J, json};
 
 use super::tables::{Catalog, ColType, TableData, Value};
-use crate::store::timefmt::format_micros;
+use trademon_store::timefmt::format_micros;
 
 /// (HTTP status, JSON body)
 pub type ExecReply = (u16, J);
