@@ -5,6 +5,7 @@
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
 pub use crate::protocol::is_valid_symbol;
+pub use trademon_client::ClientConfig;
 pub use crate::store::config::{FsyncPolicy, QuestdbConfig};
 pub use trademon_mexc::MexcConfig;
 pub use trademon_sim::SimConfig;
@@ -60,27 +61,6 @@ pub struct ServerConfig {
     pub max_ops_per_s: u32,
     pub max_in_flight_bytes: u64,
     pub close_grace_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    pub ping_interval_ms: u64,
-    pub pong_timeout_ms: u64,
-    pub slow_after_missed: u32,
-    pub reconnect_after_missed: u32,
-    pub backoff_base_ms: u64,
-    pub backoff_cap_ms: u64,
-    pub stable_after_ms: u64,
-    /// After the backend closed 1001 (going away: a restart), connect retries are drawn
-    /// under this for `restart_window_ms`, so a restarted backend is found at once.
-    pub restart_retry_max_ms: u64,
-    pub restart_window_ms: u64,
-    pub connect_timeout_ms: u64,
-    pub poll_after_failures: u32,
-    pub poll_interval_ms: u64,
-    pub disconnected_after_poll_failures: u32,
-    pub max_message_bytes: usize,
 }
 
 

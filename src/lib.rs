@@ -5,7 +5,6 @@
 pub mod backend;
 pub mod bench;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod exchange;
 pub mod launch;
@@ -18,3 +17,4 @@ pub use trademon_protocol as protocol;
 pub use trademon_core::{backoff, numfmt};
 pub use trademon_engine as engine;
 pub use trademon_store as store;
+pub use trademon_client as client;

@@ -10,8 +10,8 @@ use super::connection::Connection;
 use super::dial::WsStream;
 use super::health_machine::Input;
 use super::outbox::Gone;
-use crate::protocol::{
-    self, ClientMsg, CloseInfo, Initiator, Level, PROTOCOL_VERSION, ServerMsg, close,
+use trademon_protocol::{
+    self as protocol, ClientMsg, CloseInfo, Initiator, Level, PROTOCOL_VERSION, ServerMsg, close,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! Time is passed in (`now_ms`, the client's wall clock or a replay clock) so the same
 //! messages always give the same model. Nothing here does IO.
 
-use crate::protocol::{
+use trademon_protocol::{
     Envelope, Health, Instance, LogEvent, PositionInfo, PositionStatus, RestSnapshot, ServerMsg,
     SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
     SymbolIndicators, Ticker,
@@ -88,7 +88,7 @@ pub struct ClientModel {
 
 /// JSON object keys must be strings: the seq table goes out as a list of pairs.
 mod seq_pairs {
-    use crate::protocol::StreamName;
+    use trademon_protocol::StreamName;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
@@ -407,7 +407,7 @@ fn key<T>(e: &Envelope<T>) -> (StreamName, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{DataSource, Level, StateChange};
+    use trademon_protocol::{DataSource, Level, StateChange};
 
     fn env<T>(stream: StreamName, seq: u64, data: T) -> Envelope<T> {
         Envelope {
@@ -559,10 +559,10 @@ mod tests {
         SignalInfo {
             id,
             symbol: "BTC_USDT".into(),
-            side: crate::protocol::Side::Buy,
+            side: trademon_protocol::Side::Buy,
             price: 100.0,
             reason: "all entry conditions met".into(),
-            kind: crate::protocol::SignalKind::Entry,
+            kind: trademon_protocol::SignalKind::Entry,
             at_ms: 5,
         }
     }
@@ -612,7 +612,7 @@ mod tests {
             StreamName::Positions,
             13,
             Snapshot {
-                positions: Some(Box::new(crate::protocol::PositionsSnapshot {
+                positions: Some(Box::new(trademon_protocol::PositionsSnapshot {
                     closed: vec![position(9, PositionStatus::Closed)],
                     ..Default::default()
                 })),
@@ -655,7 +655,7 @@ mod tests {
         );
         m.apply(&change(2, "IN_POSITION"), 0);
         assert_eq!(m.instances["s1"]["BTC_USDT"].last_reason, "test");
-        let removed = crate::protocol::InstanceRemoved {
+        let removed = trademon_protocol::InstanceRemoved {
             symbol: "BTC_USDT".into(),
         };
         m.apply(

@@ -7,7 +7,7 @@
 //! message would only force a resync.
 
 use super::ClientEvent;
-use crate::protocol::ServerMsg;
+use trademon_protocol::ServerMsg;
 use tokio::sync::mpsc;
 
 /// The UI dropped its receiver: nobody is listening any more.
@@ -68,7 +68,7 @@ fn is_conflatable(ev: &ClientEvent) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Ack, DataSource, Envelope, StreamName, Ticker};
+    use trademon_protocol::{Ack, DataSource, Envelope, StreamName, Ticker};
 
     fn ticker(seq: u64) -> ServerMsg {
         ServerMsg::Ticker(Envelope {

@@ -6,7 +6,7 @@
 //! mpsc; the plan is re-checked before every request so no request starts after the WebSocket
 //! is back.
 
-use crate::protocol::RestSnapshot;
+use trademon_protocol::RestSnapshot;
 use reqwest::Url;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

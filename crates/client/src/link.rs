@@ -1,6 +1,6 @@
 //! What the client knows about its one link to the backend, as shown on the health bar.
 
-use crate::protocol::CloseInfo;
+use trademon_protocol::CloseInfo;
 
 /// Health of the client <-> backend link (RC-4). Shown with a word, a symbol and a colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

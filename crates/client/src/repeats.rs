@@ -5,7 +5,7 @@
 //! Reports carry the count *since the previous report* with the same name and message, which is
 //! what `ClientModel::push_event` adds up into a single event-panel line.
 
-use crate::protocol::{Level, LogEvent, now_ms};
+use trademon_protocol::{Level, LogEvent, now_ms};
 use std::time::Duration;
 use tokio::time::Instant;
 

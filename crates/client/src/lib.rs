@@ -11,8 +11,11 @@ mod outbox;
 pub mod poller;
 pub mod repeats;
 mod session;
+mod settings;
 
-use crate::protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
+pub use settings::ClientConfig;
+
+use trademon_protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
 use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 

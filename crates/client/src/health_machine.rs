@@ -7,7 +7,7 @@
 
 use super::heartbeat::{Heartbeat, Verdict};
 use super::link::LinkState;
-use crate::config::ClientConfig;
+use crate::ClientConfig;
 use std::time::Duration;
 use tokio::time::Instant;
 
