@@ -5,6 +5,7 @@
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
 pub use crate::protocol::is_valid_symbol;
+pub use trademon_backend::{BackendSettings, ServerConfig, SessionConfig, check_bind_allowed};
 pub use trademon_client::ClientConfig;
 pub use crate::store::config::{FsyncPolicy, QuestdbConfig};
 pub use trademon_mexc::MexcConfig;
@@ -43,24 +44,6 @@ pub struct Config {
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
     pub demo_sessions: Vec<SessionConfig>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    pub listen: String,
-    pub token: String,
-    pub ping_interval_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub max_frame_bytes: usize,
-    pub client_queue_max_msgs: usize,
-    pub client_queue_max_bytes: usize,
-    pub write_timeout_ms: u64,
-    pub max_protocol_errors: u32,
-    /// Hub-bound client ops per second (burst of the same size); beyond closes 4502 (SEC-2).
-    pub max_ops_per_s: u32,
-    pub max_in_flight_bytes: u64,
-    pub close_grace_ms: u64,
 }
 
 
@@ -204,20 +187,6 @@ pub struct RecordConfig {
     pub bug_log_lines: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionConfig {
-    pub id: String,
-    pub name: String,
-    #[serde(default = "default_strategy")]
-    pub strategy: String,
-    pub symbols: Vec<String>,
-}
-
-fn default_strategy() -> String {
-    "default".to_string()
-}
-
 /// Command-line values that override everything else.
 #[derive(Debug, Clone, Default)]
 pub struct FlagOverrides {
@@ -231,10 +200,6 @@ pub struct FlagOverrides {
 
 mod origin;
 pub use origin::{ConfigError, Origin, Problem, Sources};
-
-fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError::msg(msg))
-}
 
 /// Problems collected by `Config::check`, all of them, not the first.
 #[derive(Debug, Default)]
@@ -380,7 +345,7 @@ impl Config {
             let adhoc = SessionConfig {
                 id: "watch".into(),
                 name: "Watch".into(),
-                strategy: default_strategy(),
+                strategy: crate::engine::DEFAULT_STRATEGY.to_string(),
                 symbols: symbols.clone(),
             };
             self.sessions = vec![adhoc.clone()];
@@ -671,6 +636,23 @@ impl Config {
     }
 
     /// The engine for `[engine]` and `[strategies.*]`, or the reason it cannot be built.
+    /// What the backend reads from this config besides the engine and the sessions.
+    pub fn backend_settings(&self) -> BackendSettings {
+        BackendSettings {
+            server: self.server.clone(),
+            events_max: self.tui.event_panel_max,
+            paper_journal_max_bytes: self.data.paper_journal_max_bytes,
+            signal_history: self.engine.signal_history,
+            trade_history: self.engine.trade_history,
+            // Validation resolved these once already; a failure here means no history.
+            history: self
+                .questdb
+                .enabled
+                .then(|| crate::store::config::StoreSettings::resolve(&self.questdb, &self.data_dir()).ok())
+                .flatten(),
+        }
+    }
+
     pub fn build_engine(&self) -> Result<Engine, ConfigError> {
         Engine::new(self.engine.clone(), self.strategies.clone())
             .map_err(|e| ConfigError::msg(format!("invalid engine configuration: {e}")))
@@ -684,7 +666,7 @@ impl Config {
                 self.server.listen
             ))
         })?;
-        check_bind_allowed(addr, &self.server.token)?;
+        check_bind_allowed(addr, &self.server.token).map_err(|e| ConfigError::msg(e.to_string()))?;
         Ok(addr)
     }
 
@@ -752,16 +734,6 @@ impl Config {
 }
 
 /// SEC-1: loopback is always allowed; anything else needs a token.
-pub fn check_bind_allowed(addr: SocketAddr, token: &str) -> Result<(), ConfigError> {
-    if !addr.ip().is_loopback() && token.is_empty() {
-        return err(format!(
-            "refusing to listen on {addr} without server.token: a non-loopback bind exposes the \
-             backend; set server.token (or TRADEMON_SERVER__TOKEN) or listen on 127.0.0.1"
-        ));
-    }
-    Ok(())
-}
-
 pub fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "trademon").map(|d| d.config_dir().join("config.toml"))
 }

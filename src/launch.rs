@@ -196,7 +196,8 @@ pub async fn start_embedded(
         (None, None)
     };
     let backend = backend::start(
-        cfg,
+        cfg.backend_settings(),
+        cfg.build_engine()?,
         sessions,
         listener,
         BackendInputs {
@@ -231,7 +232,7 @@ pub async fn start_embedded(
             if let Some(s) = store {
                 let _ = tokio::task::spawn_blocking(move || s.shutdown()).await;
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     Ok(Embedded {

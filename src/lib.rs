@@ -2,7 +2,6 @@
 //! engine, hub, server) and a ratatui client talking to it over exactly one WebSocket.
 //! See docs/architecture.md for how the pieces fit.
 
-pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -18,3 +17,4 @@ pub use trademon_core::{backoff, numfmt};
 pub use trademon_engine as engine;
 pub use trademon_store as store;
 pub use trademon_client as client;
+pub use trademon_backend as backend;

@@ -409,8 +409,10 @@ async fn non_loopback_bind_without_token_is_refused() {
     let (_u, upstream_rx) = tokio::sync::watch::channel(upstream(UpstreamState::Live));
     let (symbols, _s) = tokio::sync::watch::channel(Default::default());
     let (_l, log_events) = tokio::sync::mpsc::channel(1);
+    let cfg = test_config();
     let r = trademon::backend::start(
-        &test_config(),
+        cfg.backend_settings(),
+        cfg.build_engine().unwrap(),
         sessions(),
         listener,
         trademon::backend::BackendInputs {

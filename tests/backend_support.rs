@@ -83,7 +83,8 @@ pub async fn start_persisted(
     let (symbols_tx, symbols) = watch::channel(BTreeSet::new());
     let (logs, logs_rx) = mpsc::channel(65_536);
     let handle = backend::start(
-        &cfg,
+        cfg.backend_settings(),
+        cfg.build_engine().unwrap(),
         sessions,
         listener,
         BackendInputs {

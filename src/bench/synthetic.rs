@@ -33,7 +33,8 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
     let (symbols_tx, symbols) = watch::channel(BTreeSet::new());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let backend = backend::start(
-        cfg,
+        cfg.backend_settings(),
+        cfg.build_engine()?,
         cfg.sessions.clone(),
         listener,
         BackendInputs {

@@ -17,7 +17,7 @@
 //! can be checked from the backend's own accounting.
 
 use super::queue_meter::QueueMeter;
-use crate::protocol::{StreamName, close};
+use trademon_protocol::{StreamName, close};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,6 +1,6 @@
 //! The recent-events ring behind the `events` stream (DG-3, RC-2).
 
-use crate::protocol::LogEvent;
+use trademon_protocol::LogEvent;
 use std::collections::VecDeque;
 
 pub struct EventLog {
@@ -48,7 +48,7 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Level;
+    use trademon_protocol::Level;
 
     fn ev(name: &str, msg: &str, ts: i64) -> LogEvent {
         LogEvent {

@@ -1,10 +1,10 @@
 //! Engine views and events -> wire types. Pure functions: the protocol stays independent of
 //! the engine's internal types, and the mapping is tested in one place.
 
-use crate::engine::{
-    self, ConditionProgress, IndicatorSnapshot, InstanceView, PositionView, SessionView, Signal,
+use trademon_engine::{
+    self as engine, ConditionProgress, IndicatorSnapshot, InstanceView, PositionView, SessionView, Signal,
 };
-use crate::protocol::{
+use trademon_protocol::{
     ConditionInfo, ConditionKind, IndicatorValue, Instance, PositionInfo, PositionStatus,
     SessionTotals, Side, SignalInfo, SignalKind, SymbolConditions, SymbolIndicators,
 };

@@ -7,10 +7,10 @@
 //! positions go out at once.
 
 use super::Hub;
-use crate::backend::convert;
-use crate::engine::{EngineEvent, EngineInput, InstanceState};
-use crate::numfmt;
-use crate::protocol::{
+use crate::convert;
+use trademon_engine::{EngineEvent, EngineInput, InstanceState};
+use trademon_core::numfmt;
+use trademon_protocol::{
     InstanceRemoved, Level, PositionsSnapshot, ServerMsg, SignalInfo, StateChange, StreamName,
     SymbolConditions, SymbolIndicators,
 };
@@ -34,7 +34,7 @@ impl Hub {
         let mut rejected = Vec::new();
         for ev in events {
             if let Some(store) = &self.store {
-                store.send_all(crate::store::rows_from_engine(&ev));
+                store.send_all(trademon_store::rows_from_engine(&ev));
             }
             self.journal_record(&ev);
             if let EngineEvent::CommandRejected { reason, .. } = ev {
@@ -123,8 +123,8 @@ impl Hub {
                 // A closed position is a trade for the client's list: conflated under a key of
                 // its own so a newer value of the symbol never replaces it unsent.
                 let key = match info.status {
-                    crate::protocol::PositionStatus::Closed => format!("closed #{}", p.id),
-                    crate::protocol::PositionStatus::Open => p.symbol.clone(),
+                    trademon_protocol::PositionStatus::Closed => format!("closed #{}", p.id),
+                    trademon_protocol::PositionStatus::Open => p.symbol.clone(),
                 };
                 self.publish(
                     stream,
@@ -303,7 +303,7 @@ impl Hub {
         let Some(store) = &self.store else { return };
         for (name, v) in &data.values {
             if let (Some(value), Some(at)) = (v.value, v.updated_at) {
-                store.send(crate::store::indicator_row(
+                store.send(trademon_store::indicator_row(
                     sid,
                     &data.symbol,
                     name,
@@ -400,8 +400,8 @@ impl Hub {
 
 fn signal_text(session: &str, s: &SignalInfo) -> String {
     let side = match s.side {
-        crate::protocol::Side::Buy => "BUY",
-        crate::protocol::Side::Sell => "SELL",
+        trademon_protocol::Side::Buy => "BUY",
+        trademon_protocol::Side::Sell => "SELL",
     };
     // The last price when the signal was raised, named so: the fill comes at the next trade.
     format!(

@@ -5,10 +5,9 @@
 //! hub, which queues it for that client in order with its data. At start, each session's
 //! signals panel is back-filled from QuestDB.
 
-use crate::config::Config;
-use crate::protocol::{HistoryQuery, Side, SignalInfo, SignalKind};
-use crate::store::exec::ExecClient;
-use crate::store::{Queries, QueryError, StoreSettings};
+use trademon_protocol::{HistoryQuery, Side, SignalInfo, SignalKind};
+use trademon_store::exec::ExecClient;
+use trademon_store::{Queries, QueryError, StoreSettings};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -61,13 +60,8 @@ impl From<QueryError> for HistoryError {
 }
 
 /// The read side, when `[questdb]` is on; `None` otherwise (requests answer `Unavailable`).
-pub fn queries(cfg: &Config) -> Option<Arc<Queries>> {
-    if !cfg.questdb.enabled {
-        return None;
-    }
-    // Validation resolved these settings once already; a failure here means no history.
-    let s = StoreSettings::resolve(&cfg.questdb, &cfg.data_dir()).ok()?;
-    Some(Arc::new(Queries::new(ExecClient::new(&s))))
+pub fn queries(store: Option<&StoreSettings>) -> Option<Arc<Queries>> {
+    Some(Arc::new(Queries::new(ExecClient::new(store?))))
 }
 
 /// Run one request: the rows, newest first, as the protocol sends them.

@@ -1,8 +1,8 @@
 //! Session records owned by the hub: definition (id, name, strategy, symbols), lifecycle and
 //! the reason of a failure. The strategy instances themselves live in the engine.
 
-use crate::config::SessionConfig;
-use crate::protocol::{SessionInfo, SessionState};
+use crate::SessionConfig;
+use trademon_protocol::{SessionInfo, SessionState};
 
 pub struct Session {
     /// Symbols change at run time (`add_symbol` / `remove_symbol`); the order is kept.

@@ -16,7 +16,7 @@
 //! (`engine.signal_history` signals, `engine.trade_history` closed trades per session), so the
 //! file stays bounded too.
 
-use crate::engine::{EngineEvent, PositionStatus, PositionView, RestoredBook, Signal};
+use trademon_engine::{EngineEvent, PositionStatus, PositionView, RestoredBook, Signal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -291,7 +291,7 @@ fn keep_aside(path: &Path, why: &str, warnings: &mut Warnings) {
     let aside = PathBuf::from(format!(
         "{}.{why}-{}",
         path.display(),
-        crate::protocol::now_ms()
+        trademon_protocol::now_ms()
     ));
     match std::fs::copy(path, &aside) {
         Ok(_) => warnings.push(format!("the original is kept as {}", aside.display())),
@@ -302,7 +302,7 @@ fn keep_aside(path: &Path, why: &str, warnings: &mut Warnings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Direction, SignalKind, SignalSide};
+    use trademon_engine::{Direction, SignalKind, SignalSide};
 
     fn settings(dir: &Path) -> JournalSettings {
         JournalSettings {

@@ -17,7 +17,7 @@ use super::hooks::TestHooks;
 use super::hub::{HubCmd, HubHandle};
 use super::queue::{ClientQueue, QueueLimits};
 use super::queue_meter::QueueMeter;
-use crate::protocol::{
+use trademon_protocol::{
     ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
     ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
 };

@@ -3,8 +3,8 @@
 //! `HubCmd::Backfill` through a weak sender (a pending read never keeps the hub alive).
 
 use super::{HubCmd, StreamKey, encode};
-use crate::backend::history::{self, HistoryError, HistoryRequest};
-use crate::protocol::{ErrorReply, HistoryReply, ServerMsg, SignalInfo, StreamName, error_code};
+use crate::history::{self, HistoryError, HistoryRequest};
+use trademon_protocol::{ErrorReply, HistoryReply, ServerMsg, SignalInfo, StreamName, error_code};
 
 use super::Hub;
 

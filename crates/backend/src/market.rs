@@ -1,7 +1,7 @@
 //! Merging normalized market events into the per-symbol `Ticker` the streams carry.
 
-use crate::exchange::{TickerUpdate, Trade};
-use crate::protocol::{DataSource, Ticker};
+use trademon_core::market::{TickerUpdate, Trade};
+use trademon_protocol::{DataSource, Ticker};
 
 /// A ticker frame replaces what it carries and keeps the rest: live frames omit fields at
 /// times, and a panel must not blank a column because one frame lacked it.
@@ -61,7 +61,7 @@ pub fn apply_trades(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::Side;
+    use trademon_core::market::Side;
 
     fn upd(last: f64, bid: Option<f64>, vol: Option<f64>) -> TickerUpdate {
         TickerUpdate {

@@ -5,7 +5,7 @@
 //! leaves the previous file. A file that cannot be read or parsed is reported and ignored: the
 //! backend then starts from the configuration, never panics.
 
-use crate::config::SessionConfig;
+use crate::SessionConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

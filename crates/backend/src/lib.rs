@@ -27,15 +27,18 @@ mod queue;
 mod queue_meter;
 mod routes;
 mod sessions;
+mod settings;
 
 pub use hooks::TestHooks;
 pub use queue_meter::QueueStats;
+pub use settings::{
+    BackendSettings, BindRefused, ServerConfig, SessionConfig, check_bind_allowed,
+};
 
-use crate::config::{Config, SessionConfig, check_bind_allowed};
-use crate::exchange::MarketEvent;
-use crate::protocol::{LogEvent, UpstreamHealth, now_ms};
+use trademon_core::market::MarketEvent;
+use trademon_protocol::{LogEvent, UpstreamHealth, now_ms};
 use axum::serve::ListenerExt;
-use color_eyre::eyre::{WrapErr, eyre};
+use trademon_engine::Engine;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,11 +64,11 @@ pub struct BackendInputs {
     /// books start empty and are not kept.
     pub paper_journal: Option<std::path::PathBuf>,
     /// The QuestDB store (docs/questdb.md); `None`: nothing is written.
-    pub store: Option<crate::store::StoreHandle>,
+    pub store: Option<trademon_store::StoreHandle>,
     /// The store's health, carried in `Health.store`; `None`: absent from health.
-    pub store_health: Option<watch::Receiver<crate::store::StoreHealth>>,
+    pub store_health: Option<watch::Receiver<trademon_store::StoreHealth>>,
     /// Whether `market` comes from MEXC or the simulator; clients show which.
-    pub market_source: crate::protocol::MarketSource,
+    pub market_source: trademon_protocol::MarketSource,
 }
 
 pub struct BackendHandle {
@@ -115,20 +118,26 @@ impl BackendHandle {
     }
 }
 
-/// Starts the hub and serves `listener`. Refuses a non-loopback address without a token (SEC-1).
+/// Why the backend did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read the listener address")]
+    ListenerAddr(#[source] std::io::Error),
+    #[error(transparent)]
+    BindRefused(#[from] BindRefused),
+}
+
+/// Starts the hub and serves `listener`. Refuses a non-loopback address without a token.
 pub async fn start(
-    cfg: &Config,
+    settings: BackendSettings,
+    engine: Engine,
     sessions: Vec<SessionConfig>,
     listener: tokio::net::TcpListener,
     inputs: BackendInputs,
-) -> color_eyre::Result<BackendHandle> {
-    let addr = listener
-        .local_addr()
-        .wrap_err("cannot read the listener address")?;
-    check_bind_allowed(addr, &cfg.server.token).map_err(|e| eyre!("{e}"))?;
-    let s = &cfg.server;
-    // Validation built it once already; this cannot fail for a validated config.
-    let engine = cfg.build_engine().map_err(|e| eyre!("{e}"))?;
+) -> Result<BackendHandle, StartError> {
+    let addr = listener.local_addr().map_err(StartError::ListenerAddr)?;
+    check_bind_allowed(addr, &settings.server.token)?;
+    let s = &settings.server;
 
     let started_ms = now_ms();
     // Changes on every start, so a client never mixes seqs of two backend runs.
@@ -137,21 +146,21 @@ pub async fn start(
         max_msgs: s.client_queue_max_msgs,
         max_bytes: s.client_queue_max_bytes,
     };
-    let history = history::queries(cfg);
+    let history = history::queries(settings.history.as_ref());
     let (hub, hub_task) = hub::spawn(
         hub::HubSettings {
             epoch: epoch.clone(),
             started_ms,
-            events_max: cfg.tui.event_panel_max,
+            events_max: settings.events_max,
             health_interval: Duration::from_secs(1),
             engine_tick: Duration::from_secs(1),
             flush_interval: Duration::from_millis(250),
             sessions_file: inputs.sessions_file,
             paper_journal: inputs.paper_journal.map(|path| journal::JournalSettings {
                 path,
-                max_bytes: cfg.data.paper_journal_max_bytes,
-                signal_cap: cfg.engine.signal_history,
-                trade_cap: cfg.engine.trade_history,
+                max_bytes: settings.paper_journal_max_bytes,
+                signal_cap: settings.signal_history,
+                trade_cap: settings.trade_history,
             }),
             market: inputs.market_source,
         },

@@ -4,10 +4,10 @@
 //! and is persisted.
 
 use super::{CmdError, Hub};
-use crate::backend::persist::{self, PersistedSession};
-use crate::config::is_valid_symbol;
-use crate::engine::EngineInput;
-use crate::protocol::{Level, ServerMsg, SessionInfo, SessionState, StreamName, now_ms};
+use crate::persist::{self, PersistedSession};
+use trademon_protocol::is_valid_symbol;
+use trademon_engine::EngineInput;
+use trademon_protocol::{Level, ServerMsg, SessionInfo, SessionState, StreamName, now_ms};
 use std::collections::BTreeSet;
 
 impl Hub {
@@ -169,11 +169,11 @@ impl Hub {
     fn store_session(&self, idx: usize) {
         let Some(store) = &self.store else { return };
         let s = &self.sessions[idx];
-        let now = crate::protocol::now_ms();
+        let now = trademon_protocol::now_ms();
         let view = self
             .engine
             .session(&s.cfg.id)
-            .unwrap_or_else(|| crate::engine::SessionView {
+            .unwrap_or_else(|| trademon_engine::SessionView {
                 id: s.cfg.id.clone(),
                 strategy: s.cfg.strategy.clone(),
                 started_ms: s.started_ms.unwrap_or(now),
@@ -191,7 +191,7 @@ impl Hub {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        store.send(crate::store::session_row(&view, &s.cfg.name, &status, now));
+        store.send(trademon_store::session_row(&view, &s.cfg.name, &status, now));
     }
 
     /// The adapter subscribes exactly the union of running sessions' symbols, less the ones

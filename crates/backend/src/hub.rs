@@ -18,16 +18,16 @@ use super::market;
 use super::persist;
 use super::queue::{ClientQueue, ConflateKey};
 use super::sessions::Session;
-use crate::config::SessionConfig;
-use crate::engine::{Engine, EngineInput};
-use crate::exchange::{LinkChange, MarketEvent};
-use crate::protocol::ClientMsg;
-use crate::protocol::{
+use crate::SessionConfig;
+use trademon_engine::{Engine, EngineInput};
+use trademon_core::market::{LinkChange, MarketEvent};
+use trademon_protocol::ClientMsg;
+use trademon_protocol::{
     Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
     ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
     error_code, now_ms,
 };
-use crate::store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
+use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -55,7 +55,7 @@ pub struct HubSettings {
     /// The paper journal; `None`: paper books are not kept.
     pub paper_journal: Option<super::journal::JournalSettings>,
     /// Told to every client in `health.market`.
-    pub market: crate::protocol::MarketSource,
+    pub market: trademon_protocol::MarketSource,
 }
 
 pub struct HubInputs {
