@@ -5,6 +5,7 @@
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
 pub use crate::protocol::is_valid_symbol;
+pub use trademon_tui::settings::{ColorMode, KeysConfig, RecordConfig, TuiConfig, TuiSettings};
 pub use trademon_backend::{BackendSettings, ServerConfig, SessionConfig, check_bind_allowed};
 pub use trademon_client::ClientConfig;
 pub use crate::store::config::{FsyncPolicy, QuestdbConfig};
@@ -48,75 +49,7 @@ pub struct Config {
 
 
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ColorMode {
-    #[serde(rename = "auto")]
-    Auto,
-    #[serde(rename = "16")]
-    Ansi16,
-    #[serde(rename = "256")]
-    Ansi256,
-    #[serde(rename = "truecolor")]
-    TrueColor,
-    #[serde(rename = "none")]
-    None,
-}
-
-impl std::str::FromStr for ColorMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(ColorMode::Auto),
-            "16" => Ok(ColorMode::Ansi16),
-            "256" => Ok(ColorMode::Ansi256),
-            "truecolor" => Ok(ColorMode::TrueColor),
-            "none" => Ok(ColorMode::None),
-            other => Err(format!(
-                "unknown colour mode {other:?}; use auto, 16, 256, truecolor or none"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TuiConfig {
-    pub fps: u32,
-    pub color: ColorMode,
-    pub stale_after_ms: u64,
-    pub event_panel_max: usize,
-    /// Zone for times on screen: `local`, `UTC` or an IANA name (`Europe/Berlin`).
-    pub timezone: String,
-    pub keys: KeysConfig,
-}
-
 /// Action name -> key names (`q`, `ctrl-c`, `tab`, `backtab`, `up`, `?`, `R`, `f1`...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeysConfig {
-    pub quit: Vec<String>,
-    pub next_session: Vec<String>,
-    pub prev_session: Vec<String>,
-    pub up: Vec<String>,
-    pub down: Vec<String>,
-    /// Cycle the detail view (state machines, indicators, conditions, signals, positions).
-    pub next_view: Vec<String>,
-    pub prev_view: Vec<String>,
-    pub help: Vec<String>,
-    pub reconnect: Vec<String>,
-    pub record: Vec<String>,
-    pub upstream: Vec<String>,
-    /// Open the status popup: the whole headline with its causes.
-    pub status: Vec<String>,
-    pub bug_report: Vec<String>,
-    /// Move the focus (which list `up`/`down` move in) to the next list.
-    pub focus: Vec<String>,
-    /// Open the full text of the selected row in a popup.
-    pub open: Vec<String>,
-    pub page_up: Vec<String>,
-    pub page_down: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -174,17 +107,6 @@ fn check_questdb(p: &mut Checks, q: &QuestdbConfig) {
             "questdb.flush_rows must be at most 1000000 (one request per flush)",
         );
     }
-}
-
-/// Recordings, the flight recorder and bug bundles (REC-1..4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordConfig {
-    pub dir: String,
-    pub flight_minutes: u64,
-    pub flight_max_mb: u64,
-    pub max_recording_mb: u64,
-    pub bug_log_lines: usize,
 }
 
 /// Command-line values that override everything else.
@@ -650,6 +572,18 @@ impl Config {
                 .enabled
                 .then(|| crate::store::config::StoreSettings::resolve(&self.questdb, &self.data_dir()).ok())
                 .flatten(),
+        }
+    }
+
+    /// What the TUI and its recorder read from this config.
+    pub fn tui_settings(&self) -> TuiSettings {
+        TuiSettings {
+            tui: self.tui.clone(),
+            record: self.record.clone(),
+            record_dir: self.record_dir(),
+            log_dir: self.log_dir(),
+            config_toml: self.redacted_toml(),
+            secrets: self.secret_values(),
         }
     }
 

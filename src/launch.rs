@@ -281,7 +281,7 @@ async fn run_tui_embedded(
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
     let (client, events) = embedded.connect(&cfg, initial_subscriptions());
-    let result = crate::tui::run(&cfg, client, events, record).await;
+    let result = run_tui(&cfg, client, events, record).await;
     embedded.shutdown().await;
     result.map(|_| ExitCode::SUCCESS)
 }
@@ -306,8 +306,21 @@ async fn run_connect(
         },
         initial_subscriptions(),
     );
-    crate::tui::run(&cfg, client, events, record).await?;
+    run_tui(&cfg, client, events, record).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The TUI with this config's keys and settings; a bad key binding is reported before the
+/// screen is taken over, on a normal terminal.
+async fn run_tui(
+    cfg: &Config,
+    client: ClientHandle,
+    events: mpsc::Receiver<ClientEvent>,
+    record: crate::tui::RecordOptions,
+) -> Result<()> {
+    let keymap = crate::tui::keymap::Keymap::from_config(&cfg.tui.keys)
+        .map_err(|e| UserError::config(e.to_string()))?;
+    crate::tui::run(&cfg.tui_settings(), keymap, client, events, record).await
 }
 
 async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<ExitCode> {

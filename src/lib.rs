@@ -7,9 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod exchange;
 pub mod launch;
-pub mod record;
 pub mod telemetry;
-pub mod tui;
 pub mod user_error;
 
 pub use trademon_protocol as protocol;
@@ -18,3 +16,5 @@ pub use trademon_engine as engine;
 pub use trademon_store as store;
 pub use trademon_client as client;
 pub use trademon_backend as backend;
+pub use trademon_tui as tui;
+pub use trademon_tui::record;

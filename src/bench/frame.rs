@@ -217,7 +217,7 @@ fn describe(app: &App) -> String {
     let Some(id) = app.active_session().map(|s| s.id.clone()) else {
         return "no session".into();
     };
-    let m = &app.model;
+    let m = app.model();
     let count = |n: Option<usize>| n.unwrap_or(0);
     format!(
         "{} tickers, {} instances, {} indicator rows, {} condition rows, {} signals, {} positions",

@@ -181,7 +181,7 @@ async fn pipeline(
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), size)?;
     let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
-    let mut rec = Recorder::new(cfg, Palette::Ansi256, &RecordOptions::default());
+    let mut rec = Recorder::new(&cfg.tui_settings(), Palette::Ansi256, &RecordOptions::default());
     let (renderer, mut render_events) =
         Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture)))?;
     let mut app = App::new(

@@ -1,0 +1,489 @@
+//! Configurable keys (UI-1): key names from `[tui.keys]` parsed into crossterm key events,
+//! looked up to a [`Command`], and listed for the generated help overlay.
+
+use crate::settings::KeysConfig;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::fmt;
+
+/// What a key press asks the UI to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Quit,
+    NextSession,
+    PrevSession,
+    Up,
+    Down,
+    NextView,
+    PrevView,
+    Help,
+    Reconnect,
+    Record,
+    Upstream,
+    /// The full status (headline, its causes, the link details) in a popup.
+    Status,
+    BugReport,
+    Focus,
+    Open,
+    PageUp,
+    PageDown,
+    /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
+    Session(usize),
+}
+
+impl Command {
+    /// Config key name, as in `[tui.keys]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Quit => "quit",
+            Command::NextSession => "next_session",
+            Command::PrevSession => "prev_session",
+            Command::Up => "up",
+            Command::Down => "down",
+            Command::NextView => "next_view",
+            Command::PrevView => "prev_view",
+            Command::Help => "help",
+            Command::Reconnect => "reconnect",
+            Command::Record => "record",
+            Command::Upstream => "upstream",
+            Command::Status => "status",
+            Command::BugReport => "bug_report",
+            Command::Focus => "focus",
+            Command::Open => "open",
+            Command::PageUp => "page_up",
+            Command::PageDown => "page_down",
+            Command::Session(_) => "session",
+        }
+    }
+
+    /// One line for the help overlay.
+    pub fn description(self) -> &'static str {
+        match self {
+            Command::Quit => "quit and restore the terminal",
+            Command::NextSession => "next session",
+            Command::PrevSession => "previous session",
+            Command::Up => "move selection up",
+            Command::Down => "move selection down",
+            Command::NextView => "next detail view",
+            Command::PrevView => "previous detail view",
+            Command::Help => "show or hide this help",
+            Command::Reconnect => "reconnect now (resets the backoff)",
+            Command::Record => "start or stop recording",
+            Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
+            Command::Status => "show the full status: headline, causes, link details",
+            Command::BugReport => "write a bug-report bundle",
+            Command::Focus => "focus the next list (watchlist, signals, events, trades)",
+            Command::Open => "open the selected row's full text",
+            Command::PageUp => "scroll the focused list a page up",
+            Command::PageDown => "scroll the focused list a page down",
+            Command::Session(_) => "jump to session N",
+        }
+    }
+}
+
+/// A key with modifiers, normalised so config names and terminal events compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl Key {
+    /// Terminals report `R` as `Char('R')` with SHIFT, and Shift-Tab as `BackTab` with SHIFT
+    /// on some and without on others: SHIFT is implied by those codes, so drop it.
+    pub fn from_event(ev: &KeyEvent) -> Key {
+        let mut mods =
+            ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        if matches!(ev.code, KeyCode::Char(_) | KeyCode::BackTab) {
+            mods.remove(KeyModifiers::SHIFT);
+        }
+        Key {
+            code: ev.code,
+            mods,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("alt-")?;
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            f.write_str("shift-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            code => {
+                let name = NAMED
+                    .iter()
+                    .find(|(_, c)| *c == code)
+                    .map(|(n, _)| *n)
+                    .unwrap_or("?");
+                f.write_str(name)
+            }
+        }
+    }
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("space", KeyCode::Char(' ')),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+    ("insert", KeyCode::Insert),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeymapError {
+    BadName {
+        action: &'static str,
+        name: String,
+        why: String,
+    },
+    Conflict {
+        key: String,
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
+impl fmt::Display for KeymapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeymapError::BadName { action, name, why } => write!(
+                f,
+                "tui.keys.{action}: bad key name {name:?}: {why}. Use one character (q, R, ?), \
+                 f1-f12, one of {}, optionally prefixed by ctrl-, alt- or shift-",
+                NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+            KeymapError::Conflict { key, first, second } => write!(
+                f,
+                "tui.keys: key {key:?} is bound to both {first} and {second}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeymapError {}
+
+impl KeymapError {
+    /// The `[tui.keys]` entry at fault (the later of two conflicting ones).
+    pub fn config_key(&self) -> String {
+        match self {
+            KeymapError::BadName { action, .. } => format!("tui.keys.{action}"),
+            KeymapError::Conflict { second, .. } => format!("tui.keys.{second}"),
+        }
+    }
+}
+
+/// Parse one key name: `q`, `R`, `?`, `ctrl-c`, `alt-x`, `tab`, `backtab`, `shift-tab`,
+/// `up`, `f1`...
+pub fn parse_key(name: &str) -> Result<Key, String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = name;
+    // A lone "-" is the minus key, not an empty modifier list.
+    while rest.len() > 1 {
+        let lower = rest.to_ascii_lowercase();
+        let (m, len) = if lower.starts_with("ctrl-") {
+            (KeyModifiers::CONTROL, 5)
+        } else if lower.starts_with("alt-") {
+            (KeyModifiers::ALT, 4)
+        } else if lower.starts_with("shift-") {
+            (KeyModifiers::SHIFT, 6)
+        } else {
+            break;
+        };
+        mods |= m;
+        rest = &rest[len..];
+    }
+    if rest.is_empty() {
+        return Err("no key after the modifier".into());
+    }
+    let mut chars = rest.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_control() => {
+            // Keep the case: `R` and `r` are different keys. ctrl-R is ctrl-r to terminals.
+            if mods.contains(KeyModifiers::CONTROL) {
+                KeyCode::Char(c.to_ascii_lowercase())
+            } else if mods.contains(KeyModifiers::SHIFT) && c.is_ascii_alphabetic() {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::Char(c.to_ascii_uppercase())
+            } else {
+                KeyCode::Char(c)
+            }
+        }
+        _ => {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(n) = lower.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
+                if !(1..=12).contains(&n) {
+                    return Err(format!("function keys go from f1 to f12, not f{n}"));
+                }
+                KeyCode::F(n)
+            } else if lower == "shift-tab" || (lower == "tab" && mods.contains(KeyModifiers::SHIFT))
+            {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::BackTab
+            } else if let Some((_, code)) = NAMED.iter().find(|(n, _)| *n == lower) {
+                *code
+            } else {
+                return Err("unknown key".into());
+            }
+        }
+    };
+    let key = Key { code, mods };
+    // Normalise the same way as terminal events so lookups compare equal.
+    Ok(Key::from_event(&KeyEvent::new(key.code, key.mods)))
+}
+
+/// One help line: a command and the keys bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub command: Command,
+    pub keys: Vec<Key>,
+}
+
+/// Keys -> commands. Digits 1-9 always jump to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+/// Every problem with `[tui.keys]` (bad names, a key bound twice, a digit taken from the
+/// session keys), all at once. `config --check` and start both call this; the TUI refuses
+/// exactly what it reports.
+pub fn check(keys: &KeysConfig) -> Vec<KeymapError> {
+    Keymap::build(keys).1
+}
+
+impl Keymap {
+    /// The keymap, or the first problem `check` reports.
+    pub fn from_config(keys: &KeysConfig) -> Result<Keymap, KeymapError> {
+        let (keymap, problems) = Keymap::build(keys);
+        match problems.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(keymap),
+        }
+    }
+
+    /// The keymap from the names that parse, and every problem found on the way.
+    fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
+        let mut problems = Vec::new();
+        let table: [(Command, &Vec<String>); 17] = [
+            (Command::Quit, &keys.quit),
+            (Command::NextSession, &keys.next_session),
+            (Command::PrevSession, &keys.prev_session),
+            (Command::Up, &keys.up),
+            (Command::Down, &keys.down),
+            (Command::NextView, &keys.next_view),
+            (Command::PrevView, &keys.prev_view),
+            (Command::Help, &keys.help),
+            (Command::Reconnect, &keys.reconnect),
+            (Command::Record, &keys.record),
+            (Command::Upstream, &keys.upstream),
+            (Command::Status, &keys.status),
+            (Command::BugReport, &keys.bug_report),
+            (Command::Focus, &keys.focus),
+            (Command::Open, &keys.open),
+            (Command::PageUp, &keys.page_up),
+            (Command::PageDown, &keys.page_down),
+        ];
+        let mut bindings: Vec<Binding> = Vec::new();
+        for (command, names) in table {
+            let mut parsed = Vec::new();
+            for name in names {
+                let key = match parse_key(name) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        problems.push(KeymapError::BadName {
+                            action: command.name(),
+                            name: name.clone(),
+                            why,
+                        });
+                        continue;
+                    }
+                };
+                if let Some(first) =
+                    digit_session(&key)
+                        .map(|_| "session (digits 1-9)")
+                        .or_else(|| {
+                            bindings
+                                .iter()
+                                .find(|b| b.keys.contains(&key))
+                                .map(|b| b.command.name())
+                        })
+                {
+                    problems.push(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first,
+                        second: command.name(),
+                    });
+                    continue;
+                }
+                if !parsed.contains(&key) {
+                    parsed.push(key);
+                }
+            }
+            bindings.push(Binding {
+                command,
+                keys: parsed,
+            });
+        }
+        (Keymap { bindings }, problems)
+    }
+
+    pub fn lookup(&self, ev: &KeyEvent) -> Option<Command> {
+        let key = Key::from_event(ev);
+        if let Some(n) = digit_session(&key) {
+            return Some(Command::Session(n));
+        }
+        self.bindings
+            .iter()
+            .find(|b| b.keys.contains(&key))
+            .map(|b| b.command)
+    }
+
+    /// Every command with its keys, in a stable order, for the help overlay.
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// Keys of one command joined for display (`q, ctrl-c`), for hints in the header.
+    pub fn keys_for(&self, command: Command) -> String {
+        self.bindings
+            .iter()
+            .find(|b| b.command == command)
+            .map(|b| {
+                b.keys
+                    .iter()
+                    .map(Key::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn digit_session(key: &Key) -> Option<usize> {
+    match key.code {
+        KeyCode::Char(c @ '1'..='9') if key.mods.is_empty() => Some(c as usize - '1' as usize),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::default_tui;
+
+    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn parses_names_from_the_default_config() {
+        let km = Keymap::from_config(&default_tui().keys).expect("defaults parse");
+        let none = KeyModifiers::NONE;
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('q'), none)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Tab, none)),
+            Some(Command::NextSession)
+        );
+        // Some terminals add SHIFT to BackTab and to upper-case letters.
+        assert_eq!(
+            km.lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Command::PrevSession)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('R'), KeyModifiers::SHIFT)),
+            Some(Command::Record)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('r'), none)),
+            Some(Command::Reconnect)
+        );
+        assert_eq!(
+            km.lookup(&ev(KeyCode::Char('3'), none)),
+            Some(Command::Session(2))
+        );
+        assert_eq!(km.lookup(&ev(KeyCode::Char('0'), none)), None);
+        assert_eq!(km.lookup(&ev(KeyCode::Char('x'), none)), None);
+        assert_eq!(km.keys_for(Command::Quit), "q, ctrl-c");
+    }
+
+    #[test]
+    fn key_names() {
+        assert_eq!(parse_key("f1").map(|k| k.code), Ok(KeyCode::F(1)));
+        assert_eq!(parse_key("shift-tab").map(|k| k.code), Ok(KeyCode::BackTab));
+        assert_eq!(parse_key("-").map(|k| k.code), Ok(KeyCode::Char('-')));
+        assert_eq!(parse_key("ctrl-C"), parse_key("ctrl-c"));
+        assert_eq!(parse_key("shift-r"), parse_key("R"));
+        assert!(parse_key("f13").is_err());
+        assert!(parse_key("ctrl-").is_err());
+        assert!(parse_key("escape").is_err());
+    }
+
+    #[test]
+    fn bad_names_and_conflicts_are_clear_errors() {
+        let mut keys = default_tui().keys;
+        keys.help = vec!["hlep".into()];
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(
+            err.contains("tui.keys.help") && err.contains("\"hlep\""),
+            "{err}"
+        );
+
+        let mut keys = default_tui().keys;
+        keys.record = vec!["q".into()];
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(err.contains("quit") && err.contains("record"), "{err}");
+
+        let mut keys = default_tui().keys;
+        keys.up = vec!["1".into()];
+        assert!(Keymap::from_config(&keys).is_err(), "digits are reserved");
+    }
+
+    #[test]
+    fn check_reports_every_problem_at_once() {
+        assert_eq!(check(&default_tui().keys), vec![]);
+        let mut keys = default_tui().keys;
+        keys.help = vec!["hlep".into()];
+        keys.record = vec!["q".into()];
+        keys.up = vec!["2".into()];
+        let problems: Vec<String> = check(&keys).iter().map(|e| e.to_string()).collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("hlep")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("quit") && p.contains("record")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("digits")),
+            "{problems:?}"
+        );
+    }
+}
