@@ -11,8 +11,6 @@ Examples:
   trademon serve --listen 127.0.0.1:7878   backend only (headless)
   trademon connect ws://127.0.0.1:7878/ws  TUI only, to a running backend
   trademon sim --listen 127.0.0.1:9001     the MEXC simulator alone
-  trademon questdb-double --journal /tmp/qdb.journal   the QuestDB test double (not QuestDB)
-  trademon bench pong --rate 20000         pong RTT under load vs idle
   trademon config --print                  show the effective configuration (secrets redacted)
   trademon --demo --record /tmp/rec        record the session (R toggles recording at any time)
   trademon replay /tmp/rec --speed 4       replay a recording through the same UI code
@@ -120,22 +118,6 @@ pub enum Command {
         #[arg(long)]
         allow_remote_control: bool,
     },
-    /// Run the in-repo QuestDB test double (a stand-in for trying the store where no QuestDB
-    /// can run, NOT a database; docs/questdb.md): ILP over HTTP /write and the /exec queries
-    /// trademon sends.
-    QuestdbDouble {
-        #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR")]
-        listen: String,
-        /// Keep the tables across restarts in this file (every commit is appended to it
-        /// before the answer; replayed at start).
-        #[arg(long, value_name = "FILE")]
-        journal: Option<PathBuf>,
-    },
-    /// Measurements for docs/benchmarks.md (not part of CI).
-    Bench {
-        #[command(subcommand)]
-        which: BenchCommand,
-    },
     /// Replay a recording through the same update/view code, with the recorded clock.
     Replay {
         /// A recording directory (manifest.json, screen.cast, events.ndjson), a bug bundle
@@ -173,122 +155,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Engine throughput: trades per second on one core with the demo strategy.
-    Engine {
-        #[arg(long, default_value_t = 100)]
-        symbol_count: usize,
-        #[arg(long, default_value_t = 2_000_000)]
-        trades: u64,
-    },
-    /// Simulator -> backend -> client at RATE msg/s for MINUTES; one summary line; exit 1 on
-    /// any reconnect.
-    Soak {
-        #[arg(long, default_value_t = 60.0)]
-        minutes: f64,
-        #[arg(long, default_value_t = 5_000)]
-        rate: u64,
-        /// Contracts the simulator lists and the session follows (12 majors, then synthetic).
-        #[arg(long, default_value_t = 12)]
-        symbol_count: usize,
-    },
-    /// Market-data msg/s simulator -> adapter -> engine -> hub -> client, beside a raw
-    /// tokio-tungstenite flood of same-sized frames, in one run.
-    E2e {
-        /// Seconds measured (each phase).
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Contracts the simulator lists and the session follows (12 majors, then synthetic).
-        #[arg(long, default_value_t = 200)]
-        symbol_count: usize,
-        /// One ticker per symbol per this many ms (the timer fires about every 1.7 ms at 1).
-        #[arg(long, default_value_t = 1)]
-        ticker_interval_ms: u64,
-        /// Simulated trades per second per symbol.
-        #[arg(long, default_value_t = 50.0)]
-        trades_per_s: f64,
-        /// The session's strategy (engine work per message).
-        #[arg(long, default_value = "demo")]
-        strategy: String,
-    },
-    /// TUI frame build time (App clone, view, diff into terminal bytes) at 200x50 with a
-    /// session of SYMBOL_COUNT symbols filled by the live demo pipeline.
-    Frame {
-        #[arg(long, default_value_t = 100)]
-        symbol_count: usize,
-        /// Seconds of live data (with forced pumps) before measuring.
-        #[arg(long, default_value_t = 40)]
-        warmup: u64,
-        /// Frames measured.
-        #[arg(long, default_value_t = 900)]
-        frames: usize,
-        /// Frame pace while measuring (data arrives between frames).
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-    },
-    /// App pong RTT p50/p99 on an idle link and while the backend pushes RATE msg/s to one client.
-    Pong {
-        #[arg(long, default_value_t = 20_000)]
-        rate: u64,
-        /// Seconds per phase (idle, then loaded).
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Symbols the load is spread over.
-        #[arg(long, default_value_t = 100)]
-        symbol_count: usize,
-    },
-    /// CLIENTS readers at RATE msg/s on one backend, then the same plus one client that never
-    /// reads: per-reader msg/s, delivery latency, pong RTT, the slow client's fate, RSS.
-    Load {
-        #[arg(long, default_value_t = 50)]
-        clients: usize,
-        #[arg(long, default_value_t = 5_000)]
-        rate: u64,
-        /// Seconds per phase (readers only, then with the slow client).
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-    },
-    /// QuestDB store rows/s (writer + spool) vs the raw client, both to the in-repo test server.
-    Store {
-        #[arg(long, default_value_t = 500_000)]
-        rows: usize,
-        /// Rows per request (questdb.flush_rows).
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-    },
-    /// Frame rate and CPU of the TUI pipeline with recording off and on, same demo load.
-    Record {
-        /// Seconds per phase.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Simulated trades per second per symbol (the load).
-        #[arg(long, default_value_t = 50.0)]
-        trades_per_s: f64,
-        /// Frame cap, as tui.fps.
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-        /// Terminal size drawn into, WIDTHxHEIGHT.
-        #[arg(long, default_value = "120x40", value_parser = parse_size)]
-        size: (u16, u16),
-        /// One session following this many simulator contracts (default: the demo sessions).
-        #[arg(long)]
-        symbol_count: Option<usize>,
-    },
-}
-
-/// `200x50` -> (200, 50).
-fn parse_size(text: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("expected WIDTHxHEIGHT like 200x50, got {text:?}");
-    let (w, h) = text.split_once('x').ok_or_else(bad)?;
-    let w: u16 = w.trim().parse().map_err(|_| bad())?;
-    let h: u16 = h.trim().parse().map_err(|_| bad())?;
-    if w == 0 || h == 0 {
-        return Err(bad());
-    }
-    Ok((w, h))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,35 +182,6 @@ mod tests {
         assert_eq!(o.symbols.unwrap(), vec!["BTC_USDT", "ETH_USDT"]);
         assert_eq!(o.color, Some(ColorMode::None));
         assert!(matches!(cli.command, Some(Command::Serve { listen: None })));
-    }
-
-    #[test]
-    fn bench_arguments_do_not_clash_with_global_flags() {
-        let cli =
-            Cli::try_parse_from(["trademon", "bench", "pong", "--symbol-count", "5"]).unwrap();
-        match cli.command {
-            Some(Command::Bench {
-                which: BenchCommand::Pong { symbol_count, .. },
-            }) => assert_eq!(symbol_count, 5),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn bench_record_takes_a_size_and_refuses_nonsense() {
-        let cli = Cli::try_parse_from(["trademon", "bench", "record", "--size", "200x50"]).unwrap();
-        match cli.command {
-            Some(Command::Bench {
-                which: BenchCommand::Record { size, .. },
-            }) => assert_eq!(size, (200, 50)),
-            other => panic!("{other:?}"),
-        }
-        for bad in ["200", "0x50", "axb", "200x-1"] {
-            assert!(
-                Cli::try_parse_from(["trademon", "bench", "record", "--size", bad]).is_err(),
-                "{bad}"
-            );
-        }
     }
 
     #[test]

@@ -5,16 +5,16 @@
 
 use crate::engine::{Engine, EngineSettings, StrategySettings};
 pub use crate::protocol::is_valid_symbol;
-pub use trademon_tui::settings::{ColorMode, KeysConfig, RecordConfig, TuiConfig, TuiSettings};
-pub use trademon_backend::{BackendSettings, ServerConfig, SessionConfig, check_bind_allowed};
-pub use trademon_client::ClientConfig;
 pub use crate::store::config::{FsyncPolicy, QuestdbConfig};
-pub use trademon_mexc::MexcConfig;
-pub use trademon_sim::SimConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use trademon_backend::{BackendSettings, ServerConfig, SessionConfig, check_bind_allowed};
+pub use trademon_client::ClientConfig;
+pub use trademon_mexc::MexcConfig;
+pub use trademon_sim::SimConfig;
+pub use trademon_tui::settings::{ColorMode, KeysConfig, RecordConfig, TuiConfig, TuiSettings};
 
 pub const DEFAULTS_TOML: &str = include_str!("../assets/default-config.toml");
 
@@ -47,8 +47,6 @@ pub struct Config {
     pub demo_sessions: Vec<SessionConfig>,
 }
 
-
-
 /// Action name -> key names (`q`, `ctrl-c`, `tab`, `backtab`, `up`, `?`, `R`, `f1`...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +63,6 @@ pub struct DataConfig {
     /// this many bytes.
     pub paper_journal_max_bytes: u64,
 }
-
 
 /// Checks `[questdb]` even when disabled, so a typo surfaces before someone turns the store on.
 fn check_questdb(p: &mut Checks, q: &QuestdbConfig) {
@@ -570,7 +567,10 @@ impl Config {
             history: self
                 .questdb
                 .enabled
-                .then(|| crate::store::config::StoreSettings::resolve(&self.questdb, &self.data_dir()).ok())
+                .then(|| {
+                    crate::store::config::StoreSettings::resolve(&self.questdb, &self.data_dir())
+                        .ok()
+                })
                 .flatten(),
         }
     }
@@ -600,7 +600,8 @@ impl Config {
                 self.server.listen
             ))
         })?;
-        check_bind_allowed(addr, &self.server.token).map_err(|e| ConfigError::msg(e.to_string()))?;
+        check_bind_allowed(addr, &self.server.token)
+            .map_err(|e| ConfigError::msg(e.to_string()))?;
         Ok(addr)
     }
 
@@ -808,7 +809,6 @@ fn check_sessions(p: &mut Checks, key: &str, sessions: &[SessionConfig]) {
         }
     }
 }
-
 
 fn merge_tables(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {

@@ -4,7 +4,7 @@
 //! backend over a real loopback WebSocket.
 
 use crate::backend::{self, BackendHandle, BackendInputs};
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::client::connection::{self, ConnectOptions};
 use crate::client::{ClientEvent, ClientHandle, Subscription};
 use crate::config::{Config, SessionConfig, check_bind_allowed};
@@ -52,10 +52,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             allow_remote_control,
         }) => run_sim(cfg, listen, allow_remote_control).await,
-        Some(Command::QuestdbDouble { listen, journal }) => {
-            run_questdb_double(&listen, journal.as_deref()).await
-        }
-        Some(Command::Bench { which }) => run_bench(which).await,
         Some(Command::Config { .. }) => {
             print!("{}", cfg.redacted_toml());
             Ok(ExitCode::SUCCESS)
@@ -378,50 +374,6 @@ async fn run_sim(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_questdb_double(listen: &str, journal: Option<&std::path::Path>) -> Result<ExitCode> {
-    use trademon_questdb_double::TestServer;
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        UserError::config(format!(
-            "--listen {listen:?} is not an address such as 127.0.0.1:9000"
-        ))
-    })?;
-    let server = match journal {
-        Some(path) => {
-            let (server, replayed) =
-                TestServer::start_journalled(addr, path).wrap_err_with(|| {
-                    format!(
-                        "QuestDB test double on {addr} with journal {}",
-                        path.display()
-                    )
-                })?;
-            println!(
-                "journal {}: {} writes and {} table definitions replayed{}",
-                path.display(),
-                replayed.writes,
-                replayed.execs,
-                if replayed.torn_tail {
-                    " (a torn last record was skipped: its client got no answer and resends it)"
-                } else {
-                    ""
-                }
-            );
-            server
-        }
-        None => TestServer::start_on(addr).map_err(|e| {
-            UserError::unavailable(format!(
-                "the QuestDB test double cannot listen on {addr}: {e}"
-            ))
-        })?,
-    };
-    println!(
-        "QuestDB TEST DOUBLE (not QuestDB) on http://{}  conf: \"http::addr={};protocol_version=2;\"",
-        server.addr(),
-        server.addr()
-    );
-    wait_for_shutdown_signal().await;
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn run_replay(
     path: std::path::PathBuf,
     speed: f64,
@@ -481,7 +433,7 @@ fn run_bugreport(
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP.
-async fn wait_for_shutdown_signal() {
+pub async fn wait_for_shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -504,105 +456,4 @@ async fn wait_for_shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-async fn run_bench(which: BenchCommand) -> Result<ExitCode> {
-    match which {
-        BenchCommand::Engine {
-            symbol_count,
-            trades,
-        } => {
-            // Pure CPU work: keep it off the runtime's worker threads.
-            let report = tokio::task::spawn_blocking(move || {
-                crate::bench::engine::run(symbol_count, trades)
-            })
-            .await??;
-            println!("{report}");
-        }
-        BenchCommand::Soak {
-            minutes,
-            rate,
-            symbol_count,
-        } => {
-            let report = crate::bench::soak::run(minutes, rate, symbol_count).await?;
-            println!("{report}");
-            if !report.passed() {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        BenchCommand::E2e {
-            seconds,
-            symbol_count,
-            ticker_interval_ms,
-            trades_per_s,
-            strategy,
-        } => {
-            let report = crate::bench::e2e::run(crate::bench::e2e::E2eOptions {
-                seconds,
-                symbols: symbol_count,
-                ticker_interval_ms,
-                trades_per_s,
-                strategy,
-            })
-            .await?;
-            println!("{report}");
-        }
-        BenchCommand::Frame {
-            symbol_count,
-            warmup,
-            frames,
-            fps,
-        } => {
-            let report = crate::bench::frame::run(crate::bench::frame::FrameOptions {
-                symbols: symbol_count,
-                warmup_s: warmup,
-                frames,
-                fps,
-            })
-            .await?;
-            println!("{report}");
-        }
-        BenchCommand::Pong {
-            rate,
-            seconds,
-            symbol_count,
-        } => {
-            let report = crate::bench::pong::run(rate, seconds, symbol_count).await?;
-            println!("{report}");
-        }
-        BenchCommand::Load {
-            clients,
-            rate,
-            seconds,
-        } => {
-            let report = crate::bench::load::run(clients, rate, seconds).await?;
-            print!("{report}");
-        }
-        BenchCommand::Store { rows, batch } => {
-            // Blocking client and writer thread: keep them off the runtime's workers.
-            let report =
-                tokio::task::spawn_blocking(move || crate::bench::store::bench_rows(rows, batch))
-                    .await?
-                    .map_err(|e| color_eyre::eyre::eyre!(e))?;
-            println!("{report}");
-        }
-        BenchCommand::Record {
-            seconds,
-            trades_per_s,
-            fps,
-            size,
-            symbol_count,
-        } => {
-            let report = crate::bench::record::run(crate::bench::record::RecordBench {
-                seconds,
-                trades_per_s,
-                fps,
-                size,
-                symbols: symbol_count,
-            })
-            .await?;
-            println!("{report}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

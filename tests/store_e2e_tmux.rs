@@ -1,6 +1,6 @@
-//! Issue 5's "Done when", as a trader runs it, with a short outage: the built binary's
-//! `questdb-double` (the in-repo QuestDB test double, journalled so it keeps its tables across
-//! a restart) and `trademon --demo` with `[questdb]` pointed at it, in a real terminal (tmux,
+//! Issue 5's "Done when", as a trader runs it, with a short outage: the in-repo QuestDB test
+//! double (journalled so it keeps its tables across a restart) in a child process of this
+//! test and `trademon --demo` with `[questdb]` pointed at it, in a real terminal (tmux,
 //! 80x24). The health bar says `QDB ok`; killing the double (SIGKILL) turns it to
 //! `QDB ✗ DOWN spool N` with N growing; restarting the double drains the spool back to
 //! `QDB ok`; after `q` every table holds rows and every trade id is stored once, contiguous
@@ -43,11 +43,48 @@ impl Drop for Double {
     }
 }
 
-/// `trademon questdb-double` on `listen`; returns the child and the address it printed.
+const DOUBLE_LISTEN: &str = "TRADEMON_TEST_DOUBLE_LISTEN";
+const DOUBLE_JOURNAL: &str = "TRADEMON_TEST_DOUBLE_JOURNAL";
+
+/// The double's process: this test binary run again for `questdb_double_process` alone. The
+/// double lives in trademon-questdb-double, not in the release binary, and a process of its
+/// own can be killed with SIGKILL like a real QuestDB.
+#[test]
+#[ignore = "the QuestDB double's process for store_e2e_tmux; that test starts it"]
+fn questdb_double_process() {
+    let (Ok(listen), Ok(journal)) = (std::env::var(DOUBLE_LISTEN), std::env::var(DOUBLE_JOURNAL))
+    else {
+        return;
+    };
+    let addr = listen.parse().expect("listen address");
+    let (server, _) =
+        trademon_questdb_double::TestServer::start_journalled(addr, Path::new(&journal))
+            .expect("the double starts");
+    println!("QuestDB TEST DOUBLE on http://{}", server.addr());
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The double on `listen`; returns the child and the address it printed.
 fn start_double(listen: &str, journal: &Path) -> (Double, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trademon"))
-        .args(["questdb-double", "--listen", listen, "--journal"])
-        .arg(journal)
+    // The test's name without this binary's crate name, however the tests are gathered.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() {
+        "questdb_double_process".to_string()
+    } else {
+        format!("{module}::questdb_double_process")
+    };
+    let mut child = Command::new(std::env::current_exe().expect("test binary path"))
+        .args([
+            "--ignored",
+            "--exact",
+            &name,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DOUBLE_LISTEN, listen)
+        .env(DOUBLE_JOURNAL, journal)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

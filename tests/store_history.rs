@@ -10,8 +10,8 @@ use std::time::Duration;
 use support::*;
 use trademon::config::Config;
 use trademon::protocol::{ClientMsg, ErrorReply, HistoryQuery, ServerMsg, Side, StreamName};
-use trademon_questdb_double::TestServer;
 use trademon::store::{StoreRow, StoreSettings, spawn_with};
+use trademon_questdb_double::TestServer;
 
 /// Earlier runs, as the store wrote them: session `majors` with two signals.
 async fn seed(server: &TestServer, dir: &std::path::Path) {

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use trademon::store::exec::ExecClient;
-use trademon_questdb_double::TestServer;
 use trademon::store::{Queries, QueryError, StoreRow, StoreSettings, StoreState, spawn_with};
+use trademon_questdb_double::TestServer;
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

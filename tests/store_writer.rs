@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use trademon::store::quarantine::Quarantine;
-use trademon_questdb_double::{TestServer, WriteFault};
 use trademon::store::{StoreHandle, StoreHealth, StoreRow, StoreSettings, StoreState, spawn_with};
+use trademon_questdb_double::{TestServer, WriteFault};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(

@@ -17,10 +17,6 @@ use super::hooks::TestHooks;
 use super::hub::{HubCmd, HubHandle};
 use super::queue::{ClientQueue, QueueLimits};
 use super::queue_meter::QueueMeter;
-use trademon_protocol::{
-    ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
-    ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
-};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -30,6 +26,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
+use trademon_protocol::{
+    ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
+    ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
+};
 
 /// Data per writer batch: small enough that the control lane is checked often.
 const BATCH_MSGS: usize = 64;

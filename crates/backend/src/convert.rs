@@ -2,7 +2,8 @@
 //! the engine's internal types, and the mapping is tested in one place.
 
 use trademon_engine::{
-    self as engine, ConditionProgress, IndicatorSnapshot, InstanceView, PositionView, SessionView, Signal,
+    self as engine, ConditionProgress, IndicatorSnapshot, InstanceView, PositionView, SessionView,
+    Signal,
 };
 use trademon_protocol::{
     ConditionInfo, ConditionKind, IndicatorValue, Instance, PositionInfo, PositionStatus,

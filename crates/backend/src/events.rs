@@ -1,7 +1,7 @@
 //! The recent-events ring behind the `events` stream (DG-3, RC-2).
 
-use trademon_protocol::LogEvent;
 use std::collections::VecDeque;
+use trademon_protocol::LogEvent;
 
 pub struct EventLog {
     max: usize,

@@ -5,11 +5,11 @@
 //! hub, which queues it for that client in order with its data. At start, each session's
 //! signals panel is back-filled from QuestDB.
 
+use serde_json::Value;
+use std::sync::Arc;
 use trademon_protocol::{HistoryQuery, Side, SignalInfo, SignalKind};
 use trademon_store::exec::ExecClient;
 use trademon_store::{Queries, QueryError, StoreSettings};
-use serde_json::Value;
-use std::sync::Arc;
 
 /// Rows when a request names no limit.
 pub const DEFAULT_LIMIT: u32 = 100;

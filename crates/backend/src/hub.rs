@@ -19,15 +19,6 @@ use super::persist;
 use super::queue::{ClientQueue, ConflateKey};
 use super::sessions::Session;
 use crate::SessionConfig;
-use trademon_engine::{Engine, EngineInput};
-use trademon_core::market::{LinkChange, MarketEvent};
-use trademon_protocol::ClientMsg;
-use trademon_protocol::{
-    Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
-    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
-    error_code, now_ms,
-};
-use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -35,6 +26,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
+use trademon_core::market::{LinkChange, MarketEvent};
+use trademon_engine::{Engine, EngineInput};
+use trademon_protocol::ClientMsg;
+use trademon_protocol::{
+    Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
+    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
+    error_code, now_ms,
+};
+use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 
 /// Identifies a stream instance: the stream and, for per-session streams, the session.
 type StreamKey = (StreamName, Option<String>);

@@ -16,12 +16,12 @@
 //! (`engine.signal_history` signals, `engine.trade_history` closed trades per session), so the
 //! file stays bounded too.
 
-use trademon_engine::{EngineEvent, PositionStatus, PositionView, RestoredBook, Signal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use trademon_engine::{EngineEvent, PositionStatus, PositionView, RestoredBook, Signal};
 
 /// Bumped on an incompatible change of the record layout.
 pub const VERSION: u32 = 1;

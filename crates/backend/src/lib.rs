@@ -31,14 +31,9 @@ mod settings;
 
 pub use hooks::TestHooks;
 pub use queue_meter::QueueStats;
-pub use settings::{
-    BackendSettings, BindRefused, ServerConfig, SessionConfig, check_bind_allowed,
-};
+pub use settings::{BackendSettings, BindRefused, ServerConfig, SessionConfig, check_bind_allowed};
 
-use trademon_core::market::MarketEvent;
-use trademon_protocol::{LogEvent, UpstreamHealth, now_ms};
 use axum::serve::ListenerExt;
-use trademon_engine::Engine;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +41,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use trademon_core::market::MarketEvent;
+use trademon_engine::Engine;
+use trademon_protocol::{LogEvent, UpstreamHealth, now_ms};
 
 /// How long `shutdown` waits for each stage (hub, server); connections get their close grace
 /// on top of it.

@@ -17,11 +17,11 @@
 //! can be checked from the backend's own accounting.
 
 use super::queue_meter::QueueMeter;
-use trademon_protocol::{StreamName, close};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
+use trademon_protocol::{StreamName, close};
 
 /// One conflation slot: the newest message for this key wins.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

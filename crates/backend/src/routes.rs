@@ -6,9 +6,6 @@ use super::history::{self, HistoryError, HistoryRequest};
 use super::hooks::TestHooks;
 use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
 use super::queue_meter::QueueMeter;
-use trademon_protocol::SessionInfo;
-use trademon_protocol::{HistoryQuery, RestError};
-use trademon_store::Queries;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -20,6 +17,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use trademon_protocol::SessionInfo;
+use trademon_protocol::{HistoryQuery, RestError};
+use trademon_store::Queries;
 
 #[derive(Clone)]
 pub struct AppState {

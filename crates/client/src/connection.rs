@@ -13,14 +13,14 @@ use super::poller::{self, PollOutcome, PollPlan, PollerConfig};
 use super::repeats::Repeats;
 use super::session::SessionEnd;
 use super::{ClientCommand, ClientEvent, ClientHandle, Subscription};
-use trademon_core::backoff::Backoff;
 use crate::ClientConfig;
-use trademon_protocol::{Level, LogEvent};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use trademon_core::backoff::Backoff;
+use trademon_protocol::{Level, LogEvent};
 
 /// Events buffered for the UI before conflatable market messages start being dropped.
 const EVENT_CAPACITY: usize = 4096;

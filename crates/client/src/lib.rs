@@ -15,9 +15,9 @@ mod settings;
 
 pub use settings::ClientConfig;
 
-use trademon_protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
 use std::collections::BTreeSet;
 use tokio::sync::mpsc;
+use trademon_protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
 
 /// One entry of the desired subscription set, replayed after every connect (WS-5).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,12 +3,12 @@
 //! Time is passed in (`now_ms`, the client's wall clock or a replay clock) so the same
 //! messages always give the same model. Nothing here does IO.
 
+use std::collections::{BTreeMap, VecDeque};
 use trademon_protocol::{
     Envelope, Health, Instance, LogEvent, PositionInfo, PositionStatus, RestSnapshot, ServerMsg,
     SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
     SymbolIndicators, Ticker,
 };
-use std::collections::{BTreeMap, VecDeque};
 
 /// Signals kept per session (newest last); the backend's full_update sends at most its own
 /// `engine.signal_history`.
@@ -88,9 +88,9 @@ pub struct ClientModel {
 
 /// JSON object keys must be strings: the seq table goes out as a list of pairs.
 mod seq_pairs {
-    use trademon_protocol::StreamName;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
+    use trademon_protocol::StreamName;
 
     type Seqs = BTreeMap<(StreamName, Option<String>), u64>;
 

@@ -7,8 +7,8 @@
 //! message would only force a resync.
 
 use super::ClientEvent;
-use trademon_protocol::ServerMsg;
 use tokio::sync::mpsc;
+use trademon_protocol::ServerMsg;
 
 /// The UI dropped its receiver: nobody is listening any more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

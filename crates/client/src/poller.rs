@@ -6,11 +6,11 @@
 //! mpsc; the plan is re-checked before every request so no request starts after the WebSocket
 //! is back.
 
-use trademon_protocol::RestSnapshot;
 use reqwest::Url;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use trademon_protocol::RestSnapshot;
 
 /// What the poller should do now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 //! Reports carry the count *since the previous report* with the same name and message, which is
 //! what `ClientModel::push_event` adds up into a single event-panel line.
 
-use trademon_protocol::{Level, LogEvent, now_ms};
 use std::time::Duration;
 use tokio::time::Instant;
+use trademon_protocol::{Level, LogEvent, now_ms};
 
 /// Distinct errors remembered; the least recently seen is forgotten beyond this.
 const MAX_KEYS: usize = 32;

@@ -10,9 +10,6 @@ use super::connection::Connection;
 use super::dial::WsStream;
 use super::health_machine::Input;
 use super::outbox::Gone;
-use trademon_protocol::{
-    self as protocol, ClientMsg, CloseInfo, Initiator, Level, PROTOCOL_VERSION, ServerMsg, close,
-};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -20,6 +17,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
+use trademon_protocol::{
+    self as protocol, ClientMsg, CloseInfo, Initiator, Level, PROTOCOL_VERSION, ServerMsg, close,
+};
 
 /// How long the close handshake may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);

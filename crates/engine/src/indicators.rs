@@ -435,7 +435,11 @@ impl SymbolState {
     /// Adds trades at engine time `now_ms`. Trades with a non-finite or non-positive price or
     /// size are rejected; trades whose exchange id is not above the last seen id are duplicates
     /// (WebSocket and REST fallback overlap) and skipped.
-    pub fn ingest_trades(&mut self, trades: &[trademon_core::market::Trade], now_ms: i64) -> TradeIngest {
+    pub fn ingest_trades(
+        &mut self,
+        trades: &[trademon_core::market::Trade],
+        now_ms: i64,
+    ) -> TradeIngest {
         self.advance(now_ms);
         let mut out = TradeIngest::default();
         for t in trades {

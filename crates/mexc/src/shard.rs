@@ -14,8 +14,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
-use trademon_core::backoff::Backoff;
 use crate::MexcConfig;
+use trademon_core::backoff::Backoff;
 use trademon_core::market::{LinkChange, MarketEvent};
 use trademon_protocol::{CloseInfo, Initiator, UpstreamState, now_ms};
 

@@ -25,12 +25,12 @@ mod ws;
 pub use control::ControlAccess;
 pub use faults::{COMMAND_LOG_MAX, FaultState, SimFaults};
 
-pub use settings::SimConfig;
 use axum::Router;
 use axum::routing::get;
 use conn_io::{Peer, SimListener};
 use feed::{FeedConfig, PushFrame, Snapshot};
 use market::{Market, MarketParams};
+pub use settings::SimConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

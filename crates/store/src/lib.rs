@@ -28,12 +28,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::StoreSettings;
-pub use trademon_protocol::{StoreHealth, StoreState};
 pub use queries::{Queries, QueryError};
 pub use rows::{
     Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,
     session_row,
 };
+pub use trademon_protocol::{StoreHealth, StoreState};
 
 use writer::{Msg, Shared, Writer};
 

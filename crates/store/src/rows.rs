@@ -8,8 +8,8 @@
 use questdb::ingress::{Buffer, TimestampMicros};
 use serde::{Deserialize, Serialize};
 
-use trademon_engine::events::{EngineEvent, SessionView};
 use trademon_core::market::{LinkChange, MarketEvent, Side};
+use trademon_engine::events::{EngineEvent, SessionView};
 use trademon_protocol::Initiator;
 
 /// The tables trademon writes. The order is the order of DDL and of health reports.

@@ -18,12 +18,12 @@ use tokio::sync::watch;
 
 use super::config::StoreSettings;
 use super::exec::{ExecClient, ExecError};
-use trademon_protocol::{StoreHealth, StoreState};
 use super::quarantine::{Quarantine, QuarantineEntry};
 use super::retry::{Failure, Retry, classify};
 use super::rows::{StoreRow, Table};
 use super::schema;
 use super::spool::Spool;
+use trademon_protocol::{StoreHealth, StoreState};
 
 pub(crate) enum Msg {
     Row(StoreRow),

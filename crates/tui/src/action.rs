@@ -3,8 +3,8 @@
 //! Inputs carry their own time (`Tick(now_ms)`) so `App::update` never reads a clock: the same
 //! actions always give the same screens (snapshot tests now, deterministic replay later).
 
-use trademon_client::{ClientCommand, ClientEvent};
 use crossterm::event::KeyEvent;
+use trademon_client::{ClientCommand, ClientEvent};
 
 // `Client` is large, but an action is built once and moved into `update`: boxing it would
 // add an allocation per market message to save a memcpy.

@@ -9,15 +9,15 @@ use super::headline::{self, Freshness, Headline, Inputs, Upstream};
 use super::keymap::{Command, Keymap};
 use super::theme::Theme;
 use super::view::popup::Popup;
+use crate::settings::TuiConfig;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use std::collections::{BTreeMap, BTreeSet};
 use trademon_client::link::{LinkState, LinkStatus};
 use trademon_client::model::{Applied, ClientModel};
 use trademon_client::{ClientCommand, ClientEvent, Subscription};
-use crate::settings::TuiConfig;
 use trademon_protocol::{
     Level, LogEvent, MarketSource, PositionInfo, SessionInfo, SignalInfo, StreamName,
 };
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
-use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
 pub struct App {

@@ -5,10 +5,10 @@ use super::action::Action;
 use super::app::{App, DetailView};
 use super::tests::{NOW, env, msg, populated, render, with_link};
 use super::theme::Palette;
-use trademon_client::link::LinkState;
-use trademon_protocol::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
+use trademon_client::link::LinkState;
+use trademon_protocol::*;
 
 fn full<F: FnOnce(&mut Snapshot)>(stream: StreamName, fill: F) -> ServerMsg {
     let mut snap = Snapshot::default();

@@ -5,8 +5,8 @@
 //! k/M/B/T suffix, scientific notation); `#` fills a field only narrower than
 //! [`trademon_core::numfmt::MIN_WIDTH`]. Times are shown in the configured zone ([`Clock`]).
 
-use trademon_core::numfmt;
 use jiff::tz::TimeZone;
+use trademon_core::numfmt;
 use unicode_width::UnicodeWidthStr;
 
 pub use trademon_core::numfmt::{MIN_WIDTH, OVERFLOW_CHAR, Unit, overflow, price_decimals};

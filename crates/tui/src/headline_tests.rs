@@ -5,9 +5,9 @@ use super::action::Action;
 use super::app::{App, ReplayBadge};
 use super::tests::{NOW, env, msg, populated, render, with_link};
 use super::theme::Palette;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use trademon_client::link::LinkState;
 use trademon_protocol::*;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn tick(symbol: &str, last: f64, age_ms: i64, source: DataSource) -> Ticker {
     Ticker {

@@ -7,17 +7,17 @@ use super::action::{Action, Effect};
 use super::app::App;
 use super::render::RenderJob;
 use super::theme::Palette;
-use trademon_client::ClientEvent;
-use crate::settings::TuiSettings;
-use trademon_protocol::{Level, LogEvent};
 use crate::record::bugreport::{self, Extras};
 use crate::record::events::{self, Record};
 use crate::record::manifest::Context;
 use crate::record::recorder::new_recording_dir;
 use crate::record::{Hub, Redactor};
+use crate::settings::TuiSettings;
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
+use trademon_client::ClientEvent;
+use trademon_protocol::{Level, LogEvent};
 
 /// Recording options from the command line.
 #[derive(Debug, Clone, Default)]

@@ -8,10 +8,7 @@ use super::recording::{RecordOptions, Recorder};
 use super::render::{RenderEvent, Renderer};
 use super::terminal;
 use super::theme::Theme;
-use trademon_client::link::LinkStatus;
-use trademon_client::{ClientCommand, ClientEvent, ClientHandle};
 use crate::settings::TuiSettings;
-use trademon_protocol::now_ms;
 use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
@@ -19,6 +16,9 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
+use trademon_client::link::LinkStatus;
+use trademon_client::{ClientCommand, ClientEvent, ClientHandle};
+use trademon_protocol::now_ms;
 
 /// Ages and the reconnect countdown move at this pace.
 const TICK: Duration = Duration::from_millis(250);

@@ -6,14 +6,14 @@ use super::app::{App, DetailView, Focus};
 use super::keymap::Keymap;
 use super::theme::{Palette, Theme};
 use super::view::view;
-use trademon_client::link::{LinkState, LinkStatus};
-use trademon_client::{ClientCommand, ClientEvent, Subscription};
 use crate::settings::default_tui;
-use trademon_protocol::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use trademon_client::link::{LinkState, LinkStatus};
+use trademon_client::{ClientCommand, ClientEvent, Subscription};
+use trademon_protocol::*;
 
 pub(super) const NOW: i64 = 1_700_000_000_000;
 

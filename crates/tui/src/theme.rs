@@ -6,10 +6,10 @@
 //! crossterm 0.29 NO_COLOR trap: there, colour codes become `ESC[;m` (SGR 0) and wipe the
 //! attributes ratatui set just before.
 
-use trademon_client::link::LinkState;
 use crate::settings::ColorMode;
-use trademon_protocol::{Level, UpstreamState};
 use ratatui::style::{Color, Modifier, Style};
+use trademon_client::link::LinkState;
+use trademon_protocol::{Level, UpstreamState};
 
 /// The colour level actually used after resolving `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

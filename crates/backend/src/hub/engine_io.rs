@@ -8,13 +8,13 @@
 
 use super::Hub;
 use crate::convert;
-use trademon_engine::{EngineEvent, EngineInput, InstanceState};
+use std::collections::BTreeSet;
 use trademon_core::numfmt;
+use trademon_engine::{EngineEvent, EngineInput, InstanceState};
 use trademon_protocol::{
     InstanceRemoved, Level, PositionsSnapshot, ServerMsg, SignalInfo, StateChange, StreamName,
     SymbolConditions, SymbolIndicators,
 };
-use std::collections::BTreeSet;
 
 /// What changed since the last flush.
 #[derive(Default)]

@@ -5,10 +5,10 @@
 
 use super::{CmdError, Hub};
 use crate::persist::{self, PersistedSession};
-use trademon_protocol::is_valid_symbol;
-use trademon_engine::EngineInput;
-use trademon_protocol::{Level, ServerMsg, SessionInfo, SessionState, StreamName, now_ms};
 use std::collections::BTreeSet;
+use trademon_engine::EngineInput;
+use trademon_protocol::is_valid_symbol;
+use trademon_protocol::{Level, ServerMsg, SessionInfo, SessionState, StreamName, now_ms};
 
 impl Hub {
     pub(super) fn find(&self, id: &str) -> Option<usize> {
@@ -191,7 +191,12 @@ impl Hub {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        store.send(trademon_store::session_row(&view, &s.cfg.name, &status, now));
+        store.send(trademon_store::session_row(
+            &view,
+            &s.cfg.name,
+            &status,
+            now,
+        ));
     }
 
     /// The adapter subscribes exactly the union of running sessions' symbols, less the ones

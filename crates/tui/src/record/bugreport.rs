@@ -6,13 +6,13 @@
 
 use super::bundle::{BundleFiles, CAST, EVENTS, MANIFEST, create_private_file};
 use super::manifest::{file_stamp, utc_text};
-use trademon_core::redact::Redactor;
-use trademon_protocol::now_ms;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use trademon_core::redact::Redactor;
+use trademon_protocol::now_ms;
 
 /// Everything a bug bundle holds besides the recording.
 #[derive(Debug, Clone)]

@@ -10,14 +10,14 @@
 //! - `session`: the active session changed (informational, replay derives it from keys).
 //! - `end`.
 
-use trademon_client::link::LinkStatus;
-use trademon_client::model::ClientModel;
-use trademon_protocol::{LogEvent, RestSnapshot};
 use crate::App;
 use crate::keymap::{Key, parse_key};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use trademon_client::link::LinkStatus;
+use trademon_client::model::ClientModel;
+use trademon_protocol::{LogEvent, RestSnapshot};
 
 /// The UI state a recording starts from: every `App` field that `update` and `view` read,
 /// except the keymap and theme, which come from the manifest.

@@ -164,11 +164,11 @@ fn ctx_scrub(ctx: &Context, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trademon_client::link::LinkStatus;
-    use crate::settings::default_tui;
-    use crate::record::Redactor;
     use crate::keymap::Keymap;
+    use crate::record::Redactor;
+    use crate::settings::default_tui;
     use crate::theme::{Palette, Theme};
+    use trademon_client::link::LinkStatus;
 
     fn app() -> Box<App> {
         let tui = default_tui();

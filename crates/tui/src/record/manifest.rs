@@ -3,9 +3,9 @@
 //! redacted. The environment is an allow-list (TERM, LANG and only *whether* COLORTERM or
 //! NO_COLOR is set); nothing that identifies a host or a network address.
 
-use trademon_core::redact::Redactor;
 use crate::theme::Palette;
 use serde::{Deserialize, Serialize};
+use trademon_core::redact::Redactor;
 
 /// Bumped when `events.ndjson` changes incompatibly; replay refuses other formats.
 pub const FORMAT: u32 = 1;

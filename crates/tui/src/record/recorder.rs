@@ -8,12 +8,12 @@ use super::cast::{self, Header};
 use super::events::{self, AppState, Record};
 use super::flight::FlightRing;
 use super::manifest::{Context, file_stamp};
-use trademon_protocol::now_ms;
 use crate::App;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use trademon_protocol::now_ms;
 
 /// A recording in progress.
 struct Active {

@@ -6,8 +6,6 @@
 use super::bundle::{self, BundleError, EVENTS, Loaded};
 use super::events::{self, Line, Record};
 use super::manifest::palette_from_name;
-use trademon_client::ClientEvent;
-use trademon_protocol::ServerMsg;
 use crate::keymap::Keymap;
 use crate::theme::Theme;
 use crate::{Action, App, view};
@@ -17,6 +15,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use std::path::Path;
 use std::time::Duration;
+use trademon_client::ClientEvent;
+use trademon_protocol::ServerMsg;
 use unicode_width::UnicodeWidthStr;
 
 /// One step of a replay.

@@ -3,8 +3,6 @@
 
 use super::grid::{self, Align, Col};
 use super::panel;
-use trademon_engine::condition::{display_expr, unit_of};
-use trademon_protocol::ConditionKind;
 use crate::app::App;
 use crate::format;
 use ratatui::Frame;
@@ -12,6 +10,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
+use trademon_engine::condition::{display_expr, unit_of};
+use trademon_protocol::ConditionKind;
 use unicode_width::UnicodeWidthStr;
 
 /// A 6-digit price with a decimal (`100000.1`), a percentage (`-12.34%`), a volume.

@@ -3,13 +3,13 @@
 //! scrolls with the selection when it has the focus; `open` shows an event whole.
 
 use super::{panel, scroll};
-use trademon_protocol::Level;
 use crate::app::{App, Focus};
 use crate::format;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use trademon_protocol::Level;
 use unicode_width::UnicodeWidthStr;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {

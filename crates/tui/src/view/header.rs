@@ -1,13 +1,13 @@
 //! Top line: app name, the mode badge (`DEMO`, `REPLAY ×4`: reversed, in words), session tabs
 //! (active one reversed AND bracketed), key hints.
 
-use trademon_protocol::SessionState;
 use crate::app::App;
 use crate::keymap::Command;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use trademon_protocol::SessionState;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;

@@ -6,15 +6,15 @@
 
 use super::grid::flow;
 use super::popup::Popup;
-use trademon_client::link::LinkState;
-use trademon_protocol::{DataSource, Initiator, MarketSource, UpstreamState};
-use trademon_protocol::{StoreHealth, StoreState};
 use crate::app::{App, is_stale, link_delivers};
 use crate::format;
 use crate::headline::venue;
 use crate::keymap::Command;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
+use trademon_client::link::LinkState;
+use trademon_protocol::{DataSource, Initiator, MarketSource, UpstreamState};
+use trademon_protocol::{StoreHealth, StoreState};
 use unicode_width::UnicodeWidthStr;
 
 /// Segments in priority order, flowed onto one line (two when narrow).

@@ -3,8 +3,6 @@
 
 use super::grid::{self, Align, Col};
 use super::panel;
-use trademon_engine::condition::unit_of;
-use trademon_protocol::SymbolIndicators;
 use crate::app::App;
 use crate::format::{self, Unit};
 use ratatui::Frame;
@@ -12,6 +10,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use trademon_engine::condition::unit_of;
+use trademon_protocol::SymbolIndicators;
 use unicode_width::UnicodeWidthStr;
 
 /// (indicator, header, width, priority): most telling first; low priority drops first.

@@ -3,7 +3,6 @@
 //! everything, wrapped to its width, scrolled with up/down and the page keys, closed by esc.
 
 use super::scroll;
-use trademon_protocol::{Level, SignalKind, StreamState, UpstreamStream};
 use crate::app::{App, Focus};
 use crate::format;
 use crate::keymap::Command;
@@ -11,6 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
+use trademon_protocol::{Level, SignalKind, StreamState, UpstreamStream};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Upper bound for the scroll position kept in `App` (the view clamps to the text).

@@ -4,7 +4,6 @@
 
 use super::grid::{self, Align, Col};
 use super::{panel, scroll};
-use trademon_protocol::{Side, SignalKind};
 use crate::app::{App, Focus};
 use crate::format;
 use ratatui::Frame;
@@ -12,6 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use trademon_protocol::{Side, SignalKind};
 
 /// Prices up to a 6-digit integer part (`100000.1`) or 8 decimals (`0.00001234`).
 pub const PRICE_W: usize = 10;

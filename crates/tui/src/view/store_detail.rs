@@ -3,10 +3,10 @@
 //! table and column (e.g. `signals.side: column missing`). The health bar only has room for
 //! the state and the spool count.
 
-use trademon_protocol::{StoreHealth, StoreState};
 use crate::format;
 use crate::theme::Theme;
 use ratatui::text::{Line, Span};
+use trademon_protocol::{StoreHealth, StoreState};
 
 pub fn lines(h: &StoreHealth, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let (word, style) = match h.state {

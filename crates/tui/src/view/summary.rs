@@ -2,9 +2,9 @@
 
 use super::grid::flow;
 use super::panel::signed;
-use trademon_protocol::SessionState;
 use crate::app::App;
 use ratatui::text::{Line, Span};
+use trademon_protocol::SessionState;
 
 pub fn line(app: &App, width: usize) -> Line<'static> {
     let theme = &app.theme;

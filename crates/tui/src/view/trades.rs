@@ -5,7 +5,6 @@
 
 use super::grid::{self, Align, Col};
 use super::{panel, scroll};
-use trademon_protocol::SessionTotals;
 use crate::app::{App, Focus};
 use crate::format;
 use ratatui::Frame;
@@ -13,6 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use trademon_protocol::SessionTotals;
 
 const PRICE_W: usize = 11;
 const REASON_MIN: usize = 12;

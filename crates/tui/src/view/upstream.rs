@@ -4,7 +4,6 @@
 //! the panels; up/down scroll the subscription list, so any number of symbols fits 80x24.
 
 use super::grid::{self, Align, Col};
-use trademon_protocol::{StreamState, UpstreamConnection, UpstreamHealth, UpstreamState};
 use crate::app::App;
 use crate::format;
 use ratatui::Frame;
@@ -12,6 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use trademon_protocol::{StreamState, UpstreamConnection, UpstreamHealth, UpstreamState};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
@@ -205,18 +205,18 @@ fn connection(app: &App, c: &UpstreamConnection, width: usize) -> Line<'static> 
 
 #[cfg(test)]
 mod tests {
-    use trademon_client::ClientEvent;
-    use trademon_client::link::{LinkState, LinkStatus};
-    use crate::settings::default_tui;
-    use trademon_protocol::*;
     use crate::action::Action;
     use crate::app::App;
     use crate::keymap::Keymap;
+    use crate::settings::default_tui;
     use crate::theme::{Palette, Theme};
     use crate::view::view;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
+    use trademon_client::ClientEvent;
+    use trademon_client::link::{LinkState, LinkStatus};
+    use trademon_protocol::*;
 
     const NOW: i64 = 1_700_000_000_000;
 

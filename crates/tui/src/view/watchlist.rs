@@ -4,8 +4,6 @@
 
 use super::grid::{self, Align, Col};
 use super::{panel, scroll};
-use trademon_client::link::LinkState;
-use trademon_protocol::DataSource;
 use crate::app::{App, Focus, is_stale, link_delivers};
 use crate::format;
 use ratatui::Frame;
@@ -13,6 +11,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use trademon_client::link::LinkState;
+use trademon_protocol::DataSource;
 use unicode_width::UnicodeWidthStr;
 
 /// Price column: a 6-digit integer part with a decimal (`100000.1`) or 8 decimals

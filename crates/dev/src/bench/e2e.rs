@@ -6,11 +6,6 @@
 
 use super::record::cpu_ticks;
 use super::stats::{MsHistogram, Percentiles};
-use crate::client::{ClientCommand, ClientEvent, Subscription};
-use crate::config::SessionConfig;
-use crate::exchange::sim::market::symbol_name;
-use crate::launch::start_embedded;
-use crate::protocol::{ServerMsg, StreamName, now_ms};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeSet, HashSet};
@@ -19,6 +14,11 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use trademon::client::{ClientCommand, ClientEvent, Subscription};
+use trademon::config::SessionConfig;
+use trademon::exchange::sim::market::symbol_name;
+use trademon::launch::start_embedded;
+use trademon::protocol::{ServerMsg, StreamName, now_ms};
 
 /// Longest wait for every symbol's first ticker (subscriptions are paced by the adapter).
 const WARMUP_MAX: Duration = Duration::from_secs(30);

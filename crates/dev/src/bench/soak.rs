@@ -3,17 +3,17 @@
 //! on any reconnect, client or upstream, so CI can run a short soak as a gate.
 
 use super::stats::{MsHistogram, Percentiles};
-use crate::client::{ClientCommand, ClientEvent, Subscription};
-use crate::config::SessionConfig;
-use crate::exchange::sim;
-use crate::exchange::sim::market::symbol_name;
-use crate::launch::start_embedded;
-use crate::protocol::{ServerMsg, StreamName, now_ms};
 use color_eyre::eyre::Result;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use trademon::client::{ClientCommand, ClientEvent, Subscription};
+use trademon::config::SessionConfig;
+use trademon::exchange::sim;
+use trademon::exchange::sim::market::symbol_name;
+use trademon::launch::start_embedded;
+use trademon::protocol::{ServerMsg, StreamName, now_ms};
 
 pub struct SoakReport {
     pub minutes: f64,

@@ -2,7 +2,6 @@
 //! slow one that subscribes and then never reads again.
 
 use super::stats::MsHistogram;
-use crate::protocol::now_ms;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -13,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use trademon::protocol::now_ms;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

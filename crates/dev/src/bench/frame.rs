@@ -10,18 +10,6 @@
 
 use super::record::Counter;
 use super::stats::Percentiles;
-use crate::client::ClientCommand;
-use crate::client::link::LinkStatus;
-use crate::config::SessionConfig;
-use crate::exchange::sim::market::{PumpSpec, symbol_name};
-use crate::launch::{initial_subscriptions, start_embedded};
-use crate::protocol::now_ms;
-use crate::tui::App;
-use crate::tui::action::{Action, Effect};
-use crate::tui::keymap::Keymap;
-use crate::tui::terminal;
-use crate::tui::theme::{Palette, Theme};
-use crate::tui::view::view;
 use color_eyre::eyre::{Result, eyre};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::net::SocketAddr;
@@ -29,6 +17,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use trademon::client::ClientCommand;
+use trademon::client::link::LinkStatus;
+use trademon::config::SessionConfig;
+use trademon::exchange::sim::market::{PumpSpec, symbol_name};
+use trademon::launch::{initial_subscriptions, start_embedded};
+use trademon::protocol::now_ms;
+use trademon::tui::App;
+use trademon::tui::action::{Action, Effect};
+use trademon::tui::keymap::Keymap;
+use trademon::tui::terminal;
+use trademon::tui::theme::{Palette, Theme};
+use trademon::tui::view::view;
 
 const SIZE: (u16, u16) = (200, 50);
 /// Symbols pumped at start: enough for several entries, exits and open positions on screen.

@@ -12,14 +12,14 @@ use super::load_client::{self, Shared, Tally};
 use super::soak::rss_mb;
 use super::stats::{MsHistogram, Percentiles};
 use super::synthetic::{self, Synthetic};
-use crate::backend::QueueStats;
-use crate::config::{Config, SessionConfig};
-use crate::exchange::{MarketEvent, TickerUpdate};
-use crate::protocol::{DataSource, Level, LogEvent, now_ms};
 use color_eyre::eyre::Result;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use trademon::backend::QueueStats;
+use trademon::config::{Config, SessionConfig};
+use trademon::exchange::{MarketEvent, TickerUpdate};
+use trademon::protocol::{DataSource, Level, LogEvent, now_ms};
 
 const SYMBOLS: usize = 100;
 const SESSION: &str = "load";

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use questdb::ingress::Sender;
 
+use trademon::store::{StoreRow, StoreSettings, Table, schema, spawn_with};
 use trademon_questdb_double::{TestServer, exec};
-use crate::store::{StoreRow, StoreSettings, Table, schema, spawn_with};
 
 pub struct StoreBench {
     pub rows: usize,
@@ -94,10 +94,10 @@ pub fn bench_rows(n: usize, batch: usize) -> Result<StoreBench, String> {
     s.flush_rows = batch.max(1);
     s.flush_age = Duration::from_millis(100);
     s.channel_capacity = n.max(1);
-    s.fsync = crate::config::FsyncPolicy::Batch;
+    s.fsync = trademon::config::FsyncPolicy::Batch;
     let (store, health) = spawn_with(s)?;
     let ready = Instant::now();
-    while health.borrow().state != crate::store::StoreState::Ok {
+    while health.borrow().state != trademon::store::StoreState::Ok {
         if ready.elapsed() > Duration::from_secs(10) {
             return Err("store did not become ready".into());
         }

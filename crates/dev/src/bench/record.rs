@@ -6,23 +6,23 @@
 //! phase), from /proc/self/stat.
 
 use super::soak::rss_mb;
-use crate::client::ClientEvent;
-use crate::client::link::LinkStatus;
-use crate::config::{Config, SessionConfig};
-use crate::exchange::sim::market::symbol_name;
-use crate::launch::{initial_subscriptions, start_embedded};
-use crate::protocol::now_ms;
-use crate::tui::App;
-use crate::tui::action::{Action, Effect};
-use crate::tui::keymap::Keymap;
-use crate::tui::recording::{RecordOptions, Recorder};
-use crate::tui::render::{RenderEvent, Renderer};
-use crate::tui::terminal;
-use crate::tui::theme::{Palette, Theme};
 use color_eyre::eyre::{Result, eyre};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use trademon::client::ClientEvent;
+use trademon::client::link::LinkStatus;
+use trademon::config::{Config, SessionConfig};
+use trademon::exchange::sim::market::symbol_name;
+use trademon::launch::{initial_subscriptions, start_embedded};
+use trademon::protocol::now_ms;
+use trademon::tui::App;
+use trademon::tui::action::{Action, Effect};
+use trademon::tui::keymap::Keymap;
+use trademon::tui::recording::{RecordOptions, Recorder};
+use trademon::tui::render::{RenderEvent, Renderer};
+use trademon::tui::terminal;
+use trademon::tui::theme::{Palette, Theme};
 
 /// The options the command takes; `Default` is the recording-overhead run of issue 6.
 pub struct RecordBench {
@@ -144,7 +144,7 @@ pub async fn run(opts: RecordBench) -> Result<RecordReport> {
         phases.push(p);
     }
     let rss_end_mb = rss_mb();
-    client.send(crate::client::ClientCommand::Shutdown);
+    client.send(trademon::client::ClientCommand::Shutdown);
     embedded.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(RecordReport {
@@ -172,7 +172,7 @@ impl std::io::Write for Counter {
 /// The event loop of `tui::run` minus the keyboard, for `length`.
 async fn pipeline(
     cfg: &Config,
-    client: &crate::client::ClientHandle,
+    client: &trademon::client::ClientHandle,
     events: &mut mpsc::Receiver<ClientEvent>,
     length: Duration,
     recording: bool,
@@ -181,7 +181,11 @@ async fn pipeline(
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), size)?;
     let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
-    let mut rec = Recorder::new(&cfg.tui_settings(), Palette::Ansi256, &RecordOptions::default());
+    let mut rec = Recorder::new(
+        &cfg.tui_settings(),
+        Palette::Ansi256,
+        &RecordOptions::default(),
+    );
     let (renderer, mut render_events) =
         Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture)))?;
     let mut app = App::new(

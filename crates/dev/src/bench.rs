@@ -1,4 +1,4 @@
-//! `trademon bench ...`: measurements written up in docs/benchmarks.md. They are commands,
+//! `trademon-dev bench ...`: measurements written up in docs/benchmarks.md. They are commands,
 //! not timed unit tests, so CI never fails on a noisy machine.
 
 pub mod e2e;
@@ -13,7 +13,7 @@ pub mod stats;
 pub mod store;
 pub mod synthetic;
 
-use crate::config::Config;
+use trademon::config::Config;
 
 /// Defaults with the data dir in a fresh temp folder. A bench runs the embedded stack in demo
 /// mode with sessions of its own; in the trader's data dir they would be persisted into

@@ -3,9 +3,6 @@
 //! `MarketEvent`s at a fixed rate; the client is a raw WebSocket that reads as fast as it can.
 
 use super::stats::Percentiles;
-use crate::config::{Config, SessionConfig};
-use crate::exchange::{MarketEvent, TickerUpdate};
-use crate::protocol::DataSource;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -14,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use trademon::config::{Config, SessionConfig};
+use trademon::exchange::{MarketEvent, TickerUpdate};
+use trademon::protocol::DataSource;
 
 pub struct PongReport {
     pub idle: Percentiles,

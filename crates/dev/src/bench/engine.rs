@@ -2,12 +2,12 @@
 //! configured `demo` strategy (falling back to `default`) on N symbols, single trades per
 //! input as the adapter delivers them at worst. Pure CPU: no IO, time passed in.
 
-use crate::config::Config;
-use crate::engine::{Engine, EngineInput};
-use crate::exchange::{MarketEvent, Side, Trade};
-use crate::protocol::DataSource;
 use color_eyre::eyre::{Result, eyre};
 use std::time::Instant;
+use trademon::config::Config;
+use trademon::engine::{Engine, EngineInput};
+use trademon::exchange::{MarketEvent, Side, Trade};
+use trademon::protocol::DataSource;
 
 pub struct EngineReport {
     pub symbols: usize,

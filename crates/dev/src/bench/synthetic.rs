@@ -1,14 +1,14 @@
 //! The real backend (hub, queues, axum connections) on a loopback port, fed by the bench
 //! instead of an exchange: what `bench pong` and `bench load` measure.
 
-use crate::backend::{self, BackendHandle, BackendInputs};
-use crate::config::Config;
-use crate::exchange::MarketEvent;
-use crate::protocol::{LogEvent, UpstreamHealth, UpstreamState};
 use color_eyre::eyre::Result;
 use std::collections::BTreeSet;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use trademon::backend::{self, BackendHandle, BackendInputs};
+use trademon::config::Config;
+use trademon::exchange::MarketEvent;
+use trademon::protocol::{LogEvent, UpstreamHealth, UpstreamState};
 
 pub struct Synthetic {
     pub backend: BackendHandle,
@@ -46,7 +46,7 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
             paper_journal: None,
             store: None,
             store_health: None,
-            market_source: crate::protocol::MarketSource::Simulator,
+            market_source: trademon::protocol::MarketSource::Simulator,
         },
     )
     .await?;
