@@ -5,8 +5,7 @@
 //! two replays agree, `asciinema cat` accepts the cast (when installed), and a canary token
 //! is in no file of the bundle, the bug bundles or the logs.
 
-#[path = "support/tmux.rs"]
-mod tmux;
+use crate::support::tmux;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! fault proxy on a link, under the DEFAULT client heartbeat settings, so the bounds asserted
 //! here are the ones a trader gets. These take tens of seconds each; they run in parallel.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

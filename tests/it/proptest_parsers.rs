@@ -528,7 +528,7 @@ fn regression_config_heartbeat_product_overflow_is_an_error() {
 #[test]
 fn regression_mexc_huge_rise_fall_rate_is_dropped_not_infinite() {
     let frame = include_str!(
-        "../fuzz/regressions/mexc_frame/crash-0f1ad9914de744989005853c11c7487247bf9c4b"
+        "../../fuzz/regressions/mexc_frame/crash-0f1ad9914de744989005853c11c7487247bf9c4b"
     );
     let Ok(Inbound::Ticker(t)) = parse_frame(frame) else {
         panic!("still a ticker")

@@ -2,8 +2,7 @@
 //! (full_update + deltas, seq rules), add/remove symbol, persisted sessions and the failed
 //! lifecycle.
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use support::*;

@@ -4,7 +4,7 @@
 use trademon::protocol::{ClientMsg, RestError, RestSnapshot, ServerMsg};
 
 fn examples() -> Vec<(String, String)> {
-    let doc = include_str!("../docs/protocol.md");
+    let doc = include_str!("../../docs/protocol.md");
     let mut out = Vec::new();
     let mut lines = doc.lines();
     while let Some(line) = lines.next() {

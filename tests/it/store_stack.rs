@@ -3,8 +3,7 @@
 //! health shows the store down/degraded with a growing spool; once it listens again the spool
 //! drains to zero and every trade is stored exactly once (ids contiguous per symbol).
 
-#[path = "support/trade_ids.rs"]
-mod trade_check;
+use crate::support::trade_ids as trade_check;
 
 use futures_util::StreamExt;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The whole stack over real loopback sockets: MEXC simulator -> adapter -> backend -> one
 //! WebSocket -> client connection, with a chaos proxy between client and backend.
 
-mod support;
+use crate::support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;

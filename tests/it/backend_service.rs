@@ -1,8 +1,7 @@
 //! Backend service over real loopback sockets: streams, snapshots, REST, heartbeat, auth,
 //! limits and close codes. Load behaviour (slow consumers, pong priority) is in backend_load.rs.
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;

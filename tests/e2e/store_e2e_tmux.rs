@@ -7,11 +7,9 @@
 //! per symbol. The one-minute outage of the issue is the same run with a longer pause
 //! (docs/questdb.md, "Outage drill").
 
-#[path = "support/trade_ids.rs"]
-mod trade_check;
+use crate::support::trade_ids as trade_check;
 
-#[path = "support/tmux.rs"]
-mod tmux;
+use crate::support::tmux;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -4,8 +4,7 @@
 //! `Live`, must say `No market data` with the cause in words (`connection refused`), also once
 //! the REST fallback runs and fails too, and the status popup (`s`) shows the cause whole.
 
-#[path = "support/tmux.rs"]
-mod tmux;
+use crate::support::tmux;
 
 use std::time::{Duration, Instant};
 use tmux::{Tmux, have};

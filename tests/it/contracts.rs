@@ -2,8 +2,7 @@
 //! `/api/v1/contract/detail` over a real loopback socket, the cache when REST is down, and the
 //! backend failing an unknown symbol (FAILED instance, one event, not subscribed).
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

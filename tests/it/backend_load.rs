@@ -2,8 +2,7 @@
 //! hurting others (one reader, then 50 at once, checked against the backend's own queue
 //! accounting), and app pongs stay fast while market data floods a slowly reading client.
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;

@@ -40,7 +40,7 @@ fn all_keys() -> Vec<String> {
 
 #[test]
 fn config_doc_lists_every_key() {
-    let doc = include_str!("../docs/config.md");
+    let doc = include_str!("../../docs/config.md");
     let missing: Vec<_> = all_keys()
         .into_iter()
         .filter(|k| !doc.contains(&format!("`{k}`")))
@@ -50,7 +50,7 @@ fn config_doc_lists_every_key() {
 
 #[test]
 fn example_config_lists_every_key_and_parses() {
-    let example = include_str!("../config.toml.example");
+    let example = include_str!("../../config.toml.example");
     // Every key appears (commented out) in the example.
     let missing: Vec<_> = all_keys()
         .into_iter()

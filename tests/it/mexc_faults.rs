@@ -3,7 +3,6 @@
 //! storm), the adapter recovers, the trades that reach `out` have neither duplicates nor
 //! gaps, and health says what happened. Timings are scaled down to milliseconds.
 
-#[path = "mexc_faults/fake.rs"]
 mod fake;
 
 use std::collections::{BTreeMap, BTreeSet};

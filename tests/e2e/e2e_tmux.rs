@@ -2,8 +2,7 @@
 //! 80x24). It must show Live and prices within seconds, switch sessions with Tab and digits,
 //! keep prices moving, and quit cleanly on `q`.
 
-#[path = "support/tmux.rs"]
-mod tmux;
+use crate::support::tmux;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

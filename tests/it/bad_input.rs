@@ -4,8 +4,7 @@
 //! and a half-closed one. The last test runs all the abuse at once while a well-behaved client
 //! watches: it must see no close and no gap.
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;

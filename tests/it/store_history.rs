@@ -3,8 +3,7 @@
 //! server, "not found" for a session QuestDB does not know, and "unavailable" when QuestDB is
 //! off; the signals panel of a restarted backend is back-filled with earlier runs' signals.
 
-#[path = "backend_support.rs"]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::*;
