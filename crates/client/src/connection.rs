@@ -2,8 +2,10 @@
 //! backoff, subscriptions replayed from the desired set, and REST polling while it is down.
 //!
 //! This file owns the lifecycle between sockets (connect, back off, stop after a refusal) and
-//! the shared bookkeeping (status, notices, polling plan). `session.rs` runs one open socket,
+//! the shared bookkeeping (status, notices, polling plan). `connection/socket.rs` runs one open socket,
 //! `health_machine.rs` decides the link state, `poller.rs` does the REST fallback.
+
+mod socket;
 
 use super::dial::{self, DialParams};
 use super::health_machine::{HealthMachine, Input, Thresholds};
@@ -11,9 +13,9 @@ use super::link::{LinkState, LinkStatus};
 use super::outbox::{Gone, Outbox};
 use super::poller::{self, PollOutcome, PollPlan, PollerConfig};
 use super::repeats::Repeats;
-use super::session::SessionEnd;
 use super::{ClientCommand, ClientEvent, ClientHandle, Subscription};
 use crate::ClientConfig;
+use socket::SocketEnd;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -68,7 +70,7 @@ enum Next {
     Quit,
 }
 
-/// A command seen outside a connected session, already applied where it could be.
+/// A command seen outside an open socket, already applied where it could be.
 enum Idle {
     Continue,
     ReconnectNow,
@@ -180,7 +182,7 @@ impl Connection {
         }
     }
 
-    /// One connect attempt, and the session if it opens. Commands and poll results are served
+    /// One connect attempt, and the socket's run if it opens. Commands and poll results are served
     /// while the handshake is pending.
     async fn connect(&mut self) -> Result<Next, Gone> {
         self.status.next_attempt_in_ms = None;
@@ -209,8 +211,8 @@ impl Connection {
         match result {
             Ok(ws) => {
                 let started = Instant::now();
-                let end = self.run_session(ws).await?;
-                Ok(self.after_session(end, started.elapsed()).await?)
+                let end = self.run_socket(ws).await?;
+                Ok(self.after_socket(end, started.elapsed()).await?)
             }
             Err(e) => {
                 self.error_streak(&e.message);
@@ -228,17 +230,17 @@ impl Connection {
         }
     }
 
-    async fn after_session(&mut self, end: SessionEnd, up_for: Duration) -> Result<Next, Gone> {
+    async fn after_socket(&mut self, end: SocketEnd, up_for: Duration) -> Result<Next, Gone> {
         let now = Instant::now();
         self.backoff.connection_ended(up_for);
         let next = match end {
-            SessionEnd::Quit => return Ok(Next::Quit),
-            SessionEnd::ReconnectNow => {
+            SocketEnd::Quit => return Ok(Next::Quit),
+            SocketEnd::ReconnectNow => {
                 self.backoff.reset();
                 self.machine.on(Input::Lost, now);
                 Next::Connect
             }
-            SessionEnd::Lost {
+            SocketEnd::Lost {
                 may_reconnect: true,
                 server_restarting,
             } => {
@@ -247,7 +249,7 @@ impl Connection {
                 self.restart_fast_until = server_restarting.then(|| now + window);
                 Next::Wait(self.retry_delay(now))
             }
-            SessionEnd::Lost {
+            SocketEnd::Lost {
                 may_reconnect: false,
                 ..
             } => {

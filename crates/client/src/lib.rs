@@ -10,7 +10,6 @@ pub mod model;
 mod outbox;
 pub mod poller;
 pub mod repeats;
-mod session;
 mod settings;
 
 pub use settings::ClientConfig;

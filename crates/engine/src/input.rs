@@ -2,7 +2,7 @@
 
 use trademon_core::market::MarketEvent;
 
-use super::session::RestoredBook;
+use super::book::RestoredBook;
 
 /// One input to `Engine::apply`.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,7 @@
 //! Views reflect the state as of the last input that touched the symbol (market data or `Tick`),
 //! with staleness judged at the last `now_ms` seen.
 
+pub mod book;
 pub mod check;
 pub mod condition;
 pub mod events;
@@ -53,10 +54,11 @@ pub use settings::{
     DEFAULT_STRATEGY, Direction, EngineSettings, EntrySettings, ExitSettings, StrategySettings,
 };
 
+pub use book::RestoredBook;
+use book::SessionBook;
 use indicators::SymbolState;
 use position::PaperPosition;
-pub use session::RestoredBook;
-use session::{Session, SessionBook};
+use session::Session;
 use strategy::{CompiledStrategy, Ctx, Instance, Sink};
 
 /// Why the engine could not be built. Messages name the strategy and expression at fault.

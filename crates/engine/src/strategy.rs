@@ -26,11 +26,11 @@
 //! entering and then every `liquidation_alert_interval_s`.
 
 use super::EngineError;
+use super::book::SessionBook;
 use super::condition::{self, Condition, ConditionKind, ConditionProgress, PositionValues};
 use super::events::{EngineEvent, InstanceState, InstanceView, Signal, SignalKind, SignalSide};
 use super::indicators::{IndicatorSet, SymbolState};
 use super::position::PaperPosition;
-use super::session::SessionBook;
 use super::settings::{Direction, StrategySettings};
 use super::sizing;
 use trademon_core::market::ContractSpec;

@@ -36,10 +36,10 @@ fn known(e: &(dyn StdError + 'static)) -> Option<String> {
             _ => {}
         }
     }
-    if let Some(io) = e.downcast_ref::<io::Error>() {
-        if let Some(words) = io_words(io) {
-            return Some(words);
-        }
+    if let Some(io) = e.downcast_ref::<io::Error>()
+        && let Some(words) = io_words(io)
+    {
+        return Some(words);
     }
     if let Some(r) = e.downcast_ref::<reqwest::Error>() {
         if r.is_timeout() {

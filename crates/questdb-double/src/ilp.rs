@@ -62,12 +62,12 @@ impl Cursor<'_> {
     fn token(&mut self, stops: &[u8]) -> String {
         let mut out = Vec::new();
         while let Some(c) = self.peek() {
-            if c == b'\\' {
-                if let Some(&n) = self.b.get(self.i + 1) {
-                    out.push(n);
-                    self.i += 2;
-                    continue;
-                }
+            if c == b'\\'
+                && let Some(&n) = self.b.get(self.i + 1)
+            {
+                out.push(n);
+                self.i += 2;
+                continue;
             }
             if stops.contains(&c) {
                 break;

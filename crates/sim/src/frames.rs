@@ -48,7 +48,7 @@ fn exponent(d: Decimal, plus_sign: bool) -> String {
     let sign = if d.mantissa < 0 { "-" } else { "" };
     let mut m = d.mantissa.unsigned_abs();
     let mut scale = i64::from(d.scale);
-    while m % 10 == 0 {
+    while m.is_multiple_of(10) {
         m /= 10;
         scale -= 1;
     }

@@ -12,7 +12,7 @@ use super::view::popup::Popup;
 use crate::settings::TuiConfig;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use std::collections::{BTreeMap, BTreeSet};
-use trademon_client::link::{LinkState, LinkStatus};
+use trademon_client::link::LinkStatus;
 use trademon_client::model::{Applied, ClientModel};
 use trademon_client::{ClientCommand, ClientEvent, Subscription};
 use trademon_protocol::{
@@ -696,13 +696,4 @@ impl DetailView {
 /// True when data this old must be shown as stale.
 pub(crate) fn is_stale(age_ms: i64, stale_after_ms: u64) -> bool {
     age_ms >= 0 && age_ms as u64 >= stale_after_ms
-}
-
-/// Whether data still flows to us (pushes, or REST snapshots while polling); otherwise the
-/// view warns that values are last known.
-pub(crate) fn link_delivers(state: LinkState) -> bool {
-    matches!(
-        state,
-        LinkState::Live | LinkState::Slow | LinkState::Polling
-    )
 }

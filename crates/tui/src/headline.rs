@@ -197,7 +197,7 @@ fn word(level: Level, market: MarketSource, replay: bool) -> String {
 
 pub fn headline(i: &Inputs<'_>) -> Headline {
     let link = link_part(i.link);
-    let parts: Vec<Part> = if crate::app::link_delivers(i.link) {
+    let parts: Vec<Part> = if link_delivers(i.link) {
         vec![
             link,
             upstream_part(i.upstream, i.market),
@@ -217,6 +217,15 @@ pub fn headline(i: &Inputs<'_>) -> Headline {
         word: word(level, i.market, i.replay),
         reasons,
     }
+}
+
+/// Whether data still flows to us (pushes, or REST snapshots while polling); otherwise the
+/// view warns that values are last known.
+pub(crate) fn link_delivers(state: LinkState) -> bool {
+    matches!(
+        state,
+        LinkState::Live | LinkState::Slow | LinkState::Polling
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod record;
 pub mod recording;
 pub mod render;
+pub mod replay;
 pub mod settings;
 pub mod terminal;
 pub mod theme;

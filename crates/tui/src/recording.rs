@@ -28,16 +28,6 @@ pub struct RecordOptions {
     pub extra_secrets: Vec<String>,
 }
 
-/// `REC mm:ss` (hours only when needed) for the health bar.
-pub fn rec_label(elapsed_ms: i64) -> String {
-    let s = elapsed_ms.max(0) / 1000;
-    if s >= 3600 {
-        format!("REC {}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("REC {:02}:{:02}", s / 60, s % 60)
-    }
-}
-
 pub struct Recorder {
     hub: Arc<Hub>,
     record_dir: PathBuf,

@@ -269,7 +269,7 @@ async fn feed(
         let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent < due {
             sent += 1;
-            let ok = if sent % EVENT_EVERY == 0 {
+            let ok = if sent.is_multiple_of(EVENT_EVERY) {
                 let ev = LogEvent {
                     ts: now_ms(),
                     level: Level::Info,

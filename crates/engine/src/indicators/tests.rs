@@ -398,7 +398,7 @@ fn windowed_indicators_match_a_brute_force_reference_on_random_sequences() {
                 1..=4 => 61_000 + (rng.next() % 400_000) as i64,
                 _ => (rng.next() % 1_500) as i64,
             };
-            if rng.next() % 5 == 0 {
+            if rng.next().is_multiple_of(5) {
                 s.advance(now); // a Tick
             } else {
                 let n = 1 + rng.next() % 5;

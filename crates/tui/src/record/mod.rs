@@ -7,8 +7,8 @@
 //! - `recorder`: the hub both the event loop and the render thread feed.
 //! - `flight`: the always-on ring of the last minutes.
 //! - `bundle`: a bundle directory, written live and read back; `bugreport`: the tar.gz.
-//! - `replay`: the same `update`/`view` code driven from a bundle; `unpack`: finds the
-//!   recording in a bug bundle (`.tar.gz` or its folder) for replay.
+//! - `unpack`: finds the recording in a bug bundle (`.tar.gz` or its folder) for replay
+//!   (`crate::replay` drives the same `update`/`view` code from it).
 
 pub mod bugreport;
 pub mod bundle;
@@ -18,7 +18,6 @@ pub mod flight;
 pub mod manifest;
 pub mod recorder;
 
-pub mod replay;
 pub mod tee;
 pub mod unpack;
 

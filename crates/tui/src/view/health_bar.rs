@@ -6,8 +6,9 @@
 
 use super::grid::flow;
 use super::popup::Popup;
-use crate::app::{App, is_stale, link_delivers};
+use crate::app::{App, is_stale};
 use crate::format;
+use crate::headline::link_delivers;
 use crate::headline::venue;
 use crate::keymap::Command;
 use ratatui::style::Modifier;
@@ -51,10 +52,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 
     // Right after the headline: a trader must see at a glance that the screen is recorded.
     if let Some(ms) = app.recording_elapsed_ms() {
-        segs.push(vec![Span::styled(
-            crate::recording::rec_label(ms),
-            theme.error(),
-        )]);
+        segs.push(vec![Span::styled(rec_label(ms), theme.error())]);
     }
 
     // While polling or down, the WebSocket retries go on: say when the next one is.
@@ -359,6 +357,16 @@ fn spool_count(n: u64) -> String {
         n.to_string()
     } else {
         format::compact(n as f64, 1)
+    }
+}
+
+/// `REC mm:ss` (hours only when needed) for the health bar.
+pub fn rec_label(elapsed_ms: i64) -> String {
+    let s = elapsed_ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("REC {}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("REC {:02}:{:02}", s / 60, s % 60)
     }
 }
 

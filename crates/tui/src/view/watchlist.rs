@@ -4,8 +4,9 @@
 
 use super::grid::{self, Align, Col};
 use super::{panel, scroll};
-use crate::app::{App, Focus, is_stale, link_delivers};
+use crate::app::{App, Focus, is_stale};
 use crate::format;
+use crate::headline::link_delivers;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
