@@ -56,6 +56,12 @@ pub struct ServerConfig {
     pub max_ops_per_s: u32,
     pub max_in_flight_bytes: u64,
     pub close_grace_ms: u64,
+    /// Client WebSockets open at once; one more is closed 1013 (try again later).
+    pub max_clients: u32,
+    /// App pings one client may send per second (burst of the same size); beyond closes 4502.
+    pub max_pings_per_s: u32,
+    /// One `health` per this interval, carrying the latest state.
+    pub health_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -583,6 +589,9 @@ impl Config {
         );
         p.positive("server.write_timeout_ms", s.write_timeout_ms);
         p.positive("server.max_ops_per_s", u64::from(s.max_ops_per_s));
+        p.positive("server.max_clients", u64::from(s.max_clients));
+        p.positive("server.max_pings_per_s", u64::from(s.max_pings_per_s));
+        p.positive("server.health_interval_ms", s.health_interval_ms);
         if s.max_in_flight_bytes < 4096 {
             p.fail(
                 "server.max_in_flight_bytes",

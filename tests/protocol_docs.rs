@@ -1,9 +1,18 @@
 //! Every JSON example in docs/protocol.md parses as the type its fence names, and serializes
-//! back to the same JSON value: the document cannot drift from the code.
+//! back to the same JSON value: the document cannot drift from the code. The client examples
+//! are also sent to a real backend and its replies checked against the documented shapes
+//! (`live`), and the wire behaviours the document promises are tested there too (`wire`).
+
+#[path = "backend_support.rs"]
+mod support;
+#[path = "protocol_docs/live.rs"]
+mod live;
+#[path = "protocol_docs/wire.rs"]
+mod wire;
 
 use trademon::protocol::{ClientMsg, RestError, RestSnapshot, ServerMsg};
 
-fn examples() -> Vec<(String, String)> {
+pub fn examples() -> Vec<(String, String)> {
     let doc = include_str!("../docs/protocol.md");
     let mut out = Vec::new();
     let mut lines = doc.lines();
