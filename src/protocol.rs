@@ -910,7 +910,14 @@ mod tests {
         assert_eq!(request_id(r#"{"op":"dance","id":7}"#), Some(7));
         assert_eq!(request_id(r#"{"op":"subscribe","id":3}"#), Some(3));
         assert_eq!(request_id(r#"{"id":18446744073709551615}"#), Some(u64::MAX));
-        for no_id in [r#"{"op":"x"}"#, r#"{"id":-1}"#, r#"{"id":"7"}"#, "[1]", "{", ""] {
+        for no_id in [
+            r#"{"op":"x"}"#,
+            r#"{"id":-1}"#,
+            r#"{"id":"7"}"#,
+            "[1]",
+            "{",
+            "",
+        ] {
             assert_eq!(request_id(no_id), None, "{no_id}");
         }
     }

@@ -3,10 +3,10 @@
 //! are also sent to a real backend and its replies checked against the documented shapes
 //! (`live`), and the wire behaviours the document promises are tested there too (`wire`).
 
-#[path = "backend_support.rs"]
-mod support;
 #[path = "protocol_docs/live.rs"]
 mod live;
+#[path = "backend_support.rs"]
+mod support;
 #[path = "protocol_docs/wire.rs"]
 mod wire;
 

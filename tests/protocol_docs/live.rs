@@ -34,7 +34,10 @@ fn key_set(m: &Map<String, Value>) -> BTreeSet<String> {
 
 /// `reply` has every key all `same` examples share and none that no example shows.
 fn check_shape(what: &str, reply: &Map<String, Value>, same: &[&Map<String, Value>]) {
-    assert!(!same.is_empty(), "the doc has no example of {what}: {reply:?}");
+    assert!(
+        !same.is_empty(),
+        "the doc has no example of {what}: {reply:?}"
+    );
     let keys = key_set(reply);
     let union: BTreeSet<String> = same.iter().flat_map(|m| key_set(m)).collect();
     let common = same
@@ -93,7 +96,10 @@ fn same_kind<'a>(
     server: &'a [Map<String, Value>],
     reply: &Map<String, Value>,
 ) -> Vec<&'a Map<String, Value>> {
-    let of_type: Vec<_> = server.iter().filter(|m| m["type"] == reply["type"]).collect();
+    let of_type: Vec<_> = server
+        .iter()
+        .filter(|m| m["type"] == reply["type"])
+        .collect();
     for field in ["stream", "code"] {
         if reply.contains_key(field) {
             let narrowed: Vec<_> = of_type
@@ -139,7 +145,11 @@ async fn every_client_example_gets_a_documented_reply_from_the_server() {
             let code = reply["code"].as_str().unwrap();
             assert!(codes.contains(code), "undocumented error code {code}");
         }
-        check_shape(&format!("{kind} to {op}"), &reply, &same_kind(&server, &reply));
+        check_shape(
+            &format!("{kind} to {op}"),
+            &reply,
+            &same_kind(&server, &reply),
+        );
         if op == "subscribe" {
             let full = recv_json(&mut ws).await;
             assert_eq!(full["type"], "full_update");
@@ -198,7 +208,10 @@ async fn rest_examples_match_what_the_server_answers() {
         let r = get(path, token).await.unwrap();
         assert_eq!(r.status().as_u16(), status, "{path}");
         let body: Map<String, Value> = r.json().await.unwrap();
-        let same: Vec<_> = errors.iter().filter(|m| m["error"] == body["error"]).collect();
+        let same: Vec<_> = errors
+            .iter()
+            .filter(|m| m["error"] == body["error"])
+            .collect();
         check_shape(&format!("{path} ({status})"), &body, &same);
         let code = body["error"].as_str().unwrap();
         assert!(
@@ -225,10 +238,9 @@ fn the_doc_names_exactly_the_optional_ticker_fields() {
         .map(str::to_string)
         .collect();
     // Optional = what a ticker with every `Option` empty leaves out.
-    let sparse: trademon::protocol::Ticker = serde_json::from_str(
-        r#"{"symbol":"BTC_USDT","last":1.0,"received_ms":1,"source":"ws"}"#,
-    )
-    .unwrap();
+    let sparse: trademon::protocol::Ticker =
+        serde_json::from_str(r#"{"symbol":"BTC_USDT","last":1.0,"received_ms":1,"source":"ws"}"#)
+            .unwrap();
     let full = match serde_json::from_str::<ServerMsg>(
         examples()
             .iter()
@@ -268,10 +280,18 @@ fn the_doc_states_the_limits_a_client_can_hit() {
         "server.health_interval_ms",
         "server.token",
     ] {
-        assert!(d.contains(&format!("`{key}`")), "docs/protocol.md lacks {key}");
+        assert!(
+            d.contains(&format!("`{key}`")),
+            "docs/protocol.md lacks {key}"
+        );
     }
-    for code in ["1007", "1009", "1013", "4000", "4008", "4501", "4502", "4503"] {
-        assert!(d.contains(&format!("| {code} |")), "close code {code} not in the table");
+    for code in [
+        "1007", "1009", "1013", "4000", "4008", "4501", "4502", "4503",
+    ] {
+        assert!(
+            d.contains(&format!("| {code} |")),
+            "close code {code} not in the table"
+        );
     }
     assert!(d.contains("10 000"), "the history row cap");
     assert!(d.contains("## Time and epoch"));

@@ -38,11 +38,17 @@ async fn error_replies_carry_the_request_id_even_for_invalid_frames() {
     }
     ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     let e = error_of(recv(&mut ws).await);
-    assert_eq!((e.code.as_str(), e.id), (error_code::UNSUPPORTED_FRAME, None));
+    assert_eq!(
+        (e.code.as_str(), e.id),
+        (error_code::UNSUPPORTED_FRAME, None)
+    );
     // Errors the hub makes had the id already; they still do.
     subscribe(&mut ws, 12, "orders", None).await;
     let e = error_of(recv(&mut ws).await);
-    assert_eq!((e.code.as_str(), e.id), (error_code::UNKNOWN_STREAM, Some(12)));
+    assert_eq!(
+        (e.code.as_str(), e.id),
+        (error_code::UNKNOWN_STREAM, Some(12))
+    );
     b.handle.shutdown().await;
 }
 
@@ -105,7 +111,11 @@ async fn a_ping_flood_is_closed_4502_with_a_reason_not_answered_with_silence() {
     assert_eq!(code, close::PROTOCOL_VIOLATION, "{reason}");
     assert_eq!(reason, "protocol violation: too many pings (over 10/s)");
     // The burst of the bucket (10) is answered; the flood's tail is not.
-    assert!((11..=20).contains(&next), "{} pongs before the close", next - 1);
+    assert!(
+        (11..=20).contains(&next),
+        "{} pongs before the close",
+        next - 1
+    );
     b.handle.shutdown().await;
 }
 
@@ -198,7 +208,10 @@ async fn ticker_deltas_and_snapshot_rows_are_the_whole_merged_row() {
     }
     b.market.send(full).await.unwrap();
     let t = next_ticker(&mut ws).await;
-    assert_eq!((t.bid, t.ask, t.volume_24h), (Some(100.9), Some(101.1), Some(5e6)));
+    assert_eq!(
+        (t.bid, t.ask, t.volume_24h),
+        (Some(100.9), Some(101.1), Some(5e6))
+    );
 
     // A later trade or a ticker frame lacking fields still publishes the whole row.
     b.market.send(trades("BTC_USDT", 102.0)).await.unwrap();
@@ -210,7 +223,10 @@ async fn ticker_deltas_and_snapshot_rows_are_the_whole_merged_row() {
         .await
         .unwrap();
     let sparse = next_ticker(&mut ws).await;
-    assert_eq!((sparse.last, sparse.bid, sparse.ask), (103.0, Some(100.9), Some(101.1)));
+    assert_eq!(
+        (sparse.last, sparse.bid, sparse.ask),
+        (103.0, Some(100.9), Some(101.1))
+    );
 
     // A new subscriber's snapshot row is that same row.
     subscribe(&mut ws, 2, "market_data", Some("majors")).await;

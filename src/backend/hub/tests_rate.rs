@@ -78,7 +78,10 @@ async fn health_goes_out_once_per_interval_however_often_upstream_changes() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     let first = drain(&queue);
     assert!(
-        matches!(first.as_slice(), [ServerMsg::Ack(_), ServerMsg::FullUpdate(_), ..]),
+        matches!(
+            first.as_slice(),
+            [ServerMsg::Ack(_), ServerMsg::FullUpdate(_), ..]
+        ),
         "{first:?}"
     );
 
@@ -110,7 +113,10 @@ async fn health_goes_out_once_per_interval_however_often_upstream_changes() {
         }
     }
     // 10 s of paused time at a 1 s interval: 10 messages (one boundary either way).
-    assert!((9..=11).contains(&health), "{health} health messages in 10 s");
+    assert!(
+        (9..=11).contains(&health),
+        "{health} health messages in 10 s"
+    );
     // Each one carries the latest state, not the one of its tick's start.
     assert!(last_pong_age >= Some(180), "{last_pong_age:?}");
 }
