@@ -3,10 +3,9 @@
 //! The rules that keep the heartbeat honest (HB-2, reference/websocket.md §1.2-1.5):
 //! - The **reader only reads**. It moves the idle deadline on every frame, parses, and hands
 //!   off without waiting (`try_send` to the writer's control lane, unbounded send to the hub).
-//!   A control reply is never dropped: app pings are rate-limited (`server.max_pings_per_s`,
-//!   beyond closes 4502) and a lane that fills anyway closes 4008 instead.
 //!   Because it polls the socket again at once, tungstenite's automatic Pong to a client Ping
-//!   is flushed immediately too.
+//!   is flushed immediately too. A control reply is never dropped: app pings are rate-limited
+//!   (`server.max_pings_per_s`, beyond closes 4502) and a lane that fills anyway closes 4008.
 //! - The **writer** drains the control lane (app pongs, error replies) *before* any queued
 //!   data and flushes it at once; data goes out in bounded batches (feed..., one flush) with
 //!   the control lane checked between batches, inside a send window confirmed by protocol
