@@ -372,6 +372,9 @@ impl Config {
         );
         p.positive("server.write_timeout_ms", s.write_timeout_ms);
         p.positive("server.max_ops_per_s", u64::from(s.max_ops_per_s));
+        p.positive("server.max_clients", u64::from(s.max_clients));
+        p.positive("server.max_pings_per_s", u64::from(s.max_pings_per_s));
+        p.positive("server.health_interval_ms", s.health_interval_ms);
         if s.max_in_flight_bytes < 4096 {
             p.fail(
                 "server.max_in_flight_bytes",

@@ -1,9 +1,15 @@
 //! Every JSON example in docs/protocol.md parses as the type its fence names, and serializes
-//! back to the same JSON value: the document cannot drift from the code.
+//! back to the same JSON value: the document cannot drift from the code. The client examples
+//! are also sent to a real backend and its replies checked against the documented shapes
+//! (`live`), and the wire behaviours the document promises are tested there too (`wire`).
+
+mod live;
+use crate::support;
+mod wire;
 
 use trademon::protocol::{ClientMsg, RestError, RestSnapshot, ServerMsg};
 
-fn examples() -> Vec<(String, String)> {
+pub fn examples() -> Vec<(String, String)> {
     let doc = include_str!("../../docs/protocol.md");
     let mut out = Vec::new();
     let mut lines = doc.lines();

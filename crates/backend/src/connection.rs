@@ -4,7 +4,8 @@
 //! - The **reader only reads**. It moves the idle deadline on every frame, parses, and hands
 //!   off without waiting (`try_send` to the writer's control lane, unbounded send to the hub).
 //!   Because it polls the socket again at once, tungstenite's automatic Pong to a client Ping
-//!   is flushed immediately too.
+//!   is flushed immediately too. A control reply is never dropped: app pings are rate-limited
+//!   (`server.max_pings_per_s`, beyond closes 4502) and a lane that fills anyway closes 4008.
 //! - The **writer** drains the control lane (app pongs, error replies) *before* any queued
 //!   data and flushes it at once; data goes out in bounded batches (feed..., one flush) with
 //!   the control lane checked between batches, inside a send window confirmed by protocol
@@ -21,21 +22,21 @@ use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 use trademon_protocol::{
     ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
-    ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame,
+    ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame, request_id,
 };
 
 /// Data per writer batch: small enough that the control lane is checked often.
 const BATCH_MSGS: usize = 64;
 const BATCH_BYTES: usize = 64 * 1024;
-/// Control replies waiting for the writer. A client that floods pings without reading
-/// loses pongs beyond this (it would not read them anyway); memory stays bounded.
+/// Least room for control replies waiting for the writer (see [`control_lane`]).
 const CONTROL_LANE: usize = 256;
 /// Longest close reason that fits a control frame (125 - 2 bytes of code).
 const MAX_REASON: usize = 123;
@@ -48,6 +49,10 @@ pub struct ConnParams {
     pub max_protocol_errors: u32,
     /// Hub-bound ops (subscribe, unsubscribe, start, stop) per second, burst of the same size.
     pub max_ops_per_s: u32,
+    /// App pings per second, burst of the same size; beyond closes 4502.
+    pub max_pings_per_s: u32,
+    /// Client WebSockets open at once; one more is closed 1013.
+    pub max_clients: u32,
     pub queue: QueueLimits,
     pub max_in_flight_bytes: u64,
     /// How long to keep driving the socket for the peer's half of a close handshake.
@@ -93,14 +98,65 @@ impl Shared {
     }
 }
 
-/// Runs an accepted connection to its end. `authorized == false` closes 4501 at once.
-pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
-    let started = Instant::now();
-    if !authorized {
-        let rec = reject(ws, &ctx, close::AUTH_FAILED, "auth failed").await;
-        log_close(&ctx, &rec, started, 0, 0);
-        return;
+/// Open client WebSockets, counted against `server.max_clients`.
+#[derive(Debug, Default)]
+pub struct ClientSlots {
+    open: AtomicUsize,
+}
+
+impl ClientSlots {
+    /// A slot while fewer than `max` are taken; it is given back when dropped.
+    pub fn take(self: &Arc<Self>, max: u32) -> Option<ClientSlot> {
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(ClientSlot(self.clone()))
     }
+}
+
+/// One of the `server.max_clients` places, held for the life of a connection.
+#[derive(Debug)]
+pub struct ClientSlot(Arc<ClientSlots>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What the upgrade decided about a connection.
+#[derive(Debug)]
+pub enum Admission {
+    Open(ClientSlot),
+    /// Missing or wrong token: closed 4501 at once.
+    BadToken,
+    /// `server.max_clients` reached: closed 1013 at once.
+    Full,
+}
+
+/// Runs an accepted connection to its end; a refused one gets its close code at once.
+pub async fn serve(ws: WebSocket, ctx: ConnCtx, admission: Admission) {
+    let started = Instant::now();
+    let _slot = match admission {
+        Admission::Open(slot) => slot,
+        Admission::BadToken => {
+            let rec = reject(ws, &ctx, close::AUTH_FAILED, "auth failed").await;
+            log_close(&ctx, &rec, started, 0, 0);
+            return;
+        }
+        Admission::Full => {
+            let reason = format!(
+                "server full: {} clients connected; try again later",
+                ctx.params.max_clients
+            );
+            let rec = reject(ws, &ctx, close::TOO_MANY_CLIENTS, &reason).await;
+            log_close(&ctx, &rec, started, 0, 0);
+            return;
+        }
+    };
     let queue = Arc::new(ClientQueue::new(ctx.params.queue, ctx.meter.clone()));
     ctx.hub.send(HubCmd::Register {
         conn: ctx.num,
@@ -110,7 +166,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
 
     let (sink, stream) = ws.split();
     let shared = Arc::new(Shared::default());
-    let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_LANE);
+    let (ctrl_tx, ctrl_rx) = mpsc::channel(control_lane(&ctx.params));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (acked_tx, acked_rx) = watch::channel(0u64);
     let (done_tx, done_rx) = watch::channel(false);
@@ -124,6 +180,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, authorized: bool) {
         writer_done: done_rx,
         protocol_errors: 0,
         ops: OpBudget::new(ctx.params.max_ops_per_s, Instant::now()),
+        pings: OpBudget::new(ctx.params.max_pings_per_s, Instant::now()),
         frames: 0,
     };
     let writer = Writer {
@@ -192,7 +249,22 @@ struct Reader<'a> {
     writer_done: watch::Receiver<bool>,
     protocol_errors: u32,
     ops: OpBudget,
+    pings: OpBudget,
     frames: u64,
+}
+
+/// Room in the control lane: a full burst of pings plus a second of them at the rate, and
+/// every error reply the connection may get before it is closed 4502. A client that reads
+/// its replies never fills it; one that fills it anyway is closed 4008, never left without
+/// a pong it asked for.
+fn control_lane(p: &ConnParams) -> usize {
+    let pings = usize::try_from(p.max_pings_per_s).unwrap_or(usize::MAX);
+    let errors = usize::try_from(p.max_protocol_errors).unwrap_or(usize::MAX);
+    pings
+        .saturating_mul(2)
+        .saturating_add(errors)
+        .saturating_add(1)
+        .clamp(CONTROL_LANE, 1 << 16)
 }
 
 /// SEC-2: a token bucket for ops that cost the hub work (each valid subscribe builds a full
@@ -318,6 +390,7 @@ impl Reader<'_> {
         match msg {
             Message::Text(text) => self.on_text(&text),
             Message::Binary(_) => self.protocol_error(
+                None,
                 error_code::UNSUPPORTED_FRAME,
                 "binary frames are not supported; send JSON text".into(),
             ),
@@ -351,22 +424,26 @@ impl Reader<'_> {
             Err(e) => {
                 let detail = truncate(e.to_string(), 200);
                 return self.protocol_error(
+                    request_id(text),
                     error_code::INVALID_MESSAGE,
                     format!("invalid message: {detail}"),
                 );
             }
         };
         match msg {
+            ClientMsg::Ping { .. } if !self.pings.take(Instant::now()) => {
+                let rate = self.ctx.params.max_pings_per_s;
+                self.request_close(
+                    close::PROTOCOL_VIOLATION,
+                    format!("protocol violation: too many pings (over {rate}/s)"),
+                );
+                true
+            }
             ClientMsg::Ping { id } => {
                 if self.ctx.hooks.hold_pongs.load(Ordering::Relaxed) {
                     return false;
                 }
-                let pong = ServerMsg::Pong(Pong { id, ts: now_ms() });
-                if let Ok(s) = serde_json::to_string(&pong) {
-                    // Full lane: the client floods pings and does not read; dropping is fine.
-                    let _ = self.ctrl.try_send(Utf8Bytes::from(s));
-                }
-                false
+                self.control(&ServerMsg::Pong(Pong { id, ts: now_ms() }))
             }
             ClientMsg::Hello { protocol, .. } if protocol != PROTOCOL_VERSION => {
                 self.request_close(
@@ -397,23 +474,39 @@ impl Reader<'_> {
     }
 
     /// Error reply, or close 4502 once the client exceeded `max_protocol_errors` (SEC-2).
-    fn protocol_error(&mut self, code: &str, message: String) -> bool {
+    fn protocol_error(&mut self, id: Option<u64>, code: &str, message: String) -> bool {
         self.protocol_errors += 1;
         if self.protocol_errors > self.ctx.params.max_protocol_errors {
             let reason = format!("protocol violation: {} bad frames", self.protocol_errors);
             self.request_close(close::PROTOCOL_VIOLATION, reason);
             return true;
         }
-        let reply = ServerMsg::Error(ErrorReply {
-            id: None,
+        self.control(&ServerMsg::Error(ErrorReply {
+            id,
             code: code.to_string(),
             message,
             valid: Vec::new(),
-        });
-        if let Ok(s) = serde_json::to_string(&reply) {
-            let _ = self.ctrl.try_send(Utf8Bytes::from(s));
+        }))
+    }
+
+    /// Hands a reply to the writer, ahead of queued data; `true` when it started a close
+    /// (the lane is full: the client does not read what it asked for).
+    fn control(&mut self, reply: &ServerMsg) -> bool {
+        let Ok(s) = serde_json::to_string(reply) else {
+            return false;
+        };
+        match self.ctrl.try_send(Utf8Bytes::from(s)) {
+            // Closed: the writer has ended, so the connection is closing already.
+            Ok(()) | Err(TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(_)) => {
+                let reason = format!(
+                    "slow consumer: {} control replies unread",
+                    self.ctrl.max_capacity()
+                );
+                self.request_close(close::SLOW_CONSUMER, reason);
+                true
+            }
         }
-        false
     }
 
     /// Local close: the writer sends the frame; the reader keeps reading for the reply.

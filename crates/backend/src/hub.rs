@@ -11,6 +11,8 @@
 mod engine_io;
 mod history_io;
 mod session_ops;
+#[cfg(test)]
+mod tests_rate;
 
 use super::events::EventLog;
 use super::history::HistoryRequest;
@@ -44,7 +46,9 @@ pub struct HubSettings {
     pub started_ms: i64,
     /// Entries kept in the `events` ring.
     pub events_max: usize,
-    /// How often `health` is published even when nothing changed (liveness traffic).
+    /// `health` goes out once per this interval with the latest state, and only then: the
+    /// upstream watch changes with every age it carries, so publishing on change as well
+    /// sent it several times a second.
     pub health_interval: Duration,
     /// How often the engine gets a `Tick` (windows roll, values go stale, timed exits fire).
     pub engine_tick: Duration,
@@ -304,16 +308,12 @@ impl Hub {
                     None => logs_open = false,
                 },
                 changed = upstream.changed(), if upstream_open => match changed {
-                    Ok(()) => {
-                        self.upstream = upstream.borrow_and_update().clone();
-                        self.publish_health();
-                    }
+                    Ok(()) => self.upstream = upstream.borrow_and_update().clone(),
                     Err(_) => upstream_open = false,
                 },
                 changed = store_health.changed(), if store_open => match changed {
                     Ok(()) => {
                         self.store_health = Some(store_health.borrow_and_update().clone());
-                        self.publish_health();
                     }
                     Err(_) => store_open = false,
                 },
@@ -347,12 +347,10 @@ impl Hub {
                         subs: HashSet::new(),
                     },
                 );
-                self.publish_health();
             }
             HubCmd::Unregister { conn, close } => {
                 if let Some(client) = self.clients.remove(&conn) {
                     self.store_link(&client.conn_id, LinkChange::Closed(close));
-                    self.publish_health();
                 }
             }
             HubCmd::Client { conn, msg } => self.on_client(conn, msg),

@@ -150,7 +150,7 @@ pub async fn start(
             epoch: epoch.clone(),
             started_ms,
             events_max: settings.events_max,
-            health_interval: Duration::from_secs(1),
+            health_interval: Duration::from_millis(s.health_interval_ms),
             engine_tick: Duration::from_secs(1),
             flush_interval: Duration::from_millis(250),
             sessions_file: inputs.sessions_file,
@@ -192,12 +192,15 @@ pub async fn start(
             write_timeout: Duration::from_millis(s.write_timeout_ms),
             max_protocol_errors: s.max_protocol_errors,
             max_ops_per_s: s.max_ops_per_s,
+            max_pings_per_s: s.max_pings_per_s,
+            max_clients: s.max_clients,
             queue,
             max_in_flight_bytes: s.max_in_flight_bytes,
             close_grace: Duration::from_millis(s.close_grace_ms),
         },
         max_frame_bytes: s.max_frame_bytes,
         next_conn: Arc::new(AtomicU64::new(0)),
+        clients: Default::default(),
     };
     let app = routes::router(state);
     // Nagle + delayed ACK adds up to ~40 ms to small frames (reference/websocket.md §1.5).

@@ -1,7 +1,7 @@
 //! HTTP surface on the one port: `GET /ws` and the REST API (`/api/v1/*`).
 
 use super::auth;
-use super::connection::{self, ConnCtx, ConnParams};
+use super::connection::{self, Admission, ClientSlots, ConnCtx, ConnParams};
 use super::history::{self, HistoryError, HistoryRequest};
 use super::hooks::TestHooks;
 use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
@@ -31,6 +31,8 @@ pub struct AppState {
     pub params: ConnParams,
     pub max_frame_bytes: usize,
     pub next_conn: Arc<AtomicU64>,
+    /// Open client WebSockets against `params.max_clients`.
+    pub clients: Arc<ClientSlots>,
     /// Cloned into every connection task (see `ConnCtx::_alive`).
     pub alive: tokio::sync::mpsc::Sender<()>,
     /// QuestDB's read side for `/api/v1/history/*`; `None` when `[questdb]` is off.
@@ -75,7 +77,15 @@ async fn ws_upgrade(
     }
     // A bad token still gets the upgrade so it can be told why with a final close code
     // (4501: do not reconnect) instead of an HTTP status the client would retry.
-    let authorized = auth::authorized(&st.token, &headers, uri.query());
+    let admission = if !auth::authorized(&st.token, &headers, uri.query()) {
+        Admission::BadToken
+    } else {
+        // Like a bad token, a full server still upgrades so the client gets a close code
+        // (1013: try again later) it can act on, not an HTTP status.
+        st.clients
+            .take(st.params.max_clients)
+            .map_or(Admission::Full, Admission::Open)
+    };
     let num = st.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     let ctx = ConnCtx {
         num,
@@ -92,7 +102,7 @@ async fn ws_upgrade(
         .on_failed_upgrade(|e| {
             tracing::warn!(event = "client.upgrade_failed", error = %e, "websocket upgrade failed")
         })
-        .on_upgrade(move |socket| connection::serve(socket, ctx, authorized))
+        .on_upgrade(move |socket| connection::serve(socket, ctx, admission))
 }
 
 /// REST requests pass when no token is configured or they carry it (401 JSON otherwise).

@@ -37,6 +37,12 @@ pub struct ServerConfig {
     pub max_ops_per_s: u32,
     pub max_in_flight_bytes: u64,
     pub close_grace_ms: u64,
+    /// Client WebSockets open at once; one more is closed 1013 (try again later).
+    pub max_clients: u32,
+    /// App pings one client may send per second (burst of the same size); beyond closes 4502.
+    pub max_pings_per_s: u32,
+    /// One `health` per this interval, carrying the latest state.
+    pub health_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

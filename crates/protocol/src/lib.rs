@@ -29,6 +29,8 @@ pub mod close {
     /// A text frame that is not UTF-8 (RFC 6455 §7.4.1).
     pub const INVALID_PAYLOAD: u16 = 1007;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// RFC 6455 "Try Again Later": `server.max_clients` connections are open already.
+    pub const TOO_MANY_CLIENTS: u16 = 1013;
 
     /// Whether a client may reconnect after the peer closed with `code`.
     pub fn may_reconnect(code: u16) -> bool {
@@ -204,6 +206,16 @@ pub enum HistoryQuery {
 /// nested input is an error too, never a stack overflow.
 pub fn parse_client_frame(text: &str) -> Result<ClientMsg, serde_json::Error> {
     serde_json::from_str(text)
+}
+
+/// The `id` of a frame [`parse_client_frame`] refused, when it has one that fits a `u64`: read
+/// leniently (any JSON object, any op, other fields ignored) so the error reply can still name
+/// the request it answers.
+pub fn request_id(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("id")?
+        .as_u64()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +427,9 @@ pub enum DataSource {
     Rest,
 }
 
-/// Latest market state of one symbol (conflated: the newest replaces older ones).
+/// Latest market state of one symbol (conflated: the newest replaces older ones). Every
+/// `ticker` delta and `full_update` row is the whole merged row, never a patch; the optional
+/// fields are absent until MEXC has sent them (a trade can come before the first ticker).
 /// Prices are f64: they come from exchange decimals with at most ~10 significant digits,
 /// are only displayed and compared here, and f64 holds 15 exactly (see docs/protocol.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -905,5 +919,23 @@ mod tests {
         assert!(close::may_reconnect(1006));
         assert!(!close::may_reconnect(close::AUTH_FAILED));
         assert!(!close::may_reconnect(close::UNSUPPORTED_VERSION));
+        assert!(close::may_reconnect(close::TOO_MANY_CLIENTS));
+    }
+
+    #[test]
+    fn request_id_is_read_from_frames_the_strict_parse_refuses() {
+        assert_eq!(request_id(r#"{"op":"dance","id":7}"#), Some(7));
+        assert_eq!(request_id(r#"{"op":"subscribe","id":3}"#), Some(3));
+        assert_eq!(request_id(r#"{"id":18446744073709551615}"#), Some(u64::MAX));
+        for no_id in [
+            r#"{"op":"x"}"#,
+            r#"{"id":-1}"#,
+            r#"{"id":"7"}"#,
+            "[1]",
+            "{",
+            "",
+        ] {
+            assert_eq!(request_id(no_id), None, "{no_id}");
+        }
     }
 }

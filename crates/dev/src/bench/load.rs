@@ -122,6 +122,9 @@ pub async fn run(clients: usize, rate: u64, seconds: u64) -> Result<LoadReport> 
         strategy: "default".into(),
         symbols: symbols.clone(),
     }];
+    // The fast clients and the slow one, however many were asked for.
+    let wanted = u32::try_from(clients.saturating_add(1)).unwrap_or(u32::MAX);
+    cfg.server.max_clients = cfg.server.max_clients.max(wanted);
     let bench = synthetic::start(&cfg).await?;
     let url = bench.backend.ws_url();
     let subs = [("market_data", Some(SESSION)), ("events", None)];
