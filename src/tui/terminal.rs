@@ -69,7 +69,9 @@ pub fn restore() {
 /// color-eyre's panic and error hooks, with the panic hook wrapped to restore the terminal
 /// before it prints (a report written into the alternate screen in raw mode is lost).
 /// A panic anywhere ends the process: otherwise a dead task could leave the UI running on a
-/// restored, cooked terminal.
+/// restored, cooked terminal. It takes the place of the hook `telemetry::init` installed and
+/// does that hook's part itself (the panic goes to the logs), without its second report on
+/// the terminal.
 pub fn install_panic_hook() {
     let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
@@ -79,11 +81,14 @@ pub fn install_panic_hook() {
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
+        crate::telemetry::log_panic(info);
         // The flight recorder's last minutes are the best report of what led here.
         if let Some(path) = crate::record::dump_on_panic(&panic_message(info)) {
             eprintln!("trademon: bug report written to {}", path.display());
         }
         panic_hook(info);
+        // `exit` runs no destructors: write out the log lines (the panic's among them) first.
+        crate::telemetry::flush();
         std::process::exit(101);
     }));
 }

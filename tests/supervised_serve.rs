@@ -1,0 +1,116 @@
+//! A dead hub stops `trademon serve`: the process exits non-zero, and the log says which task
+//! ended and why. The hub is killed through the SIGUSR1 switch that only test builds have
+//! (the `test-hooks` feature, src/launch.rs `kill_hub_on_sigusr1`).
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Generous: this is how long a loaded machine may take, not a window the behaviour must hit.
+const EXIT_DEADLINE: Duration = Duration::from_secs(60);
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "trademon-supervised-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// The JSON log lines of `file` whose `fields.event` is `event`.
+fn events(file: &Path, event: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["event"] == event)
+        .collect()
+}
+
+#[test]
+fn killing_the_hub_ends_serve_with_a_logged_cause() {
+    let dir = temp_dir();
+    let logs = dir.join("logs");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\ndir = {:?}\n[log]\ndir = {:?}\n",
+            dir.join("data").display().to_string(),
+            logs.display().to_string()
+        ),
+    )
+    .expect("config written");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trademon"))
+        .arg("--demo")
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trademon serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("serve printed its address")
+            .expect("readable stdout");
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let mut stderr = child.stderr.take().expect("piped stderr");
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-USR1", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+
+    let (tx, rx) = mpsc::channel::<std::io::Result<ExitStatus>>();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+        child
+    });
+    let status = match rx.recv_timeout(EXIT_DEADLINE) {
+        Ok(status) => status.expect("wait for serve"),
+        Err(_) => {
+            // Do not leave a zombie service behind a failed test.
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("serve kept running {EXIT_DEADLINE:?} after its hub was killed");
+        }
+    };
+    let _ = waiter.join();
+    assert!(!status.success(), "serve exited with {status}");
+    let mut err_text = String::new();
+    let _ = stderr.read_to_string(&mut err_text);
+    assert!(
+        err_text.contains("the hub task was cancelled"),
+        "stderr: {err_text}"
+    );
+
+    for file in ["trademon.log", "errors.log"] {
+        let ended = events(&logs.join(file), "task.ended");
+        let hub = ended
+            .iter()
+            .find(|v| v["fields"]["task"] == "hub")
+            .unwrap_or_else(|| panic!("no task.ended for the hub in {file}: {ended:?}"));
+        assert_eq!(hub["level"], "ERROR", "{hub}");
+        assert_eq!(hub["fields"]["cause"], "was cancelled", "{hub}");
+    }
+    // An orderly stop after the cause, not a crash.
+    assert!(
+        !events(&logs.join("trademon.log"), "backend.stopped").is_empty(),
+        "the backend was shut down"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
