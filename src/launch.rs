@@ -192,7 +192,7 @@ pub async fn start_embedded(
         symbols_rx.clone(),
         market_tx.clone(),
     );
-    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx);
+    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx.clone());
     // The writer thread owns the sender of its health: the channel closes when it stops.
     let store_ended = |mut health: watch::Receiver<store::StoreHealth>| async move {
         while health.changed().await.is_ok() {}
@@ -256,8 +256,14 @@ pub async fn start_embedded(
             return Err(e);
         }
     };
-    let adapter = backend.tasks.watch("mexc adapter", adapter.task);
-    let contracts = backend.tasks.watch("contracts loader", contracts);
+    // Both end by design once the hub drops the market channel (the hub is then the cause).
+    let hub_gone = move || market_tx.is_closed();
+    let adapter = backend
+        .tasks
+        .watch_follower("mexc adapter", adapter.task, hub_gone.clone());
+    let contracts = backend
+        .tasks
+        .watch_follower("contracts loader", contracts, hub_gone);
     let store_watch = store_watch.map(|t| backend.tasks.watch("questdb store", t));
     Ok(Embedded {
         backend,
@@ -296,7 +302,7 @@ async fn run_tui_embedded(
     demo: bool,
     record: crate::tui::RecordOptions,
 ) -> Result<ExitCode> {
-    let (_logs, log_events) = init_logs(&cfg, true)?;
+    let (logs, log_events) = init_logs(&cfg, true)?;
     tracing::info!(
         event = "app.start",
         demo,
@@ -321,7 +327,7 @@ async fn run_tui_embedded(
     embedded.shutdown().await;
     match outcome {
         Ok(result) => result.map(|_| ExitCode::SUCCESS),
-        Err(end) => Err(color_eyre::Report::new(end).wrap_err("trademon stopped")),
+        Err(end) => Ok(stopped_by(&end, &logs.log_dir)),
     }
 }
 
@@ -378,8 +384,18 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     embedded.shutdown().await;
     match ended {
         None => Ok(ExitCode::SUCCESS),
-        Some(end) => Err(color_eyre::Report::new(end).wrap_err("trademon stopped")),
+        Some(end) => Ok(stopped_by(&end, &logs.log_dir)),
     }
+}
+
+/// A service task ended: say which and why in one line (the log has the rest) and exit 1.
+/// Not color-eyre's report: its location and backtrace would point here, not at the cause.
+fn stopped_by(end: &TaskEnd, log_dir: &std::path::Path) -> ExitCode {
+    eprintln!(
+        "trademon: stopped: {end} (see {})",
+        log_dir.join("errors.log").display()
+    );
+    ExitCode::FAILURE
 }
 
 async fn run_sim(

@@ -117,6 +117,28 @@ impl TaskWatch {
     /// Watch `handle` under `task` (a name for logs, e.g. "hub"). Must be called inside a
     /// tokio runtime.
     pub fn watch<T: TaskOutput>(&self, task: &'static str, handle: JoinHandle<T>) -> Watched {
+        self.watch_inner(task, handle, None)
+    }
+
+    /// Watch a task that returns by design once another watched task has ended: a producer
+    /// that stops when its consumer drops the channel. When it returns and `leader_gone()`
+    /// holds, its end is that other task's consequence, not a cause, and is not reported;
+    /// the other task's end (which must then come) is. A panic or an error is always reported.
+    pub fn watch_follower<T: TaskOutput>(
+        &self,
+        task: &'static str,
+        handle: JoinHandle<T>,
+        leader_gone: impl Fn() -> bool + Send + 'static,
+    ) -> Watched {
+        self.watch_inner(task, handle, Some(Box::new(leader_gone)))
+    }
+
+    fn watch_inner<T: TaskOutput>(
+        &self,
+        task: &'static str,
+        handle: JoinHandle<T>,
+        leader_gone: Option<Box<dyn Fn() -> bool + Send>>,
+    ) -> Watched {
         let abort = handle.abort_handle();
         let tx = self.tx.clone();
         let watcher = tokio::spawn(async move {
@@ -124,6 +146,14 @@ impl TaskWatch {
                 Ok(out) => out.into_failure().map_or(Cause::Returned, Cause::Failed),
                 Err(e) => cause_of(e),
             };
+            if cause == Cause::Returned && leader_gone.is_some_and(|gone| gone()) {
+                tracing::info!(
+                    event = "task.followed",
+                    task,
+                    "the {task} task ended after the task it serves"
+                );
+                return;
+            }
             // Nobody reading (an orderly shutdown is under way, or nobody supervises this
             // watch): the end is expected and there is nothing to report.
             let _ = tx.send(TaskEnd { task, cause });
@@ -249,6 +279,55 @@ mod tests {
             TaskEnd {
                 task: "contracts",
                 cause: Cause::Cancelled,
+            }
+        );
+    }
+
+    /// The adapter's race: the hub drops the market channel as it dies, and the adapter, seeing
+    /// it closed, may return before the hub's own end is reported. The hub is the cause.
+    #[tokio::test(start_paused = true)]
+    async fn a_follower_ending_after_its_leader_is_not_taken_for_the_cause() {
+        let mut w = TaskWatch::new();
+        let (market_tx, mut market_rx) = mpsc::channel::<u32>(1);
+        let (die_tx, die_rx) = oneshot::channel::<()>();
+        let (hub_done_tx, hub_done_rx) = oneshot::channel::<()>();
+        let hub = tokio::spawn(async move {
+            let _ = die_rx.await;
+            market_rx.close();
+            drop(market_rx);
+            // The hub's own end comes only after the adapter has returned.
+            let _ = hub_done_rx.await;
+            Err::<(), _>("hub broke")
+        });
+        let adapter_tx = market_tx.clone();
+        let adapter = tokio::spawn(async move { adapter_tx.closed().await });
+        let _adapter = w.watch_follower("mexc adapter", adapter, move || market_tx.is_closed());
+        let _hub = w.watch("hub", hub);
+        assert!(nothing_ended(&mut w).await);
+        die_tx.send(()).unwrap();
+        assert!(nothing_ended(&mut w).await, "the adapter's end is no cause");
+        hub_done_tx.send(()).unwrap();
+        assert_eq!(
+            w.first_end().await,
+            TaskEnd {
+                task: "hub",
+                cause: Cause::Failed("hub broke".into()),
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follower_ending_on_its_own_is_reported() {
+        let mut w = TaskWatch::new();
+        let (market_tx, _market_rx) = mpsc::channel::<u32>(1);
+        let _adapter = w.watch_follower("mexc adapter", tokio::spawn(async {}), move || {
+            market_tx.is_closed()
+        });
+        assert_eq!(
+            w.first_end().await,
+            TaskEnd {
+                task: "mexc adapter",
+                cause: Cause::Returned,
             }
         );
     }
