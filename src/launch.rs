@@ -480,8 +480,9 @@ async fn run_replay(
     dump_screen: bool,
 ) -> Result<ExitCode> {
     use crate::record::replay::{self, Replayer};
-    // Only for panics (and what replay code logs): a recording brings no secrets of its own.
-    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log, cfg.secret_values(), None)?;
+    // For panics and what the replay code logs. A replay only reads files, so a log directory
+    // that cannot be used does not stop it (the terminal still gets a panic's report).
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log, cfg.secret_values(), None).ok();
     // A recording, a bug bundle's folder or its .tar.gz; a bad one is a user error, reported
     // before the terminal is taken.
     let opened = crate::record::unpack::open(&path)
