@@ -311,6 +311,8 @@ async fn run_tui_embedded(
     );
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
+    #[cfg(all(unix, feature = "test-hooks"))]
+    kill_hub_on_sigusr1(&embedded.backend)?;
     let (client, events) = embedded.connect(&cfg, initial_subscriptions());
     // A panic anywhere already ends the process through the TUI's panic hook; this catches a
     // backend task that returns or is cancelled, which would otherwise leave the screen up
@@ -535,8 +537,8 @@ fn run_bugreport(
 }
 
 /// Test builds only (the `test-hooks` feature, never in a release build): SIGUSR1 aborts the
-/// hub task, so tests/supervised_serve.rs can check that a dead hub stops `serve` with a
-/// logged cause. A real cause would be better, but the hub has no input that ends it short of
+/// hub task, so tests/supervision.rs can check that a dead hub stops `serve` and the embedded
+/// TUI with a logged cause. A real cause would be better, but the hub has no input that ends it short of
 /// a bug; shipping a switch that kills it is what the feature keeps out of the product.
 #[cfg(all(unix, feature = "test-hooks"))]
 fn kill_hub_on_sigusr1(backend: &BackendHandle) -> Result<()> {

@@ -45,7 +45,7 @@ impl Switch {
 #[cfg(feature = "test-hooks")]
 impl super::BackendHandle {
     /// Aborts the hub task as a crash would end it, for the test that a dead hub stops
-    /// `serve` with a logged cause (tests/supervised_serve.rs).
+    /// `serve` with a logged cause (tests/supervision.rs).
     pub fn hub_abort_handle(&self) -> tokio::task::AbortHandle {
         self.hub_task.abort_handle()
     }
