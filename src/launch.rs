@@ -538,8 +538,8 @@ fn run_bugreport(
 
 /// Test builds only (the `test-hooks` feature, never in a release build): SIGUSR1 aborts the
 /// hub task, so tests/supervision.rs can check that a dead hub stops `serve` and the embedded
-/// TUI with a logged cause. A real cause would be better, but the hub has no input that ends it short of
-/// a bug; shipping a switch that kills it is what the feature keeps out of the product.
+/// TUI with a logged cause. A real cause would be better, but no input ends the hub short of
+/// a bug; a switch that kills it is what the feature keeps out of the product.
 #[cfg(all(unix, feature = "test-hooks"))]
 fn kill_hub_on_sigusr1(backend: &BackendHandle) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
