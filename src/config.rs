@@ -53,6 +53,24 @@ pub struct Config {
 pub struct LogConfig {
     pub dir: String,
     pub level: String,
+    /// When `trademon.log` and `errors.log` start afresh (the old one becomes `<name>.1`).
+    pub rotation: LogRotation,
+    /// With `rotation = "size"`: a file is rotated before it would grow past this.
+    pub max_bytes: u64,
+    /// Files kept per log, the live one included; older ones are removed.
+    pub max_files: u32,
+}
+
+/// `log.rotation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogRotation {
+    /// Past `log.max_bytes`.
+    Size,
+    /// At the first line of a new UTC day.
+    Daily,
+    /// Never: one file per log grows without bound.
+    Never,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -480,6 +498,8 @@ impl Config {
                 ),
             );
         }
+        p.positive("log.max_bytes", self.log.max_bytes);
+        p.positive("log.max_files", self.log.max_files.into());
         if let Err(e) = crate::tui::format::Clock::from_config(&self.tui.timezone) {
             p.fail("tui.timezone", e);
         }
@@ -833,6 +853,42 @@ fn env_key(name: &str) -> Option<Vec<String>> {
     (path.len() >= 2 && path.iter().all(|p| !p.is_empty())).then_some(path)
 }
 
+/// The environment as `Config::load` takes it, from `std::env::vars_os()` (`vars()` panics
+/// on a variable that is not UTF-8). Such a `TRADEMON_*` variable is refused by name; any
+/// other is none of trademon's business and is skipped, whatever its bytes.
+pub fn env_pairs(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in vars {
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => pairs.push((name, value)),
+            (name, _) => {
+                let name = match name {
+                    Ok(n) => n,
+                    Err(raw) => raw.to_string_lossy().into_owned(),
+                };
+                if name.starts_with(ENV_PREFIX) {
+                    let key = env_key(&name).map(|k| k.join(".")).unwrap_or_default();
+                    problems.push(
+                        Problem::new(
+                            &key,
+                            format!("the environment variable {name} is not valid UTF-8"),
+                        )
+                        .at(Some(Origin::Env(name))),
+                    );
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
 /// `TRADEMON_CLIENT__PING_INTERVAL_MS=3000` sets `client.ping_interval_ms`.
 /// The value is read as a TOML value (number, bool, array) and otherwise as a string.
 fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Problem> {
@@ -1144,5 +1200,31 @@ mod tests {
         let t = c.redacted_toml();
         assert!(!t.contains("canary-token-123"));
         assert!(t.contains("<redacted>"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn env_that_is_not_utf8_is_refused_for_trademon_and_skipped_otherwise() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'a', 0xff, b'b']);
+        let ok = |s: &str| OsString::from(s);
+        let pairs = env_pairs([
+            (ok("LANG"), bad()),
+            (OsString::from_vec(vec![b'X', 0xfe]), ok("1")),
+            (ok("TRADEMON_CLIENT__PING_INTERVAL_MS"), ok("3000")),
+        ])
+        .unwrap();
+        assert_eq!(pairs, env(&[("TRADEMON_CLIENT__PING_INTERVAL_MS", "3000")]));
+        let e = env_pairs([
+            (ok("TRADEMON_LOG__DIR"), bad()),
+            (ok("TRADEMON_CLIENT__PING_INTERVAL_MS"), ok("3000")),
+        ])
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(e.problems[0].keys[0], "log.dir");
+        let text = e.to_string();
+        assert!(text.contains("TRADEMON_LOG__DIR"), "{text}");
+        assert!(text.contains("not valid UTF-8"), "{text}");
     }
 }

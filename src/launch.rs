@@ -3,6 +3,7 @@
 //! The embedded and the remote case run the same code: the TUI always talks to the
 //! backend over a real loopback WebSocket.
 
+use crate::backend::supervise::{TaskEnd, Watched};
 use crate::backend::{self, BackendHandle, BackendInputs};
 use crate::cli::{Cli, Command};
 use crate::client::connection::{self, ConnectOptions};
@@ -22,8 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let loaded = Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides());
+    let loaded = crate::config::env_pairs(std::env::vars_os())
+        .and_then(|env| Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides()));
     if let Some(Command::Config { check: true, .. }) = cli.command {
         return Ok(report_check(loaded));
     }
@@ -46,7 +47,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             speed,
             headless,
             dump_screen,
-        }) => run_replay(dir, speed, headless, dump_screen).await,
+        }) => run_replay(&cfg, dir, speed, headless, dump_screen).await,
         Some(Command::Bugreport { out, recording }) => run_bugreport(cfg, out, recording),
         Some(Command::Sim {
             listen,
@@ -85,11 +86,14 @@ fn report_check(loaded: std::result::Result<Config, crate::config::ConfigError>)
 pub struct Embedded {
     pub backend: BackendHandle,
     pub sim: Option<sim::SimHandle>,
-    adapter: mexc::MexcHandle,
+    /// The MEXC adapter (its shard supervisor).
+    adapter: Watched,
     /// The contract specification loader (`mexc::contracts`).
-    contracts: tokio::task::JoinHandle<()>,
+    contracts: Watched,
     /// The QuestDB writer (`None` when `questdb.enabled = false`).
     store: Option<StoreHandle>,
+    /// Ends when the store's writer thread stops (its health channel closes).
+    store_watch: Option<Watched>,
 }
 
 /// How long shutdown waits for the store to write or spool what it holds.
@@ -113,10 +117,19 @@ impl Embedded {
         )
     }
 
+    /// The first of the hub, the server, the adapter, the contracts loader and the store
+    /// writer to end, logged with its cause. Pending while they all run.
+    pub async fn first_end(&mut self) -> TaskEnd {
+        self.backend.tasks.first_end().await
+    }
+
     pub async fn shutdown(self) {
         self.backend.shutdown().await;
-        self.adapter.task.abort();
+        self.adapter.abort();
         self.contracts.abort();
+        if let Some(w) = &self.store_watch {
+            w.abort();
+        }
         // After the hub: no more rows arrive. Blocking join, so off the runtime's workers.
         if let Some(store) = self.store {
             let join = tokio::task::spawn_blocking(move || store.shutdown());
@@ -175,7 +188,12 @@ pub async fn start_embedded(
         symbols_rx.clone(),
         market_tx.clone(),
     );
-    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx);
+    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx.clone());
+    // The writer thread owns the sender of its health: the channel closes when it stops.
+    let store_ended = |mut health: watch::Receiver<store::StoreHealth>| async move {
+        while health.changed().await.is_ok() {}
+        Err::<(), _>("its writer thread stopped")
+    };
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         UserError::unavailable(format!("the backend cannot listen on {listen}: {e}"))
     })?;
@@ -191,6 +209,7 @@ pub async fn start_embedded(
     } else {
         (None, None)
     };
+    let store_watch = store_health.clone().map(|rx| tokio::spawn(store_ended(rx)));
     let backend = backend::start(
         cfg.backend_settings(),
         cfg.build_engine()?,
@@ -225,18 +244,31 @@ pub async fn start_embedded(
     let backend = match backend {
         Ok(b) => b,
         Err(e) => {
+            if let Some(w) = store_watch {
+                w.abort();
+            }
             if let Some(s) = store {
                 let _ = tokio::task::spawn_blocking(move || s.shutdown()).await;
             }
             return Err(e.into());
         }
     };
+    // Both end by design once the hub drops the market channel (the hub is then the cause).
+    let hub_gone = move || market_tx.is_closed();
+    let adapter = backend
+        .tasks
+        .watch_follower("mexc adapter", adapter.task, hub_gone.clone());
+    let contracts = backend
+        .tasks
+        .watch_follower("contracts loader", contracts, hub_gone);
+    let store_watch = store_watch.map(|t| backend.tasks.watch("questdb store", t));
     Ok(Embedded {
         backend,
         sim,
         adapter,
         contracts,
         store,
+        store_watch,
     })
 }
 
@@ -244,7 +276,7 @@ fn init_logs(cfg: &Config, with_events: bool) -> Result<(Telemetry, mpsc::Receiv
     let (tx, rx) = mpsc::channel(1024);
     let t = telemetry::init(
         &cfg.log_dir(),
-        &cfg.log.level,
+        &cfg.log,
         cfg.secret_values(),
         with_events.then_some(tx),
     )?;
@@ -267,7 +299,7 @@ async fn run_tui_embedded(
     demo: bool,
     record: crate::tui::RecordOptions,
 ) -> Result<ExitCode> {
-    let (_logs, log_events) = init_logs(&cfg, true)?;
+    let (logs, log_events) = init_logs(&cfg, true)?;
     tracing::info!(
         event = "app.start",
         demo,
@@ -275,11 +307,27 @@ async fn run_tui_embedded(
         "trademon starting"
     );
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
+    let mut embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
+    #[cfg(all(unix, feature = "test-hooks"))]
+    kill_hub_on_sigusr1(&embedded.backend)?;
     let (client, events) = embedded.connect(&cfg, initial_subscriptions());
-    let result = run_tui(&cfg, client, events, record).await;
+    // A panic anywhere already ends the process through the TUI's panic hook; this catches a
+    // backend task that returns or is cancelled, which would otherwise leave the screen up
+    // with nothing behind it.
+    let outcome = tokio::select! {
+        result = run_tui(&cfg, client, events, record) => Ok(result),
+        end = embedded.first_end() => Err(end),
+    };
+    if outcome.is_err() {
+        // The TUI was dropped mid-loop (its render thread stops with its channel): give the
+        // terminal back before the cause is printed on it.
+        crate::tui::terminal::restore();
+    }
     embedded.shutdown().await;
-    result.map(|_| ExitCode::SUCCESS)
+    match outcome {
+        Ok(result) => result.map(|_| ExitCode::SUCCESS),
+        Err(end) => Ok(stopped_by(&end, &logs.log_dir)),
+    }
 }
 
 async fn run_connect(
@@ -292,7 +340,7 @@ async fn run_connect(
     record.extra_secrets.extend(token.clone());
     let mut secrets = cfg.secret_values();
     secrets.extend(token.clone());
-    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, secrets, None)?;
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log, secrets, None)?;
     tracing::info!(event = "app.start", mode = "connect", url = %url, "trademon connecting");
     let (client, events) = connection::spawn(
         ConnectOptions {
@@ -328,7 +376,9 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     })?;
     check_bind_allowed(addr, &cfg.server.token).map_err(|e| UserError::config(e.to_string()))?;
     let (logs, log_events) = init_logs(&cfg, true)?;
-    let embedded = start_embedded(&cfg, demo, addr, log_events).await?;
+    let mut embedded = start_embedded(&cfg, demo, addr, log_events).await?;
+    #[cfg(all(unix, feature = "test-hooks"))]
+    kill_hub_on_sigusr1(&embedded.backend)?;
     tracing::info!(event = "app.start", mode = "serve", demo, addr = %embedded.backend.addr, "backend listening");
     println!(
         "trademon backend listening on {} (logs in {})",
@@ -338,10 +388,26 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     if let Some(s) = &embedded.sim {
         println!("MEXC simulator on {}", s.ws_url());
     }
-    wait_for_shutdown_signal().await;
+    let ended = tokio::select! {
+        () = wait_for_shutdown_signal() => None,
+        end = embedded.first_end() => Some(end),
+    };
     tracing::info!(event = "app.stop", mode = "serve", "shutting down");
     embedded.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    match ended {
+        None => Ok(ExitCode::SUCCESS),
+        Some(end) => Ok(stopped_by(&end, &logs.log_dir)),
+    }
+}
+
+/// A service task ended: say which and why in one line (the log has the rest) and exit 1.
+/// Not color-eyre's report: its location and backtrace would point here, not at the cause.
+fn stopped_by(end: &TaskEnd, log_dir: &std::path::Path) -> ExitCode {
+    eprintln!(
+        "trademon: stopped: {end} (see {})",
+        log_dir.join("errors.log").display()
+    );
+    ExitCode::FAILURE
 }
 
 async fn run_sim(
@@ -350,7 +416,7 @@ async fn run_sim(
     allow_remote_control: bool,
 ) -> Result<ExitCode> {
     let addr = listen.unwrap_or_else(|| cfg.sim.listen.clone());
-    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log.level, cfg.secret_values(), None)?;
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log, cfg.secret_values(), None)?;
     let listener = TcpListener::bind(&addr).await.map_err(|e| {
         UserError::unavailable(format!("the simulator cannot listen on {addr}: {e}"))
     })?;
@@ -375,12 +441,16 @@ async fn run_sim(
 }
 
 async fn run_replay(
+    cfg: &Config,
     path: std::path::PathBuf,
     speed: f64,
     headless: bool,
     dump_screen: bool,
 ) -> Result<ExitCode> {
     use crate::tui::replay::{self, Replayer};
+    // For panics and what the replay code logs. A replay only reads files, so a log directory
+    // that cannot be used does not stop it (the terminal still gets a panic's report).
+    let _logs = telemetry::init(&cfg.log_dir(), &cfg.log, cfg.secret_values(), None).ok();
     // A recording, a bug bundle's folder or its .tar.gz; a bad one is a user error, reported
     // before the terminal is taken.
     let opened = crate::record::unpack::open(&path)
@@ -430,6 +500,23 @@ fn run_bugreport(
     })?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Test builds only (the `test-hooks` feature, never in a release build): SIGUSR1 aborts the
+/// hub task, so tests/supervision.rs can check that a dead hub stops `serve` and the embedded
+/// TUI with a logged cause. A real cause would be better, but no input ends the hub short of
+/// a bug; a switch that kills it is what the feature keeps out of the product.
+#[cfg(all(unix, feature = "test-hooks"))]
+fn kill_hub_on_sigusr1(backend: &BackendHandle) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1()).wrap_err("SIGUSR1 handler")?;
+    let hub = backend.hub_abort_handle();
+    tokio::spawn(async move {
+        if usr1.recv().await.is_some() {
+            hub.abort();
+        }
+    });
+    Ok(())
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP.

@@ -1,11 +1,15 @@
 //! Logging: JSON lines to `trademon.log` (configured level) and `errors.log` (WARN and above
 //! only, DG-2), secrets scrubbed from every line, nothing ever written to the terminal (DG-3).
 //! WARN/ERROR events are also forwarded to the backend's `events` stream for the event panel.
+//! Both files rotate (`rotate`, `log.rotation`). Every panic is logged (`install_panic_hook`).
 
+mod rotate;
+
+use crate::config::LogConfig;
 use crate::protocol::{Level, LogEvent, now_ms};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tracing::field::{Field, Visit};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -15,16 +19,36 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
-/// Keeps the background log writers alive; logs are flushed when it drops.
+/// The background log writers. Held here rather than in `Telemetry` so that `flush` can reach
+/// them from a panic hook that ends the process without running destructors.
+static WRITERS: Mutex<Vec<WorkerGuard>> = Mutex::new(Vec::new());
+
+/// Logs are flushed when it drops.
 pub struct Telemetry {
-    _guards: Vec<WorkerGuard>,
     pub log_dir: PathBuf,
 }
 
-/// Set up file logging for this process. `events` receives WARN+ events for the event panel.
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        flush();
+    }
+}
+
+/// Write out every line the log writers hold and stop them; later lines are lost. For the
+/// end of the process, including `std::process::exit` from a panic hook.
+pub fn flush() {
+    let writers = match WRITERS.lock() {
+        Ok(mut w) => std::mem::take(&mut *w),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    drop(writers);
+}
+
+/// Set up file logging for this process and log every panic from now on. `events` receives
+/// WARN+ events for the event panel.
 pub fn init(
     log_dir: &Path,
-    level: &str,
+    log: &LogConfig,
     secrets: Vec<String>,
     events: Option<mpsc::Sender<LogEvent>>,
 ) -> color_eyre::Result<Telemetry> {
@@ -35,10 +59,25 @@ pub fn init(
         ))
     })?;
     let secrets = Arc::new(secrets);
-    let (main_writer, main_guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "trademon.log"));
-    let (err_writer, err_guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "errors.log"));
+    let open = |name: &str| {
+        rotate::RotatingFile::open(
+            log_dir,
+            name,
+            log.rotation,
+            log.max_bytes,
+            log.max_files,
+            Box::new(|| rotate::utc_day(std::time::SystemTime::now())),
+        )
+        .map_err(|e| {
+            crate::user_error::UserError::unavailable(format!(
+                "cannot open the log file {} (log.dir or --log-dir): {e}",
+                log_dir.join(name).display()
+            ))
+        })
+    };
+    let (main_writer, main_guard) = tracing_appender::non_blocking(open("trademon.log")?);
+    let (err_writer, err_guard) = tracing_appender::non_blocking(open("errors.log")?);
+    let level = log.level.as_str();
 
     let filter = EnvFilter::try_new(level)
         .or_else(|_| EnvFilter::try_new("info"))
@@ -65,10 +104,27 @@ pub fn init(
         .with(forward.with_filter(LevelFilter::WARN))
         .try_init()
         .map_err(|e| color_eyre::eyre::eyre!("logging already initialised: {e}"))?;
+    match WRITERS.lock() {
+        Ok(mut w) => w.extend([main_guard, err_guard]),
+        Err(poisoned) => poisoned.into_inner().extend([main_guard, err_guard]),
+    }
+    install_panic_hook();
+    crate::tui::terminal::flush_logs_with(flush);
     Ok(Telemetry {
-        _guards: vec![main_guard, err_guard],
         log_dir: log_dir.to_path_buf(),
     })
+}
+
+/// Every panic, in any thread and any mode, is logged (so it reaches `trademon.log` and
+/// `errors.log`) before the hook that was installed before runs (Rust's own, which prints
+/// it). The TUI installs its hook later and calls `trademon_core::panics::log` itself, after restoring the
+/// terminal (`tui::terminal::install_panic_hook`).
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        trademon_core::panics::log(info);
+        previous(info);
+    }));
 }
 
 /// Replace every secret value in `text` (REC-3 applies to logs too).
@@ -239,5 +295,31 @@ mod tests {
         assert_eq!(ev.level, Level::Warn);
         assert!(ev.message.contains("code=1006"), "{}", ev.message);
         assert!(!ev.message.contains("pw"), "{}", ev.message);
+    }
+
+    #[test]
+    fn a_panic_is_logged_with_its_message_and_location() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let layer = EventForwarder {
+            tx,
+            secrets: Arc::new(Vec::new()),
+        };
+        // Process-wide, chained to the hook before it, as `init` installs it; other tests'
+        // panics pass through it to their own (absent) subscribers.
+        install_panic_hook();
+        let subscriber = Registry::default().with(layer);
+        let caught = tracing::subscriber::with_default(subscriber, || {
+            std::panic::catch_unwind(|| panic!("order book {} inverted", 3))
+        });
+        assert!(caught.is_err());
+        let ev = rx.try_recv().expect("the panic was logged");
+        assert_eq!(ev.name, "panic");
+        assert_eq!(ev.level, Level::Error);
+        assert!(
+            ev.message.contains("order book 3 inverted"),
+            "{}",
+            ev.message
+        );
+        assert!(ev.message.contains("src/telemetry.rs:"), "{}", ev.message);
     }
 }

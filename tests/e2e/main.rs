@@ -12,3 +12,4 @@ mod record_bundle;
 mod record_e2e;
 mod record_edges;
 mod store_e2e_tmux;
+mod supervision;

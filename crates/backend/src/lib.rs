@@ -11,6 +11,7 @@
 //! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir;
 //!   `journal`: the paper journal (each session's paper book, restored on start).
 //! - `history`: QuestDB history for REST and the WebSocket, and the signals back-fill.
+//! - `supervise`: long-lived tasks under watch; the first to end is reported with its cause.
 
 mod auth;
 mod connection;
@@ -28,6 +29,7 @@ mod queue_meter;
 mod routes;
 mod sessions;
 mod settings;
+pub mod supervise;
 
 pub use hooks::TestHooks;
 pub use queue_meter::QueueStats;
@@ -40,7 +42,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use trademon_core::market::MarketEvent;
 use trademon_engine::Engine;
 use trademon_protocol::{LogEvent, UpstreamHealth, now_ms};
@@ -74,11 +75,14 @@ pub struct BackendHandle {
     pub hooks: Arc<TestHooks>,
     meter: Arc<queue_meter::QueueMeter>,
     hub: hub::HubHandle,
-    hub_task: JoinHandle<()>,
+    hub_task: supervise::Watched,
     server_stop: oneshot::Sender<()>,
-    server_task: JoinHandle<()>,
+    server_task: supervise::Watched,
     /// Ends (recv -> None) once the server and every connection task are gone.
     alive: mpsc::Receiver<()>,
+    /// Watches the hub and the server; a launcher adds its own tasks (adapter, loaders) and
+    /// stops when `first_end` reports one.
+    pub tasks: supervise::TaskWatch,
 }
 
 impl BackendHandle {
@@ -96,7 +100,7 @@ impl BackendHandle {
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.hub.ask(hub::HubCmd::Shutdown)).await;
         let _ = self.server_stop.send(());
         let mut server = self.server_task;
-        if tokio::time::timeout(SHUTDOWN_WAIT, &mut server)
+        if tokio::time::timeout(SHUTDOWN_WAIT, server.ended())
             .await
             .is_err()
         {
@@ -106,7 +110,7 @@ impl BackendHandle {
         let mut alive = self.alive;
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, alive.recv()).await;
         let mut hub_task = self.hub_task;
-        if tokio::time::timeout(SHUTDOWN_WAIT, &mut hub_task)
+        if tokio::time::timeout(SHUTDOWN_WAIT, hub_task.ended())
             .await
             .is_err()
         {
@@ -216,10 +220,14 @@ pub async fn start(
                 let _ = stop_rx.await;
             })
             .await;
-        if let Err(e) = served {
+        if let Err(e) = &served {
             tracing::error!(event = "server.failed", error = %e, "backend server ended");
         }
+        served
     });
+    let tasks = supervise::TaskWatch::new();
+    let hub_task = tasks.watch("hub", hub_task);
+    let server_task = tasks.watch("server", server_task);
     tracing::info!(event = "backend.started", %addr, epoch = %epoch, "backend listening");
     Ok(BackendHandle {
         addr,
@@ -230,5 +238,6 @@ pub async fn start(
         server_stop,
         server_task,
         alive,
+        tasks,
     })
 }

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod contract;
 pub mod market;
 pub mod numfmt;
+pub mod panics;
 pub mod redact;
 
 pub use contract::{ContractSpec, ContractUpdate};

@@ -69,7 +69,18 @@ pub fn restore() {
 /// color-eyre's panic and error hooks, with the panic hook wrapped to restore the terminal
 /// before it prints (a report written into the alternate screen in raw mode is lost).
 /// A panic anywhere ends the process: otherwise a dead task could leave the UI running on a
-/// restored, cooked terminal.
+/// restored, cooked terminal. It takes the place of the hook `telemetry::init` installed and
+/// does that hook's part itself (the panic goes to the logs), without its second report on
+/// the terminal.
+/// How the binary writes out buffered log lines; the panic hook calls it before `exit`, which
+/// runs no destructors. Set once by the binary (`flush_logs_with`).
+static LOG_FLUSH: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// The binary's log flush, for the panic hook (the TUI does not own the log files).
+pub fn flush_logs_with(flush: fn()) {
+    let _ = LOG_FLUSH.set(flush);
+}
+
 pub fn install_panic_hook() {
     let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
@@ -79,11 +90,16 @@ pub fn install_panic_hook() {
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
+        trademon_core::panics::log(info);
         // The flight recorder's last minutes are the best report of what led here.
         if let Some(path) = crate::record::dump_on_panic(&panic_message(info)) {
             eprintln!("trademon: bug report written to {}", path.display());
         }
         panic_hook(info);
+        // `exit` runs no destructors: write out the log lines (the panic's among them) first.
+        if let Some(flush) = LOG_FLUSH.get() {
+            flush();
+        }
         std::process::exit(101);
     }));
 }
