@@ -3,14 +3,16 @@
 //! `update` takes an [`Action`] and returns [`Effect`]s for the event loop to carry out. It does
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
+pub mod describe;
+
 use super::action::{Action, Effect};
 use super::format::Clock;
 use super::headline::{self, Freshness, Headline, Inputs, Upstream};
 use super::keymap::{Command, Keymap};
 use super::theme::Theme;
-use super::view::popup::Popup;
 use crate::settings::TuiConfig;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use describe::Popup;
 use std::collections::{BTreeMap, BTreeSet};
 use trademon_client::link::LinkStatus;
 use trademon_client::model::{Applied, ClientModel};
@@ -320,7 +322,7 @@ impl App {
         let effects = self.apply(action);
         if self.status_popup && self.popup.is_some() {
             // The status popup says what is true now, not when it was opened.
-            let fresh = super::view::status_popup(self);
+            let fresh = describe::status_popup(self);
             if self.popup.as_ref() != Some(&fresh) {
                 self.popup = Some(fresh);
                 self.dirty = true;
@@ -433,7 +435,7 @@ impl App {
             Command::BugReport => return vec![Effect::BugReport],
             Command::Help => self.show_help = !self.show_help,
             Command::Status => {
-                self.popup = Some(super::view::status_popup(self));
+                self.popup = Some(describe::status_popup(self));
                 self.popup_scroll = 0;
                 self.status_popup = true;
             }
@@ -452,7 +454,7 @@ impl App {
             Command::PageDown => self.move_cursor(self.page() as i64),
             Command::Focus => self.focus_next(),
             Command::Open => {
-                self.popup = super::view::popup::for_selection(self);
+                self.popup = describe::for_selection(self);
                 self.popup_scroll = 0;
             }
             Command::NextView => self.switch_view(self.detail.next()),
@@ -485,7 +487,7 @@ impl App {
             _ => return Vec::new(),
         }
         // The view clamps the scroll to the wrapped text; keep ours from running away.
-        self.popup_scroll = self.popup_scroll.min(super::view::popup::MAX_SCROLL);
+        self.popup_scroll = self.popup_scroll.min(describe::MAX_SCROLL);
         self.dirty = true;
         Vec::new()
     }
@@ -518,7 +520,7 @@ impl App {
     fn upstream_popup(&self) -> Option<Popup> {
         let health = self.model.health.as_ref()?;
         let s = health.upstream.streams.get(self.upstream_scroll)?;
-        Some(super::view::popup::upstream_row(s))
+        Some(describe::upstream_row(s))
     }
 
     /// The next list gets the focus; where one detail panel shows at a time, the panel of

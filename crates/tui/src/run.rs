@@ -13,7 +13,6 @@ use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use trademon_client::link::LinkStatus;
@@ -47,8 +46,7 @@ pub async fn run(
     record: RecordOptions,
 ) -> color_eyre::Result<()> {
     let theme = Theme::detect(cfg.tui.color);
-    let mut sighup = signal(SignalKind::hangup()).wrap_err("SIGHUP handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).wrap_err("SIGTERM handler")?;
+    let mut signals = Signals::new()?;
 
     terminal::install_panic_hook();
     let (term, capture) = terminal::setup().wrap_err("setting up the terminal")?;
@@ -75,7 +73,7 @@ pub async fn run(
         events,
         &renderer,
         render_events,
-        (&mut sighup, &mut sigterm),
+        &mut signals,
     )
     .await;
     // Tell the connection task to close cleanly whatever ended the loop (q already did).
@@ -104,10 +102,7 @@ async fn event_loop(
     mut client_events: mpsc::Receiver<ClientEvent>,
     renderer: &Renderer,
     mut render_events: mpsc::UnboundedReceiver<RenderEvent>,
-    (sighup, sigterm): (
-        &mut tokio::signal::unix::Signal,
-        &mut tokio::signal::unix::Signal,
-    ),
+    signals: &mut Signals,
 ) -> Exit {
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -140,8 +135,7 @@ async fn event_loop(
         }
 
         tokio::select! {
-            _ = sighup.recv() => return Exit::Signal("SIGHUP"),
-            _ = sigterm.recv() => return Exit::Signal("SIGTERM"),
+            name = signals.recv() => return Exit::Signal(name),
             ev = render_events.recv() => match ev {
                 Some(RenderEvent::Ready) => render_ready = true,
                 Some(RenderEvent::Failed(e)) => return Exit::TerminalLost(e),
@@ -169,6 +163,46 @@ async fn event_loop(
                 pending = rec.update(app, Action::Tick(now_ms()));
                 pending.extend(rec.tick(app));
             }
+        }
+    }
+}
+
+/// The signals that end the TUI: SIGHUP (the SSH session went away) and SIGTERM on unix;
+/// elsewhere ctrl-c from the console (in raw mode a ctrl-c key is a key, not a signal).
+struct Signals {
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> color_eyre::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                hup: signal(SignalKind::hangup()).wrap_err("SIGHUP handler")?,
+                term: signal(SignalKind::terminate()).wrap_err("SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The name of the next signal.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.hup.recv() => "SIGHUP",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
         }
     }
 }

@@ -326,7 +326,7 @@ pub(super) fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     terminal
 }
 
-fn screen_text(t: &Terminal<TestBackend>) -> String {
+pub(super) fn screen_text(t: &Terminal<TestBackend>) -> String {
     t.backend().to_string()
 }
 
@@ -428,7 +428,7 @@ fn none_palette_renders_without_any_colour() {
 
 // ----- keys -----------------------------------------------------------------------------
 
-fn key(code: KeyCode) -> Action {
+pub(super) fn key(code: KeyCode) -> Action {
     Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
@@ -620,134 +620,6 @@ fn many_symbols_at_80x24_scroll_with_a_visible_count() {
     for (needle, why) in expect {
         assert!(text.contains(needle), "{why}:\n{text}");
     }
-}
-
-/// Every screen the tests build, at the three sizes, in every detail view and with the help,
-/// carries no `#`: numbers always fit (the gauge uses `=`).
-#[test]
-fn no_hash_anywhere_at_80x24_120x40_200x50() {
-    let mut apps = vec![
-        with_link(populated(Palette::Ansi16), LinkState::Live),
-        super::engine_tests::engine_populated(),
-        small_values(),
-    ];
-    let mut help = super::engine_tests::engine_populated();
-    help.update(key(KeyCode::Char('?')));
-    apps.push(help);
-    for mut app in apps {
-        for _ in DetailView::ALL {
-            for (w, h) in [(80, 24), (120, 40), (200, 50)] {
-                let text = screen_text(&render(&app, w, h));
-                assert!(!text.contains('#'), "{w}x{h} {:?}:\n{text}", app.detail);
-            }
-            app.update(key(KeyCode::Char('v')));
-        }
-    }
-}
-
-#[test]
-fn engine_screen_at_120x40() {
-    let app = super::engine_tests::engine_populated();
-    insta::assert_snapshot!("engine_120x40", render(&app, 120, 40).backend());
-}
-
-/// Cents of PnL and fees, a funding rate of 0.01 % and a condition value of 0.034: the values
-/// that used to render as `####`.
-fn small_values() -> App {
-    let mut app = super::engine_tests::engine_populated();
-    msg(
-        &mut app,
-        ServerMsg::Position(env(
-            StreamName::Positions,
-            Some("majors"),
-            5,
-            NOW,
-            PositionInfo {
-                id: 9,
-                symbol: "BTC_USDT".into(),
-                direction: "short".into(),
-                status: PositionStatus::Open,
-                size_quote: 5.0,
-                leverage: 50.0,
-                entry_price: 98264.92458370002,
-                mark_price: 98260.1,
-                unrealized_pnl: 0.0031,
-                realized_pnl: 0.0,
-                fees: 0.0042,
-                pnl_pct: 0.034,
-                liquidation_price: 100137.4471,
-                distance_to_liq_pct: 1.91,
-                alert: false,
-                opened_at_ms: NOW - 5_000,
-                closed_at_ms: None,
-                exit_price: None,
-                close_reason: None,
-            },
-        )),
-    );
-    msg(
-        &mut app,
-        ServerMsg::FullUpdate(env(
-            StreamName::Conditions,
-            Some("majors"),
-            7,
-            NOW,
-            Snapshot {
-                conditions: Some(vec![SymbolConditions {
-                    symbol: "BTC_USDT".into(),
-                    state: "MONITORING".into(),
-                    conditions: vec![ConditionInfo {
-                        kind: ConditionKind::Entry,
-                        expr: "vwap_dev_pct_5m > 0.05".into(),
-                        indicator: "vwap_dev_pct_5m".into(),
-                        op: ">".into(),
-                        threshold: 0.05,
-                        value: Some(0.034),
-                        progress_pct: 68.0,
-                        met: false,
-                        stale: false,
-                    }],
-                }]),
-                ..Default::default()
-            },
-        )),
-    );
-    app
-}
-
-#[test]
-fn small_values_read_whole_not_as_hashes() {
-    let mut app = small_values();
-    while app.detail != DetailView::Positions {
-        app.update(key(KeyCode::Char('v')));
-    }
-    let text = screen_text(&render(&app, 80, 24));
-    assert!(
-        text.contains("+0.0031"),
-        "PnL of a third of a cent:\n{text}"
-    );
-    assert!(
-        text.contains("98264.9"),
-        "entry fill rounded like every price:\n{text}"
-    );
-    assert!(!text.contains("98264.92458"), "{text}");
-    assert!(
-        text.contains("+2 cols hidden"),
-        "dropped columns are announced:\n{text}"
-    );
-    assert!(text.contains("short"), "the direction never drops:\n{text}");
-    let wide = screen_text(&render(&app, 200, 50));
-    assert!(wide.contains("0.0042"), "fees of 0.0042:\n{wide}");
-    assert!(
-        wide.contains("0.034%"),
-        "a condition value of 0.034:\n{wide}"
-    );
-    assert!(wide.contains("vwap_dev_pct_5m > 0.05%"), "{wide}");
-    assert!(
-        wide.contains("71.0%"),
-        "the buy ratio as a percentage:\n{wide}"
-    );
-    assert!(!wide.contains("0.71 "), "never as a fraction:\n{wide}");
 }
 
 #[test]

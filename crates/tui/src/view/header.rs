@@ -13,7 +13,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let width = area.width as usize;
     let mut spans = vec![Span::styled(" trademon ", theme.title())];
-    if let Some(badge) = super::health_bar::mode_badge(app) {
+    if let Some(badge) = crate::app::describe::mode_badge(app) {
         spans.push(Span::styled(format!(" {badge} "), theme.active_tab()));
         spans.push(Span::raw(" "));
     }

@@ -5,16 +5,15 @@
 //! unreachable), QuestDB, and while the backend link is not Live why it went down.
 
 use super::grid::flow;
-use super::popup::Popup;
-use crate::app::{App, is_stale};
+use crate::app::App;
+use crate::app::describe::{close_words, error_words, mode_badge, upstream_word};
 use crate::format;
 use crate::headline::link_delivers;
-use crate::headline::venue;
 use crate::keymap::Command;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use trademon_client::link::LinkState;
-use trademon_protocol::{DataSource, Initiator, MarketSource, UpstreamState};
+use trademon_protocol::MarketSource;
 use trademon_protocol::{StoreHealth, StoreState};
 use unicode_width::UnicodeWidthStr;
 
@@ -164,171 +163,6 @@ fn head_segment(app: &App, extra: &str, width: usize) -> Vec<Span<'static>> {
         out.push(Span::styled(extra.to_string(), theme.warn()));
     }
     out
-}
-
-/// `DEMO`, `REPLAY ×4`, `REPLAY ×4 paused`, `REPLAY finished`; `None` for live MEXC.
-pub fn mode_badge(app: &App) -> Option<String> {
-    let demo = app.market() == Some(MarketSource::Simulator);
-    match (app.replay(), demo) {
-        (Some(r), true) => Some(format!("{} DEMO", r.label())),
-        (Some(r), false) => Some(r.label()),
-        (None, true) => Some("DEMO".into()),
-        (None, false) => None,
-    }
-}
-
-fn upstream_word(state: UpstreamState, source: DataSource) -> String {
-    let word = match state {
-        UpstreamState::Connecting => "connecting",
-        UpstreamState::Live => "live",
-        UpstreamState::Reconnecting => "reconnecting",
-        UpstreamState::RestPolling => "REST polling",
-        UpstreamState::Down => "DOWN",
-    };
-    let rest = if source == DataSource::Rest && state != UpstreamState::RestPolling {
-        " REST"
-    } else {
-        ""
-    };
-    format!("{word}{rest}")
-}
-
-fn close_words(c: &trademon_protocol::CloseInfo) -> String {
-    let who = match c.initiator {
-        Initiator::Local => "by us",
-        Initiator::Remote => "by server",
-        Initiator::Transport => "transport",
-    };
-    let reason = if c.reason.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", c.reason)
-    };
-    format!("{} ({who}){reason}", c.code)
-}
-
-fn error_words(err: &str, n: u32) -> String {
-    let times = if n > 1 {
-        format!("×{n} ")
-    } else {
-        String::new()
-    };
-    format!("{times}{err}")
-}
-
-/// The status popup: everything the headline stands for, whole, true at this instant.
-pub fn status_popup(app: &App) -> Popup {
-    let h = app.headline();
-    let link = app.link();
-    let market = app.market();
-    let mut out: Vec<String> = vec![h.text()];
-    if let Some(badge) = mode_badge(app) {
-        out.push(format!("Mode: {badge}"));
-    }
-    out.push(String::new());
-
-    let mut backend = format!(
-        "Backend link: {} {}",
-        link.state.symbol(),
-        link.state.word()
-    );
-    if let Some(rtt) = link.rtt_ms {
-        backend.push_str(&format!(", rtt {}", format::rtt(rtt)));
-    }
-    if link.attempt > 0 {
-        backend.push_str(&format!(", attempt {}", link.attempt));
-        if let Some(ms) = app.next_attempt_in_ms() {
-            backend.push_str(&format!(", next in {}", format::seconds_tenths(ms)));
-        }
-    }
-    out.push(backend);
-    if !link.url.is_empty() {
-        out.push(format!("  {}", link.url));
-    }
-    if let Some(c) = &link.last_close {
-        out.push(format!("  last close: {}", close_words(c)));
-    }
-    if let Some((err, n)) = &link.last_error {
-        out.push(format!("  last error: {}", error_words(err, *n)));
-    }
-    out.push(String::new());
-
-    let v = venue(market.unwrap_or_default());
-    match &app.model.health {
-        None => out.push(format!("{v}: no status from the backend yet")),
-        Some(health) => {
-            let up = &health.upstream;
-            let when = if link_delivers(link.state) {
-                "now".to_string()
-            } else {
-                format!(
-                    "last known, {} ago",
-                    format::age(app.health_age_ms().unwrap_or(0))
-                )
-            };
-            let source = match health.market {
-                MarketSource::Mexc => "the exchange",
-                MarketSource::Simulator => "the built-in simulator (DEMO), not MEXC",
-            };
-            out.push(format!(
-                "{v} ({when}): {}, reconnects {}",
-                upstream_word(up.state, up.source),
-                up.reconnects
-            ));
-            out.push(format!("  market data from {source}"));
-            if !up.url.is_empty() {
-                out.push(format!("  {}", up.url));
-            }
-            if let Some(c) = &up.cause {
-                out.push(format!("  cause: {c}"));
-            }
-            if let Some(e) = &up.rest_error {
-                out.push(format!("  REST fallback: {e}"));
-            }
-            if let Some(c) = &up.last_close {
-                out.push(format!("  last close: {}", close_words(c)));
-            }
-        }
-    }
-    out.push(String::new());
-
-    match app.active_session() {
-        None => out.push("Data: no session yet".into()),
-        Some(s) => {
-            let f = app.freshness();
-            let fresh = f.total.saturating_sub(f.stale + f.missing);
-            out.push(format!(
-                "Data ({}): {fresh}/{} fresh (stale after {})",
-                s.name,
-                f.total,
-                format::age(app.stale_after_ms as i64)
-            ));
-            let market = app.model.market.get(&s.id);
-            let mut stale = Vec::new();
-            let mut missing = Vec::new();
-            for sym in &s.symbols {
-                match market.and_then(|m| m.get(sym)) {
-                    None => missing.push(sym.clone()),
-                    Some(t) => {
-                        let age = t.age_ms(app.now_ms);
-                        if is_stale(age, app.stale_after_ms) {
-                            stale.push(format!("{sym} ({})", format::age(age)));
-                        }
-                    }
-                }
-            }
-            if !stale.is_empty() {
-                out.push(format!("  stale: {}", stale.join(", ")));
-            }
-            if !missing.is_empty() {
-                out.push(format!("  no data: {}", missing.join(", ")));
-            }
-        }
-    }
-    Popup {
-        title: "Status".into(),
-        body: out.join("\n"),
-    }
 }
 
 /// `QDB ok`, `QDB ! degraded spool 12`, `QDB ✗ DOWN spool 1.2k`; nothing when disabled. The

@@ -50,11 +50,6 @@ const TRADES_H: u16 = 8;
 /// Width of the state-machine and condition panels beside the watchlist and indicators.
 const SIDE_PANEL_W: u16 = 72;
 
-/// The status popup for `App` (key `status`): the headline with every cause, whole.
-pub(crate) fn status_popup(app: &App) -> popup::Popup {
-    health_bar::status_popup(app)
-}
-
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
