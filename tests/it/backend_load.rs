@@ -129,13 +129,17 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
     });
 
     let (mut tx, mut rx) = ws.split();
-    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    // Per ping: when it went out and how many bytes the reader had read by then.
+    let sent_at: Arc<Mutex<HashMap<u64, (Instant, u64)>>> = Arc::default();
+    let read_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pinger = {
         let sent_at = sent_at.clone();
+        let read_bytes = read_bytes.clone();
         tokio::spawn(async move {
             for id in 1..=20u64 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                sent_at.lock().unwrap().insert(id, Instant::now());
+                let read = read_bytes.load(std::sync::atomic::Ordering::SeqCst);
+                sent_at.lock().unwrap().insert(id, (Instant::now(), read));
                 let ping = serde_json::to_string(&ClientMsg::Ping { id }).unwrap();
                 tx.send(Message::text(ping)).await.unwrap();
             }
@@ -145,6 +149,8 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
 
     // Slow reader: a pause every 20 frames caps it far below what the server can send.
     let mut rtts = Vec::new();
+    // Bytes the reader had to get through between sending a ping and reading its pong.
+    let mut behind = Vec::new();
     let mut tickers = 0u64;
     let mut frames = 0u64;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
@@ -155,6 +161,8 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
             .expect("stream ended")
             .expect("read error");
         frames += 1;
+        let read = read_bytes.fetch_add(frame.len() as u64, std::sync::atomic::Ordering::SeqCst)
+            + frame.len() as u64;
         if frames.is_multiple_of(20) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -162,8 +170,9 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
             match serde_json::from_str::<ServerMsg>(&t).unwrap() {
                 ServerMsg::Ticker(_) => tickers += 1,
                 ServerMsg::Pong(p) => {
-                    let sent = sent_at.lock().unwrap()[&p.id];
+                    let (sent, read_then) = sent_at.lock().unwrap()[&p.id];
                     rtts.push(sent.elapsed());
+                    behind.push(read - read_then);
                 }
                 other => panic!("unexpected {other:?}"),
             }
@@ -172,12 +181,24 @@ async fn app_pong_rtt_stays_low_while_market_data_floods_a_slow_reader() {
     let produced = feeder.await.unwrap();
     let _tx = pinger.await.unwrap();
     let max = rtts.iter().max().copied().unwrap_or_default();
+    let most_behind = behind.iter().max().copied().unwrap_or_default();
     eprintln!(
-        "flood: produced {produced} tickers, read {tickers}; app pong rtt max {max:?}, all {rtts:?}"
+        "flood: produced {produced} tickers, read {tickers}; app pong rtt max {max:?}, all {rtts:?}; \
+         at most {most_behind} bytes read between a ping and its pong"
     );
     assert!(tickers > 1000, "data must flow: {tickers}");
+    // The pong jumps the client's queue and sits behind at most the send window of data
+    // already written (server.max_in_flight_bytes) plus the frame being written; queued behind
+    // the data it would wait for up to the whole queue (client_queue_max_msgs tickers). Counted
+    // in bytes, so a loaded machine cannot make this fail or pass.
+    let window = test_config().server.max_in_flight_bytes;
     assert!(
-        max < Duration::from_millis(500),
+        most_behind <= window + 16 * 1024,
+        "pong waited behind {most_behind} bytes of data (window {window}): {behind:?}"
+    );
+    // The wall-clock RTT only catches a pong held back for seconds.
+    assert!(
+        max < Duration::from_secs(3),
         "pong waited behind data: max rtt {max:?}"
     );
     b.handle.shutdown().await;

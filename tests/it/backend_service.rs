@@ -20,6 +20,34 @@ fn full_update(msg: ServerMsg) -> trademon::protocol::Envelope<trademon::protoco
     }
 }
 
+/// Polls the REST snapshot of `session` until `ready` holds (the hub has taken in what the
+/// test fed), instead of sleeping and hoping it has.
+async fn until_snapshot(
+    b: &TestBackend,
+    session: &str,
+    what: &str,
+    ready: impl Fn(&trademon::protocol::Snapshot) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let snap: trademon::protocol::RestSnapshot =
+            reqwest::get(b.http(&format!("/api/v1/snapshot?session={session}")))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        if ready(&snap.data) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub never had {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn ack(msg: ServerMsg, id: u64, stream: StreamName) {
     match msg {
         ServerMsg::Ack(a) => assert_eq!((a.id, a.stream), (id, stream)),
@@ -67,7 +95,12 @@ async fn market_data_full_update_then_ticker_deltas_with_increasing_seq() {
         .unwrap();
     let mut ws = connect(&b).await;
     // The first ticker may or may not be in the snapshot; wait until the hub has it.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    until_snapshot(&b, "majors", "the first ticker", |d| {
+        d.market_data
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|t| t.symbol == "BTC_USDT"))
+    })
+    .await;
     subscribe(&mut ws, 7, "market_data", Some("majors")).await;
     ack(recv(&mut ws).await, 7, StreamName::MarketData);
     let full = full_update(recv(&mut ws).await);
@@ -201,7 +234,15 @@ async fn rest_health_sessions_and_snapshot_with_every_stream() {
         .unwrap();
     b.upstream
         .send_replace(upstream(UpstreamState::Reconnecting));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until_snapshot(&b, "alts", "the close event and the upstream state", |d| {
+        d.health
+            .as_ref()
+            .is_some_and(|h| h.upstream.state == UpstreamState::Reconnecting)
+            && d.events
+                .as_ref()
+                .is_some_and(|e| e.iter().any(|e| e.name == "mexc.close"))
+    })
+    .await;
 
     let h: serde_json::Value = reqwest::get(b.http("/api/v1/health"))
         .await

@@ -519,8 +519,11 @@ async fn abuse_at_the_door_leaves_another_client_untouched() {
     total_tx.send(Some(fed)).unwrap();
     let (max_gap, seen, mut good) = watcher.await.unwrap();
     assert_eq!(seen, fed);
+    // Events are fed every 2 ms, so an idle machine shows gaps of milliseconds. 3 s leaves a
+    // loaded 2-core machine's scheduler room and still catches the good client held up for
+    // seconds by an abuser; the order and completeness checks above do not depend on time.
     assert!(
-        max_gap < Duration::from_secs(1),
+        max_gap < Duration::from_secs(3),
         "the watcher stalled for {max_gap:?}"
     );
     send(&mut good, &ClientMsg::Ping { id: 7 }).await;

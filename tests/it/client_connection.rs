@@ -1,6 +1,9 @@
 //! The client connection task against a controllable fake backend over real loopback sockets:
 //! heartbeat (Slow without reconnect, Reconnecting… on silence), subscription replay, REST
 //! polling fallback, Disconnected, do-not-reconnect close codes, error aggregation, reconnect now.
+//! Every test runs on tokio's paused clock: client, fake and test share one current-thread
+//! runtime, the clock moves only when every task waits, so heartbeat, backoff and "at once"
+//! bounds are virtual time and hold on a loaded machine.
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -390,7 +393,7 @@ const WITHIN: Duration = Duration::from_secs(3);
 // Tests
 // ------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn held_pongs_while_data_flows_is_slow_and_never_reconnects() {
     let fake = Fake::start().await;
     let mut client = Client::start(fake.url(), fast_config());
@@ -432,7 +435,7 @@ async fn held_pongs_while_data_flows_is_slow_and_never_reconnects() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn silence_reconnects_and_replays_the_desired_subscriptions() {
     let fake = Fake::start().await;
     let mut client = Client::start(fake.url(), fast_config());
@@ -496,7 +499,7 @@ async fn silence_reconnects_and_replays_the_desired_subscriptions() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
     let fake = Fake::start().await;
     fake.ctl.refuse_upgrade.store(true, Ordering::SeqCst);
@@ -544,7 +547,7 @@ async fn refused_upgrades_fall_back_to_polling_and_back_to_live() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn websocket_and_rest_both_down_is_disconnected_and_retries_go_on() {
     // A port nobody listens on: WebSocket and REST both fail.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -586,7 +589,7 @@ async fn websocket_and_rest_both_down_is_disconnected_and_retries_go_on() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn close_4501_is_disconnected_without_reconnect_attempts() {
     let fake = Fake::start().await;
     let mut client = Client::start(fake.url(), fast_config());
@@ -613,7 +616,7 @@ async fn close_4501_is_disconnected_without_reconnect_attempts() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn identical_connect_errors_are_aggregated_into_one_notice() {
     let fake = Fake::start().await;
     fake.ctl.refuse_upgrade.store(true, Ordering::SeqCst);
@@ -657,7 +660,7 @@ async fn identical_connect_errors_are_aggregated_into_one_notice() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn reconnect_now_reconnects_at_once() {
     let fake = Fake::start().await;
     // A long backoff proves the reconnect does not wait for it (no fast retry after the 1001
@@ -726,7 +729,7 @@ async fn reconnect_now_reconnects_at_once() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_backend_going_away_is_retried_fast_while_it_restarts() {
     let fake = Fake::start().await;
     // A backoff ladder that would wait seconds, and a restart that refuses for a while.
@@ -769,7 +772,7 @@ async fn a_backend_going_away_is_retried_fast_while_it_restarts() {
     client.handle.send(ClientCommand::Shutdown);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn set_subscriptions_sends_the_difference_and_shutdown_closes_cleanly() {
     let fake = Fake::start().await;
     let mut client = Client::start(fake.url(), fast_config());
@@ -806,8 +809,8 @@ async fn set_subscriptions_sends_the_difference_and_shutdown_closes_cleanly() {
 /// The replayed set arrives as several frames; an ack or data can come back before the fake
 /// has read the last of them, so wait (bounded) for the whole set on that connection.
 async fn assert_subscribed(fake: &Fake, connection: usize) {
-    let deadline = std::time::Instant::now() + WITHIN;
-    while fake.subscribes_on(connection) != desired_wire() && std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + WITHIN;
+    while fake.subscribes_on(connection) != desired_wire() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(fake.subscribes_on(connection), desired_wire());

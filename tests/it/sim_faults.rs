@@ -211,7 +211,9 @@ async fn dropped_pongs_never_come_but_the_ping_counts() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
+// Paused clock: the simulator's heartbeat runs on tokio time, so the bound below is virtual and
+// proves the new timeout took effect at once, however loaded the machine.
+#[tokio::test(start_paused = true)]
 async fn heartbeat_timeout_is_settable_at_runtime_with_notice_and_1003() {
     let sim = start().await;
     let mut ws = connect(&sim).await;
@@ -666,11 +668,12 @@ async fn rest_throttle_answers_510_with_http_200() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn rest_rate_limit_allows_20_per_2s_per_endpoint() {
     let sim = start().await;
     sim.faults.update(|f| f.rest_rate_limit = true);
-    // Concurrent, so the 21 requests surely fall into one 2 s window even on a loaded machine.
+    // The limiter keeps tokio time and the clock is paused: the 21 requests surely fall into
+    // one 2 s window, and the bound below checks that premise rather than the machine's speed.
     let ping = format!("{}/api/v1/contract/ping", sim.rest_url());
     let t = Instant::now();
     let first = futures_util::future::join_all((0..20).map(|_| get_json(ping.clone()))).await;

@@ -341,7 +341,8 @@ async fn until_close(ws: &mut Ws, keepalive: Option<Message>) -> Closed {
     }
 }
 
-#[tokio::test]
+// Paused clock (the simulator's heartbeat keeps tokio time): the bounds are virtual time.
+#[tokio::test(start_paused = true)]
 async fn heartbeat_expires_without_json_ping_even_with_protocol_pings() {
     let sim = start(cfg(300)).await;
     let mut ws = connect(&sim).await;
@@ -373,7 +374,9 @@ async fn heartbeat_expires_without_json_ping_even_with_protocol_pings() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
+// Paused clock: a ping every 100 ms of virtual time keeps the 300 ms heartbeat alive however
+// slowly the machine runs the loop, so only a broken heartbeat can close it early.
+#[tokio::test(start_paused = true)]
 async fn json_pings_keep_the_socket_alive_then_silence_closes_it() {
     let sim = start(cfg(300)).await;
     let mut ws = connect(&sim).await;
