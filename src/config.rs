@@ -86,7 +86,7 @@ pub struct DataConfig {
 fn check_questdb(p: &mut Checks, q: &QuestdbConfig) {
     if let Err(e) = crate::store::config::parse_conf(&q.conf) {
         // The message may quote the string; it must not show its credentials.
-        let e = crate::store::config::redact_conf_text(&e, &q.conf);
+        let e = crate::store::config::redact_conf_text(&e.to_string(), &q.conf);
         p.fail("questdb.conf", format!("questdb.conf: {e}"));
     }
     let url_ok = q.exec_url.is_empty()
@@ -501,7 +501,7 @@ impl Config {
         p.positive("log.max_bytes", self.log.max_bytes);
         p.positive("log.max_files", self.log.max_files.into());
         if let Err(e) = crate::tui::format::Clock::from_config(&self.tui.timezone) {
-            p.fail("tui.timezone", e);
+            p.fail("tui.timezone", e.to_string());
         }
 
         check_questdb(p, &self.questdb);

@@ -32,7 +32,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     // Before anything starts and before the TUI takes the terminal (only the TUI records).
     let tui = matches!(cli.command, None | Some(Command::Connect { .. }));
     if let Some(dir) = cli.global.record.as_ref().filter(|_| tui) {
-        crate::record::bundle::check_new_dir(dir).map_err(UserError::unavailable)?;
+        crate::record::bundle::check_new_dir(dir).map_err(|e| UserError::unavailable(e.to_string()))?;
     }
     let record = crate::tui::RecordOptions {
         dir: cli.global.record.clone(),
@@ -200,7 +200,7 @@ pub async fn start_embedded(
     // Disabled: no handle, no health, no thread, no files: exactly as without a store.
     let (store, store_health) = if cfg.questdb.enabled {
         let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir()).map_err(|e| {
-            let e = crate::store::config::redact_conf_text(&e, &cfg.questdb.conf);
+            let e = crate::store::config::redact_conf_text(&e.to_string(), &cfg.questdb.conf);
             UserError::unavailable(format!(
                 "cannot start the QuestDB store ([questdb] in the config): {e}"
             ))

@@ -78,26 +78,19 @@ pub enum Inbound {
 }
 
 /// Why a text frame could not be parsed at all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    Json(String),
+    #[error("invalid json: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("frame is not a JSON object")]
     NotAnObject,
+    #[error("frame has no string `channel`")]
     NoChannel,
-}
-
-impl std::fmt::Display for WireError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WireError::Json(e) => write!(f, "invalid json: {e}"),
-            WireError::NotAnObject => f.write_str("frame is not a JSON object"),
-            WireError::NoChannel => f.write_str("frame has no string `channel`"),
-        }
-    }
 }
 
 /// Parse one inbound text frame.
 pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| WireError::Json(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(WireError::Json)?;
     let obj = value.as_object().ok_or(WireError::NotAnObject)?;
     let channel = obj
         .get("channel")

@@ -8,6 +8,7 @@
 //! the [`StoreHealth`] receiver, read history with [`queries::Queries`].
 
 pub mod config;
+pub mod error;
 pub mod exec;
 pub mod quarantine;
 pub mod queries;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::StoreSettings;
+pub use error::{ConfError, StartError};
 pub use queries::{Queries, QueryError};
 pub use rows::{
     Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,
@@ -137,7 +139,7 @@ impl StoreHandle {
 pub fn spawn(
     cfg: &crate::config::QuestdbConfig,
     data_dir: &Path,
-) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), String> {
+) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), StartError> {
     if !cfg.enabled {
         let (_tx, rx) = watch::channel(StoreHealth::disabled());
         return Ok((StoreHandle::disabled(), rx));
@@ -146,9 +148,14 @@ pub fn spawn(
 }
 
 /// Start the store from resolved settings (tests and benchmarks build these directly).
-pub fn spawn_with(s: StoreSettings) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), String> {
+pub fn spawn_with(
+    s: StoreSettings,
+) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), StartError> {
     let spool = spool::Spool::open(&s.spool_dir, s.spool_max_bytes, s.fsync)
-        .map_err(|e| format!("questdb.spool_dir {}: {e}", s.spool_dir.display()))?;
+        .map_err(|source| StartError::Spool {
+            dir: s.spool_dir.clone(),
+            source,
+        })?;
     let (health_tx, health_rx) = watch::channel(StoreHealth::starting());
     let shared = Arc::new(Shared::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(s.channel_capacity);
@@ -156,7 +163,7 @@ pub fn spawn_with(s: StoreSettings) -> Result<(StoreHandle, watch::Receiver<Stor
     let thread = std::thread::Builder::new()
         .name("questdb-writer".into())
         .spawn(move || writer.run(rx))
-        .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        .map_err(StartError::Thread)?;
     Ok((
         StoreHandle {
             tx: Some(tx),

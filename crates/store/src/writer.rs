@@ -17,6 +17,7 @@ use questdb::ingress::{Buffer, Sender};
 use tokio::sync::watch;
 
 use super::config::StoreSettings;
+use super::error::StartError;
 use super::exec::{ExecClient, ExecError};
 use super::quarantine::{Quarantine, QuarantineEntry};
 use super::retry::{Failure, Retry, classify};
@@ -84,16 +85,15 @@ impl Writer {
         spool: Spool,
         shared: Arc<Shared>,
         health: watch::Sender<StoreHealth>,
-    ) -> Result<Writer, String> {
+    ) -> Result<Writer, StartError> {
         // protocol_version is pinned (StoreSettings), so this does no network I/O and works
         // while QuestDB is down.
-        let sender =
-            Sender::from_conf(&s.conf).map_err(|e| format!("questdb.conf: {}", e.msg()))?;
+        let sender = Sender::from_conf(&s.conf).map_err(StartError::Client)?;
         let ilp = sender.new_buffer();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("store runtime: {e}"))?;
+            .map_err(StartError::Runtime)?;
         let now = Instant::now();
         for note in &s.notes {
             tracing::info!(event = "store.config", "{note}");
