@@ -270,6 +270,7 @@ impl Loader {
     async fn run(mut self) {
         let ms = Duration::from_millis;
         let client = match reqwest::Client::builder()
+            .dns_resolver(super::cause::TypedResolver)
             .timeout(ms(self.cfg.rest_timeout_ms))
             .build()
         {

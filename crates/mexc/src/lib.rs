@@ -58,7 +58,7 @@ pub fn spawn(
     symbols: watch::Receiver<BTreeSet<String>>,
     out: mpsc::Sender<MarketEvent>,
 ) -> MexcHandle {
-    let shared = shard::Shared {
+    let shared = shard::ShardContext {
         cfg: Arc::new(cfg),
         out,
         dedupe: Arc::new(std::sync::Mutex::new(dedupe::TradeDedupe::new())),

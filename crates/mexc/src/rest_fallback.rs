@@ -145,6 +145,7 @@ async fn poll(
         cfg.rest_url.trim_end_matches('/')
     );
     let client = match reqwest::Client::builder()
+        .dns_resolver(super::cause::TypedResolver)
         .timeout(ms(cfg.rest_timeout_ms))
         .build()
     {

@@ -37,13 +37,13 @@ pub use rows::{
 };
 pub use trademon_protocol::{StoreHealth, StoreState};
 
-use writer::{Msg, Shared, Writer};
+use writer::{Msg, Overflow, Writer};
 
 /// The producer side. Cheap to clone; `send` never blocks and never does I/O.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: Option<SyncSender<Msg>>,
-    shared: Arc<Shared>,
+    shared: Arc<Overflow>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -157,7 +157,7 @@ pub fn spawn_with(
             source,
         })?;
     let (health_tx, health_rx) = watch::channel(StoreHealth::starting());
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Overflow::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(s.channel_capacity);
     let writer = Writer::new(s, spool, shared.clone(), health_tx)?;
     let thread = std::thread::Builder::new()

@@ -38,7 +38,7 @@ pub(crate) enum Msg {
 
 /// State shared with `StoreHandle` (the producer side).
 #[derive(Debug, Default)]
-pub(crate) struct Shared {
+pub(crate) struct Overflow {
     /// Critical rows that met a full channel: the writer takes them on its next turn. Never
     /// file I/O on the caller's (tokio) thread.
     pub overflow: Mutex<Vec<StoreRow>>,
@@ -74,7 +74,7 @@ pub(crate) struct Writer {
     written: u64,
     dropped: u64,
     rate: (Instant, u64, f64),
-    shared: Arc<Shared>,
+    shared: Arc<Overflow>,
     health: watch::Sender<StoreHealth>,
     last_publish: Instant,
 }
@@ -83,7 +83,7 @@ impl Writer {
     pub(crate) fn new(
         s: StoreSettings,
         spool: Spool,
-        shared: Arc<Shared>,
+        shared: Arc<Overflow>,
         health: watch::Sender<StoreHealth>,
     ) -> Result<Writer, StartError> {
         // protocol_version is pinned (StoreSettings), so this does no network I/O and works

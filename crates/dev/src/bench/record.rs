@@ -187,7 +187,7 @@ async fn pipeline(
         &RecordOptions::default(),
     );
     let (renderer, mut render_events) =
-        Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture)))?;
+        Renderer::spawn(term, cfg.tui.fps, Some((rec.tap(), capture)))?;
     let mut app = App::new(
         &cfg.tui,
         keymap,

@@ -7,7 +7,7 @@
 
 mod subs;
 
-use super::Shared;
+use super::ServerState;
 use super::clock::wall_ms;
 use super::commands::{self, Command};
 use super::conn_io::Peer;
@@ -44,7 +44,7 @@ pub(crate) const WAF_PAGE: &str = "<html>\r\n<head><title>403 Forbidden</title><
 <center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n";
 
 pub(crate) async fn edge(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<ServerState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -200,7 +200,7 @@ impl Conn {
     }
 
     /// A client text frame: commands are logged, then answered (or not) as the faults say.
-    async fn on_text(&mut self, shared: &Shared, text: &str) -> Result<(), WriteFailed> {
+    async fn on_text(&mut self, shared: &ServerState, text: &str) -> Result<(), WriteFailed> {
         shared.faults.record_command(text);
         match commands::parse(text) {
             Ok(Command::Ping) => {
@@ -298,7 +298,7 @@ impl Conn {
     }
 }
 
-async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
+async fn connection(socket: WebSocket, shared: Arc<ServerState>, peer: Peer) {
     let faults = shared.faults.clone();
     // Listen before registering: once the connection is listed, an action aimed at it must
     // reach it.
