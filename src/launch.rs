@@ -336,7 +336,7 @@ async fn run_connect(
     token: Option<String>,
     mut record: crate::tui::RecordOptions,
 ) -> Result<ExitCode> {
-    // The token must never reach a recording or bug bundle (REC-3).
+    // The token must never reach a recording or bug bundle.
     record.extra_secrets.extend(token.clone());
     let mut secrets = cfg.secret_values();
     secrets.extend(token.clone());

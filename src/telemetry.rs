@@ -1,5 +1,5 @@
 //! Logging: JSON lines to `trademon.log` (configured level) and `errors.log` (WARN and above
-//! only, DG-2), secrets scrubbed from every line, nothing ever written to the terminal (DG-3).
+//! only), secrets scrubbed from every line, nothing ever written to the terminal.
 //! WARN/ERROR events are also forwarded to the backend's `events` stream for the event panel.
 //! Both files rotate (`rotate`, `log.rotation`). Every panic is logged (`install_panic_hook`).
 
@@ -127,7 +127,7 @@ fn install_panic_hook() {
     }));
 }
 
-/// Replace every secret value in `text` (REC-3 applies to logs too).
+/// Replace every secret value in `text` (logs are scrubbed like recordings).
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {

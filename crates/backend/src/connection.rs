@@ -1,6 +1,6 @@
 //! One client WebSocket: a reader and a writer over the split socket.
 //!
-//! The rules that keep the heartbeat honest (HB-2, reference/websocket.md §1.2-1.5):
+//! The rules that keep the heartbeat honest:
 //! - The **reader only reads**. It moves the idle deadline on every frame, parses, and hands
 //!   off without waiting (`try_send` to the writer's control lane, unbounded send to the hub).
 //!   Because it polls the socket again at once, tungstenite's automatic Pong to a client Ping
@@ -11,7 +11,7 @@
 //!   the control lane checked between batches, inside a send window confirmed by protocol
 //!   Pings ([`super::flow`]) so a pong never queues behind seconds of backlog. Every flush is
 //!   bounded by `write_timeout_ms` (expiry closes 4008).
-//! - Every close has a code and a reason and is logged once with who closed it (DG-1).
+//! - Every close has a code and a reason and is logged once with who closed it.
 
 use super::flow::{FlowWindow, pong_seq};
 use super::hooks::TestHooks;
@@ -270,7 +270,7 @@ fn control_lane(p: &ConnParams) -> usize {
         .clamp(CONTROL_LANE, 1 << 16)
 }
 
-/// SEC-2: a token bucket for ops that cost the hub work (each valid subscribe builds a full
+/// A token bucket for ops that cost the hub work (each valid subscribe builds a full
 /// snapshot on the hub's single task). Without it one client could flood thousands of
 /// subscribes per second, all valid, none a protocol error, and delay every other client.
 /// Burst = rate, so a client (re)subscribing its handful of streams at once never hits it.
@@ -474,7 +474,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Error reply, or close 4502 once the client exceeded `max_protocol_errors` (SEC-2).
+    /// Error reply, or close 4502 once the client exceeded `max_protocol_errors`.
     fn protocol_error(&mut self, id: Option<u64>, code: &str, message: String) -> bool {
         self.protocol_errors += 1;
         if self.protocol_errors > self.ctx.params.max_protocol_errors {
@@ -743,7 +743,7 @@ impl Writer<'_> {
 // Diagnostics
 // ---------------------------------------------------------------------------------------------
 
-/// DG-1: one structured line per close, on every path.
+/// One structured line per close, on every path.
 fn log_close(ctx: &ConnCtx, rec: &CloseRecord, started: Instant, frames_in: u64, frames_out: u64) {
     let duration_ms = started.elapsed().as_millis() as u64;
     let initiator = match rec.initiator {

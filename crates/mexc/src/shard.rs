@@ -510,7 +510,7 @@ fn close_info(e: &Ending) -> CloseInfo {
     }
 }
 
-/// DG-1: every close, one line, stable event name, everything needed to understand it.
+/// Every close, one line, stable event name, everything needed to understand it.
 fn log_close(
     e: &Ending,
     conn_id: &str,

@@ -129,7 +129,7 @@ pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
             } else if other.starts_with("rs.unsub.") {
                 Inbound::UnsubAck
             } else {
-                // `clientId`, `push.depth`, anything new: harmless, ignored by design (MX-6).
+                // `clientId`, `push.depth`, anything new: harmless, ignored by design.
                 Inbound::Ignored {
                     channel: other.to_string(),
                 }
@@ -199,7 +199,7 @@ pub fn ticker_from_object(
         fair_price: f("fairPrice"),
         index_price: f("indexPrice"),
         // The docs' table says `fundingRate`, their example and `push.funding.rate` say
-        // `rate`: accept both (MX-6).
+        // `rate`: accept both.
         funding_rate: f("fundingRate").or_else(|| f("rate")),
         exchange_ts_ms: d
             .get("timestamp")
@@ -327,7 +327,7 @@ pub const MAX_INFLATED: u64 = 4 * 1024 * 1024;
 
 /// Binary frames: gzip (magic `1f 8b`) is inflated to the text to feed [`parse_frame`];
 /// anything else is dropped with a reason. We always send `"gzip":false`, but the old docs
-/// made gzip the default and the official SDKs still gunzip any binary frame (MX-6).
+/// made gzip the default and the official SDKs still gunzip any binary frame.
 pub fn decode_binary(bytes: &[u8]) -> Result<String, BinaryDrop> {
     use std::io::Read;
     let len = bytes.len();

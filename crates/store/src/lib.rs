@@ -1,4 +1,4 @@
-//! The QuestDB store (issue 5, DB-1..DB-5): everything trademon sees is written to QuestDB
+//! The QuestDB store (issue 5): everything trademon sees is written to QuestDB
 //! over ILP/HTTP with the official client, on its own thread, through per-table buffers; rows
 //! that cannot be written wait in a bounded durable spool and are replayed in order (DEDUP
 //! UPSERT KEYS make every resend idempotent); poison rows go to a quarantine file; health is

@@ -6,7 +6,7 @@
 //!
 //! The load is 90 % ticker updates over 100 symbols (`market_data`: conflated per symbol, as
 //! real market data) and 10 % events (`events`: ordered, every one must reach every client, so
-//! a client that stops reading fills its bounded queue and is closed 4008, SEC-3).
+//! a client that stops reading fills its bounded queue and is closed 4008).
 
 use super::load_client::{self, LiveTally, Tally};
 use super::soak::rss_mb;

@@ -1,4 +1,4 @@
-//! Session recordings for bug reports (REC-1..4).
+//! Recordings of the TUI for bug reports.
 //!
 //! - `events`: the NDJSON event log (what `App::update` was given) and the state keyframe.
 //! - `cast`: the asciicast v2 screen recording; `tee`: captures the bytes of each frame.

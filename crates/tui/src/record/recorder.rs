@@ -1,6 +1,6 @@
 //! The tap every recorded thing goes through: the event loop hands it each `Action` (as a
 //! [`Record`]) and the render thread each frame's bytes. It serializes a record once,
-//! scrubs it (REC-3), and fans it out to the flight ring and to the running recording, if
+//! scrubs it, and fans it out to the flight ring and to the running recording, if
 //! any. One mutex orders both threads, so times in a file never go backwards.
 
 use super::bundle::{BundleFiles, BundleWriter};
