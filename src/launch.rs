@@ -32,7 +32,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     // Before anything starts and before the TUI takes the terminal (only the TUI records).
     let tui = matches!(cli.command, None | Some(Command::Connect { .. }));
     if let Some(dir) = cli.global.record.as_ref().filter(|_| tui) {
-        crate::record::bundle::check_new_dir(dir).map_err(|e| UserError::unavailable(e.to_string()))?;
+        crate::record::bundle::check_new_dir(dir)
+            .map_err(|e| UserError::unavailable(e.to_string()))?;
     }
     let record = crate::tui::RecordOptions {
         dir: cli.global.record.clone(),

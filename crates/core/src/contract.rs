@@ -185,13 +185,28 @@ mod tests {
                 ..
             })
         ));
-        assert!(s.validate().unwrap_err().to_string().contains("contractSize"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("contractSize")
+        );
         let mut s = spec("A_USDT");
         s.maintenance_margin_rate = 1.5;
-        assert!(s.validate().unwrap_err().to_string().contains("maintenanceMarginRate"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("maintenanceMarginRate")
+        );
         let mut s = spec("A_USDT");
         s.max_leverage = f64::NAN;
-        assert!(s.validate().unwrap_err().to_string().contains("maxLeverage"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("maxLeverage")
+        );
         let mut s = spec("A_USDT");
         s.min_vol = 10.0;
         s.max_vol = 5.0;

@@ -125,7 +125,11 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<WsStream, Ending> {
         {
             let port = uri
                 .port_u16()
-                .unwrap_or(if uri.scheme_str() == Some("wss") { 443 } else { 80 });
+                .unwrap_or(if uri.scheme_str() == Some("wss") {
+                    443
+                } else {
+                    80
+                });
             let host = host.trim_start_matches('[').trim_end_matches(']');
             if let Err(e) = super::cause::resolve(host, port).await {
                 return Err(Ending {

@@ -60,7 +60,10 @@ pub(super) struct ShardHandle {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-pub(super) fn spawn(shared: ShardContext, symbols: watch::Receiver<BTreeSet<String>>) -> ShardHandle {
+pub(super) fn spawn(
+    shared: ShardContext,
+    symbols: watch::Receiver<BTreeSet<String>>,
+) -> ShardHandle {
     let now = Instant::now();
     let health = HealthTracker::new(now);
     let subs = Subscriptions::new();

@@ -14,7 +14,7 @@ use trademon_protocol::{StreamState, UpstreamHealth, UpstreamState};
 use super::health::{self, RestStatus, ShardReport};
 use super::rest_fallback::{self, RestPoller};
 use super::rotation::{self, RotationStep};
-use super::shard::{self, ShardHandle, ShardContext};
+use super::shard::{self, ShardContext, ShardHandle};
 use super::shards;
 
 /// One connection slot: its symbol set, the running shard, and during a rotation the

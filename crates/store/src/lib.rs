@@ -151,11 +151,12 @@ pub fn spawn(
 pub fn spawn_with(
     s: StoreSettings,
 ) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), StartError> {
-    let spool = spool::Spool::open(&s.spool_dir, s.spool_max_bytes, s.fsync)
-        .map_err(|source| StartError::Spool {
+    let spool = spool::Spool::open(&s.spool_dir, s.spool_max_bytes, s.fsync).map_err(|source| {
+        StartError::Spool {
             dir: s.spool_dir.clone(),
             source,
-        })?;
+        }
+    })?;
     let (health_tx, health_rx) = watch::channel(StoreHealth::starting());
     let shared = Arc::new(Overflow::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(s.channel_capacity);

@@ -11,7 +11,7 @@ use crate::record::bugreport::{self, Extras};
 use crate::record::events::{self, Record};
 use crate::record::manifest::Context;
 use crate::record::recorder::new_recording_dir;
-use crate::record::{Tap, Redactor};
+use crate::record::{Redactor, Tap};
 use crate::settings::TuiSettings;
 use std::borrow::Cow;
 use std::path::PathBuf;

@@ -152,7 +152,8 @@ fn sub_acks_name_the_channel_only() {
 #[test]
 fn rs_error_contract_text_names_the_symbol() {
     assert_eq!(
-        parse_frame(r#"{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1}"#).ok(),
+        parse_frame(r#"{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1}"#)
+            .ok(),
         Some(Inbound::Error {
             text: "Contract [NOPE_USDT] not exists".into(),
             contract: Some("NOPE_USDT".into())
