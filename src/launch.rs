@@ -14,7 +14,7 @@ use crate::protocol::{LogEvent, StreamName};
 use crate::store::{self, StoreHandle};
 use crate::telemetry::{self, Telemetry};
 use crate::user_error::UserError;
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -468,7 +468,7 @@ async fn run_replay(
     }
     tokio::task::spawn_blocking(move || replay::play(replayer, speed))
         .await
-        .map_err(|e| eyre!("replay thread: {e}"))??;
+        .wrap_err("replay thread")??;
     // The temporary unpack directory (if any) goes only after the replay.
     drop(opened);
     Ok(ExitCode::SUCCESS)

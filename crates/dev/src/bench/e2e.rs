@@ -241,7 +241,7 @@ async fn raw_flood(size: usize, length: Duration) -> Result<(f64, f64)> {
         match stream.next().await {
             Some(Ok(Message::Text(_))) => frames += 1,
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(eyre!("raw flood read failed: {e}")),
+            Some(Err(e)) => return Err(e).wrap_err("raw flood read failed"),
             None => break,
         }
     }
