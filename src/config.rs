@@ -86,7 +86,7 @@ pub struct DataConfig {
 fn check_questdb(p: &mut Checks, q: &QuestdbConfig) {
     if let Err(e) = crate::store::config::parse_conf(&q.conf) {
         // The message may quote the string; it must not show its credentials.
-        let e = crate::store::config::redact_conf_text(&e, &q.conf);
+        let e = crate::store::config::redact_conf_text(&e.to_string(), &q.conf);
         p.fail("questdb.conf", format!("questdb.conf: {e}"));
     }
     let url_ok = q.exec_url.is_empty()
@@ -362,7 +362,7 @@ impl Config {
                 s.idle_timeout_ms, s.ping_interval_ms
             ));
         }
-        // Layered timeouts (HB-3): the client notices a dead link before the backend gives up
+        // Layered timeouts: the client notices a dead link before the backend gives up
         // on the client, and the backend's upstream deadline is the longest.
         let client_detect = c
             .ping_interval_ms
@@ -501,7 +501,7 @@ impl Config {
         p.positive("log.max_bytes", self.log.max_bytes);
         p.positive("log.max_files", self.log.max_files.into());
         if let Err(e) = crate::tui::format::Clock::from_config(&self.tui.timezone) {
-            p.fail("tui.timezone", e);
+            p.fail("tui.timezone", e.to_string());
         }
 
         check_questdb(p, &self.questdb);
@@ -615,7 +615,7 @@ impl Config {
             .map_err(|e| ConfigError::msg(format!("invalid engine configuration: {e}")))
     }
 
-    /// The listen address for `serve`, refusing a non-loopback bind without a token (SEC-1).
+    /// The listen address for `serve`, refusing a non-loopback bind without a token.
     pub fn server_listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         let addr: SocketAddr = self.server.listen.parse().map_err(|_| {
             ConfigError::msg(format!(
@@ -691,7 +691,7 @@ impl Config {
     }
 }
 
-/// SEC-1: loopback is always allowed; anything else needs a token.
+/// Loopback is always allowed; anything else needs a token.
 pub fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "trademon").map(|d| d.config_dir().join("config.toml"))
 }
@@ -702,7 +702,7 @@ fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
         .map_err(|e| ConfigError::msg(format!("cannot read config file {}: {e}", path.display())))
 }
 
-/// MX-1..MX-5 orderings: each watchdog must fire before the one it backs up.
+/// The MEXC watchdogs' order: each must fire before the one it backs up.
 fn check_mexc_watchdogs(p: &mut Checks, m: &MexcConfig) {
     p.positive("mexc.ack_timeout_ms", m.ack_timeout_ms);
     p.positive("mexc.ticker_stale_ms", m.ticker_stale_ms);

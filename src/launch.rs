@@ -14,7 +14,7 @@ use crate::protocol::{LogEvent, StreamName};
 use crate::store::{self, StoreHandle};
 use crate::telemetry::{self, Telemetry};
 use crate::user_error::UserError;
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -32,7 +32,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     // Before anything starts and before the TUI takes the terminal (only the TUI records).
     let tui = matches!(cli.command, None | Some(Command::Connect { .. }));
     if let Some(dir) = cli.global.record.as_ref().filter(|_| tui) {
-        crate::record::bundle::check_new_dir(dir).map_err(UserError::unavailable)?;
+        crate::record::bundle::check_new_dir(dir)
+            .map_err(|e| UserError::unavailable(e.to_string()))?;
     }
     let record = crate::tui::RecordOptions {
         dir: cli.global.record.clone(),
@@ -200,7 +201,7 @@ pub async fn start_embedded(
     // Disabled: no handle, no health, no thread, no files: exactly as without a store.
     let (store, store_health) = if cfg.questdb.enabled {
         let (h, rx) = store::spawn(&cfg.questdb, &cfg.data_dir()).map_err(|e| {
-            let e = crate::store::config::redact_conf_text(&e, &cfg.questdb.conf);
+            let e = crate::store::config::redact_conf_text(&e.to_string(), &cfg.questdb.conf);
             UserError::unavailable(format!(
                 "cannot start the QuestDB store ([questdb] in the config): {e}"
             ))
@@ -336,7 +337,7 @@ async fn run_connect(
     token: Option<String>,
     mut record: crate::tui::RecordOptions,
 ) -> Result<ExitCode> {
-    // The token must never reach a recording or bug bundle (REC-3).
+    // The token must never reach a recording or bug bundle.
     record.extra_secrets.extend(token.clone());
     let mut secrets = cfg.secret_values();
     secrets.extend(token.clone());
@@ -467,7 +468,7 @@ async fn run_replay(
     }
     tokio::task::spawn_blocking(move || replay::play(replayer, speed))
         .await
-        .map_err(|e| eyre!("replay thread: {e}"))??;
+        .wrap_err("replay thread")??;
     // The temporary unpack directory (if any) goes only after the replay.
     drop(opened);
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,5 @@
 //! Logging: JSON lines to `trademon.log` (configured level) and `errors.log` (WARN and above
-//! only, DG-2), secrets scrubbed from every line, nothing ever written to the terminal (DG-3).
+//! only), secrets scrubbed from every line, nothing ever written to the terminal.
 //! WARN/ERROR events are also forwarded to the backend's `events` stream for the event panel.
 //! Both files rotate (`rotate`, `log.rotation`). Every panic is logged (`install_panic_hook`).
 
@@ -7,6 +7,7 @@ mod rotate;
 
 use crate::config::LogConfig;
 use crate::protocol::{Level, LogEvent, now_ms};
+use color_eyre::eyre::WrapErr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,7 +82,7 @@ pub fn init(
 
     let filter = EnvFilter::try_new(level)
         .or_else(|_| EnvFilter::try_new("info"))
-        .map_err(|e| color_eyre::eyre::eyre!("log.level {level:?}: {e}"))?;
+        .wrap_err_with(|| format!("log.level {level:?}"))?;
 
     let main_layer = tracing_subscriber::fmt::layer()
         .json()
@@ -103,7 +104,7 @@ pub fn init(
         .with(error_layer)
         .with(forward.with_filter(LevelFilter::WARN))
         .try_init()
-        .map_err(|e| color_eyre::eyre::eyre!("logging already initialised: {e}"))?;
+        .wrap_err("logging already initialised")?;
     match WRITERS.lock() {
         Ok(mut w) => w.extend([main_guard, err_guard]),
         Err(poisoned) => poisoned.into_inner().extend([main_guard, err_guard]),
@@ -127,7 +128,7 @@ fn install_panic_hook() {
     }));
 }
 
-/// Replace every secret value in `text` (REC-3 applies to logs too).
+/// Replace every secret value in `text` (logs are scrubbed like recordings).
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {

@@ -83,7 +83,7 @@ fn demo_in_tmux_shows_live_prices_switches_sessions_and_quits() {
     let logs = data_dir.join("logs");
     let main_log = std::fs::read_to_string(logs.join("trademon.log")).unwrap_or_default();
     assert!(main_log.contains("app.start"), "trademon.log: {main_log}");
-    // DG-1: both ends of the one WebSocket logged the close with who closed it and why.
+    // Both ends of the one WebSocket logged the close with who closed it and why.
     for side in ["\"client.close\"", "\"link.close\""] {
         let line = main_log
             .lines()

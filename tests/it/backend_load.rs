@@ -312,7 +312,7 @@ async fn fast_client(
     r
 }
 
-/// Issue 7 "prove it", SEC-3, HB-2: 50 clients read an ordered stream at 500 msg/s while a
+/// Issue 7 "prove it": 50 clients read an ordered stream at 500 msg/s while a
 /// 51st never reads. The slow one is closed 4008 when its queue reaches the configured bound;
 /// the 50 see every message in order (no gap, no resync), their app pongs stay fast, and the
 /// backend's own queue accounting shows the bound held and everything released afterwards.

@@ -1,4 +1,4 @@
-//! Bad input at the door (issue 7 item 6, SEC-2) against a real backend over loopback:
+//! Bad input at the door (issue 7 item 6) against a real backend over loopback:
 //! oversize frames (1009), binary frames, invalid JSON and UTF-8, unknown ops, deep nesting,
 //! huge ids, floods of subscribes and junk (error replies, then a final 4502), a silent client
 //! and a half-closed one. The last test runs all the abuse at once while a well-behaved client

@@ -575,7 +575,7 @@ async fn websocket_and_rest_both_down_is_disconnected_and_retries_go_on() {
             matches!(ev, ClientEvent::Link(s) if s.state == LinkState::Disconnected && s.attempt > down.attempt)
         })
         .await;
-    // "Connection refused" again and again is one notice, not one per attempt (RC-2).
+    // "Connection refused" again and again is one notice, not one per attempt.
     let refused = client.notices("link.connect_failed");
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(

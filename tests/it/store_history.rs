@@ -1,4 +1,4 @@
-//! QuestDB history through the backend's two doors (issue 5 item 6, DB-4): the WebSocket
+//! QuestDB history through the backend's two doors (issue 5 item 6): the WebSocket
 //! `history` op and `GET /api/v1/history/...` answer rows from the in-repo QuestDB test
 //! server, "not found" for a session QuestDB does not know, and "unavailable" when QuestDB is
 //! off; the signals panel of a restarted backend is back-filled with earlier runs' signals.
@@ -107,7 +107,7 @@ async fn history_answers_rows_not_found_and_backfills_the_signals_panel() {
     let rows = answer(&mut ws, 8).await.expect("sessions rows");
     assert_eq!(rows[0]["session_id"], "majors", "{rows:?}");
 
-    // DB-4: a session QuestDB does not know is "not found", named, on both doors.
+    // A session QuestDB does not know is "not found", named, on both doors.
     send(&mut ws, &history(9, HistoryQuery::Signals, Some("nope"))).await;
     let e = answer(&mut ws, 9).await.expect_err("unknown session");
     assert_eq!(e.code, "session_not_found");

@@ -147,7 +147,7 @@ async fn trades_reach_questdb_survive_an_outage_and_are_stored_once() {
     let ids = trade_ids(&server);
     assert_each_trade_once_and_contiguous(ids);
 
-    // DB-1 connection events: the exchange link opened; the TUI's socket opened and closed
+    // Connection events: the exchange link opened; the TUI's socket opened and closed
     // (1000), each close with its code.
     let events: Vec<(Option<Value>, Option<Value>, Option<Value>)> = server.with_catalog(|c| {
         let t = c.get("connection_events").expect("connection_events table");

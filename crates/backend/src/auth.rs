@@ -1,4 +1,4 @@
-//! Token check for the WebSocket upgrade and REST (SEC-1). The token itself never reaches a log.
+//! Token check for the WebSocket upgrade and REST. The token itself never reaches a log.
 
 use axum::http::{HeaderMap, header::AUTHORIZATION};
 

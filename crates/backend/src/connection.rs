@@ -1,6 +1,6 @@
 //! One client WebSocket: a reader and a writer over the split socket.
 //!
-//! The rules that keep the heartbeat honest (HB-2, reference/websocket.md §1.2-1.5):
+//! The rules that keep the heartbeat honest:
 //! - The **reader only reads**. It moves the idle deadline on every frame, parses, and hands
 //!   off without waiting (`try_send` to the writer's control lane, unbounded send to the hub).
 //!   Because it polls the socket again at once, tungstenite's automatic Pong to a client Ping
@@ -11,7 +11,7 @@
 //!   the control lane checked between batches, inside a send window confirmed by protocol
 //!   Pings ([`super::flow`]) so a pong never queues behind seconds of backlog. Every flush is
 //!   bounded by `write_timeout_ms` (expiry closes 4008).
-//! - Every close has a code and a reason and is logged once with who closed it (DG-1).
+//! - Every close has a code and a reason and is logged once with who closed it.
 
 use super::flow::{FlowWindow, pong_seq};
 use super::hooks::TestHooks;
@@ -28,6 +28,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use trademon_protocol::{
     ClientMsg, CloseInfo, ErrorReply, Hello, Initiator, Level, LogEvent, PROTOCOL_VERSION, Pong,
     ServerMsg, StreamName, close, error_code, now_ms, parse_client_frame, request_id,
@@ -83,12 +85,13 @@ struct CloseRecord {
     reason: String,
 }
 
+/// How the connection closed: the first close recorded wins, from whichever side.
 #[derive(Default)]
-struct Shared {
+struct CloseSlot {
     close: OnceLock<CloseRecord>,
 }
 
-impl Shared {
+impl CloseSlot {
     fn record(&self, initiator: Initiator, code: u16, reason: impl Into<String>) {
         let _ = self.close.set(CloseRecord {
             initiator,
@@ -165,7 +168,7 @@ pub async fn serve(ws: WebSocket, ctx: ConnCtx, admission: Admission) {
     });
 
     let (sink, stream) = ws.split();
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(CloseSlot::default());
     let (ctrl_tx, ctrl_rx) = mpsc::channel(control_lane(&ctx.params));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (acked_tx, acked_rx) = watch::channel(0u64);
@@ -242,7 +245,7 @@ async fn reject(mut ws: WebSocket, ctx: &ConnCtx, code: u16, reason: &str) -> Cl
 
 struct Reader<'a> {
     ctx: &'a ConnCtx,
-    shared: &'a Shared,
+    shared: &'a CloseSlot,
     ctrl: mpsc::Sender<Utf8Bytes>,
     stop: watch::Sender<bool>,
     acked: watch::Sender<u64>,
@@ -267,7 +270,7 @@ fn control_lane(p: &ConnParams) -> usize {
         .clamp(CONTROL_LANE, 1 << 16)
 }
 
-/// SEC-2: a token bucket for ops that cost the hub work (each valid subscribe builds a full
+/// A token bucket for ops that cost the hub work (each valid subscribe builds a full
 /// snapshot on the hub's single task). Without it one client could flood thousands of
 /// subscribes per second, all valid, none a protocol error, and delay every other client.
 /// Burst = rate, so a client (re)subscribing its handful of streams at once never hits it.
@@ -342,7 +345,8 @@ impl Reader<'_> {
                 }
                 Ok(Some(Err(e))) => {
                     let text = e.to_string();
-                    if is_invalid_utf8(&text) {
+                    let cause = ReadFailure::of(&e);
+                    if cause == ReadFailure::InvalidUtf8 {
                         // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection
                         // with 1007. Before this the reader ended without any close frame
                         // (recorded as a 1006 transport drop), so the client saw no reason.
@@ -350,11 +354,8 @@ impl Reader<'_> {
                             close::INVALID_PAYLOAD,
                             "invalid UTF-8 in text frame".into(),
                         );
-                    } else if is_too_big(&text) {
-                        let reason = format!(
-                            "message too big: {}",
-                            text.rsplit(": ").next().unwrap_or("limit exceeded")
-                        );
+                    } else if let ReadFailure::TooBig(limit) = cause {
+                        let reason = format!("message too big: {limit}");
                         self.request_close(close::MESSAGE_TOO_BIG, reason);
                     } else {
                         self.shared.record(
@@ -473,7 +474,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Error reply, or close 4502 once the client exceeded `max_protocol_errors` (SEC-2).
+    /// Error reply, or close 4502 once the client exceeded `max_protocol_errors`.
     fn protocol_error(&mut self, id: Option<u64>, code: &str, message: String) -> bool {
         self.protocol_errors += 1;
         if self.protocol_errors > self.ctx.params.max_protocol_errors {
@@ -525,16 +526,36 @@ impl Reader<'_> {
     }
 }
 
-/// tungstenite's capacity error ("Space limit exceeded: Message too long: N > M") reaches us
-/// through axum as text only (axum wraps its own tungstenite version), so match the text.
-fn is_too_big(error_text: &str) -> bool {
-    error_text.contains("Space limit exceeded") || error_text.contains("too long")
+/// What a failed read means for the close we send, told by the tungstenite error axum wraps
+/// (axum and the client link the same tungstenite, so the type is the one we name).
+#[derive(Debug, PartialEq)]
+enum ReadFailure {
+    /// A text frame that is not UTF-8 (RFC 6455 §8.1: close with 1007).
+    InvalidUtf8,
+    /// A message over the size limit; the text says how far over ("N > M").
+    TooBig(String),
+    Other,
 }
 
-/// tungstenite rejects a text frame that is not UTF-8 with `Error::Utf8` ("UTF-8 encoding
-/// error"); like the capacity error it reaches us as text only.
-fn is_invalid_utf8(error_text: &str) -> bool {
-    error_text.contains("UTF-8")
+impl ReadFailure {
+    fn of(e: &axum::Error) -> ReadFailure {
+        let Some(ws) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<WsError>())
+        else {
+            return ReadFailure::Other;
+        };
+        ReadFailure::of_ws(ws)
+    }
+
+    fn of_ws(ws: &WsError) -> ReadFailure {
+        match ws {
+            WsError::Utf8(_) => ReadFailure::InvalidUtf8,
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+                ReadFailure::TooBig(format!("{size} > {max_size}"))
+            }
+            WsError::Capacity(_) => ReadFailure::TooBig("limit exceeded".into()),
+            _ => ReadFailure::Other,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -548,7 +569,7 @@ enum WriteFail {
 
 struct Writer<'a> {
     ctx: &'a ConnCtx,
-    shared: &'a Shared,
+    shared: &'a CloseSlot,
     sink: SplitSink<WebSocket, Message>,
     queue: Arc<ClientQueue>,
     ctrl: mpsc::Receiver<Utf8Bytes>,
@@ -722,7 +743,7 @@ impl Writer<'_> {
 // Diagnostics
 // ---------------------------------------------------------------------------------------------
 
-/// DG-1: one structured line per close, on every path.
+/// One structured line per close, on every path.
 fn log_close(ctx: &ConnCtx, rec: &CloseRecord, started: Instant, frames_in: u64, frames_out: u64) {
     let duration_ms = started.elapsed().as_millis() as u64;
     let initiator = match rec.initiator {
@@ -813,17 +834,25 @@ mod tests {
 
     #[test]
     fn utf8_errors_are_recognised() {
-        assert!(is_invalid_utf8("UTF-8 encoding error"));
-        assert!(!is_invalid_utf8(
-            "Connection reset without closing handshake"
+        let e = axum::Error::new(WsError::Utf8("bad".into()));
+        assert_eq!(ReadFailure::of(&e), ReadFailure::InvalidUtf8);
+        let reset = axum::Error::new(WsError::Protocol(
+            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
         ));
+        assert_eq!(ReadFailure::of(&reset), ReadFailure::Other);
     }
 
     #[test]
     fn capacity_errors_are_recognised() {
-        assert!(is_too_big(
-            "Space limit exceeded: Message too long: 2000000 > 1048576"
-        ));
-        assert!(!is_too_big("Connection reset without closing handshake"));
+        let e = axum::Error::new(WsError::Capacity(CapacityError::MessageTooLong {
+            size: 2_000_000,
+            max_size: 1_048_576,
+        }));
+        assert_eq!(
+            ReadFailure::of(&e),
+            ReadFailure::TooBig("2000000 > 1048576".into())
+        );
+        let io = axum::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(ReadFailure::of(&io), ReadFailure::Other);
     }
 }

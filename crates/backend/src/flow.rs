@@ -1,7 +1,7 @@
 //! Send window for one connection, measured with protocol Pings.
 //!
-//! A pong can never overtake bytes already in the kernel socket buffers (reference/websocket.md
-//! §1.2: a slow reader saw 3-6 s "RTT" from a healthy server that filled them). So the writer
+//! A pong can never overtake bytes already in the kernel socket buffers (a slow reader saw
+//! 3-6 s "RTT" from a healthy server that filled them). So the writer
 //! keeps at most [`WINDOW_BYTES`] of data unconfirmed: it stamps the byte count on every
 //! protocol Ping it sends, the client's WebSocket library answers each Ping with a Pong once it
 //! has *read* up to it, and a Pong therefore confirms everything written before its Ping. While

@@ -1,4 +1,4 @@
-//! QuestDB history on both doors (issue 5, DB-4): `GET /api/v1/history/...` and the WebSocket
+//! QuestDB history on both doors (issue 5): `GET /api/v1/history/...` and the WebSocket
 //! `history` op run the same fixed templates (`store::Queries`), and a session QuestDB does
 //! not know answers "not found" on both, never an empty panel or a 500. The hub never waits
 //! on QuestDB: a WebSocket request runs in a task of its own and its answer goes back to the

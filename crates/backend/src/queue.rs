@@ -1,6 +1,6 @@
 //! Per-client outbound queue: the hub pushes, the connection writer drains.
 //!
-//! Two parts (SEC-3, reference/websocket.md §4):
+//! Two parts:
 //! - a **conflating map** for `market_data` and `health`: one slot per key (stream, session,
 //!   symbol), the newest value replaces an unsent older one, so it never holds more than the
 //!   number of keys;

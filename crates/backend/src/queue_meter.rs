@@ -1,4 +1,4 @@
-//! Backend-wide accounting of what the per-client outbound queues hold (SEC-3).
+//! Backend-wide accounting of what the per-client outbound queues hold.
 //!
 //! Every `ClientQueue` reports its byte changes here, so "memory never grows without bound"
 //! can be checked from the backend's own numbers (tests, `trademon bench load`) instead of

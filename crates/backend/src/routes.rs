@@ -251,7 +251,7 @@ async fn history_of_session(
     history_response(&st, query, Some(id), params).await
 }
 
-/// 200 with the rows (newest first); 404 a session QuestDB does not know (DB-4); 400 a bad
+/// 200 with the rows (newest first); 404 a session QuestDB does not know; 400 a bad
 /// parameter; 503 QuestDB off or unreachable.
 async fn history_response(
     st: &AppState,

@@ -33,7 +33,7 @@ pub struct ServerConfig {
     pub client_queue_max_bytes: usize,
     pub write_timeout_ms: u64,
     pub max_protocol_errors: u32,
-    /// Hub-bound client ops per second (burst of the same size); beyond closes 4502 (SEC-2).
+    /// Hub-bound client ops per second (burst of the same size); beyond closes 4502.
     pub max_ops_per_s: u32,
     pub max_in_flight_bytes: u64,
     pub close_grace_ms: u64,

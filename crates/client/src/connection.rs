@@ -28,7 +28,7 @@ use trademon_protocol::{Level, LogEvent};
 const EVENT_CAPACITY: usize = 4096;
 /// Countdown updates while waiting to reconnect (the UI shows tenths of a second).
 const COUNTDOWN_TICK: Duration = Duration::from_millis(200);
-/// At most one log line / notice per distinct repeated error in this window (RC-2).
+/// At most one log line / notice per distinct repeated error in this window.
 const REPEAT_WINDOW: Duration = Duration::from_secs(30);
 
 pub struct ConnectOptions {
@@ -263,7 +263,7 @@ impl Connection {
     }
 
     /// Full-jitter backoff; capped at `restart_retry_max_ms` while a restarting backend is
-    /// expected back (RC-1 still holds: the attempts are counted and jittered).
+    /// expected back (the attempts are still counted and jittered).
     fn retry_delay(&mut self, now: Instant) -> Duration {
         match self.restart_fast_until {
             Some(until) if now < until => {
@@ -416,7 +416,7 @@ impl Connection {
         self.out.send(ClientEvent::Link(self.status.clone())).await
     }
 
-    /// Counts an error or notable event; shows and logs it unless it is a repeat (RC-2).
+    /// Counts an error or notable event; shows and logs it unless it is a repeat.
     pub(super) async fn report(
         &mut self,
         level: Level,

@@ -1,5 +1,5 @@
 //! Opening the one WebSocket: request with the bearer token, message size limit, TCP_NODELAY,
-//! a connect timeout, and errors worded so identical failures compare equal (RC-2).
+//! a connect timeout, and errors worded so identical failures compare equal.
 
 use std::time::Duration;
 use tokio::net::TcpStream;

@@ -1,4 +1,4 @@
-//! The link health state machine (RC-4): Connecting -> Live <-> Slow -> Reconnecting… ->
+//! The link health state machine: Connecting -> Live <-> Slow -> Reconnecting… ->
 //! Polling -> Disconnected, and back to Live whenever the WebSocket opens.
 //!
 //! Pure: inputs are events plus `now`, the output is the state and whether the caller must drop

@@ -1,7 +1,7 @@
 //! App-level heartbeat bookkeeping for one connection: which pings are out, which were missed,
 //! the measured round trip, and when any other frame last arrived.
 //!
-//! Pure: time is passed in, nothing here does IO. The rule it implements (HB-3) is that a missed
+//! Pure: time is passed in, nothing here does IO. The rule it implements is that a missed
 //! pong only counts against the link when the line was *also* silent: a pong can queue behind
 //! data already in the pipe, so traffic proves the peer is alive even while pongs are late.
 

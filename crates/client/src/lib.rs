@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 use trademon_protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
 
-/// One entry of the desired subscription set, replayed after every connect (WS-5).
+/// One entry of the desired subscription set, replayed after every connect.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Subscription {
     pub stream: StreamName,

@@ -2,7 +2,7 @@
 
 use trademon_protocol::CloseInfo;
 
-/// Health of the client <-> backend link (RC-4). Shown with a word, a symbol and a colour.
+/// Health of the client <-> backend link. Shown with a word, a symbol and a colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
@@ -56,7 +56,7 @@ pub struct LinkStatus {
     /// Time left until the next connect attempt, when one is scheduled.
     pub next_attempt_in_ms: Option<u64>,
     pub last_close: Option<CloseInfo>,
-    /// Most recent error text and how many times it repeated in a row (RC-2).
+    /// Most recent error text and how many times it repeated in a row.
     pub last_error: Option<(String, u32)>,
     /// Total reconnects of this client.
     pub reconnects: u64,

@@ -66,7 +66,7 @@ pub struct ClientModel {
     pub health: Option<Health>,
     /// Client clock when `health` arrived.
     pub health_applied_ms: i64,
-    /// Newest last; repeats aggregated (RC-2).
+    /// Newest last; repeats aggregated.
     pub events: VecDeque<LogEvent>,
     pub events_max: usize,
     /// session id -> symbol -> every indicator of that symbol.

@@ -1,4 +1,4 @@
-//! REST polling fallback (RC-3): while the WebSocket is down, fetch
+//! REST polling fallback: while the WebSocket is down, fetch
 //! `GET {base}/api/v1/snapshot?session=ID` for every desired session every `poll_interval_ms`.
 //!
 //! Runs as its own task so a slow HTTP request never holds up WebSocket retries or commands.

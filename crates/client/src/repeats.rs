@@ -1,4 +1,4 @@
-//! Aggregation of repeated identical errors (RC-2): the first occurrence is reported at once,
+//! Aggregation of repeated identical errors: the first occurrence is reported at once,
 //! repeats are counted and reported as one entry with a count at most once per window, and
 //! whatever is still counted goes out when the caller flushes (link back up, state change).
 //!

@@ -52,15 +52,17 @@ impl ContractSpec {
     }
 
     /// Checks the numbers a sizing or volume computation relies on.
-    pub fn validate(&self) -> Result<(), String> {
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+    pub fn validate(&self) -> Result<(), ContractError> {
+        let symbol = || self.symbol.clone();
+        let positive = |field: &'static str, value: f64| {
+            if value.is_finite() && value > 0.0 {
                 Ok(())
             } else {
-                Err(format!(
-                    "{}: {name} must be a positive number, got {v}",
-                    self.symbol
-                ))
+                Err(ContractError::NotPositive {
+                    symbol: symbol(),
+                    field,
+                    value,
+                })
             }
         };
         positive("contractSize", self.contract_size)?;
@@ -69,32 +71,61 @@ impl ContractSpec {
         positive("minVol", self.min_vol)?;
         positive("maxVol", self.max_vol)?;
         if !(self.max_leverage.is_finite() && self.max_leverage >= 1.0) {
-            return Err(format!(
-                "{}: maxLeverage must be at least 1, got {}",
-                self.symbol, self.max_leverage
-            ));
+            return Err(ContractError::MaxLeverage {
+                symbol: symbol(),
+                value: self.max_leverage,
+            });
         }
         let mmr = self.maintenance_margin_rate;
         if !(mmr.is_finite() && (0.0..1.0).contains(&mmr)) {
-            return Err(format!(
-                "{}: maintenanceMarginRate must be in [0, 1), got {mmr}",
-                self.symbol
-            ));
+            return Err(ContractError::MaintenanceMarginRate {
+                symbol: symbol(),
+                value: mmr,
+            });
         }
         if self.price_scale > 18 || self.vol_scale > 18 {
-            return Err(format!(
-                "{}: priceScale {} / volScale {} beyond 18 decimals",
-                self.symbol, self.price_scale, self.vol_scale
-            ));
+            return Err(ContractError::Scale {
+                symbol: symbol(),
+                price_scale: self.price_scale,
+                vol_scale: self.vol_scale,
+            });
         }
         if self.min_vol > self.max_vol {
-            return Err(format!(
-                "{}: minVol {} above maxVol {}",
-                self.symbol, self.min_vol, self.max_vol
-            ));
+            return Err(ContractError::MinAboveMax {
+                symbol: symbol(),
+                min_vol: self.min_vol,
+                max_vol: self.max_vol,
+            });
         }
         Ok(())
     }
+}
+
+/// Why a contract's numbers cannot be used for sizing or volumes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ContractError {
+    #[error("{symbol}: {field} must be a positive number, got {value}")]
+    NotPositive {
+        symbol: String,
+        field: &'static str,
+        value: f64,
+    },
+    #[error("{symbol}: maxLeverage must be at least 1, got {value}")]
+    MaxLeverage { symbol: String, value: f64 },
+    #[error("{symbol}: maintenanceMarginRate must be in [0, 1), got {value}")]
+    MaintenanceMarginRate { symbol: String, value: f64 },
+    #[error("{symbol}: priceScale {price_scale} / volScale {vol_scale} beyond 18 decimals")]
+    Scale {
+        symbol: String,
+        price_scale: u32,
+        vol_scale: u32,
+    },
+    #[error("{symbol}: minVol {min_vol} above maxVol {max_vol}")]
+    MinAboveMax {
+        symbol: String,
+        min_vol: f64,
+        max_vol: f64,
+    },
 }
 
 /// New knowledge about contracts, from the exchange or the cache of its last answer.
@@ -147,16 +178,38 @@ mod tests {
         assert_eq!(spec("A_USDT").validate(), Ok(()));
         let mut s = spec("A_USDT");
         s.contract_size = 0.0;
-        assert!(s.validate().unwrap_err().contains("contractSize"));
+        assert!(matches!(
+            s.validate(),
+            Err(ContractError::NotPositive {
+                field: "contractSize",
+                ..
+            })
+        ));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("contractSize")
+        );
         let mut s = spec("A_USDT");
         s.maintenance_margin_rate = 1.5;
-        assert!(s.validate().unwrap_err().contains("maintenanceMarginRate"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("maintenanceMarginRate")
+        );
         let mut s = spec("A_USDT");
         s.max_leverage = f64::NAN;
-        assert!(s.validate().unwrap_err().contains("maxLeverage"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("maxLeverage")
+        );
         let mut s = spec("A_USDT");
         s.min_vol = 10.0;
         s.max_vol = 5.0;
-        assert!(s.validate().unwrap_err().contains("minVol"));
+        assert!(s.validate().unwrap_err().to_string().contains("minVol"));
     }
 }

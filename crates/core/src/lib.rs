@@ -9,5 +9,5 @@ pub mod numfmt;
 pub mod panics;
 pub mod redact;
 
-pub use contract::{ContractSpec, ContractUpdate};
+pub use contract::{ContractError, ContractSpec, ContractUpdate};
 pub use market::{LinkChange, MarketEvent, Side, TickerUpdate, Trade};

@@ -1,9 +1,14 @@
 //! Short human words for why the exchange cannot be reached, for `UpstreamHealth.cause` and
 //! `rest_error`: a trader reads `DNS lookup failed`, not `IO error: failed to lookup address
 //! information: Name or service not known`. The full error text stays in the logs.
+//!
+//! Errors are told apart by type only. The system resolver's failures have no stable
+//! `io::ErrorKind`, so every lookup the adapter makes goes through [`resolve`] or
+//! [`TypedResolver`], which wrap them in [`DnsError`].
 
 use std::error::Error as StdError;
 use std::io;
+use std::net::SocketAddr;
 
 /// Longest cause text we produce; the TUI shows the whole text in its status popup anyway.
 const MAX_CHARS: usize = 80;
@@ -26,6 +31,9 @@ pub fn human(err: &(dyn StdError + 'static)) -> String {
 }
 
 fn known(e: &(dyn StdError + 'static)) -> Option<String> {
+    if e.is::<DnsError>() {
+        return Some("DNS lookup failed".into());
+    }
     if let Some(ws) = e.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
         use tokio_tungstenite::tungstenite::Error as W;
         match ws {
@@ -49,7 +57,7 @@ fn known(e: &(dyn StdError + 'static)) -> Option<String> {
             return Some(format!("HTTP {status}"));
         }
     }
-    text_words(&e.to_string())
+    None
 }
 
 fn io_words(e: &io::Error) -> Option<String> {
@@ -64,32 +72,44 @@ fn io_words(e: &io::Error) -> Option<String> {
         K::AddrNotAvailable => "address not available",
         K::NetworkDown => "network down",
         K::UnexpectedEof => "connection closed mid-handshake",
-        _ => return text_words(&e.to_string()),
+        _ => return None,
     };
     Some(words.into())
 }
 
-/// Errors whose kind does not say it (DNS failures are `Uncategorized`): by their text.
-fn text_words(text: &str) -> Option<String> {
-    let t = text.to_ascii_lowercase();
-    let dns = [
-        "failed to lookup address",
-        "dns error",
-        "name or service not known",
-        "no address associated",
-        "temporary failure in name resolution",
-        "nodename nor servname",
-    ];
-    if dns.iter().any(|d| t.contains(d)) {
-        return Some("DNS lookup failed".into());
+/// The resolver could not turn `host` into addresses.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to look up {host}: {source}")]
+pub struct DnsError {
+    pub host: String,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Look `host` up, a failure typed as [`DnsError`].
+pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, DnsError> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(source) => Err(DnsError {
+            host: host.to_string(),
+            source,
+        }),
     }
-    if t.contains("connection refused") {
-        return Some("connection refused".into());
+}
+
+/// reqwest's resolver, with failures typed as [`DnsError`] so [`human`] finds them in the
+/// request error's source chain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TypedResolver;
+
+impl reqwest::dns::Resolve for TypedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs = resolve(&host, 0).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
-    if t.contains("certificate") || t.contains("tls handshake") {
-        return Some("TLS failed".into());
-    }
-    None
 }
 
 /// At most `MAX_CHARS`, cut at a character boundary with `…`; never empty.
@@ -110,15 +130,24 @@ pub fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn dns_failures_read_as_dns_lookup_failed() {
-        // What std's resolver returns (kind Uncategorized, so only the text tells).
-        let e = io::Error::other("failed to lookup address information: Name or service not known");
+    #[tokio::test]
+    async fn dns_failures_read_as_dns_lookup_failed() {
+        // `.invalid` never resolves (RFC 6761), with or without a network.
+        let e = resolve("trademon.invalid", 443).await.unwrap_err();
         assert_eq!(human(&e), "DNS lookup failed");
-        let ws = tokio_tungstenite::tungstenite::Error::Io(io::Error::other(
-            "failed to lookup address information: Temporary failure in name resolution",
-        ));
-        assert_eq!(human(&ws), "DNS lookup failed");
+        // The same words from the message text alone would be a guess: they are not given.
+        let text_only = io::Error::other("failed to lookup address information");
+        assert_ne!(human(&text_only), "DNS lookup failed");
+        let client = reqwest::Client::builder()
+            .dns_resolver(TypedResolver)
+            .build()
+            .unwrap();
+        let err = client
+            .get("http://trademon.invalid/api/v1/contract/ticker")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(human(&err), "DNS lookup failed");
     }
 
     #[test]

@@ -117,14 +117,34 @@ impl Ending {
 /// Connect within `timeout`, Nagle off (small command and ping frames must not wait).
 pub async fn connect(url: &str, timeout: Duration) -> Result<WsStream, Ending> {
     let config = WebSocketConfig::default();
-    match tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
-    )
-    .await
-    {
+    let attempt = async {
+        // Resolved here first so a DNS failure arrives typed (see `cause`); the connect
+        // below resolves again, from the system's cache.
+        if let Ok(uri) = url.parse::<tokio_tungstenite::tungstenite::http::Uri>()
+            && let Some(host) = uri.host()
+        {
+            let port = uri
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("wss") {
+                    443
+                } else {
+                    80
+                });
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if let Err(e) = super::cause::resolve(host, port).await {
+                return Err(Ending {
+                    cause: super::cause::human(&e),
+                    ..Ending::transport(e.to_string())
+                });
+            }
+        }
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .map_err(|e| Ending::from_error(&e))
+    };
+    match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok((ws, _response))) => Ok(ws),
-        Ok(Err(e)) => Err(Ending::from_error(&e)),
+        Ok(Err(ending)) => Err(ending),
         Err(_) => Err(Ending::transport(format!(
             "connect timed out after {} ms",
             timeout.as_millis()

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::MexcConfig;
-use trademon_core::contract::NOT_LISTED;
+use trademon_core::contract::{ContractError, NOT_LISTED};
 use trademon_core::market::{ContractSpec, ContractUpdate, MarketEvent};
 
 /// MEXC's code for a contract that does not exist.
@@ -131,7 +131,7 @@ pub fn parse_detail(status: u16, body: &str) -> Detail {
                 let spec = ContractSpec::from(row);
                 match spec.validate() {
                     Ok(()) => specs.push(spec),
-                    Err(e) => rejected.push(e),
+                    Err(e) => rejected.push(e.to_string()),
                 }
             }
             Err(e) => rejected.push(format!("contract #{i}: {e}: {}", sample(raw.get()))),
@@ -148,45 +148,84 @@ struct CacheFile {
     contracts: Vec<ContractSpec>,
 }
 
+/// Why the contract cache could not be read or written; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{} has version {found}, this build reads version {CACHE_VERSION}", path.display())]
+    Version { path: PathBuf, found: u32 },
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: ContractError,
+    },
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+}
+
 /// Reads the cache: `Ok(None)` when there is none yet.
-pub fn load_cache(path: &Path) -> Result<Option<(i64, Vec<ContractSpec>)>, String> {
+pub fn load_cache(path: &Path) -> Result<Option<(i64, Vec<ContractSpec>)>, CacheError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(source) => {
+            return Err(CacheError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
-    let file: CacheFile =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: CacheFile = serde_json::from_str(&text).map_err(|source| CacheError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
     if file.version != CACHE_VERSION {
-        return Err(format!(
-            "{} has version {}, this build reads version {CACHE_VERSION}",
-            path.display(),
-            file.version
-        ));
+        return Err(CacheError::Version {
+            path: path.to_owned(),
+            found: file.version,
+        });
     }
     let mut specs = Vec::new();
     for s in file.contracts {
-        s.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        s.validate().map_err(|source| CacheError::Invalid {
+            path: path.to_owned(),
+            source,
+        })?;
         specs.push(s);
     }
     Ok(Some((file.fetched_ms, specs)))
 }
 
 /// Atomic replace: `<path>.tmp`, then rename, so a crash never leaves half a file.
-pub fn save_cache(path: &Path, fetched_ms: i64, specs: &[ContractSpec]) -> Result<(), String> {
+pub fn save_cache(path: &Path, fetched_ms: i64, specs: &[ContractSpec]) -> Result<(), CacheError> {
     let file = CacheFile {
         version: CACHE_VERSION,
         fetched_ms,
         contracts: specs.to_vec(),
     };
-    let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string(&file)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CacheError::Io { path, source }
+    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// Starts the loader. `cache`: the file in the data dir (`None`: no cache). It follows
@@ -231,6 +270,7 @@ impl Loader {
     async fn run(mut self) {
         let ms = Duration::from_millis;
         let client = match reqwest::Client::builder()
+            .dns_resolver(super::cause::TypedResolver)
             .timeout(ms(self.cfg.rest_timeout_ms))
             .build()
         {
@@ -553,17 +593,19 @@ mod tests {
     fn cache_round_trips_and_reports_damage() {
         let dir = std::env::temp_dir().join(format!("trademon-contracts-{}", fastrand::u64(..)));
         let path = dir.join("contracts.json");
-        assert_eq!(load_cache(&path), Ok(None));
+        assert!(matches!(load_cache(&path), Ok(None)));
         let Detail::Specs { specs, .. } =
             parse_detail(200, &format!(r#"{{"success":true,"data":[{BTC}]}}"#))
         else {
             panic!()
         };
         save_cache(&path, 42, &specs).unwrap();
-        assert_eq!(load_cache(&path), Ok(Some((42, specs))));
+        assert_eq!(load_cache(&path).unwrap(), Some((42, specs)));
         assert!(!dir.join("contracts.json.tmp").exists());
         std::fs::write(&path, "{not json").unwrap();
-        assert!(load_cache(&path).unwrap_err().contains("contracts.json"));
+        let e = load_cache(&path).unwrap_err();
+        assert!(matches!(e, CacheError::Parse { .. }), "{e:?}");
+        assert!(e.to_string().contains("contracts.json"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

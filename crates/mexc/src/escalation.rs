@@ -1,4 +1,4 @@
-//! The per-stream escalation ladder (MX-2, MX-3), pure: given the subscriptions and the
+//! The per-stream escalation ladder, pure: given the subscriptions and the
 //! time, decide which streams are in trouble and what to do about each, in proportion:
 //!
 //! 1. resubscribe (`unsub` + `sub`) up to `max_tries` times;

@@ -1,5 +1,5 @@
 //! MEXC futures market-data adapter: `sub.ticker` + `sub.deal` per watched symbol over one or
-//! more WebSockets, hardened against the real exchange (issue 3, MX-1..MX-6). Output:
+//! more WebSockets, hardened against the real exchange (issue 3). Output:
 //! [`MarketEvent`]s plus an [`UpstreamHealth`] watch.
 //!
 //! Layout, one job per file:
@@ -58,7 +58,7 @@ pub fn spawn(
     symbols: watch::Receiver<BTreeSet<String>>,
     out: mpsc::Sender<MarketEvent>,
 ) -> MexcHandle {
-    let shared = shard::Shared {
+    let shared = shard::ShardContext {
         cfg: Arc::new(cfg),
         out,
         dedupe: Arc::new(std::sync::Mutex::new(dedupe::TradeDedupe::new())),

@@ -1,4 +1,4 @@
-//! REST ticker polling while the WebSocket cannot deliver (MX-5).
+//! REST ticker polling while the WebSocket cannot deliver.
 //!
 //! One `GET {rest_url}/api/v1/contract/ticker` (all contracts, one call) per
 //! `rest_poll_interval_ms` (validated >= 100 ms, so never above MEXC's 20 requests / 2 s),
@@ -145,6 +145,7 @@ async fn poll(
         cfg.rest_url.trim_end_matches('/')
     );
     let client = match reqwest::Client::builder()
+        .dns_resolver(super::cause::TypedResolver)
         .timeout(ms(cfg.rest_timeout_ms))
         .build()
     {

@@ -42,7 +42,7 @@ pub(super) struct Shutdown(pub String);
 
 /// Everything a shard shares with the supervisor and the other shards.
 #[derive(Clone)]
-pub(super) struct Shared {
+pub(super) struct ShardContext {
     pub cfg: Arc<MexcConfig>,
     pub out: mpsc::Sender<MarketEvent>,
     pub dedupe: SharedDedupe,
@@ -60,7 +60,10 @@ pub(super) struct ShardHandle {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-pub(super) fn spawn(shared: Shared, symbols: watch::Receiver<BTreeSet<String>>) -> ShardHandle {
+pub(super) fn spawn(
+    shared: ShardContext,
+    symbols: watch::Receiver<BTreeSet<String>>,
+) -> ShardHandle {
     let now = Instant::now();
     let health = HealthTracker::new(now);
     let subs = Subscriptions::new();
@@ -101,7 +104,7 @@ pub(super) fn spawn(shared: Shared, symbols: watch::Receiver<BTreeSet<String>>) 
 }
 
 struct Shard {
-    shared: Shared,
+    shared: ShardContext,
     symbols: watch::Receiver<BTreeSet<String>>,
     /// False once the symbol sender is dropped, so a closed watch never spins the loop.
     symbols_open: bool,
@@ -510,7 +513,7 @@ fn close_info(e: &Ending) -> CloseInfo {
     }
 }
 
-/// DG-1: every close, one line, stable event name, everything needed to understand it.
+/// Every close, one line, stable event name, everything needed to understand it.
 fn log_close(
     e: &Ending,
     conn_id: &str,

@@ -14,7 +14,7 @@ use trademon_protocol::{StreamState, UpstreamHealth, UpstreamState};
 use super::health::{self, RestStatus, ShardReport};
 use super::rest_fallback::{self, RestPoller};
 use super::rotation::{self, RotationStep};
-use super::shard::{self, ShardHandle, Shared};
+use super::shard::{self, ShardContext, ShardHandle};
 use super::shards;
 
 /// One connection slot: its symbol set, the running shard, and during a rotation the
@@ -28,7 +28,7 @@ struct Slot {
 }
 
 pub(super) struct Supervisor {
-    shared: Shared,
+    shared: ShardContext,
     symbols: watch::Receiver<BTreeSet<String>>,
     symbols_open: bool,
     health_tx: watch::Sender<UpstreamHealth>,
@@ -38,7 +38,7 @@ pub(super) struct Supervisor {
 
 impl Supervisor {
     pub(super) fn new(
-        shared: Shared,
+        shared: ShardContext,
         symbols: watch::Receiver<BTreeSet<String>>,
     ) -> (Supervisor, watch::Receiver<UpstreamHealth>) {
         let (health_tx, health_rx) = watch::channel(UpstreamHealth {

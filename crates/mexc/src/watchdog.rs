@@ -1,4 +1,4 @@
-//! Connection-level watchdogs, pure: pong age (MX-1) and socket silence.
+//! Connection-level watchdogs, pure: pong age and socket silence.
 //!
 //! The pong age counts from the last pong, or from the open before the first one, so a
 //! server that never answers is caught too. Warn once per overdue episode, then reconnect:

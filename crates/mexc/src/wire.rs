@@ -78,26 +78,19 @@ pub enum Inbound {
 }
 
 /// Why a text frame could not be parsed at all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    Json(String),
+    #[error("invalid json: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("frame is not a JSON object")]
     NotAnObject,
+    #[error("frame has no string `channel`")]
     NoChannel,
-}
-
-impl std::fmt::Display for WireError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WireError::Json(e) => write!(f, "invalid json: {e}"),
-            WireError::NotAnObject => f.write_str("frame is not a JSON object"),
-            WireError::NoChannel => f.write_str("frame has no string `channel`"),
-        }
-    }
 }
 
 /// Parse one inbound text frame.
 pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| WireError::Json(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(WireError::Json)?;
     let obj = value.as_object().ok_or(WireError::NotAnObject)?;
     let channel = obj
         .get("channel")
@@ -136,7 +129,7 @@ pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
             } else if other.starts_with("rs.unsub.") {
                 Inbound::UnsubAck
             } else {
-                // `clientId`, `push.depth`, anything new: harmless, ignored by design (MX-6).
+                // `clientId`, `push.depth`, anything new: harmless, ignored by design.
                 Inbound::Ignored {
                     channel: other.to_string(),
                 }
@@ -206,7 +199,7 @@ pub fn ticker_from_object(
         fair_price: f("fairPrice"),
         index_price: f("indexPrice"),
         // The docs' table says `fundingRate`, their example and `push.funding.rate` say
-        // `rate`: accept both (MX-6).
+        // `rate`: accept both.
         funding_rate: f("fundingRate").or_else(|| f("rate")),
         exchange_ts_ms: d
             .get("timestamp")
@@ -334,7 +327,7 @@ pub const MAX_INFLATED: u64 = 4 * 1024 * 1024;
 
 /// Binary frames: gzip (magic `1f 8b`) is inflated to the text to feed [`parse_frame`];
 /// anything else is dropped with a reason. We always send `"gzip":false`, but the old docs
-/// made gzip the default and the official SDKs still gunzip any binary frame (MX-6).
+/// made gzip the default and the official SDKs still gunzip any binary frame.
 pub fn decode_binary(bytes: &[u8]) -> Result<String, BinaryDrop> {
     use std::io::Read;
     let len = bytes.len();

@@ -6,7 +6,7 @@
 //! The API is refused (403) when the simulator listens on a non-loopback address, unless it
 //! was enabled explicitly; see `ControlAccess`.
 
-use super::Shared;
+use super::ServerState;
 use super::clock::wall_ms;
 use super::faults::{ActionError, Malformed, Outbound};
 use super::frames;
@@ -46,7 +46,7 @@ impl ControlAccess {
     }
 }
 
-pub(crate) fn routes(access: ControlAccess) -> Router<Arc<Shared>> {
+pub(crate) fn routes(access: ControlAccess) -> Router<Arc<ServerState>> {
     match access {
         ControlAccess::Enabled => Router::new()
             .route("/control", get(index))
@@ -127,11 +127,11 @@ async fn index() -> Json<Value> {
     }))
 }
 
-async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
+async fn get_faults(State(shared): State<Arc<ServerState>>) -> Response {
     Json(shared.faults.state()).into_response()
 }
 
-async fn patch_faults(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn patch_faults(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     let patch: Value = match body(&bytes) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
@@ -145,7 +145,7 @@ async fn patch_faults(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Respon
     }
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+async fn reset(State(shared): State<Arc<ServerState>>) -> Response {
     shared.faults.reset();
     tracing::info!("sim: faults reset");
     Json(shared.faults.state()).into_response()
@@ -158,7 +158,7 @@ struct DropBody {
     rst: bool,
 }
 
-async fn drop_conns(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn drop_conns(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     match body::<DropBody>(&bytes) {
         Ok(b) => reached(shared.faults.drop_connections(b.conn, b.rst)),
         Err(r) => r.into_response(),
@@ -175,7 +175,7 @@ struct CloseBody {
     reason: String,
 }
 
-async fn close(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn close(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     match body::<CloseBody>(&bytes) {
         Ok(b) => reached(shared.faults.close(b.conn, b.code, &b.reason)),
         Err(r) => r.into_response(),
@@ -188,7 +188,7 @@ struct ConnBody {
     conn: Option<u64>,
 }
 
-async fn half_open(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn half_open(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     match body::<ConnBody>(&bytes) {
         Ok(b) => reached(shared.faults.half_open(b.conn)),
         Err(r) => r.into_response(),
@@ -204,7 +204,7 @@ struct InjectBody {
     gzip: bool,
 }
 
-async fn inject(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn inject(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     let b = match body::<InjectBody>(&bytes) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
@@ -249,7 +249,7 @@ struct PumpBody {
     size_mult: Option<f64>,
 }
 
-async fn pump(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+async fn pump(State(shared): State<Arc<ServerState>>, bytes: Bytes) -> Response {
     let b = match body::<PumpBody>(&bytes) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
@@ -269,10 +269,10 @@ async fn pump(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
     }
 }
 
-async fn connections(State(shared): State<Arc<Shared>>) -> Response {
+async fn connections(State(shared): State<Arc<ServerState>>) -> Response {
     Json(shared.faults.connections()).into_response()
 }
 
-async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+async fn stats(State(shared): State<Arc<ServerState>>) -> Response {
     Json(shared.faults.stats()).into_response()
 }

@@ -47,7 +47,7 @@ const PUSH_BUFFER: usize = 4096;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// State every request and connection shares.
-pub(crate) struct Shared {
+pub(crate) struct ServerState {
     heartbeat: Duration,
     /// Contracts the market lists; subscribing to any other is refused as on MEXC.
     symbols: usize,
@@ -153,7 +153,7 @@ pub async fn start_with(
         shutdown_rx.clone(),
     ));
 
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(ServerState {
         heartbeat: Duration::from_millis(cfg.heartbeat_timeout_ms),
         symbols,
         faults: faults.clone(),

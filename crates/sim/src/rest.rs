@@ -5,7 +5,7 @@
 //! are one middleware in front of every endpoint here, and only here: the control API and
 //! `/edge` are not affected.
 
-use super::Shared;
+use super::ServerState;
 use super::clock::wall_ms;
 use super::frames::{self, Spelling};
 use super::market;
@@ -27,7 +27,7 @@ const THROTTLED: u32 = 510;
 /// Live text (reference/mexc.md §3.1; exact wording UNVERIFIED there).
 const THROTTLED_MESSAGE: &str = "Requests are too frequent, please try again later";
 
-pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+pub(crate) fn routes(shared: Arc<ServerState>) -> Router<Arc<ServerState>> {
     Router::new()
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
@@ -35,7 +35,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route_layer(middleware::from_fn_with_state(shared, rest_faults))
 }
 
-async fn rest_faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn rest_faults(State(shared): State<Arc<ServerState>>, req: Request, next: Next) -> Response {
     let f = shared.faults.state();
     if f.rest_delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.rest_delay_ms)).await;
@@ -87,7 +87,7 @@ struct TickerQuery {
     symbol: Option<String>,
 }
 
-async fn ticker(State(shared): State<Arc<Shared>>, Query(q): Query<TickerQuery>) -> Response {
+async fn ticker(State(shared): State<Arc<ServerState>>, Query(q): Query<TickerQuery>) -> Response {
     let snapshot = shared.snapshot.borrow().clone();
     let mut plain = Spelling::plain();
     // The `rest_ticker_array` fault: the all-contracts array where one object was asked for.
@@ -177,7 +177,7 @@ fn contract_detail(i: usize) -> ContractDetail {
 }
 
 /// All listed contracts, or one with `?symbol=`; an unknown one answers MEXC's code 1001.
-async fn detail(State(shared): State<Arc<Shared>>, Query(q): Query<TickerQuery>) -> Response {
+async fn detail(State(shared): State<Arc<ServerState>>, Query(q): Query<TickerQuery>) -> Response {
     match q.symbol {
         None => ok((0..shared.symbols).map(contract_detail).collect::<Vec<_>>()).into_response(),
         Some(symbol) => match market::symbol_index(&symbol).filter(|i| *i < shared.symbols) {

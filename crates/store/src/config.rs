@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ConfError, StartError};
+
 /// `[questdb]`: the store writer (docs/questdb.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,35 +79,28 @@ impl ParsedConf {
 
 /// Parse and check a client conf string. Only ILP over HTTP(S) is accepted: TCP gives no
 /// per-request answer, so poison rows and commits could not be told apart.
-pub fn parse_conf(conf: &str) -> Result<ParsedConf, String> {
+pub fn parse_conf(conf: &str) -> Result<ParsedConf, ConfError> {
     let (scheme, rest) = conf
         .split_once("::")
-        .ok_or_else(|| format!("{conf:?} is not like \"http::addr=host:9000;\""))?;
+        .ok_or_else(|| ConfError::NoScheme(conf.to_string()))?;
     let https = match scheme {
         "http" => false,
         "https" => true,
-        other => {
-            return Err(format!(
-                "scheme {other:?} is not supported; use http:: or https:: (ILP over HTTP)"
-            ));
-        }
+        other => return Err(ConfError::Scheme(other.to_string())),
     };
     let mut keys: Vec<(String, String)> = Vec::new();
     for (k, v) in split_pairs(rest)? {
         if !KNOWN_KEYS.contains(&k.as_str()) {
-            return Err(format!("unknown key {k:?} (the client would ignore it)"));
+            return Err(ConfError::UnknownKey(k));
         }
         if keys.iter().any(|(seen, _)| *seen == k) {
-            return Err(format!("duplicate key {k:?}"));
+            return Err(ConfError::DuplicateKey(k));
         }
         if k == "auto_flush" && v != "off" {
-            return Err("auto_flush must be off: the store flushes itself".into());
+            return Err(ConfError::AutoFlush);
         }
         if k == "protocol_version" && !matches!(v.as_str(), "1" | "2" | "3") {
-            return Err(format!(
-                "protocol_version {v:?} must be 1, 2 or 3: \"auto\" probes the server at start, \
-                 so start would fail while QuestDB is down"
-            ));
+            return Err(ConfError::ProtocolVersion(v));
         }
         keys.push((k, v));
     }
@@ -113,26 +108,26 @@ pub fn parse_conf(conf: &str) -> Result<ParsedConf, String> {
         .iter()
         .find(|(k, _)| k == "addr")
         .map(|(_, v)| v.clone())
-        .ok_or("addr is missing")?;
+        .ok_or(ConfError::AddrMissing)?;
     if addr.is_empty() {
-        return Err("addr is empty".into());
+        return Err(ConfError::AddrEmpty);
     }
     Ok(ParsedConf { https, addr, keys })
 }
 
 /// `key=value;` pairs; `;;` is an escaped `;` inside a value (the client's rule).
-fn split_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+fn split_pairs(s: &str) -> Result<Vec<(String, String)>, ConfError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = s.chars().peekable();
-    let mut push = |cur: &mut String| -> Result<(), String> {
+    let mut push = |cur: &mut String| -> Result<(), ConfError> {
         if cur.trim().is_empty() {
             cur.clear();
             return Ok(());
         }
         let (k, v) = cur
             .split_once('=')
-            .ok_or_else(|| format!("{cur:?} is not key=value"))?;
+            .ok_or_else(|| ConfError::NotKeyValue(cur.clone()))?;
         out.push((k.trim().to_string(), v.to_string()));
         cur.clear();
         Ok(())
@@ -267,8 +262,8 @@ pub struct StoreSettings {
 }
 
 impl StoreSettings {
-    pub fn resolve(cfg: &QuestdbConfig, data_dir: &Path) -> Result<StoreSettings, String> {
-        let parsed = parse_conf(&cfg.conf).map_err(|e| format!("questdb.conf: {e}"))?;
+    pub fn resolve(cfg: &QuestdbConfig, data_dir: &Path) -> Result<StoreSettings, StartError> {
+        let parsed = parse_conf(&cfg.conf)?;
         let mut conf = cfg.conf.trim().to_string();
         let mut notes = Vec::new();
         if !conf.ends_with(';') {
@@ -383,7 +378,9 @@ mod tests {
         found.sort();
         assert_eq!(found, ["alice", "p;w", "t0k", "tx", "ty"]);
         assert_eq!(redact_conf("http::addr=x;"), "http::addr=x;");
-        let e = parse_conf("password=hunter2 no scheme").unwrap_err();
+        let e = parse_conf("password=hunter2 no scheme")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hunter2"), "the parser quotes the string: {e}");
         let clean = redact_conf_text(&e, "password=hunter2 no scheme");
         assert!(!clean.contains("hunter2"), "{clean}");

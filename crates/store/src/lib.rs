@@ -1,4 +1,4 @@
-//! The QuestDB store (issue 5, DB-1..DB-5): everything trademon sees is written to QuestDB
+//! The QuestDB store (issue 5): everything trademon sees is written to QuestDB
 //! over ILP/HTTP with the official client, on its own thread, through per-table buffers; rows
 //! that cannot be written wait in a bounded durable spool and are replayed in order (DEDUP
 //! UPSERT KEYS make every resend idempotent); poison rows go to a quarantine file; health is
@@ -8,6 +8,7 @@
 //! the [`StoreHealth`] receiver, read history with [`queries::Queries`].
 
 pub mod config;
+pub mod error;
 pub mod exec;
 pub mod quarantine;
 pub mod queries;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::StoreSettings;
+pub use error::{ConfError, StartError};
 pub use queries::{Queries, QueryError};
 pub use rows::{
     Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,
@@ -35,13 +37,13 @@ pub use rows::{
 };
 pub use trademon_protocol::{StoreHealth, StoreState};
 
-use writer::{Msg, Shared, Writer};
+use writer::{Msg, Overflow, Writer};
 
 /// The producer side. Cheap to clone; `send` never blocks and never does I/O.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: Option<SyncSender<Msg>>,
-    shared: Arc<Shared>,
+    shared: Arc<Overflow>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -137,7 +139,7 @@ impl StoreHandle {
 pub fn spawn(
     cfg: &crate::config::QuestdbConfig,
     data_dir: &Path,
-) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), String> {
+) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), StartError> {
     if !cfg.enabled {
         let (_tx, rx) = watch::channel(StoreHealth::disabled());
         return Ok((StoreHandle::disabled(), rx));
@@ -146,17 +148,23 @@ pub fn spawn(
 }
 
 /// Start the store from resolved settings (tests and benchmarks build these directly).
-pub fn spawn_with(s: StoreSettings) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), String> {
-    let spool = spool::Spool::open(&s.spool_dir, s.spool_max_bytes, s.fsync)
-        .map_err(|e| format!("questdb.spool_dir {}: {e}", s.spool_dir.display()))?;
+pub fn spawn_with(
+    s: StoreSettings,
+) -> Result<(StoreHandle, watch::Receiver<StoreHealth>), StartError> {
+    let spool = spool::Spool::open(&s.spool_dir, s.spool_max_bytes, s.fsync).map_err(|source| {
+        StartError::Spool {
+            dir: s.spool_dir.clone(),
+            source,
+        }
+    })?;
     let (health_tx, health_rx) = watch::channel(StoreHealth::starting());
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Overflow::default());
     let (tx, rx) = std::sync::mpsc::sync_channel(s.channel_capacity);
     let writer = Writer::new(s, spool, shared.clone(), health_tx)?;
     let thread = std::thread::Builder::new()
         .name("questdb-writer".into())
         .spawn(move || writer.run(rx))
-        .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        .map_err(StartError::Thread)?;
     Ok((
         StoreHandle {
             tx: Some(tx),

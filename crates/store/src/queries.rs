@@ -3,7 +3,7 @@
 //! so every value put into SQL is validated against the id/symbol grammar first and quoted
 //! with `'` doubled as a second line of defence: a session id can never become SQL.
 //!
-//! A session that QuestDB does not know answers `QueryError::NotFound` (DB-4), never an empty
+//! A session that QuestDB does not know answers `QueryError::NotFound`, never an empty
 //! panel or a server error. Async: call from tokio code directly (reqwest; nothing blocks).
 
 use serde::Serialize;

@@ -17,6 +17,7 @@ use questdb::ingress::{Buffer, Sender};
 use tokio::sync::watch;
 
 use super::config::StoreSettings;
+use super::error::StartError;
 use super::exec::{ExecClient, ExecError};
 use super::quarantine::{Quarantine, QuarantineEntry};
 use super::retry::{Failure, Retry, classify};
@@ -37,7 +38,7 @@ pub(crate) enum Msg {
 
 /// State shared with `StoreHandle` (the producer side).
 #[derive(Debug, Default)]
-pub(crate) struct Shared {
+pub(crate) struct Overflow {
     /// Critical rows that met a full channel: the writer takes them on its next turn. Never
     /// file I/O on the caller's (tokio) thread.
     pub overflow: Mutex<Vec<StoreRow>>,
@@ -73,7 +74,7 @@ pub(crate) struct Writer {
     written: u64,
     dropped: u64,
     rate: (Instant, u64, f64),
-    shared: Arc<Shared>,
+    shared: Arc<Overflow>,
     health: watch::Sender<StoreHealth>,
     last_publish: Instant,
 }
@@ -82,18 +83,17 @@ impl Writer {
     pub(crate) fn new(
         s: StoreSettings,
         spool: Spool,
-        shared: Arc<Shared>,
+        shared: Arc<Overflow>,
         health: watch::Sender<StoreHealth>,
-    ) -> Result<Writer, String> {
+    ) -> Result<Writer, StartError> {
         // protocol_version is pinned (StoreSettings), so this does no network I/O and works
         // while QuestDB is down.
-        let sender =
-            Sender::from_conf(&s.conf).map_err(|e| format!("questdb.conf: {}", e.msg()))?;
+        let sender = Sender::from_conf(&s.conf).map_err(StartError::Client)?;
         let ilp = sender.new_buffer();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("store runtime: {e}"))?;
+            .map_err(StartError::Runtime)?;
         let now = Instant::now();
         for note in &s.notes {
             tracing::info!(event = "store.config", "{note}");

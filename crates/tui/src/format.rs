@@ -55,6 +55,17 @@ pub fn unit(value: f64, unit: Unit, width: usize) -> String {
     numfmt::fit_unit(value, unit, width)
 }
 
+/// A `tui.timezone` that names no zone this build knows.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "tui.timezone = {name:?} is not a known time zone; use \"local\", \"UTC\" or an IANA name such as \"Europe/Berlin\""
+)]
+pub struct TimezoneError {
+    pub name: String,
+    #[source]
+    pub source: jiff::Error,
+}
+
 /// Wall-clock times in the zone of `tui.timezone`, with a label for headers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clock {
@@ -69,7 +80,7 @@ impl Clock {
     }
 
     /// `local` (the system zone), `UTC`, or an IANA name such as `Europe/Berlin`.
-    pub fn from_config(name: &str) -> Result<Clock, String> {
+    pub fn from_config(name: &str) -> Result<Clock, TimezoneError> {
         let name = name.trim();
         let zone = if name.eq_ignore_ascii_case("local") {
             // Falls back to UTC when the system zone cannot be read; the label then says UTC.
@@ -77,8 +88,9 @@ impl Clock {
         } else if name.eq_ignore_ascii_case("utc") {
             TimeZone::UTC
         } else {
-            TimeZone::get(name).map_err(|_| {
-                format!("tui.timezone = {name:?} is not a known time zone; use \"local\", \"UTC\" or an IANA name such as \"Europe/Berlin\"")
+            TimeZone::get(name).map_err(|source| TimezoneError {
+                name: name.to_string(),
+                source,
             })?
         };
         Ok(Clock { zone })
@@ -230,8 +242,9 @@ mod tests {
         assert_eq!(berlin.label(1_700_000_000_000), "UTC+1");
         let kolkata = Clock::from_config("Asia/Kolkata").expect("zone database");
         assert_eq!(kolkata.label(1_700_000_000_000), "UTC+5:30");
-        assert_eq!(Clock::from_config("utc"), Ok(Clock::utc()));
+        assert_eq!(Clock::from_config("utc").unwrap(), Clock::utc());
         let err = Clock::from_config("Mars/Olympus").unwrap_err();
-        assert!(err.contains("not a known time zone"), "{err}");
+        assert_eq!(err.name, "Mars/Olympus");
+        assert!(err.to_string().contains("not a known time zone"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! Configurable keys (UI-1): key names from `[tui.keys]` parsed into crossterm key events,
+//! Configurable keys: key names from `[tui.keys]` parsed into crossterm key events,
 //! looked up to a [`Command`], and listed for the generated help overlay.
 
 use crate::settings::KeysConfig;

@@ -11,7 +11,7 @@ use crate::record::bugreport::{self, Extras};
 use crate::record::events::{self, Record};
 use crate::record::manifest::Context;
 use crate::record::recorder::new_recording_dir;
-use crate::record::{Hub, Redactor};
+use crate::record::{Redactor, Tap};
 use crate::settings::TuiSettings;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ pub struct RecordOptions {
 }
 
 pub struct Recorder {
-    hub: Arc<Hub>,
+    tap: Arc<Tap>,
     record_dir: PathBuf,
     first_dir: Option<PathBuf>,
     max_recording_mb: u64,
@@ -52,13 +52,13 @@ impl Recorder {
             log_lines: cfg.record.bug_log_lines,
             reason: String::new(),
         };
-        let hub = Arc::new(Hub::new(
+        let tap = Arc::new(Tap::new(
             ctx,
             (cfg.record.flight_minutes, cfg.record.flight_max_mb),
         ));
-        crate::record::register_panic_dump(hub.clone(), cfg.record_dir.clone(), extras.clone());
+        crate::record::register_panic_dump(tap.clone(), cfg.record_dir.clone(), extras.clone());
         Recorder {
-            hub,
+            tap,
             record_dir: cfg.record_dir.clone(),
             first_dir: opts.dir.clone(),
             max_recording_mb: cfg.record.max_recording_mb,
@@ -66,13 +66,13 @@ impl Recorder {
         }
     }
 
-    pub fn hub(&self) -> Arc<Hub> {
-        self.hub.clone()
+    pub fn tap(&self) -> Arc<Tap> {
+        self.tap.clone()
     }
 
     /// At start: open the flight ring's first segment, and record if `--record` asked.
     pub fn begin(&mut self, app: &mut App) -> Vec<Effect> {
-        self.hub.tick(app);
+        self.tap.tick(app);
         match self.first_dir.take() {
             Some(dir) => self.start(app, dir),
             None => Vec::new(),
@@ -83,13 +83,13 @@ impl Recorder {
     pub fn update(&mut self, app: &mut App, action: Action) -> Vec<Effect> {
         let session_before = app.active_session().map(|s| s.id.clone());
         match &action {
-            Action::Key(k) => self.hub.record(&Record::Key {
+            Action::Key(k) => self.tap.record(&Record::Key {
                 key: events::key_name(k),
             }),
-            Action::Resize(w, h) => self.hub.record(&Record::Resize { w: *w, h: *h }),
-            Action::Tick(now) => self.hub.record(&Record::Tick { now_ms: *now }),
-            Action::Recording(since) => self.hub.record(&Record::Recording { since_ms: *since }),
-            Action::Client(ev) => self.hub.record(&match ev {
+            Action::Resize(w, h) => self.tap.record(&Record::Resize { w: *w, h: *h }),
+            Action::Tick(now) => self.tap.record(&Record::Tick { now_ms: *now }),
+            Action::Recording(since) => self.tap.record(&Record::Recording { since_ms: *since }),
+            Action::Client(ev) => self.tap.record(&match ev {
                 ClientEvent::Message { raw, .. } => Record::Frame {
                     raw: Cow::Borrowed(raw),
                 },
@@ -109,7 +109,7 @@ impl Recorder {
         if after != session_before
             && let Some(id) = after
         {
-            self.hub.record(&Record::Session {
+            self.tap.record(&Record::Session {
                 index: app.active,
                 id,
             });
@@ -119,8 +119,8 @@ impl Recorder {
 
     /// A state goes to the renderer: log the draw and tag the job with its seq.
     pub fn job(&mut self, app: &App) -> RenderJob {
-        let (seq, keyframe) = self.hub.next_draw();
-        self.hub.record(&Record::Draw { seq });
+        let (seq, keyframe) = self.tap.next_draw();
+        self.tap.record(&Record::Draw { seq });
         RenderJob {
             app: Box::new(app.clone()),
             seq,
@@ -130,7 +130,7 @@ impl Recorder {
 
     /// The `R` key.
     pub fn toggle(&mut self, app: &mut App) -> Vec<Effect> {
-        if self.hub.recording() {
+        if self.tap.recording() {
             self.stop(app)
         } else {
             let dir = new_recording_dir(&self.record_dir);
@@ -139,7 +139,7 @@ impl Recorder {
     }
 
     fn start(&mut self, app: &mut App, dir: PathBuf) -> Vec<Effect> {
-        match self.hub.start(&dir, app, self.max_recording_mb) {
+        match self.tap.start(&dir, app, self.max_recording_mb) {
             Ok(started) => {
                 tracing::info!(event = "record.start", dir = %started.dir.display(), "recording started");
                 let mut fx = self.update(app, Action::Recording(Some(started.since_ms)));
@@ -158,7 +158,7 @@ impl Recorder {
     }
 
     fn stop(&mut self, app: &mut App) -> Vec<Effect> {
-        let done = self.hub.stop();
+        let done = self.tap.stop();
         // The indicator goes at once; the files close after the frame in flight.
         let mut fx = app.update(Action::Recording(None));
         if let Some(r) = done {
@@ -186,7 +186,7 @@ impl Recorder {
 
     /// The `B` key: the flight recorder's last minutes, logs and config as a tar.gz.
     pub fn bug_report(&mut self, app: &mut App) -> Vec<Effect> {
-        let recording = match self.hub.flight_bundle() {
+        let recording = match self.tap.flight_bundle() {
             Some(files) => bugreport::Recording::Files(files),
             None => bugreport::Recording::None,
         };
@@ -208,9 +208,9 @@ impl Recorder {
     /// Periodic upkeep (on each tick): flush, roll the flight ring, stop at the size cap,
     /// report recordings that ended in the render thread.
     pub fn tick(&mut self, app: &mut App) -> Vec<Effect> {
-        self.hub.tick(app);
+        self.tap.tick(app);
         let mut fx = Vec::new();
-        if self.hub.take_over_cap() && self.hub.recording() {
+        if self.tap.take_over_cap() && self.tap.recording() {
             fx.extend(self.notice(
                 app,
                 Level::Warn,
@@ -221,7 +221,7 @@ impl Recorder {
             ));
             fx.extend(self.stop(app));
         }
-        for r in self.hub.take_finished() {
+        for r in self.tap.take_finished() {
             fx.extend(self.report_finished(app, r));
         }
         fx
@@ -229,7 +229,7 @@ impl Recorder {
 
     /// At exit, after the render thread stopped: close a running recording.
     pub fn finish(self) {
-        if let Some(r) = self.hub.finish() {
+        if let Some(r) = self.tap.finish() {
             match r {
                 Ok(dir) => {
                     tracing::info!(event = "record.stop", dir = %dir.display(), "recording saved")
@@ -239,7 +239,7 @@ impl Recorder {
                 }
             }
         }
-        for r in self.hub.take_finished() {
+        for r in self.tap.take_finished() {
             if let Err(why) = r {
                 tracing::warn!(event = "record.error", error = %why, "recording failed");
             }

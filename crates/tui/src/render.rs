@@ -9,7 +9,7 @@ use super::app::App;
 use super::terminal::Term;
 use super::view::view;
 use crate::record::tee::Capture;
-use crate::record::{Hub, cast};
+use crate::record::{Tap, cast};
 use crossterm::queue;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use std::io::{self, Write};
@@ -28,7 +28,7 @@ pub enum RenderEvent {
     Failed(String),
 }
 
-/// One state to draw. `seq` and `keyframe` come from the recorder (`record::Hub::next_draw`)
+/// One state to draw. `seq` and `keyframe` come from the recorder (`record::Tap::next_draw`)
 /// so the bytes of this frame can be filed with the `draw` record of the same seq.
 pub struct RenderJob {
     pub app: Box<App>,
@@ -44,12 +44,12 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// Start the thread. Events come back on the returned receiver. With a `hub`, each
+    /// Start the thread. Events come back on the returned receiver. With a `tap`, each
     /// frame's bytes go to it (recordings, flight recorder).
     pub fn spawn(
         terminal: Term,
         fps: u32,
-        hub: Option<(Arc<Hub>, Capture)>,
+        tap: Option<(Arc<Tap>, Capture)>,
     ) -> io::Result<(Renderer, mpsc::UnboundedReceiver<RenderEvent>)> {
         let (frame_tx, frame_rx) = std_mpsc::channel::<RenderJob>();
         let (event_tx, event_rx) = mpsc::unbounded_channel();
@@ -58,7 +58,7 @@ impl Renderer {
         let thread = std::thread::Builder::new()
             .name("tui-render".into())
             .spawn(move || {
-                render_loop(terminal, frame_rx, event_tx, interval, hub);
+                render_loop(terminal, frame_rx, event_tx, interval, tap);
                 let _ = done_tx.send(());
             })?;
         Ok((
@@ -93,10 +93,10 @@ fn render_loop(
     frames: std_mpsc::Receiver<RenderJob>,
     events: mpsc::UnboundedSender<RenderEvent>,
     interval: Duration,
-    hub: Option<(Arc<Hub>, Capture)>,
+    tap: Option<(Arc<Tap>, Capture)>,
 ) {
-    let hub = hub.as_ref().map(|(h, c)| (h.as_ref(), c));
-    let failed = render_frames(&mut terminal, &frames, &events, interval, hub);
+    let tap = tap.as_ref().map(|(h, c)| (h.as_ref(), c));
+    let failed = render_frames(&mut terminal, &frames, &events, interval, tap);
     // ratatui's Drop shows the cursor and prints to stderr (our terminal) if that fails.
     // After a write error the terminal is gone: skip that. Otherwise show it here.
     if failed || terminal.show_cursor().is_err() {
@@ -110,7 +110,7 @@ fn render_frames(
     frames: &std_mpsc::Receiver<RenderJob>,
     events: &mpsc::UnboundedSender<RenderEvent>,
     interval: Duration,
-    hub: Option<(&Hub, &Capture)>,
+    tap: Option<(&Tap, &Capture)>,
 ) -> bool {
     while let Ok(mut job) = frames.recv() {
         // Only the newest state matters (the loop sends one at a time, so this is rare; a
@@ -121,7 +121,7 @@ fn render_frames(
             job.keyframe = keyframe;
         }
         let started = Instant::now();
-        if let Err(e) = draw(terminal, &job, hub) {
+        if let Err(e) = draw(terminal, &job, tap) {
             let _ = events.send(RenderEvent::Failed(e.to_string()));
             return true;
         }
@@ -138,11 +138,11 @@ fn render_frames(
 
 /// One frame between BeginSynchronizedUpdate and EndSynchronizedUpdate, so the terminal shows
 /// it whole, never half-drawn. `Terminal::draw` flushes the BufWriter once at its end.
-/// With a capturing `hub`, the bytes are taken from the `Tee` under the `BufWriter` after the
+/// With a capturing `tap`, the bytes are taken from the `Tee` under the `BufWriter` after the
 /// flush, so they are exactly what this frame wrote.
-fn draw(terminal: &mut Term, job: &RenderJob, hub: Option<(&Hub, &Capture)>) -> io::Result<()> {
-    let capture = hub.is_some_and(|(h, _)| h.capturing());
-    if let Some((_, c)) = hub {
+fn draw(terminal: &mut Term, job: &RenderJob, tap: Option<(&Tap, &Capture)>) -> io::Result<()> {
+    let capture = tap.is_some_and(|(h, _)| h.capturing());
+    if let Some((_, c)) = tap {
         c.set(capture);
     }
     let mut keyframe = None;
@@ -155,8 +155,8 @@ fn draw(terminal: &mut Term, job: &RenderJob, hub: Option<(&Hub, &Capture)>) -> 
     })?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()?;
-    if let Some((hub, c)) = hub.filter(|_| capture) {
-        hub.output(job.seq, &c.take(), keyframe.as_deref());
+    if let Some((tap, c)) = tap.filter(|_| capture) {
+        tap.output(job.seq, &c.take(), keyframe.as_deref());
     }
     Ok(())
 }

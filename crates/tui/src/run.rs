@@ -53,7 +53,7 @@ pub async fn run(
     let size = term.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
     let mut rec = Recorder::new(cfg, theme.palette, &record);
     let (renderer, render_events) =
-        match Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture))) {
+        match Renderer::spawn(term, cfg.tui.fps, Some((rec.tap(), capture))) {
             Ok(r) => r,
             Err(e) => {
                 terminal::restore();

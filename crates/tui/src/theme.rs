@@ -1,4 +1,4 @@
-//! Colours by semantic role, at the level the terminal supports (UI-2).
+//! Colours by semantic role, at the level the terminal supports.
 //!
 //! Meaning never depends on colour alone: every role that has a colour also has a modifier or
 //! a glyph elsewhere in the view. In `none` mode the theme emits no colour at all

@@ -1,5 +1,5 @@
 //! One open WebSocket, from handshake to close: hello and subscription replay, app pings,
-//! reading every frame into the UI channel, commands, and a logged close (DG-1).
+//! reading every frame into the UI channel, commands, and a logged close.
 //!
 //! The loop only ever awaits the socket, the ping timer, the pong deadline and commands, so a
 //! slow UI costs at most the channel's slack and never delays reading pongs that already arrived.
@@ -61,7 +61,7 @@ impl Connection {
         };
         let result = self.socket_loop(&mut ws, &mut c).await;
         if result.is_err() {
-            // The UI is gone, so no notices; still say goodbye properly and log it (DG-1).
+            // The UI is gone, so no notices; still say goodbye properly and log it.
             let frame = CloseFrame {
                 code: CloseCode::from(close::GOING_AWAY),
                 reason: "client gone".into(),
@@ -85,7 +85,7 @@ impl Connection {
     ) -> Result<SocketEnd, Gone> {
         self.on_opened().await?;
 
-        // The whole desired set, every time: the server has no memory of this client (WS-5).
+        // The whole desired set, every time: the server has no memory of this client.
         let mut replay = vec![ClientMsg::Hello {
             protocol: PROTOCOL_VERSION,
             client: format!("trademon/{}", env!("CARGO_PKG_VERSION")),
@@ -379,7 +379,7 @@ impl Connection {
         })
     }
 
-    /// DG-1: every close is logged with who, code, reason, connection id, duration, counters.
+    /// Every close is logged with who, code, reason, connection id, duration, counters.
     async fn closed(
         &mut self,
         initiator: Initiator,
@@ -474,7 +474,7 @@ impl Connection {
     }
 }
 
-/// The DG-1 close line: stable event name, who, code, reason, connection id, duration, counters.
+/// The close line: stable event name, who, code, reason, connection id, duration, counters.
 fn log_close(who: &str, code: u16, reason: &str, c: &Counters, level: tracing::Level) {
     let duration_ms = c.opened.elapsed().as_millis() as u64;
     let connection_id = c.connection_id.as_deref().unwrap_or("-");

@@ -99,7 +99,7 @@ pub async fn run(opts: E2eOptions) -> Result<E2eReport> {
         strategy: opts.strategy.clone(),
         symbols: symbols.clone(),
     }];
-    cfg.validate().map_err(|e| eyre!(e))?;
+    cfg.validate()?;
     let (_log_tx, log_rx) = mpsc::channel(1024);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let stack = start_embedded(&cfg, true, loopback, log_rx).await?;
@@ -241,7 +241,7 @@ async fn raw_flood(size: usize, length: Duration) -> Result<(f64, f64)> {
         match stream.next().await {
             Some(Ok(Message::Text(_))) => frames += 1,
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(eyre!("raw flood read failed: {e}")),
+            Some(Err(e)) => return Err(e).wrap_err("raw flood read failed"),
             None => break,
         }
     }

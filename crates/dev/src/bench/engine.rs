@@ -2,7 +2,7 @@
 //! configured `demo` strategy (falling back to `default`) on N symbols, single trades per
 //! input as the adapter delivers them at worst. Pure CPU: no IO, time passed in.
 
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 use std::time::Instant;
 use trademon::config::Config;
 use trademon::engine::{Engine, EngineInput};
@@ -37,8 +37,7 @@ pub fn run(symbols: usize, trades: u64) -> Result<EngineReport> {
     } else {
         "default"
     };
-    let mut engine = Engine::new(cfg.engine.clone(), cfg.strategies.clone())
-        .map_err(|e| eyre!("engine: {e}"))?;
+    let mut engine = Engine::new(cfg.engine.clone(), cfg.strategies.clone()).wrap_err("engine")?;
     let names: Vec<String> = (0..symbols.max(1))
         .map(|i| format!("S{i:03}_USDT"))
         .collect();

@@ -103,19 +103,17 @@ pub async fn run(opts: FrameOptions) -> Result<FrameReport> {
         strategy: "demo".into(),
         symbols: symbols.clone(),
     }];
-    cfg.validate().map_err(|e| eyre!(e))?;
+    cfg.validate()?;
     let (_log_tx, log_rx) = mpsc::channel(16);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let stack = start_embedded(&cfg, true, loopback, log_rx).await?;
     if let Some(sim) = &stack.sim {
         for s in symbols.iter().take(PUMPED) {
-            sim.faults
-                .force_pump_with(s, PUMP)
-                .map_err(|e| eyre!("{e}"))?;
+            sim.faults.force_pump_with(s, PUMP)?;
         }
     }
     let (client, mut events) = stack.connect(&cfg, initial_subscriptions());
-    let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
+    let keymap = Keymap::from_config(&cfg.tui.keys)?;
     let mut app = App::new(
         &cfg.tui,
         keymap,

@@ -6,9 +6,9 @@
 //!
 //! The load is 90 % ticker updates over 100 symbols (`market_data`: conflated per symbol, as
 //! real market data) and 10 % events (`events`: ordered, every one must reach every client, so
-//! a client that stops reading fills its bounded queue and is closed 4008, SEC-3).
+//! a client that stops reading fills its bounded queue and is closed 4008).
 
-use super::load_client::{self, Shared, Tally};
+use super::load_client::{self, LiveTally, Tally};
 use super::soak::rss_mb;
 use super::stats::{MsHistogram, Percentiles};
 use super::synthetic::{self, Synthetic};
@@ -108,7 +108,7 @@ impl std::fmt::Display for LoadReport {
 }
 
 struct Reader {
-    tally: Shared,
+    tally: LiveTally,
     stop: mpsc::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -132,7 +132,7 @@ pub async fn run(clients: usize, rate: u64, seconds: u64) -> Result<LoadReport> 
     let mut readers = Vec::with_capacity(clients);
     for _ in 0..clients {
         let (ws, seq) = load_client::connect(&url, &subs).await?;
-        let tally = Shared::default();
+        let tally = LiveTally::default();
         let (stop, stop_rx) = mpsc::channel(1);
         let task = tokio::spawn(load_client::run_fast(ws, seq, tally.clone(), stop_rx));
         readers.push(Reader { tally, stop, task });

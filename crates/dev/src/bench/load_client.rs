@@ -51,9 +51,9 @@ impl Default for Tally {
 
 /// Shared between a client task (writes) and the bench (takes a phase's worth).
 #[derive(Clone, Default)]
-pub struct Shared(Arc<Mutex<Tally>>);
+pub struct LiveTally(Arc<Mutex<Tally>>);
 
-impl Shared {
+impl LiveTally {
     fn lock(&self) -> MutexGuard<'_, Tally> {
         // Plain counters: a panic elsewhere leaves nothing inconsistent behind.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
@@ -132,7 +132,7 @@ pub async fn connect(url: &str, subs: &[(&str, Option<&str>)]) -> Result<(Ws, u6
 pub async fn run_fast(
     mut ws: Ws,
     mut events_seq: u64,
-    tally: Shared,
+    tally: LiveTally,
     mut stop: mpsc::Receiver<()>,
 ) {
     let mut sent: HashMap<u64, Instant> = HashMap::new();

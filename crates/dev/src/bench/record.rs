@@ -102,7 +102,7 @@ pub async fn run(opts: RecordBench) -> Result<RecordReport> {
             strategy: "demo".into(),
             symbols,
         }];
-        cfg.validate().map_err(|e| eyre!(e))?;
+        cfg.validate()?;
     }
     cfg.record.dir = dir.display().to_string();
     cfg.log.dir = dir.join("logs").display().to_string();
@@ -180,14 +180,14 @@ async fn pipeline(
 ) -> Result<Phase> {
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (term, capture) = terminal::headless(Box::new(Counter(bytes.clone())), size)?;
-    let keymap = Keymap::from_config(&cfg.tui.keys).map_err(|e| eyre!(e))?;
+    let keymap = Keymap::from_config(&cfg.tui.keys)?;
     let mut rec = Recorder::new(
         &cfg.tui_settings(),
         Palette::Ansi256,
         &RecordOptions::default(),
     );
     let (renderer, mut render_events) =
-        Renderer::spawn(term, cfg.tui.fps, Some((rec.hub(), capture)))?;
+        Renderer::spawn(term, cfg.tui.fps, Some((rec.tap(), capture)))?;
     let mut app = App::new(
         &cfg.tui,
         keymap,

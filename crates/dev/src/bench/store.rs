@@ -95,7 +95,7 @@ pub fn bench_rows(n: usize, batch: usize) -> Result<StoreBench, String> {
     s.flush_age = Duration::from_millis(100);
     s.channel_capacity = n.max(1);
     s.fsync = trademon::config::FsyncPolicy::Batch;
-    let (store, health) = spawn_with(s)?;
+    let (store, health) = spawn_with(s).map_err(|e| e.to_string())?;
     let ready = Instant::now();
     while health.borrow().state != trademon::store::StoreState::Ok {
         if ready.elapsed() > Duration::from_secs(10) {

@@ -124,36 +124,37 @@ fn ticker_without_last_price_is_skipped() {
 #[test]
 fn sub_acks_name_the_channel_only() {
     assert_eq!(
-        parse_frame(r#"{"channel":"rs.sub.deal","data":"success","ts":1790133892943}"#),
-        Ok(Inbound::SubAck {
+        parse_frame(r#"{"channel":"rs.sub.deal","data":"success","ts":1790133892943}"#).ok(),
+        Some(Inbound::SubAck {
             channel: Channel::Deal,
             ok: true,
             text: "success".into()
         })
     );
     assert_eq!(
-        parse_frame(r#"{"channel":"rs.sub.ticker","data":"fail","ts":"1"}"#),
-        Ok(Inbound::SubAck {
+        parse_frame(r#"{"channel":"rs.sub.ticker","data":"fail","ts":"1"}"#).ok(),
+        Some(Inbound::SubAck {
             channel: Channel::Ticker,
             ok: false,
             text: "fail".into()
         })
     );
     assert!(matches!(
-        parse_frame(r#"{"channel":"rs.sub.depth.full","data":"success","ts":1}"#),
-        Ok(Inbound::Ignored { .. })
+        parse_frame(r#"{"channel":"rs.sub.depth.full","data":"success","ts":1}"#).ok(),
+        Some(Inbound::Ignored { .. })
     ));
     assert_eq!(
-        parse_frame(r#"{"channel":"rs.unsub.deal","data":"success","ts":1}"#),
-        Ok(Inbound::UnsubAck)
+        parse_frame(r#"{"channel":"rs.unsub.deal","data":"success","ts":1}"#).ok(),
+        Some(Inbound::UnsubAck)
     );
 }
 
 #[test]
 fn rs_error_contract_text_names_the_symbol() {
     assert_eq!(
-        parse_frame(r#"{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1}"#),
-        Ok(Inbound::Error {
+        parse_frame(r#"{"channel":"rs.error","data":"Contract [NOPE_USDT] not exists","ts":1}"#)
+            .ok(),
+        Some(Inbound::Error {
             text: "Contract [NOPE_USDT] not exists".into(),
             contract: Some("NOPE_USDT".into())
         })
@@ -165,8 +166,8 @@ fn rs_error_contract_text_names_the_symbol() {
     ] {
         let frame = serde_json::json!({"channel":"rs.error","data":other}).to_string();
         assert_eq!(
-            parse_frame(&frame),
-            Ok(Inbound::Error {
+            parse_frame(&frame).ok(),
+            Some(Inbound::Error {
                 text: other.into(),
                 contract: None
             })
@@ -177,14 +178,14 @@ fn rs_error_contract_text_names_the_symbol() {
 #[test]
 fn pong_documented_and_live_shapes() {
     assert_eq!(
-        parse_frame(r#"{"channel":"pong","data":1587453241453}"#),
-        Ok(Inbound::Pong {
+        parse_frame(r#"{"channel":"pong","data":1587453241453}"#).ok(),
+        Some(Inbound::Pong {
             server_ms: Some(1_587_453_241_453)
         })
     );
     assert_eq!(
-        parse_frame(r#"{"channel":"pong","data":1790133892943,"ts":1790133892943}"#),
-        Ok(Inbound::Pong {
+        parse_frame(r#"{"channel":"pong","data":1790133892943,"ts":1790133892943}"#).ok(),
+        Some(Inbound::Pong {
             server_ms: Some(1_790_133_892_943)
         })
     );
@@ -193,8 +194,8 @@ fn pong_documented_and_live_shapes() {
 #[test]
 fn client_id_and_unknown_channels_are_ignored() {
     assert!(matches!(
-        parse_frame(r#"{"channel":"clientId","data":"a1b2c3","ts":1790133892943}"#),
-        Ok(Inbound::Ignored { channel }) if channel == "clientId"
+        parse_frame(r#"{"channel":"clientId","data":"a1b2c3","ts":1790133892943}"#).ok(),
+        Some(Inbound::Ignored { channel }) if channel == "clientId"
     ));
     assert!(matches!(
         parse_frame(

@@ -7,7 +7,7 @@
 
 mod subs;
 
-use super::Shared;
+use super::ServerState;
 use super::clock::wall_ms;
 use super::commands::{self, Command};
 use super::conn_io::Peer;
@@ -44,7 +44,7 @@ pub(crate) const WAF_PAGE: &str = "<html>\r\n<head><title>403 Forbidden</title><
 <center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n";
 
 pub(crate) async fn edge(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<ServerState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -134,7 +134,8 @@ enum Later {
 /// Per-connection state the loop threads through its handlers.
 struct Conn {
     socket: WebSocket,
-    session: String,
+    /// The connection's tag in MEXC's heartbeat close reason, which calls it a "session".
+    tag: String,
     subs: Subscriptions,
     faults: FaultState,
     configured_heartbeat: Duration,
@@ -200,7 +201,7 @@ impl Conn {
     }
 
     /// A client text frame: commands are logged, then answered (or not) as the faults say.
-    async fn on_text(&mut self, shared: &Shared, text: &str) -> Result<(), WriteFailed> {
+    async fn on_text(&mut self, shared: &ServerState, text: &str) -> Result<(), WriteFailed> {
         shared.faults.record_command(text);
         match commands::parse(text) {
             Ok(Command::Ping) => {
@@ -234,7 +235,7 @@ impl Conn {
             }
             // Unknown methods and garbage get no reply at all, like MEXC.
             Err(e) => {
-                tracing::debug!(session = self.session, error = %e, "sim: ignored client frame");
+                tracing::debug!(conn = self.tag, error = %e, "sim: ignored client frame");
                 Ok(())
             }
         }
@@ -285,7 +286,7 @@ impl Conn {
         }
         let ts = self.ts();
         send_text(&mut self.socket, frames::rs_error(HEARTBEAT_NOTICE, ts)).await?;
-        let reason = format!("ping check expired, session: {}", self.session);
+        let reason = format!("ping check expired, session: {}", self.tag);
         self.close(HEARTBEAT_CLOSE_CODE, reason).await
     }
 
@@ -298,7 +299,7 @@ impl Conn {
     }
 }
 
-async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
+async fn connection(socket: WebSocket, shared: Arc<ServerState>, peer: Peer) {
     let faults = shared.faults.clone();
     // Listen before registering: once the connection is listed, an action aimed at it must
     // reach it.
@@ -311,7 +312,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     let started = Instant::now();
     let mut c = Conn {
         socket,
-        session: format!("{:016x}", id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        tag: format!("{:016x}", id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         subs: Subscriptions::new(shared.symbols),
         faults: state.borrow_and_update().clone(),
         configured_heartbeat: shared.heartbeat,
@@ -358,7 +359,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
                 },
                 Ok(_) => Ok(()),
                 Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(session = c.session, missed = n, "sim: fault actions missed");
+                    tracing::warn!(conn = c.tag, missed = n, "sim: fault actions missed");
                     Ok(())
                 }
                 Err(RecvError::Closed) => break Exit::Shutdown,
@@ -409,7 +410,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     // Dropping the socket here closes TCP: without a close frame for `Exit::Dropped`, and as a
     // reset when the drop asked for one.
     tracing::debug!(
-        session = c.session,
+        conn = c.tag,
         ?exit,
         duration_ms = started.elapsed().as_millis() as u64,
         "sim: connection ended"
@@ -424,7 +425,7 @@ async fn half_open(
     id: u64,
     peer: &Peer,
 ) -> Exit {
-    tracing::debug!(session = c.session, "sim: connection half-open");
+    tracing::debug!(conn = c.tag, "sim: connection half-open");
     loop {
         tokio::select! {
             action = actions.recv() => match action {

@@ -169,22 +169,33 @@ fn already_recorded(dir: &Path) -> String {
 /// Why `dir` cannot take a new recording, checked before start so `--record DIR` is refused
 /// on a normal terminal rather than after the TUI took it. Creates `dir` (as recording would)
 /// to prove it can.
-pub fn check_new_dir(dir: &Path) -> Result<(), String> {
+pub fn check_new_dir(dir: &Path) -> Result<(), RecordDirError> {
     if dir.exists() && !dir.is_dir() {
-        return Err(format!(
-            "--record {}: that is a file, not a directory; choose a new directory",
-            dir.display()
-        ));
+        return Err(RecordDirError::NotADirectory(dir.to_owned()));
     }
     if holds_recording(dir) {
-        return Err(already_recorded(dir));
+        return Err(RecordDirError::AlreadyRecorded(already_recorded(dir)));
     }
-    create_private_dir(dir).map_err(|e| {
-        format!(
-            "--record {}: cannot create the directory: {e}",
-            dir.display()
-        )
+    create_private_dir(dir).map_err(|source| RecordDirError::Create {
+        dir: dir.to_owned(),
+        source,
     })
+}
+
+/// Why a directory cannot take a new recording (`--record DIR`).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordDirError {
+    #[error("--record {}: that is a file, not a directory; choose a new directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// The message names the directory and how to watch what it holds.
+    #[error("{0}")]
+    AlreadyRecorded(String),
+    #[error("--record {}: cannot create the directory: {source}", dir.display())]
+    Create {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn write_manifest(dir: &Path, m: &Manifest) -> io::Result<()> {

@@ -21,9 +21,9 @@ struct Segment {
     state: Box<App>,
     /// Frames of draws before this seq belong to the previous segment.
     first_seq: u64,
-    /// `(ms since the hub's origin, record body)`.
+    /// `(ms since the tap's origin, record body)`.
     events: Vec<(u64, String)>,
-    /// `(us since the hub's origin, code, JSON data)`.
+    /// `(us since the tap's origin, code, JSON data)`.
     cast: Vec<(u64, char, String)>,
     bytes: usize,
 }

@@ -1,10 +1,10 @@
-//! Session recordings for bug reports (REC-1..4).
+//! Recordings of the TUI for bug reports.
 //!
 //! - `events`: the NDJSON event log (what `App::update` was given) and the state keyframe.
 //! - `cast`: the asciicast v2 screen recording; `tee`: captures the bytes of each frame.
 //! - `manifest`: versions, terminal, colour mode, redacted config.
 //! - `redact` (in trademon-core, the store redacts with it too): secrets out at serialization time.
-//! - `recorder`: the hub both the event loop and the render thread feed.
+//! - `recorder`: the tap both the event loop and the render thread feed.
 //! - `flight`: the always-on ring of the last minutes.
 //! - `bundle`: a bundle directory, written live and read back; `bugreport`: the tar.gz.
 //! - `unpack`: finds the recording in a bug bundle (`.tar.gz` or its folder) for replay
@@ -22,7 +22,7 @@ pub mod tee;
 pub mod unpack;
 
 pub use bundle::BundleError;
-pub use recorder::Hub;
+pub use recorder::Tap;
 pub use trademon_core::redact::{self, Redactor};
 
 use std::path::PathBuf;
@@ -30,18 +30,18 @@ use std::sync::{Arc, Mutex};
 
 /// What the panic hook needs to write a bug bundle from the flight recorder.
 struct PanicDump {
-    hub: Arc<Hub>,
+    tap: Arc<Tap>,
     out_dir: PathBuf,
     extras: bugreport::Extras,
 }
 
 static PANIC_DUMP: Mutex<Option<PanicDump>> = Mutex::new(None);
 
-/// Let the panic hook dump `hub`'s flight recorder into `out_dir`.
-pub fn register_panic_dump(hub: Arc<Hub>, out_dir: PathBuf, extras: bugreport::Extras) {
+/// Let the panic hook dump `tap`'s flight recorder into `out_dir`.
+pub fn register_panic_dump(tap: Arc<Tap>, out_dir: PathBuf, extras: bugreport::Extras) {
     if let Ok(mut g) = PANIC_DUMP.lock() {
         *g = Some(PanicDump {
-            hub,
+            tap,
             out_dir,
             extras,
         });
@@ -59,7 +59,7 @@ pub fn unregister_panic_dump() {
 pub fn dump_on_panic(message: &str) -> Option<PathBuf> {
     let g = PANIC_DUMP.try_lock().ok()?;
     let d = g.as_ref()?;
-    let files = d.hub.try_flight_bundle()?;
+    let files = d.tap.try_flight_bundle()?;
     let mut extras = d.extras.clone();
     extras.reason = format!("panic: {message}");
     bugreport::write(&d.out_dir, bugreport::Recording::Files(files), &extras).ok()

@@ -1,6 +1,6 @@
-//! The hub every recorded thing goes through: the event loop hands it each `Action` (as a
+//! The tap every recorded thing goes through: the event loop hands it each `Action` (as a
 //! [`Record`]) and the render thread each frame's bytes. It serializes a record once,
-//! scrubs it (REC-3), and fans it out to the flight ring and to the running recording, if
+//! scrubs it, and fans it out to the flight ring and to the running recording, if
 //! any. One mutex orders both threads, so times in a file never go backwards.
 
 use super::bundle::{BundleFiles, BundleWriter};
@@ -18,7 +18,7 @@ use trademon_protocol::now_ms;
 /// A recording in progress.
 struct Active {
     writer: BundleWriter,
-    /// Hub time (ms) when it started.
+    /// Tap time (ms) when it started.
     start_us: u64,
     /// Frames of earlier draws were already on screen before it started.
     first_seq: u64,
@@ -40,7 +40,9 @@ struct Inner {
     over_cap: bool,
 }
 
-pub struct Hub {
+/// Where the TUI's actions and frames are tapped off into the flight ring and the running
+/// recording (not the backend's hub, which fans market data out to clients).
+pub struct Tap {
     inner: Mutex<Inner>,
     origin: Instant,
     origin_unix_ms: i64,
@@ -57,12 +59,12 @@ pub struct Started {
     pub since_ms: i64,
 }
 
-impl Hub {
+impl Tap {
     /// `flight`: `(minutes, max_mb)`; minutes 0 turns the flight recorder off.
-    pub fn new(ctx: Context, flight: (u64, u64)) -> Hub {
+    pub fn new(ctx: Context, flight: (u64, u64)) -> Tap {
         let ring = (flight.0 > 0).then(|| FlightRing::new(flight.0, flight.1));
         let capturing = ring.is_some();
-        Hub {
+        Tap {
             inner: Mutex::new(Inner {
                 flight: ring,
                 active: None,
@@ -217,7 +219,7 @@ impl Hub {
     }
 
     /// Stop the running recording. If the last draw's frame is still being written, the
-    /// recording ends right after it (reported through [`Hub::take_finished`]); otherwise
+    /// recording ends right after it (reported through [`Tap::take_finished`]); otherwise
     /// now. Returns the directory when it ended now.
     pub fn stop(&self) -> Option<Result<PathBuf, String>> {
         let mut g = self.lock();
@@ -294,7 +296,7 @@ impl Hub {
         g.flight.as_ref()?.bundle(&self.ctx, self.origin_unix_ms)
     }
 
-    /// Like [`Hub::flight_bundle`] but gives up if the lock is held (panic hook: the
+    /// Like [`Tap::flight_bundle`] but gives up if the lock is held (panic hook: the
     /// panicking thread may hold it).
     pub fn try_flight_bundle(&self) -> Option<BundleFiles> {
         for _ in 0..20 {

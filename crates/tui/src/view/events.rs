@@ -1,4 +1,4 @@
-//! Event panel (DG-3): recent warnings, errors and connection events, newest first, repeats
+//! Event panel: recent warnings, errors and connection events, newest first, repeats
 //! aggregated as `×3`. Logs never reach the terminal; this is where they surface. The list
 //! scrolls with the selection when it has the focus; `open` shows an event whole.
 

@@ -1,5 +1,5 @@
 //! Fixed-width columns and flowing segments, laid out by us rather than by ratatui's `Table`:
-//! `Table` clips cell text at the column edge without a marker (UI-3), and its solver may
+//! `Table` clips cell text at the column edge without a marker, and its solver may
 //! shrink `Length` columns when space runs out. Here every cell is already fitted to its
 //! column (numbers by `format`), columns that do not fit are dropped whole, and nothing is
 //! ever clipped mid-value.

@@ -1,4 +1,4 @@
-//! The health bar (RC-4). First the headline: one honest word for whether the data on screen
+//! The health bar. First the headline: one honest word for whether the data on screen
 //! is live (the worst of the backend link, the backend's MEXC link and the rows' freshness, see
 //! `tui::headline`) with the reason in words; then the mode badge (DEMO, REPLAY), REC, RTT, the
 //! age of the newest data, the MEXC state (as last known, with its age, while the backend is

@@ -1,4 +1,4 @@
-//! The QuestDB writer's health in the upstream detail view (DB-5): state in words, spool size
+//! The QuestDB writer's health in the upstream detail view: state in words, spool size
 //! and age, write rate, drops and quarantines, the last error, and every schema problem by
 //! table and column (e.g. `signals.side: column missing`). The health bar only has room for
 //! the state and the spool count.

@@ -1,4 +1,4 @@
-//! The watchlist (SE-6): every symbol of the active session, with data or without.
+//! The watchlist: every symbol of the active session, with data or without.
 //! Freshness is explicit: an age column, stale rows dimmed AND marked, `no data` for symbols
 //! that never got a value, and a title that says when values are last known, not live.
 
