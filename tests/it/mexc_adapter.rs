@@ -1,5 +1,5 @@
 //! The MEXC adapter against a minimal fake MEXC futures server over real loopback sockets.
-//! The fake speaks just enough of the protocol (mexc.md §1): JSON ping -> pong, `sub.*` ->
+//! The fake speaks just enough of the protocol : JSON ping -> pong, `sub.*` ->
 //! `rs.sub.*` ack or `rs.error Contract [X] not exists`, and pushes the test scripts.
 //! Tests run on tokio's paused clock (adapter, fake and test in one current-thread runtime), so
 //! timer bounds are virtual time and hold on a loaded machine; the flood test is the exception.

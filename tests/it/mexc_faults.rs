@@ -1,4 +1,4 @@
-//! One test per exchange fault (reference/mexc.md §8, issue 3): the fault is detected
+//! One test per exchange fault (issue 3): the fault is detected
 //! within its bound, the right action is taken (counted: subscribes and connects, no
 //! storm), the adapter recovers, the trades that reach `out` have neither duplicates nor
 //! gaps, and health says what happened. Timings are scaled down to milliseconds.

@@ -207,7 +207,7 @@ pub async fn start(
         clients: Default::default(),
     };
     let app = routes::router(state);
-    // Nagle + delayed ACK adds up to ~40 ms to small frames (reference/websocket.md §1.5).
+    // Nagle + delayed ACK adds up to ~40 ms to small frames.
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(event = "server.nodelay_failed", error = %e, "cannot set TCP_NODELAY");

@@ -1,6 +1,6 @@
 //! MEXC futures wire format: pure parsing of inbound frames and building of outbound
 //! commands. No IO, no clocks, no state — every function here is unit-tested over the frame
-//! shapes quoted in `docs/reference/mexc.md`.
+//! shapes MEXC sends (live captures, quoted in the tests).
 //!
 //! Numbers — the documented f64 path (decided for issue 3, see docs/protocol.md "Numbers"):
 //! prices and sizes become `f64` straight from the raw JSON token (serde_json parses the

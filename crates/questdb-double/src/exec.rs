@@ -1,4 +1,4 @@
-//! `/exec` for exactly the SQL trademon sends (reference/questdb.md §6.4 recommends a fixed set
+//! `/exec` for exactly the SQL trademon sends (a fixed set
 //! of templates over a SQL engine): `CREATE TABLE IF NOT EXISTS ... DEDUP UPSERT KEYS`,
 //! `table_columns('t')`, and `SELECT cols FROM t [WHERE c = 'v' [AND ...]] [ORDER BY c [DESC]]
 //! [LIMIT n]`. Anything else is a 400 naming the gap, so an untested query surfaces at once.

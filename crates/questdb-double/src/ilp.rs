@@ -1,4 +1,4 @@
-//! ILP text parsing as QuestDB does it for `/write` (reference/questdb.md §1.11, §6.2): V1
+//! ILP text parsing as QuestDB does it for `/write`: V1
 //! text and V2 binary doubles (`==` 0x10 + 8 bytes LE, which may contain `\n`, so lines are
 //! parsed with a cursor, never split on newlines first), symbols before fields, escapes,
 //! `i` longs, `t`/`n` timestamps, quoted strings, booleans, an optional designated timestamp.

@@ -24,7 +24,7 @@ use std::time::Duration;
 const CONTRACT_NOT_FOUND: u32 = 1001;
 /// MEXC's code for "excessive frequency".
 const THROTTLED: u32 = 510;
-/// Live text (reference/mexc.md §3.1; exact wording UNVERIFIED there).
+/// The text MEXC answers with (its exact wording is not verified).
 const THROTTLED_MESSAGE: &str = "Requests are too frequent, please try again later";
 
 pub(crate) fn routes(shared: Arc<ServerState>) -> Router<Arc<ServerState>> {

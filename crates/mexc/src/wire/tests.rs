@@ -1,4 +1,4 @@
-//! Parser tests over the frame shapes quoted in docs/reference/mexc.md (live captures and
+//! Parser tests over the frame shapes MEXC sends (live captures and
 //! the official docs' examples).
 
 use super::*;
@@ -23,7 +23,7 @@ fn ticker(text: &str) -> TickerUpdate {
 
 #[test]
 fn live_deal_array_frame() {
-    // Live capture 2026-09-20 (mexc.md §1.5): array, string id, string cts.
+    // Live capture 2026-09-20: array, string id, string cts.
     let (symbol, trades, skipped) = deals(
         r#"{"symbol":"BTC_USDT","data":[{"p":80489,"v":11,"T":1,"O":3,"M":1,"t":1789897547210,"i":"16270106116","cts":"1789897547210"}],"channel":"push.deal","ts":1789897547215}"#,
     );

@@ -37,7 +37,7 @@ pub enum Outbound {
     Binary(Vec<u8>),
 }
 
-/// Ready-made bad frames from reference/mexc.md §1.3, §8.8, §8.13.
+/// Ready-made bad frames of the kinds the live exchange has sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Malformed {

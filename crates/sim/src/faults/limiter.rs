@@ -1,5 +1,5 @@
 //! The REST rate limit MEXC applies per endpoint: 20 requests per 2 s window, then HTTP 200
-//! `code 510` until the window ends (reference/mexc.md §3.1: "the next 2 s window succeeds",
+//! `code 510` until the window ends ("the next 2 s window succeeds",
 //! so fixed windows, not a sliding log).
 
 use std::collections::HashMap;

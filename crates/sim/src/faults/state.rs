@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultState {
-    // --- heartbeat (reference/mexc.md §1.3, §8.1-3) ---
+    // --- heartbeat ---
     /// Hold every pong this long before sending it (0 = immediately).
     pub delay_pongs_ms: u64,
     /// Swallow pongs; the ping still resets the heartbeat.
@@ -21,10 +21,10 @@ pub struct FaultState {
     pub heartbeat_timeout_ms: Option<u64>,
     /// On heartbeat expiry drop TCP without the notice and close frame (client sees 1006).
     pub heartbeat_drop: bool,
-    /// Send `{"channel":"clientId",..}` after each connection's first pong (§1.3, clone-observed).
+    /// Send `{"channel":"clientId",..}` after each connection's first pong.
     pub client_id_after_pong: bool,
 
-    // --- streams (§8.4, §8.5, §8.13) ---
+    // --- streams ---
     /// Stop every market push (acks, pongs and errors still flow).
     pub pause_pushes: bool,
     /// Streams that stop pushing while all others continue.
@@ -32,7 +32,7 @@ pub struct FaultState {
     /// Streams whose pushes go out as Binary gzip frames instead of Text.
     pub gzip: Vec<Selector>,
 
-    // --- subscription replies (§1.4, §8.4, §8.6, §8.7) ---
+    // --- subscription replies ---
     /// Subscriptions that get no `rs.sub.*` reply.
     pub never_ack: Vec<Selector>,
     /// With `never_ack`: stream anyway (true) or also drop the subscription (false).
@@ -47,7 +47,7 @@ pub struct FaultState {
     pub delay_acks: Vec<Selector>,
     pub delay_acks_ms: u64,
 
-    // --- payload shape (§1.2, §1.5, §8.9, §8.23) ---
+    // --- payload shape ---
     /// `push.deal` with `data` as one object per frame instead of an array.
     pub deal_object: bool,
     /// Every price in pushes spelled in exponent form (`9.50123E+4`).
@@ -57,11 +57,11 @@ pub struct FaultState {
     /// Added to every envelope `ts` and pong time: the exchange clock runs ahead (or behind).
     pub ts_skew_ms: i64,
 
-    // --- connection (§8.15) ---
+    // --- connection ---
     /// Answer `/edge` upgrades with HTTP 403 and the WAF HTML page.
     pub refuse_upgrades: bool,
 
-    // --- REST (§3.1, §8.22) ---
+    // --- REST ---
     /// Every REST call answers HTTP 200 `success:false` code 510.
     pub rest_throttle: bool,
     /// A real limiter: 20 requests per 2 s window per endpoint, then 510 until the window ends.
