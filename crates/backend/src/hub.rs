@@ -15,15 +15,15 @@ mod session_ops;
 mod tests_rate;
 
 use super::events::EventLog;
+use super::fanout::{Fanout, StreamKey};
 use super::history::HistoryRequest;
 use super::market;
 use super::persist;
-use super::queue::{ClientQueue, ConflateKey};
+use super::queue::ClientQueue;
 use super::sessions::Session;
 use crate::SessionConfig;
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,14 +32,11 @@ use trademon_core::market::{LinkChange, MarketEvent};
 use trademon_engine::{Engine, EngineInput};
 use trademon_protocol::ClientMsg;
 use trademon_protocol::{
-    Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
+    CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
     ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
     error_code, now_ms,
 };
 use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
-
-/// Identifies a stream instance: the stream and, for per-session streams, the session.
-type StreamKey = (StreamName, Option<String>);
 
 pub struct HubSettings {
     pub epoch: String,
@@ -163,20 +160,14 @@ impl HubHandle {
     }
 }
 
-struct Client {
-    conn_id: String,
-    queue: Arc<ClientQueue>,
-    subs: HashSet<StreamKey>,
-}
-
 struct Hub {
     settings: HubSettings,
     sessions: Vec<Session>,
     tickers: HashMap<String, Ticker>,
     events: EventLog,
     upstream: UpstreamHealth,
-    seqs: HashMap<StreamKey, u64>,
-    clients: HashMap<u64, Client>,
+    /// Clients, their queues and subscriptions, and every stream's seq.
+    fanout: Fanout,
     symbols: watch::Sender<BTreeSet<String>>,
     /// The pure trading engine; only this task touches it, with `now_ms` passed in.
     engine: Engine,
@@ -230,8 +221,7 @@ pub fn spawn(
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
         tickers: HashMap::new(),
         upstream: inputs.upstream.borrow().clone(),
-        seqs: HashMap::new(),
-        clients: HashMap::new(),
+        fanout: Fanout::default(),
         symbols: inputs.symbols,
         settings,
         engine,
@@ -292,7 +282,7 @@ impl Hub {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(HubCmd::Shutdown(done)) => {
-                        self.close_all(close::GOING_AWAY, "server shutting down");
+                        self.fanout.close_all(close::GOING_AWAY, "server shutting down");
                         let _ = done.send(());
                         return;
                     }
@@ -339,18 +329,11 @@ impl Hub {
                     format!("client {conn_id} connected"),
                 );
                 self.store_link(&conn_id, LinkChange::Opened);
-                self.clients.insert(
-                    conn,
-                    Client {
-                        conn_id,
-                        queue,
-                        subs: HashSet::new(),
-                    },
-                );
+                self.fanout.register(conn, conn_id, queue);
             }
             HubCmd::Unregister { conn, close } => {
-                if let Some(client) = self.clients.remove(&conn) {
-                    self.store_link(&client.conn_id, LinkChange::Closed(close));
+                if let Some(conn_id) = self.fanout.unregister(conn) {
+                    self.store_link(&conn_id, LinkChange::Closed(close));
                 }
             }
             HubCmd::Client { conn, msg } => self.on_client(conn, msg),
@@ -400,18 +383,7 @@ impl Hub {
                 session_id,
             } => match self.resolve(&stream, session_id) {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
-                Ok(key) => {
-                    if let Some(c) = self.clients.get_mut(&conn) {
-                        c.subs.remove(&key);
-                        c.queue.discard_latest(key.0, key.1.as_deref());
-                    }
-                    let ack = Ack {
-                        id,
-                        stream: key.0,
-                        session_id: key.1,
-                    };
-                    self.reply(conn, ServerMsg::Ack(ack));
-                }
+                Ok(key) => self.fanout.unsubscribe(conn, id, key),
             },
             ClientMsg::StartSession { id, session_id } => {
                 let r = self.start_session(&session_id);
@@ -492,38 +464,11 @@ impl Hub {
         }
     }
 
-    /// `ack`, then `full_update` at the current seq, then registration: all in this one step,
-    /// so the next delta of this stream is exactly seq + 1 for this client.
+    /// The stream's whole current state goes to fan-out, which answers `ack` and `full_update`
+    /// at the seq of the last delta published before it.
     fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
-        let ack = ServerMsg::Ack(Ack {
-            id,
-            stream: key.0,
-            session_id: key.1.clone(),
-        });
-        let full = self.full_update(&key);
-        let (Some(ack), Some(full)) = (encode(&ack), encode(&full)) else {
-            return;
-        };
-        let Some(c) = self.clients.get_mut(&conn) else {
-            return;
-        };
-        c.queue.discard_latest(key.0, key.1.as_deref());
-        if c.queue.push_ordered(ack) && c.queue.push_ordered(full) {
-            c.subs.insert(key);
-        } else {
-            c.subs.clear();
-        }
-    }
-
-    /// The whole current state of one stream at its current seq.
-    fn full_update(&self, key: &StreamKey) -> ServerMsg {
-        ServerMsg::FullUpdate(Envelope {
-            stream: key.0,
-            session_id: key.1.clone(),
-            seq: self.seqs.get(key).copied().unwrap_or(0),
-            ts: now_ms(),
-            data: self.stream_snapshot(key.0, key.1.as_deref()),
-        })
+        let snapshot = self.stream_snapshot(key.0, key.1.as_deref());
+        self.fanout.subscribe(conn, id, key, snapshot);
     }
 
     fn reply_command(
@@ -561,12 +506,7 @@ impl Hub {
 
     /// A control reply to one client, in order with its stream data.
     fn reply(&mut self, conn: u64, msg: ServerMsg) {
-        let Some(text) = encode(&msg) else { return };
-        if let Some(c) = self.clients.get_mut(&conn)
-            && !c.queue.push_ordered(text)
-        {
-            c.subs.clear();
-        }
+        self.fanout.reply(conn, msg);
     }
 
     // ---- sessions ------------------------------------------------------------------------
@@ -658,7 +598,7 @@ impl Hub {
     fn health(&self) -> Health {
         Health {
             backend_started_ms: self.settings.started_ms,
-            clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
+            clients: u32::try_from(self.fanout.client_count()).unwrap_or(u32::MAX),
             market: self.settings.market,
             upstream: self.upstream.clone(),
             store: self.store_health.clone(),
@@ -739,7 +679,6 @@ impl Hub {
             return Err(self.not_found());
         }
         let mut data = Snapshot::default();
-        let mut seq = BTreeMap::new();
         for stream in StreamName::ALL {
             let sid = stream.is_per_session().then(|| session_id.to_string());
             let part = self.stream_snapshot(stream, sid.as_deref());
@@ -752,28 +691,24 @@ impl Hub {
             data.conditions = data.conditions.or(part.conditions);
             data.signals = data.signals.or(part.signals);
             data.positions = data.positions.or(part.positions);
-            let cur = self.seqs.get(&(stream, sid)).copied().unwrap_or(0);
-            seq.insert(stream.as_str().to_string(), cur);
         }
-        Ok(RestSnapshot {
+        Ok(self.fanout.stamp_rest(RestSnapshot {
             session_id: session_id.to_string(),
             epoch: self.settings.epoch.clone(),
             ts: now_ms(),
-            seq,
+            seq: BTreeMap::new(),
             data,
-        })
+        }))
     }
 
-    /// Assigns the next seq of (stream, session) and queues the message for every subscriber:
-    /// serialized once, the bytes shared. `conflate` names the key for conflated streams.
-    /// A client whose queue is closed (overflow) loses its subscriptions: its writer is
-    /// closing it 4008 and the hub must not spend more work on it.
     /// Whether any client follows (stream, session): skip building data nobody reads.
     fn has_subscribers(&self, stream: StreamName, session: &str) -> bool {
-        let key: StreamKey = (stream, Some(session.to_string()));
-        self.clients.values().any(|c| c.subs.contains(&key))
+        self.fanout
+            .has_subscribers(&(stream, Some(session.to_string())))
     }
 
+    /// The next delta of (stream, session); fan-out stamps its seq and queues it for every
+    /// subscriber. `conflate` names the item for conflated streams.
     fn publish<T: Serialize>(
         &mut self,
         stream: StreamName,
@@ -783,57 +718,6 @@ impl Hub {
         wrap: fn(Envelope<T>) -> ServerMsg,
     ) {
         let key: StreamKey = (stream, session.map(str::to_string));
-        let seq = {
-            let s = self.seqs.entry(key.clone()).or_insert(0);
-            *s += 1;
-            *s
-        };
-        if !self.clients.values().any(|c| c.subs.contains(&key)) {
-            return;
-        }
-        let msg = wrap(Envelope {
-            stream,
-            session_id: key.1.clone(),
-            seq,
-            ts: now_ms(),
-            data,
-        });
-        let Some(text) = encode(&msg) else { return };
-        for c in self.clients.values_mut() {
-            if !c.subs.contains(&key) {
-                continue;
-            }
-            let queued = match conflate {
-                Some(item) => c.queue.push_latest(
-                    ConflateKey {
-                        stream,
-                        session_id: key.1.clone(),
-                        item: item.to_string(),
-                    },
-                    text.clone(),
-                ),
-                None => c.queue.push_ordered(text.clone()),
-            };
-            if !queued {
-                tracing::debug!(event = "hub.client_dropped", conn = %c.conn_id, "queue closed");
-                c.subs.clear();
-            }
-        }
-    }
-
-    fn close_all(&mut self, code: u16, reason: &str) {
-        for c in self.clients.values() {
-            c.queue.close(code, reason);
-        }
-    }
-}
-
-fn encode(msg: &ServerMsg) -> Option<Utf8Bytes> {
-    match serde_json::to_string(msg) {
-        Ok(s) => Some(Utf8Bytes::from(s)),
-        Err(e) => {
-            tracing::error!(event = "hub.encode_failed", error = %e, "cannot serialize a server message");
-            None
-        }
+        self.fanout.publish(key, conflate, data, wrap);
     }
 }
