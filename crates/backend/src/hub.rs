@@ -33,8 +33,8 @@ use trademon_engine::{Engine, EngineInput};
 use trademon_protocol::ClientMsg;
 use trademon_protocol::{
     CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
-    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
-    error_code, now_ms,
+    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, UpstreamHealth, close, error_code,
+    now_ms,
 };
 use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 
@@ -163,7 +163,8 @@ impl HubHandle {
 struct Hub {
     settings: HubSettings,
     sessions: Vec<Session>,
-    tickers: HashMap<String, Ticker>,
+    /// Tickers (market state).
+    market: market::Market,
     events: EventLog,
     upstream: UpstreamHealth,
     /// Clients, their queues and subscriptions, and every stream's seq.
@@ -219,7 +220,7 @@ pub fn spawn(
     let mut hub = Hub {
         events: EventLog::new(settings.events_max),
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
-        tickers: HashMap::new(),
+        market: market::Market::default(),
         upstream: inputs.upstream.borrow().clone(),
         fanout: Fanout::default(),
         symbols: inputs.symbols,
@@ -536,24 +537,7 @@ impl Hub {
 
     fn on_market(&mut self, ev: MarketEvent) {
         let now = now_ms();
-        let ticker = match &ev {
-            MarketEvent::Ticker { update, source } => Some(market::merge_ticker(
-                self.tickers.get(&update.symbol),
-                update,
-                *source,
-                now,
-            )),
-            MarketEvent::Trades {
-                symbol,
-                trades,
-                source,
-            } => market::apply_trades(self.tickers.get(symbol), symbol, trades, *source, now),
-            // The engine fails the instances (one event each, from their transition) and the
-            // symbol leaves the adapter's set below.
-            MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_) => None,
-            // Stored below; the link's state reaches clients through `health`.
-            MarketEvent::Link { .. } => None,
-        };
+        let ticker = self.market.merge(&ev, now);
         let contracts_changed = matches!(
             ev,
             MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_)
@@ -564,20 +548,17 @@ impl Hub {
         // The engine sees every event; its transitions and signals go out before the ticker.
         self.apply_engine(EngineInput::Market(ev), now);
         if contracts_changed {
+            let engine = &self.engine;
+            self.market
+                .contracts_changed(|symbol| engine.contract(symbol).map(|c| c.price_scale));
             self.publish_symbols();
-            for (symbol, t) in &mut self.tickers {
-                t.price_decimals = self.engine.contract(symbol).map(|c| c.price_scale);
-            }
         }
-        let Some(mut ticker) = ticker else { return };
-        // Prices at the contract's precision once its specification is known. A merged ticker
-        // carries the decimals over, and a new specification updates the stored tickers above,
-        // so only a symbol's first ticker needs the look-up.
-        if ticker.price_decimals.is_none() {
-            ticker.price_decimals = self.engine.contract(&ticker.symbol).map(|c| c.price_scale);
-        }
+        let Some(ticker) = ticker else { return };
+        let engine = &self.engine;
+        let ticker = self.market.commit(ticker, |symbol| {
+            engine.contract(symbol).map(|c| c.price_scale)
+        });
         let symbol = ticker.symbol.clone();
-        self.tickers.insert(symbol.clone(), ticker.clone());
         let sessions: Vec<String> = self
             .sessions
             .iter()
@@ -636,14 +617,8 @@ impl Hub {
             StreamName::Sessions => s.sessions = Some(self.session_infos()),
             StreamName::MarketData => {
                 s.market_data = Some(
-                    sess.map(|se| {
-                        se.cfg
-                            .symbols
-                            .iter()
-                            .filter_map(|sym| self.tickers.get(sym).cloned())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                    sess.map(|se| self.market.tickers_of(&se.cfg.symbols))
+                        .unwrap_or_default(),
                 )
             }
             StreamName::StateMachines => {
