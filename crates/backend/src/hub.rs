@@ -1,12 +1,14 @@
-//! The hub: the one task that owns backend state (sessions, tickers, events, health, seqs,
-//! subscriptions) and fans stream messages out to client queues.
+//! The hub: the task that owns sessions, the engine, market state (`Market`), events and
+//! health, and hands stream data to the fan-out task (`crate::fanout`), which owns the clients,
+//! their queues and subscriptions, and the seqs.
 //!
 //! Everyone else talks to it by message: connection readers send client ops without waiting
 //! (unbounded channel: a reader must never await anything but its socket, and each command is
 //! tiny; a client flooding commands fills its own bounded reply FIFO and is closed 4008), REST
-//! handlers ask with a oneshot reply. Because subscribe handling, snapshot building and delta
-//! fan-out all run on this one task, a subscriber's `full_update` carries exactly the seq that
-//! precedes its first delta: nothing lost, nothing twice.
+//! handlers ask with a oneshot reply. Snapshots are taken and deltas sent on this one task, in
+//! one order down fan-out's channel, and fan-out numbers them in that order, so a subscriber's
+//! `full_update` carries exactly the seq that precedes its first delta: nothing lost, nothing
+//! twice.
 
 mod engine_io;
 mod history_io;
@@ -15,7 +17,7 @@ mod session_ops;
 mod tests_rate;
 
 use super::events::EventLog;
-use super::fanout::{Fanout, StreamKey};
+use super::fanout::{self, FanoutTx, StreamKey};
 use super::history::HistoryRequest;
 use super::market;
 use super::persist;
@@ -23,7 +25,7 @@ use super::queue::ClientQueue;
 use super::sessions::Session;
 use crate::SessionConfig;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,6 +162,11 @@ impl HubHandle {
     }
 }
 
+struct Follower {
+    conn_id: String,
+    subs: HashSet<StreamKey>,
+}
+
 struct Hub {
     settings: HubSettings,
     sessions: Vec<Session>,
@@ -167,8 +174,12 @@ struct Hub {
     market: market::Market,
     events: EventLog,
     upstream: UpstreamHealth,
-    /// Clients, their queues and subscriptions, and every stream's seq.
-    fanout: Fanout,
+    /// The fan-out task: clients' queues, their subscriptions, and every stream's seq.
+    fanout: FanoutTx,
+    /// Who is connected and what they follow, as the hub has told fan-out: for `health`,
+    /// link rows, and skipping data nobody reads. A client whose queue overflowed still
+    /// counts here until its connection unregisters; fan-out drops what it would get.
+    clients: HashMap<u64, Follower>,
     symbols: watch::Sender<BTreeSet<String>>,
     /// The pure trading engine; only this task touches it, with `now_ms` passed in.
     engine: Engine,
@@ -197,6 +208,7 @@ pub fn spawn(
     inputs: HubInputs,
 ) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (fanout_tx, fanout_task) = fanout::spawn();
     let mut problems = Vec::new();
     let restored = match settings.sessions_file.as_deref().map(persist::load) {
         Some(Ok(Some(list))) => list,
@@ -222,7 +234,8 @@ pub fn spawn(
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
         market: market::Market::default(),
         upstream: inputs.upstream.borrow().clone(),
-        fanout: Fanout::default(),
+        fanout: fanout_tx,
+        clients: HashMap::new(),
         symbols: inputs.symbols,
         settings,
         engine,
@@ -255,6 +268,7 @@ pub fn spawn(
         inputs.upstream,
         inputs.log_events,
         inputs.store_health,
+        fanout_task,
     ));
     (HubHandle { tx }, task)
 }
@@ -267,6 +281,7 @@ impl Hub {
         mut upstream: watch::Receiver<UpstreamHealth>,
         mut log_events: mpsc::Receiver<LogEvent>,
         store_health: Option<watch::Receiver<StoreHealth>>,
+        mut fanout_task: tokio::task::JoinHandle<()>,
     ) {
         let (mut market_open, mut logs_open, mut upstream_open) = (true, true, true);
         // A disabled store's watch has no sender: `changed` fails at once and is not polled again.
@@ -283,8 +298,8 @@ impl Hub {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(HubCmd::Shutdown(done)) => {
-                        self.fanout.close_all(close::GOING_AWAY, "server shutting down");
-                        let _ = done.send(());
+                        // Fan-out answers once every queue is closed.
+                        self.fanout.close_all(close::GOING_AWAY, "server shutting down", done);
                         return;
                     }
                     Some(cmd) => self.on_cmd(cmd),
@@ -313,6 +328,12 @@ impl Hub {
                     self.apply_engine(EngineInput::Tick, now_ms());
                 }
                 _ = flush.tick() => self.flush(),
+                // Fan-out holds no sender of its own, so it ends only by panicking: the hub
+                // ends the same way, for the supervisor to report.
+                end = &mut fanout_task => match end {
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    _ => return,
+                },
             }
         }
     }
@@ -330,11 +351,18 @@ impl Hub {
                     format!("client {conn_id} connected"),
                 );
                 self.store_link(&conn_id, LinkChange::Opened);
+                let subs = HashSet::new();
+                let follower = Follower {
+                    conn_id: conn_id.clone(),
+                    subs,
+                };
+                self.clients.insert(conn, follower);
                 self.fanout.register(conn, conn_id, queue);
             }
             HubCmd::Unregister { conn, close } => {
-                if let Some(conn_id) = self.fanout.unregister(conn) {
-                    self.store_link(&conn_id, LinkChange::Closed(close));
+                self.fanout.unregister(conn);
+                if let Some(client) = self.clients.remove(&conn) {
+                    self.store_link(&client.conn_id, LinkChange::Closed(close));
                 }
             }
             HubCmd::Client { conn, msg } => self.on_client(conn, msg),
@@ -345,9 +373,15 @@ impl Hub {
             HubCmd::Sessions(reply) => {
                 let _ = reply.send(self.session_infos());
             }
-            HubCmd::Snapshot(id, reply) => {
-                let _ = reply.send(self.rest_snapshot(&id));
-            }
+            HubCmd::Snapshot(id, reply) => match self.rest_snapshot(&id) {
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+                // Fan-out stamps the seqs at this point of the publish order.
+                Ok(snap) => self.fanout.rest(snap, move |s| {
+                    let _ = reply.send(Ok(s));
+                }),
+            },
             HubCmd::Start(id, reply) => {
                 let _ = reply.send(self.start_session(&id));
             }
@@ -384,7 +418,12 @@ impl Hub {
                 session_id,
             } => match self.resolve(&stream, session_id) {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
-                Ok(key) => self.fanout.unsubscribe(conn, id, key),
+                Ok(key) => {
+                    if let Some(c) = self.clients.get_mut(&conn) {
+                        c.subs.remove(&key);
+                    }
+                    self.fanout.unsubscribe(conn, id, key)
+                }
             },
             ClientMsg::StartSession { id, session_id } => {
                 let r = self.start_session(&session_id);
@@ -469,6 +508,9 @@ impl Hub {
     /// at the seq of the last delta published before it.
     fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
         let snapshot = self.stream_snapshot(key.0, key.1.as_deref());
+        if let Some(c) = self.clients.get_mut(&conn) {
+            c.subs.insert(key.clone());
+        }
         self.fanout.subscribe(conn, id, key, snapshot);
     }
 
@@ -579,7 +621,7 @@ impl Hub {
     fn health(&self) -> Health {
         Health {
             backend_started_ms: self.settings.started_ms,
-            clients: u32::try_from(self.fanout.client_count()).unwrap_or(u32::MAX),
+            clients: u32::try_from(self.clients.len()).unwrap_or(u32::MAX),
             market: self.settings.market,
             upstream: self.upstream.clone(),
             store: self.store_health.clone(),
@@ -667,24 +709,25 @@ impl Hub {
             data.signals = data.signals.or(part.signals);
             data.positions = data.positions.or(part.positions);
         }
-        Ok(self.fanout.stamp_rest(RestSnapshot {
+        // The seqs are fan-out's to fill in.
+        Ok(RestSnapshot {
             session_id: session_id.to_string(),
             epoch: self.settings.epoch.clone(),
             ts: now_ms(),
             seq: BTreeMap::new(),
             data,
-        }))
+        })
     }
 
     /// Whether any client follows (stream, session): skip building data nobody reads.
     fn has_subscribers(&self, stream: StreamName, session: &str) -> bool {
-        self.fanout
-            .has_subscribers(&(stream, Some(session.to_string())))
+        let key: StreamKey = (stream, Some(session.to_string()));
+        self.clients.values().any(|c| c.subs.contains(&key))
     }
 
     /// The next delta of (stream, session); fan-out stamps its seq and queues it for every
     /// subscriber. `conflate` names the item for conflated streams.
-    fn publish<T: Serialize>(
+    fn publish<T: Serialize + Send + 'static>(
         &mut self,
         stream: StreamName,
         session: Option<&str>,

@@ -67,7 +67,7 @@ impl Hub {
         self.backfilled.insert(session.clone(), signals);
         let snapshot = self.stream_snapshot(StreamName::Signals, Some(&session));
         let key: StreamKey = (StreamName::Signals, Some(session));
-        self.fanout.resend_full(&key, snapshot);
+        self.fanout.resend_full(key, snapshot);
     }
 }
 
