@@ -1,12 +1,14 @@
-//! The hub: the one task that owns backend state (sessions, tickers, events, health, seqs,
-//! subscriptions) and fans stream messages out to client queues.
+//! The hub: the task that owns sessions, the engine, market state (`Market`), events and
+//! health, and hands stream data to the fan-out task (`crate::fanout`), which owns the clients,
+//! their queues and subscriptions, and the seqs.
 //!
 //! Everyone else talks to it by message: connection readers send client ops without waiting
 //! (unbounded channel: a reader must never await anything but its socket, and each command is
 //! tiny; a client flooding commands fills its own bounded reply FIFO and is closed 4008), REST
-//! handlers ask with a oneshot reply. Because subscribe handling, snapshot building and delta
-//! fan-out all run on this one task, a subscriber's `full_update` carries exactly the seq that
-//! precedes its first delta: nothing lost, nothing twice.
+//! handlers ask with a oneshot reply. Snapshots are taken and deltas sent on this one task, in
+//! one order down fan-out's channel, and fan-out numbers them in that order, so a subscriber's
+//! `full_update` carries exactly the seq that precedes its first delta: nothing lost, nothing
+//! twice.
 
 mod engine_io;
 mod history_io;
@@ -15,13 +17,13 @@ mod session_ops;
 mod tests_rate;
 
 use super::events::EventLog;
+use super::fanout::{self, FanoutTx, StreamKey};
 use super::history::HistoryRequest;
 use super::market;
 use super::persist;
-use super::queue::{ClientQueue, ConflateKey};
+use super::queue::ClientQueue;
 use super::sessions::Session;
 use crate::SessionConfig;
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -32,14 +34,11 @@ use trademon_core::market::{LinkChange, MarketEvent};
 use trademon_engine::{Engine, EngineInput};
 use trademon_protocol::ClientMsg;
 use trademon_protocol::{
-    Ack, CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
-    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, Ticker, UpstreamHealth, close,
-    error_code, now_ms,
+    CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
+    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, UpstreamHealth, close, error_code,
+    now_ms,
 };
 use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
-
-/// Identifies a stream instance: the stream and, for per-session streams, the session.
-type StreamKey = (StreamName, Option<String>);
 
 pub struct HubSettings {
     pub epoch: String,
@@ -163,20 +162,24 @@ impl HubHandle {
     }
 }
 
-struct Client {
+struct Follower {
     conn_id: String,
-    queue: Arc<ClientQueue>,
     subs: HashSet<StreamKey>,
 }
 
 struct Hub {
     settings: HubSettings,
     sessions: Vec<Session>,
-    tickers: HashMap<String, Ticker>,
+    /// Tickers (market state).
+    market: market::Market,
     events: EventLog,
     upstream: UpstreamHealth,
-    seqs: HashMap<StreamKey, u64>,
-    clients: HashMap<u64, Client>,
+    /// The fan-out task: clients' queues, their subscriptions, and every stream's seq.
+    fanout: FanoutTx,
+    /// Who is connected and what they follow, as the hub has told fan-out: for `health`,
+    /// link rows, and skipping data nobody reads. A client whose queue overflowed still
+    /// counts here until its connection unregisters; fan-out drops what it would get.
+    clients: HashMap<u64, Follower>,
     symbols: watch::Sender<BTreeSet<String>>,
     /// The pure trading engine; only this task touches it, with `now_ms` passed in.
     engine: Engine,
@@ -205,6 +208,7 @@ pub fn spawn(
     inputs: HubInputs,
 ) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (fanout_tx, fanout_task) = fanout::spawn();
     let mut problems = Vec::new();
     let restored = match settings.sessions_file.as_deref().map(persist::load) {
         Some(Ok(Some(list))) => list,
@@ -228,9 +232,9 @@ pub fn spawn(
     let mut hub = Hub {
         events: EventLog::new(settings.events_max),
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
-        tickers: HashMap::new(),
+        market: market::Market::default(),
         upstream: inputs.upstream.borrow().clone(),
-        seqs: HashMap::new(),
+        fanout: fanout_tx,
         clients: HashMap::new(),
         symbols: inputs.symbols,
         settings,
@@ -264,6 +268,7 @@ pub fn spawn(
         inputs.upstream,
         inputs.log_events,
         inputs.store_health,
+        fanout_task,
     ));
     (HubHandle { tx }, task)
 }
@@ -276,6 +281,7 @@ impl Hub {
         mut upstream: watch::Receiver<UpstreamHealth>,
         mut log_events: mpsc::Receiver<LogEvent>,
         store_health: Option<watch::Receiver<StoreHealth>>,
+        mut fanout_task: tokio::task::JoinHandle<()>,
     ) {
         let (mut market_open, mut logs_open, mut upstream_open) = (true, true, true);
         // A disabled store's watch has no sender: `changed` fails at once and is not polled again.
@@ -292,8 +298,8 @@ impl Hub {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(HubCmd::Shutdown(done)) => {
-                        self.close_all(close::GOING_AWAY, "server shutting down");
-                        let _ = done.send(());
+                        // Fan-out answers once every queue is closed.
+                        self.fanout.close_all(close::GOING_AWAY, "server shutting down", done);
                         return;
                     }
                     Some(cmd) => self.on_cmd(cmd),
@@ -322,6 +328,12 @@ impl Hub {
                     self.apply_engine(EngineInput::Tick, now_ms());
                 }
                 _ = flush.tick() => self.flush(),
+                // Fan-out holds no sender of its own, so it ends only by panicking: the hub
+                // ends the same way, for the supervisor to report.
+                end = &mut fanout_task => match end {
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    _ => return,
+                },
             }
         }
     }
@@ -339,16 +351,16 @@ impl Hub {
                     format!("client {conn_id} connected"),
                 );
                 self.store_link(&conn_id, LinkChange::Opened);
-                self.clients.insert(
-                    conn,
-                    Client {
-                        conn_id,
-                        queue,
-                        subs: HashSet::new(),
-                    },
-                );
+                let subs = HashSet::new();
+                let follower = Follower {
+                    conn_id: conn_id.clone(),
+                    subs,
+                };
+                self.clients.insert(conn, follower);
+                self.fanout.register(conn, conn_id, queue);
             }
             HubCmd::Unregister { conn, close } => {
+                self.fanout.unregister(conn);
                 if let Some(client) = self.clients.remove(&conn) {
                     self.store_link(&client.conn_id, LinkChange::Closed(close));
                 }
@@ -361,9 +373,15 @@ impl Hub {
             HubCmd::Sessions(reply) => {
                 let _ = reply.send(self.session_infos());
             }
-            HubCmd::Snapshot(id, reply) => {
-                let _ = reply.send(self.rest_snapshot(&id));
-            }
+            HubCmd::Snapshot(id, reply) => match self.rest_snapshot(&id) {
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+                // Fan-out stamps the seqs at this point of the publish order.
+                Ok(snap) => self.fanout.rest(snap, move |s| {
+                    let _ = reply.send(Ok(s));
+                }),
+            },
             HubCmd::Start(id, reply) => {
                 let _ = reply.send(self.start_session(&id));
             }
@@ -403,14 +421,8 @@ impl Hub {
                 Ok(key) => {
                     if let Some(c) = self.clients.get_mut(&conn) {
                         c.subs.remove(&key);
-                        c.queue.discard_latest(key.0, key.1.as_deref());
                     }
-                    let ack = Ack {
-                        id,
-                        stream: key.0,
-                        session_id: key.1,
-                    };
-                    self.reply(conn, ServerMsg::Ack(ack));
+                    self.fanout.unsubscribe(conn, id, key)
                 }
             },
             ClientMsg::StartSession { id, session_id } => {
@@ -492,38 +504,14 @@ impl Hub {
         }
     }
 
-    /// `ack`, then `full_update` at the current seq, then registration: all in this one step,
-    /// so the next delta of this stream is exactly seq + 1 for this client.
+    /// The stream's whole current state goes to fan-out, which answers `ack` and `full_update`
+    /// at the seq of the last delta published before it.
     fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
-        let ack = ServerMsg::Ack(Ack {
-            id,
-            stream: key.0,
-            session_id: key.1.clone(),
-        });
-        let full = self.full_update(&key);
-        let (Some(ack), Some(full)) = (encode(&ack), encode(&full)) else {
-            return;
-        };
-        let Some(c) = self.clients.get_mut(&conn) else {
-            return;
-        };
-        c.queue.discard_latest(key.0, key.1.as_deref());
-        if c.queue.push_ordered(ack) && c.queue.push_ordered(full) {
-            c.subs.insert(key);
-        } else {
-            c.subs.clear();
+        let snapshot = self.stream_snapshot(key.0, key.1.as_deref());
+        if let Some(c) = self.clients.get_mut(&conn) {
+            c.subs.insert(key.clone());
         }
-    }
-
-    /// The whole current state of one stream at its current seq.
-    fn full_update(&self, key: &StreamKey) -> ServerMsg {
-        ServerMsg::FullUpdate(Envelope {
-            stream: key.0,
-            session_id: key.1.clone(),
-            seq: self.seqs.get(key).copied().unwrap_or(0),
-            ts: now_ms(),
-            data: self.stream_snapshot(key.0, key.1.as_deref()),
-        })
+        self.fanout.subscribe(conn, id, key, snapshot);
     }
 
     fn reply_command(
@@ -561,12 +549,7 @@ impl Hub {
 
     /// A control reply to one client, in order with its stream data.
     fn reply(&mut self, conn: u64, msg: ServerMsg) {
-        let Some(text) = encode(&msg) else { return };
-        if let Some(c) = self.clients.get_mut(&conn)
-            && !c.queue.push_ordered(text)
-        {
-            c.subs.clear();
-        }
+        self.fanout.reply(conn, msg);
     }
 
     // ---- sessions ------------------------------------------------------------------------
@@ -596,24 +579,7 @@ impl Hub {
 
     fn on_market(&mut self, ev: MarketEvent) {
         let now = now_ms();
-        let ticker = match &ev {
-            MarketEvent::Ticker { update, source } => Some(market::merge_ticker(
-                self.tickers.get(&update.symbol),
-                update,
-                *source,
-                now,
-            )),
-            MarketEvent::Trades {
-                symbol,
-                trades,
-                source,
-            } => market::apply_trades(self.tickers.get(symbol), symbol, trades, *source, now),
-            // The engine fails the instances (one event each, from their transition) and the
-            // symbol leaves the adapter's set below.
-            MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_) => None,
-            // Stored below; the link's state reaches clients through `health`.
-            MarketEvent::Link { .. } => None,
-        };
+        let ticker = self.market.merge(&ev, now);
         let contracts_changed = matches!(
             ev,
             MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_)
@@ -624,20 +590,17 @@ impl Hub {
         // The engine sees every event; its transitions and signals go out before the ticker.
         self.apply_engine(EngineInput::Market(ev), now);
         if contracts_changed {
+            let engine = &self.engine;
+            self.market
+                .contracts_changed(|symbol| engine.contract(symbol).map(|c| c.price_scale));
             self.publish_symbols();
-            for (symbol, t) in &mut self.tickers {
-                t.price_decimals = self.engine.contract(symbol).map(|c| c.price_scale);
-            }
         }
-        let Some(mut ticker) = ticker else { return };
-        // Prices at the contract's precision once its specification is known. A merged ticker
-        // carries the decimals over, and a new specification updates the stored tickers above,
-        // so only a symbol's first ticker needs the look-up.
-        if ticker.price_decimals.is_none() {
-            ticker.price_decimals = self.engine.contract(&ticker.symbol).map(|c| c.price_scale);
-        }
+        let Some(ticker) = ticker else { return };
+        let engine = &self.engine;
+        let ticker = self.market.commit(ticker, |symbol| {
+            engine.contract(symbol).map(|c| c.price_scale)
+        });
         let symbol = ticker.symbol.clone();
-        self.tickers.insert(symbol.clone(), ticker.clone());
         let sessions: Vec<String> = self
             .sessions
             .iter()
@@ -696,14 +659,8 @@ impl Hub {
             StreamName::Sessions => s.sessions = Some(self.session_infos()),
             StreamName::MarketData => {
                 s.market_data = Some(
-                    sess.map(|se| {
-                        se.cfg
-                            .symbols
-                            .iter()
-                            .filter_map(|sym| self.tickers.get(sym).cloned())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                    sess.map(|se| self.market.tickers_of(&se.cfg.symbols))
+                        .unwrap_or_default(),
                 )
             }
             StreamName::StateMachines => {
@@ -739,7 +696,6 @@ impl Hub {
             return Err(self.not_found());
         }
         let mut data = Snapshot::default();
-        let mut seq = BTreeMap::new();
         for stream in StreamName::ALL {
             let sid = stream.is_per_session().then(|| session_id.to_string());
             let part = self.stream_snapshot(stream, sid.as_deref());
@@ -752,29 +708,26 @@ impl Hub {
             data.conditions = data.conditions.or(part.conditions);
             data.signals = data.signals.or(part.signals);
             data.positions = data.positions.or(part.positions);
-            let cur = self.seqs.get(&(stream, sid)).copied().unwrap_or(0);
-            seq.insert(stream.as_str().to_string(), cur);
         }
+        // The seqs are fan-out's to fill in.
         Ok(RestSnapshot {
             session_id: session_id.to_string(),
             epoch: self.settings.epoch.clone(),
             ts: now_ms(),
-            seq,
+            seq: BTreeMap::new(),
             data,
         })
     }
 
-    /// Assigns the next seq of (stream, session) and queues the message for every subscriber:
-    /// serialized once, the bytes shared. `conflate` names the key for conflated streams.
-    /// A client whose queue is closed (overflow) loses its subscriptions: its writer is
-    /// closing it 4008 and the hub must not spend more work on it.
     /// Whether any client follows (stream, session): skip building data nobody reads.
     fn has_subscribers(&self, stream: StreamName, session: &str) -> bool {
         let key: StreamKey = (stream, Some(session.to_string()));
         self.clients.values().any(|c| c.subs.contains(&key))
     }
 
-    fn publish<T: Serialize>(
+    /// The next delta of (stream, session); fan-out stamps its seq and queues it for every
+    /// subscriber. `conflate` names the item for conflated streams.
+    fn publish<T: Serialize + Send + 'static>(
         &mut self,
         stream: StreamName,
         session: Option<&str>,
@@ -783,57 +736,6 @@ impl Hub {
         wrap: fn(Envelope<T>) -> ServerMsg,
     ) {
         let key: StreamKey = (stream, session.map(str::to_string));
-        let seq = {
-            let s = self.seqs.entry(key.clone()).or_insert(0);
-            *s += 1;
-            *s
-        };
-        if !self.clients.values().any(|c| c.subs.contains(&key)) {
-            return;
-        }
-        let msg = wrap(Envelope {
-            stream,
-            session_id: key.1.clone(),
-            seq,
-            ts: now_ms(),
-            data,
-        });
-        let Some(text) = encode(&msg) else { return };
-        for c in self.clients.values_mut() {
-            if !c.subs.contains(&key) {
-                continue;
-            }
-            let queued = match conflate {
-                Some(item) => c.queue.push_latest(
-                    ConflateKey {
-                        stream,
-                        session_id: key.1.clone(),
-                        item: item.to_string(),
-                    },
-                    text.clone(),
-                ),
-                None => c.queue.push_ordered(text.clone()),
-            };
-            if !queued {
-                tracing::debug!(event = "hub.client_dropped", conn = %c.conn_id, "queue closed");
-                c.subs.clear();
-            }
-        }
-    }
-
-    fn close_all(&mut self, code: u16, reason: &str) {
-        for c in self.clients.values() {
-            c.queue.close(code, reason);
-        }
-    }
-}
-
-fn encode(msg: &ServerMsg) -> Option<Utf8Bytes> {
-    match serde_json::to_string(msg) {
-        Ok(s) => Some(Utf8Bytes::from(s)),
-        Err(e) => {
-            tracing::error!(event = "hub.encode_failed", error = %e, "cannot serialize a server message");
-            None
-        }
+        self.fanout.publish(key, conflate, data, wrap);
     }
 }

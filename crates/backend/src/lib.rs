@@ -17,6 +17,7 @@ mod auth;
 mod connection;
 mod convert;
 mod events;
+mod fanout;
 mod flow;
 mod history;
 mod hooks;

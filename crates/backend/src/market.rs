@@ -1,7 +1,68 @@
-//! Merging normalized market events into the per-symbol `Ticker` the streams carry.
+//! Market state: the per-symbol `Ticker` the streams carry, merged from normalized market
+//! events. `Market` owns it; the hub asks it for the merged ticker of an event and for the
+//! tickers of a session's symbols, and publishes what it returns.
 
-use trademon_core::market::{TickerUpdate, Trade};
+use std::collections::HashMap;
+use trademon_core::market::{MarketEvent, TickerUpdate, Trade};
 use trademon_protocol::{DataSource, Ticker};
+
+/// The latest ticker of every symbol seen.
+#[derive(Default)]
+pub struct Market {
+    tickers: HashMap<String, Ticker>,
+}
+
+impl Market {
+    /// The ticker `ev` makes of the stored one, not stored yet (the engine sees the event
+    /// first); `None` for events that carry no price.
+    pub fn merge(&self, ev: &MarketEvent, now_ms: i64) -> Option<Ticker> {
+        match ev {
+            MarketEvent::Ticker { update, source } => Some(merge_ticker(
+                self.tickers.get(&update.symbol),
+                update,
+                *source,
+                now_ms,
+            )),
+            MarketEvent::Trades {
+                symbol,
+                trades,
+                source,
+            } => apply_trades(self.tickers.get(symbol), symbol, trades, *source, now_ms),
+            // The engine fails the instances (one event each, from their transition) and the
+            // link's state reaches clients through `health`.
+            MarketEvent::SymbolFailed { .. }
+            | MarketEvent::Contracts(_)
+            | MarketEvent::Link { .. } => None,
+        }
+    }
+
+    /// Stores a merged ticker, with its prices' precision once the contract is known, and
+    /// returns it for publishing. A merged ticker carries the decimals over and
+    /// `contracts_changed` updates the stored ones, so only a symbol's first ticker needs
+    /// the look-up.
+    pub fn commit(&mut self, mut ticker: Ticker, decimals: impl Fn(&str) -> Option<u32>) -> Ticker {
+        if ticker.price_decimals.is_none() {
+            ticker.price_decimals = decimals(&ticker.symbol);
+        }
+        self.tickers.insert(ticker.symbol.clone(), ticker.clone());
+        ticker
+    }
+
+    /// New contract specifications: every stored ticker takes its symbol's precision.
+    pub fn contracts_changed(&mut self, decimals: impl Fn(&str) -> Option<u32>) {
+        for (symbol, t) in &mut self.tickers {
+            t.price_decimals = decimals(symbol);
+        }
+    }
+
+    /// The stored tickers of `symbols`, in their order (symbols without one are left out).
+    pub fn tickers_of(&self, symbols: &[String]) -> Vec<Ticker> {
+        symbols
+            .iter()
+            .filter_map(|sym| self.tickers.get(sym).cloned())
+            .collect()
+    }
+}
 
 /// A ticker frame replaces what it carries and keeps the rest: live frames omit fields at
 /// times, and a panel must not blank a column because one frame lacked it.
@@ -107,5 +168,24 @@ mod tests {
         assert!(apply_trades(Some(&a), "BTC_USDT", &[], DataSource::Ws, 9).is_none());
         let fresh = apply_trades(None, "ETH_USDT", &[tr(5.0, 1)], DataSource::Ws, 3).unwrap();
         assert_eq!((fresh.symbol.as_str(), fresh.last), ("ETH_USDT", 5.0));
+    }
+
+    #[test]
+    fn market_keeps_merged_tickers_and_their_precision() {
+        let mut m = Market::default();
+        let ev = |last: f64, bid: Option<f64>| MarketEvent::Ticker {
+            update: upd(last, bid, None),
+            source: DataSource::Ws,
+        };
+        let first = m.merge(&ev(100.0, Some(99.5)), 1).unwrap();
+        // Unknown contract: the precision stays unknown.
+        let first = m.commit(first, |_| None);
+        assert_eq!(first.price_decimals, None);
+        m.contracts_changed(|s| (s == "BTC_USDT").then_some(1));
+        let second = m.merge(&ev(101.0, None), 2).unwrap();
+        let second = m.commit(second, |_| panic!("a merged ticker carries its precision"));
+        assert_eq!((second.bid, second.price_decimals), (Some(99.5), Some(1)));
+        let syms = ["ETH_USDT".to_string(), "BTC_USDT".to_string()];
+        assert_eq!(m.tickers_of(&syms), vec![second]);
     }
 }

@@ -2,7 +2,8 @@
 //! signals back-fill run in tasks of their own and come back as `HubCmd::Deliver` and
 //! `HubCmd::Backfill` through a weak sender (a pending read never keeps the hub alive).
 
-use super::{HubCmd, StreamKey, encode};
+use super::HubCmd;
+use crate::fanout::StreamKey;
 use crate::history::{self, HistoryError, HistoryRequest};
 use trademon_protocol::{ErrorReply, HistoryReply, ServerMsg, SignalInfo, StreamName, error_code};
 
@@ -64,19 +65,9 @@ impl Hub {
     pub(super) fn on_backfill(&mut self, session: String, signals: Vec<SignalInfo>) {
         tracing::info!(event = "history.backfilled", session = %session, signals = signals.len());
         self.backfilled.insert(session.clone(), signals);
+        let snapshot = self.stream_snapshot(StreamName::Signals, Some(&session));
         let key: StreamKey = (StreamName::Signals, Some(session));
-        let Some(full) = encode(&self.full_update(&key)) else {
-            return;
-        };
-        for c in self.clients.values_mut() {
-            if !c.subs.contains(&key) {
-                continue;
-            }
-            c.queue.discard_latest(key.0, key.1.as_deref());
-            if !c.queue.push_ordered(full.clone()) {
-                c.subs.clear();
-            }
-        }
+        self.fanout.resend_full(key, snapshot);
     }
 }
 
