@@ -1,4 +1,4 @@
-//! The recent-events ring behind the `events` stream (DG-3, RC-2).
+//! The recent-events ring behind the `events` stream.
 
 use std::collections::VecDeque;
 use trademon_protocol::LogEvent;

@@ -470,7 +470,7 @@ impl Hub {
         }
     }
 
-    /// Checks a stream name and session against the closed sets (WS-3). Global streams
+    /// Checks a stream name and session against the closed sets. Global streams
     /// ignore a session id.
     fn resolve(&self, stream: &str, session_id: Option<String>) -> Result<StreamKey, ErrorReply> {
         let error = |code: &str, message: String, valid: Vec<String>| ErrorReply {

@@ -3,7 +3,7 @@
 //!
 //! - `hub`: the one task owning backend state; fans messages out to client queues.
 //! - `queue`: per-client outbound queue (conflating map + bounded FIFO); `queue_meter`: what
-//!   all of them hold, backend-wide (SEC-3).
+//!   all of them hold, backend-wide.
 //! - `connection`: reader/writer per WebSocket, control frames first, heartbeat, closes.
 //! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
