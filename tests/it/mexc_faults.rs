@@ -210,7 +210,7 @@ async fn pongs_delayed_are_tolerated_pongs_dropped_force_a_reconnect() {
         waited >= Duration::from_millis(150) && waited < Duration::from_millis(900),
         "{waited:?}"
     );
-    let closed = fake.conn(0).unwrap().closed.unwrap();
+    let closed = fake.closed(0).await;
     assert_eq!(closed.1.map(|c| c.0), Some(1000));
     assert!(
         run.trade_ids_complete("BTC_USDT").len() > 10,
@@ -353,7 +353,7 @@ async fn acked_but_silent_ticker_escalates_resubscribe_reconnect_rest_then_recov
         1,
         "healthy streams untouched"
     );
-    let closed = fake.conn(0).unwrap().closed.unwrap();
+    let closed = fake.closed(0).await;
     assert!(
         closed
             .1
@@ -694,7 +694,7 @@ async fn rotation_is_make_before_break_without_gap_or_duplicate() {
         fake.conn(0).unwrap().closed.is_some()
     })
     .await;
-    let (closed_at, frame) = fake.conn(0).unwrap().closed.unwrap();
+    let (closed_at, frame) = fake.closed(0).await;
     assert_eq!(frame, Some((1000, "rotated".to_string())));
     assert!(
         closed_at > new_at + Duration::from_millis(20),

@@ -143,6 +143,18 @@ impl Fake {
         self.log.lock().unwrap().conns.get(i).cloned()
     }
 
+    /// How connection `i` was closed, once its task has seen the close: the adapter may
+    /// already be on its next connection by then (a few polls of the fake's own clock).
+    pub async fn closed(&self, i: usize) -> (Instant, Option<(u16, String)>) {
+        for _ in 0..500 {
+            if let Some(c) = self.conn(i).and_then(|c| c.closed) {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("connection {i} was never seen closed");
+    }
+
     /// Commands `method` for `symbol` received on connection `i` (all connections: None).
     pub fn count(&self, conn: Option<usize>, method: &str, symbol: &str) -> usize {
         let log = self.log.lock().unwrap();
