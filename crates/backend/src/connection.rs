@@ -346,6 +346,7 @@ impl Reader<'_> {
                 Ok(Some(Err(e))) => {
                     let text = e.to_string();
                     let cause = ReadFailure::of(&e);
+                    let we_close = cause != ReadFailure::Other;
                     if cause == ReadFailure::InvalidUtf8 {
                         // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection
                         // with 1007. Before this the reader ended without any close frame
@@ -369,6 +370,13 @@ impl Reader<'_> {
                     // close (bounded by its own timeouts) and end.
                     if !writer_finished {
                         let _ = timeout(self.close_window(), self.writer_done.changed()).await;
+                    }
+                    if we_close {
+                        // The peer's close reply cannot be read any more, but the socket stays
+                        // open for the close grace anyway: closed now, with the rest of an
+                        // oversized message unread, it would send a TCP reset that can destroy
+                        // our close frame before the peer reads it (a reset, not the reason).
+                        tokio::time::sleep(self.ctx.params.close_grace).await;
                     }
                     break;
                 }
