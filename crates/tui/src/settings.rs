@@ -133,8 +133,8 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
     }
 }
 
-/// `[tui]` as the shipped defaults have it.
-pub fn default_tui() -> TuiConfig {
-    // The defaults file is part of the build and parsed by tests; it cannot be invalid here.
+/// `[tui]` as the shipped defaults have it, for tests (the binary reads the whole config).
+#[cfg(test)]
+pub(crate) fn default_tui() -> TuiConfig {
     tui_from_recorded("").unwrap_or_else(|e| panic!("assets/default-config.toml: {e}"))
 }
