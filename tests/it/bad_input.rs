@@ -196,6 +196,8 @@ async fn subscribe_burst_up_to_the_rate_is_served() {
                 "orderbook"
             };
             let m = ClientMsg::Subscribe {
+                interval: None,
+                symbol: None,
                 id,
                 stream: stream.into(),
                 session_id: Some("majors".into()),
@@ -269,6 +271,8 @@ fn subscribe_flood(n: u64) -> impl Iterator<Item = Message> {
             "market_data"
         };
         let m = ClientMsg::Subscribe {
+            interval: None,
+            symbol: None,
             id,
             stream: stream.into(),
             session_id: Some("majors".into()),

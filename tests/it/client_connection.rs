@@ -175,7 +175,7 @@ async fn serve_socket(mut socket: WebSocket, ctl: Arc<Ctl>, conn: usize) {
                             let pong = ServerMsg::Pong(Pong { id, ts: protocol::now_ms() });
                             let _ = socket.send(text(&pong)).await;
                         }
-                        Ok(ClientMsg::Subscribe { id, stream, session_id }) => {
+                        Ok(ClientMsg::Subscribe { id, stream, session_id, .. }) => {
                             ctl.subscribes.lock().expect("lock").push((conn, stream.clone(), session_id.clone()));
                             if let (false, Some(stream)) = (silent, StreamName::parse(&stream)) {
                                 let ack = ServerMsg::Ack(Ack { id, stream, session_id });
@@ -200,12 +200,12 @@ async fn serve_socket(mut socket: WebSocket, ctl: Arc<Ctl>, conn: usize) {
                     continue;
                 }
                 let seq = ctl.seq.fetch_add(1, Ordering::SeqCst) + 1;
-                let tick = ServerMsg::Ticker(Envelope {
+                let tick = ServerMsg::Ticker(Envelope { interval: None, symbol: None,
                     stream: StreamName::MarketData,
                     session_id: Some("s1".into()),
                     seq,
                     ts: protocol::now_ms(),
-                    data: Ticker {
+                    data: Ticker { next_funding_ms: None, high_24h: None, low_24h: None, open_interest: None,
                         symbol: "BTC_USDT".into(),
                         last: 60_000.0 + seq as f64,
                         bid: None,

@@ -85,7 +85,10 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
                     s.tickers.push((update.symbol, source, Instant::now()))
                 }
                 MarketEvent::SymbolFailed { symbol, reason } => s.failed.push((symbol, reason)),
-                MarketEvent::Contracts(_) => {}
+                MarketEvent::Contracts(_)
+                | MarketEvent::Candles { .. }
+                | MarketEvent::Book(_)
+                | MarketEvent::Funding { .. } => {}
                 MarketEvent::Link {
                     conn_id, change, ..
                 } => {

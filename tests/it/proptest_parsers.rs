@@ -37,6 +37,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         (any::<u32>(), text()).prop_map(|(protocol, client)| ClientMsg::Hello { protocol, client }),
         (any::<u64>(), text(), session.clone()).prop_map(|(id, stream, session_id)| {
             ClientMsg::Subscribe {
+                interval: None,
+                symbol: None,
                 id,
                 stream,
                 session_id,
@@ -44,6 +46,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         }),
         (any::<u64>(), text(), session).prop_map(|(id, stream, session_id)| {
             ClientMsg::Unsubscribe {
+                interval: None,
+                symbol: None,
                 id,
                 stream,
                 session_id,

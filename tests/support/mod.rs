@@ -146,6 +146,8 @@ pub async fn subscribe(ws: &mut Ws, id: u64, stream: &str, session: Option<&str>
     send(
         ws,
         &ClientMsg::Subscribe {
+            interval: None,
+            symbol: None,
             id,
             stream: stream.into(),
             session_id: session.map(str::to_string),

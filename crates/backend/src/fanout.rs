@@ -142,6 +142,8 @@ impl FanoutTx {
         let (stream, session_id) = (key.0, key.1.clone());
         let make: MakeMsg = Box::new(move |seq| {
             wrap(Envelope {
+                interval: None,
+                symbol: None,
                 stream,
                 session_id,
                 seq,
@@ -295,6 +297,8 @@ impl Fanout {
 
     fn full_update(&self, key: &StreamKey, data: Snapshot) -> ServerMsg {
         ServerMsg::FullUpdate(Envelope {
+            interval: None,
+            symbol: None,
             stream: key.0,
             session_id: key.1.clone(),
             seq: self.seqs.get(key).copied().unwrap_or(0),

@@ -408,6 +408,7 @@ impl Hub {
                 id,
                 stream,
                 session_id,
+                ..
             } => match self.resolve(&stream, session_id) {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
                 Ok(key) => self.subscribe(conn, id, key),
@@ -416,6 +417,7 @@ impl Hub {
                 id,
                 stream,
                 session_id,
+                ..
             } => match self.resolve(&stream, session_id) {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
                 Ok(key) => {
@@ -486,6 +488,13 @@ impl Hub {
                 StreamName::valid_names(),
             ));
         };
+        if name.is_per_symbol() {
+            return Err(error(
+                error_code::UNKNOWN_STREAM,
+                format!("stream {name} is not served yet"),
+                StreamName::valid_names(),
+            ));
+        }
         if !name.is_per_session() {
             return Ok((name, None));
         }
@@ -687,6 +696,7 @@ impl Hub {
                         .unwrap_or_default(),
                 ))
             }
+            StreamName::Candles | StreamName::Book | StreamName::Tape => {}
         }
         s
     }

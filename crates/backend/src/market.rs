@@ -32,7 +32,10 @@ impl Market {
             // link's state reaches clients through `health`.
             MarketEvent::SymbolFailed { .. }
             | MarketEvent::Contracts(_)
-            | MarketEvent::Link { .. } => None,
+            | MarketEvent::Link { .. }
+            | MarketEvent::Candles { .. }
+            | MarketEvent::Book(_)
+            | MarketEvent::Funding { .. } => None,
         }
     }
 
@@ -74,6 +77,10 @@ pub fn merge_ticker(
 ) -> Ticker {
     let keep = |new: Option<f64>, old: fn(&Ticker) -> Option<f64>| new.or(prev.and_then(old));
     Ticker {
+        open_interest: None,
+        high_24h: None,
+        low_24h: None,
+        next_funding_ms: None,
         symbol: u.symbol.clone(),
         last: u.last,
         bid: keep(u.bid, |t| t.bid),
@@ -100,6 +107,10 @@ pub fn apply_trades(
 ) -> Option<Ticker> {
     let newest = trades.iter().max_by_key(|t| t.ts_ms)?;
     let mut t = prev.cloned().unwrap_or_else(|| Ticker {
+        open_interest: None,
+        high_24h: None,
+        low_24h: None,
+        next_funding_ms: None,
         symbol: symbol.to_string(),
         last: newest.price,
         bid: None,

@@ -196,6 +196,8 @@ impl ClientModel {
             ServerMsg::SessionTotals(e) => self.conflated(e, |m, s| {
                 m.totals.insert(s, e.data.clone());
             }),
+            // The symbol view's streams: not requested by this client yet.
+            ServerMsg::Candles(_) | ServerMsg::Book(_) | ServerMsg::Tape(_) => Applied::Unchanged,
             ServerMsg::Signal(e) => self.ordered(e, |m, s| {
                 let list = m.signals.entry(s).or_default();
                 list.push_back(e.data.clone());
@@ -411,6 +413,8 @@ mod tests {
 
     fn env<T>(stream: StreamName, seq: u64, data: T) -> Envelope<T> {
         Envelope {
+            interval: None,
+            symbol: None,
             stream,
             session_id: Some("s1".into()),
             seq,
@@ -473,6 +477,10 @@ mod tests {
     fn ticker_age_counts_backend_age_plus_local_time() {
         let mut m = ClientModel::new(10);
         let t = Ticker {
+            next_funding_ms: None,
+            high_24h: None,
+            low_24h: None,
+            open_interest: None,
             symbol: "BTC_USDT".into(),
             last: 100.0,
             bid: None,

@@ -72,11 +72,17 @@ mod tests {
 
     fn ticker(seq: u64) -> ServerMsg {
         ServerMsg::Ticker(Envelope {
+            interval: None,
+            symbol: None,
             stream: StreamName::MarketData,
             session_id: Some("s".into()),
             seq,
             ts: 0,
             data: Ticker {
+                next_funding_ms: None,
+                high_24h: None,
+                low_24h: None,
+                open_interest: None,
                 symbol: "BTC_USDT".into(),
                 last: 1.0,
                 bid: None,

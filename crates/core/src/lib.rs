@@ -10,4 +10,4 @@ pub mod panics;
 pub mod redact;
 
 pub use contract::{ContractError, ContractSpec, ContractUpdate};
-pub use market::{LinkChange, MarketEvent, Side, TickerUpdate, Trade};
+pub use market::{BookTop, Feed, FeedWant, LinkChange, MarketEvent, Side, TickerUpdate, Trade};

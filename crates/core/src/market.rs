@@ -1,7 +1,7 @@
 //! The market data model: normalized events an exchange adapter emits and everything
 //! downstream (engine, store, backend) consumes.
 
-use trademon_protocol::{CloseInfo, DataSource};
+use trademon_protocol::{BookLevel, Candle, CloseInfo, DataSource, Interval};
 
 pub use crate::contract::{ContractSpec, ContractUpdate};
 
@@ -59,6 +59,23 @@ pub enum MarketEvent {
     /// Contract specifications (and contracts the exchange does not list), from its REST API or
     /// the cache of its last answer; no symbol of its own.
     Contracts(ContractUpdate),
+    /// Candles of one symbol and interval: a REST history window (oldest first) or one
+    /// `push.kline` candle, possibly still open. Downstream merges by open time `t`; a later
+    /// value for the same `t` replaces the earlier one, so duplicates and overlaps are harmless.
+    Candles {
+        symbol: String,
+        interval: Interval,
+        candles: Vec<Candle>,
+        source: DataSource,
+    },
+    /// The top of one symbol's order book after it changed.
+    Book(BookTop),
+    /// Funding rate and the next settlement (`push.funding.rate` or REST `funding_rate`).
+    Funding {
+        symbol: String,
+        rate: f64,
+        next_settle_ms: Option<i64>,
+    },
     /// An exchange WebSocket opened, closed or failed to open. In the market stream, so it is
     /// stored (`connection_events`) in order with the data it bounds; no symbol, no engine input.
     Link {
@@ -66,6 +83,35 @@ pub enum MarketEvent {
         change: LinkChange,
         at_ms: i64,
     },
+}
+
+/// The best `N` levels of each side of one symbol's book, best first, as the adapter's full
+/// book (kept from REST snapshots and `push.depth` deltas by their versions) holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookTop {
+    pub symbol: String,
+    /// The exchange's book version after the last applied change.
+    pub version: u64,
+    pub bids: Vec<BookLevel>,
+    pub asks: Vec<BookLevel>,
+    /// Exchange time of the last change (ms), or the receive time when the frame had none.
+    pub ts_ms: i64,
+    pub source: DataSource,
+}
+
+/// A per-symbol market feed beyond ticker and trades: opened while some client views the
+/// symbol, closed when the last one stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feed {
+    Kline(Interval),
+    Depth,
+}
+
+/// One wanted feed of one symbol: what the backend asks the adapter to keep subscribed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedWant {
+    pub symbol: String,
+    pub feed: Feed,
 }
 
 /// What happened to a WebSocket link (the exchange's, or a client's of the backend).
@@ -91,7 +137,11 @@ impl MarketEvent {
     pub fn symbol(&self) -> &str {
         match self {
             MarketEvent::Ticker { update, .. } => &update.symbol,
-            MarketEvent::Trades { symbol, .. } | MarketEvent::SymbolFailed { symbol, .. } => symbol,
+            MarketEvent::Trades { symbol, .. }
+            | MarketEvent::SymbolFailed { symbol, .. }
+            | MarketEvent::Candles { symbol, .. }
+            | MarketEvent::Funding { symbol, .. } => symbol,
+            MarketEvent::Book(top) => &top.symbol,
             MarketEvent::Link { .. } | MarketEvent::Contracts(_) => "",
         }
     }

@@ -191,7 +191,13 @@ impl Engine {
             EngineInput::Market(MarketEvent::Contracts(update)) => {
                 self.on_contracts(update, &mut out)
             }
-            EngineInput::Market(MarketEvent::Link { .. }) => {}
+            // Chart, book and funding feed the symbol view; no strategy reads them yet.
+            EngineInput::Market(
+                MarketEvent::Link { .. }
+                | MarketEvent::Candles { .. }
+                | MarketEvent::Book(_)
+                | MarketEvent::Funding { .. },
+            ) => {}
             EngineInput::OpenInterest { symbol, contracts } => {
                 let now = self.now_ms;
                 let market = self.market_mut(&symbol);

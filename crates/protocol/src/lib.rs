@@ -6,8 +6,12 @@
 //! Every stream message carries `type`, `stream`, `session_id` (for per-session streams),
 //! `seq` (monotonic per stream and session) and `ts` (backend wall clock, ms since the epoch).
 
+mod market_view;
 mod store_health;
 
+pub use market_view::{
+    BookLevel, BookSnapshot, Candle, CandlesUpdate, Interval, TapeTrade, TapeUpdate,
+};
 pub use store_health::{StoreHealth, StoreState};
 
 use serde::{Deserialize, Serialize};
@@ -51,10 +55,16 @@ pub enum StreamName {
     Conditions,
     Signals,
     Positions,
+    /// One symbol's candles of one interval (the symbol view's chart).
+    Candles,
+    /// One symbol's order book top.
+    Book,
+    /// One symbol's trade tape.
+    Tape,
 }
 
 impl StreamName {
-    pub const ALL: [StreamName; 9] = [
+    pub const ALL: [StreamName; 12] = [
         StreamName::Sessions,
         StreamName::MarketData,
         StreamName::StateMachines,
@@ -64,6 +74,9 @@ impl StreamName {
         StreamName::Conditions,
         StreamName::Signals,
         StreamName::Positions,
+        StreamName::Candles,
+        StreamName::Book,
+        StreamName::Tape,
     ];
 
     /// Per-session streams need a `session_id`; global ones ignore it.
@@ -71,6 +84,15 @@ impl StreamName {
         !matches!(
             self,
             StreamName::Sessions | StreamName::Health | StreamName::Events
+        ) && !self.is_per_symbol()
+    }
+
+    /// The symbol view's streams: keyed by `symbol` (and `interval` for candles), not by
+    /// session, and opened only on request (each one costs upstream subscriptions).
+    pub fn is_per_symbol(self) -> bool {
+        matches!(
+            self,
+            StreamName::Candles | StreamName::Book | StreamName::Tape
         )
     }
 
@@ -84,6 +106,7 @@ impl StreamName {
                 | StreamName::Indicators
                 | StreamName::Conditions
                 | StreamName::Positions
+                | StreamName::Book
         )
     }
 
@@ -98,6 +121,9 @@ impl StreamName {
             StreamName::Conditions => "conditions",
             StreamName::Signals => "signals",
             StreamName::Positions => "positions",
+            StreamName::Candles => "candles",
+            StreamName::Book => "book",
+            StreamName::Tape => "tape",
         }
     }
 
@@ -138,12 +164,26 @@ pub enum ClientMsg {
         stream: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
+        /// Required by the per-symbol streams (`candles`, `book`, `tape`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbol: Option<String>,
+        /// Required by `candles`: a MEXC interval name (`Min1` ... `Month1`). A string so an
+        /// unknown one can be answered with the valid names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval: Option<String>,
     },
     Unsubscribe {
         id: u64,
         stream: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
+        /// Required by the per-symbol streams (`candles`, `book`, `tape`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbol: Option<String>,
+        /// Required by `candles`: a MEXC interval name (`Min1` ... `Month1`). A string so an
+        /// unknown one can be answered with the valid names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval: Option<String>,
     },
     /// Application heartbeat; answered with `pong` ahead of any queued data.
     Ping {
@@ -246,15 +286,21 @@ pub enum ServerMsg {
     Signal(Envelope<SignalInfo>),
     Position(Envelope<PositionInfo>),
     SessionTotals(Envelope<SessionTotals>),
+    Candles(Envelope<CandlesUpdate>),
+    Book(Envelope<BookSnapshot>),
+    Tape(Envelope<TapeUpdate>),
     /// Reply to a `history` request: the rows of the query, newest first.
     History(HistoryReply),
 }
 
 impl ServerMsg {
-    /// The stream and sequence of a stream message, `None` for control replies.
+    /// The stream, its key (the session, or the symbol of a per-symbol stream) and sequence of a
+    /// stream message, `None` for control replies. A connection views at most one candle
+    /// interval per symbol, so the symbol alone keys `candles` too.
     pub fn stream_position(&self) -> Option<(StreamName, Option<&str>, u64)> {
         fn pos<T>(e: &Envelope<T>) -> Option<(StreamName, Option<&str>, u64)> {
-            Some((e.stream, e.session_id.as_deref(), e.seq))
+            let key = e.session_id.as_deref().or(e.symbol.as_deref());
+            Some((e.stream, key, e.seq))
         }
         match self {
             ServerMsg::FullUpdate(e) => pos(e),
@@ -270,6 +316,9 @@ impl ServerMsg {
             ServerMsg::Signal(e) => pos(e),
             ServerMsg::Position(e) => pos(e),
             ServerMsg::SessionTotals(e) => pos(e),
+            ServerMsg::Candles(e) => pos(e),
+            ServerMsg::Book(e) => pos(e),
+            ServerMsg::Tape(e) => pos(e),
             ServerMsg::Hello(_)
             | ServerMsg::Ack(_)
             | ServerMsg::Error(_)
@@ -351,6 +400,12 @@ pub struct Envelope<T> {
     pub stream: StreamName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Set on the per-symbol streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// Set on `candles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
     pub seq: u64,
     pub ts: i64,
     pub data: T,
@@ -379,6 +434,12 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Boxed like `health`: it is the largest part and most snapshots lack it.
     pub positions: Option<Box<PositionsSnapshot>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candles: Option<CandlesUpdate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub book: Option<Box<BookSnapshot>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tape: Option<TapeUpdate>,
 }
 
 /// Body of `GET /api/v1/snapshot?session=ID`: every stream of that session with its seq.
@@ -452,6 +513,17 @@ pub struct Ticker {
     pub index_price: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_rate: Option<f64>,
+    /// Next funding settlement (ms since the epoch), for the countdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_funding_ms: Option<i64>,
+    /// 24 h high and low (exchange `high24Price`, `lower24Price`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_24h: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_24h: Option<f64>,
+    /// Open interest in contracts (exchange `holdVol`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_interest: Option<f64>,
     /// Decimals of the contract's price (its price unit, from the exchange's contract detail);
     /// absent while the contract specification is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -873,6 +945,8 @@ mod tests {
     #[test]
     fn server_message_round_trip_keeps_type_and_stream() {
         let msg = ServerMsg::InstanceAdded(Envelope {
+            interval: None,
+            symbol: None,
             stream: StreamName::StateMachines,
             session_id: Some("majors".into()),
             seq: 7,
@@ -900,6 +974,8 @@ mod tests {
         assert_eq!(
             m,
             ClientMsg::Subscribe {
+                interval: None,
+                symbol: None,
                 id: 1,
                 stream: "nope".into(),
                 session_id: None

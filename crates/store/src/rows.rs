@@ -384,7 +384,11 @@ pub fn rows_from_market(ev: &MarketEvent, now_ms: i64) -> Vec<StoreRow> {
             funding_rate: u.funding_rate,
             ts_ms: u.exchange_ts_ms.unwrap_or(now_ms),
         }],
-        MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_) => Vec::new(),
+        MarketEvent::SymbolFailed { .. }
+        | MarketEvent::Contracts(_)
+        | MarketEvent::Candles { .. }
+        | MarketEvent::Book(_)
+        | MarketEvent::Funding { .. } => Vec::new(),
         MarketEvent::Link {
             conn_id,
             change,

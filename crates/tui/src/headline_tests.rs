@@ -11,6 +11,10 @@ use trademon_protocol::*;
 
 fn tick(symbol: &str, last: f64, age_ms: i64, source: DataSource) -> Ticker {
     Ticker {
+        next_funding_ms: None,
+        high_24h: None,
+        low_24h: None,
+        open_interest: None,
         symbol: symbol.into(),
         last,
         bid: None,

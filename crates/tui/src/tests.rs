@@ -47,6 +47,8 @@ pub(super) fn env<T>(
     data: T,
 ) -> Envelope<T> {
     Envelope {
+        interval: None,
+        symbol: None,
         stream,
         session_id: session.map(str::to_string),
         seq,
@@ -82,6 +84,10 @@ fn sessions_update(seq: u64, sessions: Vec<SessionInfo>) -> ServerMsg {
 
 fn ticker(symbol: &str, last: f64, chg: f64, vol: f64, age_ms: i64) -> Ticker {
     Ticker {
+        next_funding_ms: None,
+        high_24h: None,
+        low_24h: None,
+        open_interest: None,
         symbol: symbol.into(),
         last,
         bid: None,

@@ -69,6 +69,8 @@ async fn health_goes_out_once_per_interval_however_often_upstream_changes() {
     hub.send(HubCmd::Client {
         conn: 1,
         msg: ClientMsg::Subscribe {
+            interval: None,
+            symbol: None,
             id: 1,
             stream: "health".into(),
             session_id: None,

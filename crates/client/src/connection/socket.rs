@@ -453,6 +453,8 @@ impl Connection {
 
     fn subscribe_msg(&mut self, sub: &Subscription) -> ClientMsg {
         ClientMsg::Subscribe {
+            interval: None,
+            symbol: None,
             id: self.op_id(),
             stream: sub.stream.as_str().to_string(),
             session_id: sub.session_id.clone(),
@@ -461,6 +463,8 @@ impl Connection {
 
     fn unsubscribe_msg(&mut self, sub: &Subscription) -> ClientMsg {
         ClientMsg::Unsubscribe {
+            interval: None,
+            symbol: None,
             id: self.op_id(),
             stream: sub.stream.as_str().to_string(),
             session_id: sub.session_id.clone(),

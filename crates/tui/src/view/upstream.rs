@@ -357,6 +357,8 @@ mod tests {
         };
         app.update(Action::Client(ClientEvent::Message {
             msg: ServerMsg::FullUpdate(Envelope {
+                interval: None,
+                symbol: None,
                 stream: StreamName::Health,
                 session_id: None,
                 seq: 1,
