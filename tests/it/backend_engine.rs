@@ -47,6 +47,7 @@ fn trade(symbol: &str, id: u64, price: f64) -> MarketEvent {
     MarketEvent::Trades {
         symbol: symbol.into(),
         trades: vec![Trade {
+            self_trade: false,
             id: Some(id),
             price,
             contracts: 10.0,

@@ -160,6 +160,7 @@ mod tests {
     fn trades_update_last_only() {
         let a = merge_ticker(None, &upd(100.0, Some(99.5), None), DataSource::Ws, 1);
         let tr = |p: f64, ts: i64| Trade {
+            self_trade: false,
             id: None,
             price: p,
             contracts: 1.0,

@@ -23,6 +23,8 @@ pub struct Trade {
     pub taker: Side,
     /// Exchange trade time, ms since the epoch.
     pub ts_ms: i64,
+    /// MEXC's `M` flag: both sides were the same account (a self-trade).
+    pub self_trade: bool,
 }
 
 /// Ticker fields are all optional except `last`: live frames omit fields at times.
@@ -39,6 +41,11 @@ pub struct TickerUpdate {
     pub fair_price: Option<f64>,
     pub index_price: Option<f64>,
     pub funding_rate: Option<f64>,
+    /// `high24Price`, `lower24Price`.
+    pub high_24h: Option<f64>,
+    pub low_24h: Option<f64>,
+    /// `holdVol`: open interest in contracts.
+    pub open_interest: Option<f64>,
     pub exchange_ts_ms: Option<i64>,
 }
 

@@ -45,6 +45,7 @@ fn trades(symbol: &str, list: &[(f64, f64)]) -> EngineInput {
         trades: list
             .iter()
             .map(|&(price, contracts)| Trade {
+                self_trade: false,
                 id: None,
                 price,
                 contracts,

@@ -46,6 +46,7 @@ fn trades(symbol: &str, list: &[(f64, f64, Side)]) -> EngineInput {
         trades: list
             .iter()
             .map(|&(price, contracts, taker)| Trade {
+                self_trade: false,
                 id: None,
                 price,
                 contracts,

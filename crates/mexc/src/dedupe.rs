@@ -75,6 +75,7 @@ mod tests {
 
     fn t(id: Option<u64>) -> Trade {
         Trade {
+            self_trade: false,
             id,
             price: 1.0,
             contracts: 1.0,

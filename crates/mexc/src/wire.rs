@@ -186,6 +186,9 @@ pub fn ticker_from_object(
     let last = d.get("lastPrice").and_then(num).ok_or("no lastPrice")?;
     let f = |key: &str| d.get(key).and_then(num);
     Ok(TickerUpdate {
+        high_24h: None,
+        low_24h: None,
+        open_interest: None,
         symbol: symbol.to_string(),
         last,
         bid: f("bid1"),
@@ -238,6 +241,7 @@ fn trade_row(row: &Value, frame_ts: Option<i64>) -> Option<Trade> {
         _ => return None,
     };
     Some(Trade {
+        self_trade: false,
         // `i` is an undocumented string id; absent ids pass through un-deduplicated.
         id: r.get("i").and_then(num_u64),
         price: r.get("p").and_then(num)?,

@@ -162,6 +162,7 @@ fn trades(symbol: &str, price: f64) -> MarketEvent {
     MarketEvent::Trades {
         symbol: symbol.into(),
         trades: vec![Trade {
+            self_trade: false,
             id: None,
             price,
             contracts: 1.0,

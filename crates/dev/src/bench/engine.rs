@@ -61,6 +61,7 @@ pub fn run(symbols: usize, trades: u64) -> Result<EngineReport> {
         prices[i] *= 1.0 + drift + (rng.f64() - 0.5) * 0.001;
         now_ms += 1;
         let trade = Trade {
+            self_trade: false,
             id: Some(n),
             price: prices[i],
             contracts: 1.0 + rng.f64() * 10.0,

@@ -5,6 +5,7 @@ use trademon_core::market::{Side, TickerUpdate, Trade};
 
 fn tr(price: f64, contracts: f64, taker: Side) -> Trade {
     Trade {
+        self_trade: false,
         id: None,
         price,
         contracts,

@@ -32,6 +32,7 @@ fn live_deal_array_frame() {
     assert_eq!(
         trades,
         vec![Trade {
+            self_trade: false,
             id: Some(16_270_106_116),
             price: 80489.0,
             contracts: 11.0,
