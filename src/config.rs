@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-pub use trademon_backend::{BackendSettings, ServerConfig, SessionConfig, check_bind_allowed};
+pub use trademon_backend::{
+    BackendSettings, ServerConfig, SessionConfig, ViewsConfig, check_bind_allowed,
+};
 pub use trademon_client::ClientConfig;
 pub use trademon_mexc::MexcConfig;
 pub use trademon_sim::SimConfig;
@@ -41,6 +43,7 @@ pub struct Config {
     pub strategies: BTreeMap<String, StrategySettings>,
     pub questdb: QuestdbConfig,
     pub record: RecordConfig,
+    pub views: ViewsConfig,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -393,6 +396,9 @@ impl Config {
         p.positive("server.max_clients", u64::from(s.max_clients));
         p.positive("server.max_pings_per_s", u64::from(s.max_pings_per_s));
         p.positive("server.health_interval_ms", s.health_interval_ms);
+        p.positive("views.candles_max", self.views.candles_max as u64);
+        p.positive("views.tape_max", self.views.tape_max as u64);
+        p.positive("views.book_interval_ms", self.views.book_interval_ms);
         if s.max_in_flight_bytes < 4096 {
             p.fail(
                 "server.max_in_flight_bytes",
@@ -586,6 +592,7 @@ impl Config {
             paper_journal_max_bytes: self.data.paper_journal_max_bytes,
             signal_history: self.engine.signal_history,
             trade_history: self.engine.trade_history,
+            views: self.views.clone(),
             // Validation resolved these once already; a failure here means no history.
             history: self
                 .questdb

@@ -176,6 +176,8 @@ pub async fn start_embedded(
     };
     let sessions: Vec<SessionConfig> = cfg.active_sessions(demo).to_vec();
     let (symbols_tx, symbols_rx) = watch::channel(BTreeSet::new());
+    // The feeds (klines, depth) that clients' symbol views want; the backend keeps the set.
+    let (feeds_tx, feeds_rx) = watch::channel(BTreeSet::new());
     let (market_tx, market_rx) = mpsc::channel(8192);
     // Demo contracts are the simulator's: cached apart, so they never stand in for MEXC's.
     let contracts_cache = cfg.data_dir().join(if demo {
@@ -190,6 +192,7 @@ pub async fn start_embedded(
         market_tx.clone(),
     );
     let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx.clone());
+    let _feeds_for_adapter = feeds_rx; // merge: pass `feeds_rx` to mexc::spawn (the adapter's wants)
     // The writer thread owns the sender of its health: the channel closes when it stops.
     let store_ended = |mut health: watch::Receiver<store::StoreHealth>| async move {
         while health.changed().await.is_ok() {}
@@ -220,6 +223,7 @@ pub async fn start_embedded(
             market: market_rx,
             upstream: adapter.health.clone(),
             symbols: symbols_tx,
+            feeds: feeds_tx,
             log_events,
             // Demo sessions persist apart, so a demo never changes what a real run restores.
             sessions_file: Some(cfg.data_dir().join(if demo {

@@ -459,6 +459,7 @@ async fn non_loopback_bind_without_token_is_refused() {
             market,
             upstream: upstream_rx,
             symbols,
+            feeds: tokio::sync::watch::channel(Default::default()).0,
             log_events,
             sessions_file: None,
             paper_journal: None,

@@ -29,6 +29,8 @@ pub struct TestBackend {
     pub market: mpsc::Sender<MarketEvent>,
     pub upstream: watch::Sender<UpstreamHealth>,
     pub symbols: watch::Receiver<BTreeSet<String>>,
+    /// The per-symbol feeds the backend wants open (what the adapter would get).
+    pub feeds: watch::Receiver<BTreeSet<trademon_core::market::FeedWant>>,
     pub logs: mpsc::Sender<LogEvent>,
 }
 
@@ -86,6 +88,7 @@ pub async fn start_persisted(
     let (market, market_rx) = mpsc::channel(65_536);
     let (upstream_tx, upstream_rx) = watch::channel(upstream(UpstreamState::Live));
     let (symbols_tx, symbols) = watch::channel(BTreeSet::new());
+    let (feeds_tx, feeds) = watch::channel(BTreeSet::new());
     let (logs, logs_rx) = mpsc::channel(65_536);
     let handle = backend::start(
         cfg.backend_settings(),
@@ -96,6 +99,7 @@ pub async fn start_persisted(
             market: market_rx,
             upstream: upstream_rx,
             symbols: symbols_tx,
+            feeds: feeds_tx,
             log_events: logs_rx,
             sessions_file,
             paper_journal: None,
@@ -111,6 +115,7 @@ pub async fn start_persisted(
         market,
         upstream: upstream_tx,
         symbols,
+        feeds,
         logs,
     }
 }

@@ -16,10 +16,58 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use trademon_protocol::{Ack, Envelope, RestSnapshot, ServerMsg, Snapshot, StreamName, now_ms};
+use trademon_protocol::{
+    Ack, Envelope, Interval, RestSnapshot, ServerMsg, Snapshot, StreamName, now_ms,
+};
 
-/// Identifies a stream instance: the stream and, for per-session streams, the session.
-pub type StreamKey = (StreamName, Option<String>);
+/// Identifies a stream instance: the stream and, for per-session streams, the session; for the
+/// per-symbol streams, the symbol (and the interval of `candles`). Each instance has its own seq.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamKey {
+    pub stream: StreamName,
+    pub session: Option<String>,
+    pub symbol: Option<String>,
+    pub interval: Option<Interval>,
+}
+
+impl StreamKey {
+    /// A global stream (`session` `None`) or a per-session one.
+    pub fn new(stream: StreamName, session: Option<String>) -> StreamKey {
+        StreamKey {
+            stream,
+            session,
+            symbol: None,
+            interval: None,
+        }
+    }
+
+    /// A per-symbol stream; `interval` only for `candles`.
+    pub fn symbol(stream: StreamName, symbol: String, interval: Option<Interval>) -> StreamKey {
+        StreamKey {
+            stream,
+            session: None,
+            symbol: Some(symbol),
+            interval,
+        }
+    }
+
+    /// What scopes the stream's conflation slots in a client queue: its session, or its symbol.
+    fn scope(&self) -> Option<&str> {
+        self.session.as_deref().or(self.symbol.as_deref())
+    }
+
+    fn envelope<T>(&self, seq: u64, data: T) -> Envelope<T> {
+        Envelope {
+            interval: self.interval,
+            symbol: self.symbol.clone(),
+            stream: self.stream,
+            session_id: self.session.clone(),
+            seq,
+            ts: now_ms(),
+            data,
+        }
+    }
+}
 
 /// Builds a delta's message once fan-out has given it its seq.
 type MakeMsg = Box<dyn FnOnce(u64) -> ServerMsg + Send>;
@@ -43,6 +91,11 @@ pub enum FanoutMsg {
     Unsubscribe {
         conn: u64,
         id: u64,
+        key: StreamKey,
+    },
+    /// Drops a subscription without a reply (replaced by another of the same client).
+    Forget {
+        conn: u64,
         key: StreamKey,
     },
     Reply {
@@ -111,6 +164,10 @@ impl FanoutTx {
         self.send(FanoutMsg::Unsubscribe { conn, id, key });
     }
 
+    pub fn forget(&self, conn: u64, key: StreamKey) {
+        self.send(FanoutMsg::Forget { conn, key });
+    }
+
     pub fn reply(&self, conn: u64, msg: ServerMsg) {
         let msg = Box::new(msg);
         self.send(FanoutMsg::Reply { conn, msg });
@@ -139,18 +196,8 @@ impl FanoutTx {
         data: T,
         wrap: fn(Envelope<T>) -> ServerMsg,
     ) {
-        let (stream, session_id) = (key.0, key.1.clone());
-        let make: MakeMsg = Box::new(move |seq| {
-            wrap(Envelope {
-                interval: None,
-                symbol: None,
-                stream,
-                session_id,
-                seq,
-                ts: now_ms(),
-                data,
-            })
-        });
+        let k = key.clone();
+        let make: MakeMsg = Box::new(move |seq| wrap(k.envelope(seq, data)));
         let conflate = conflate.map(str::to_string);
         self.send(FanoutMsg::Publish {
             key,
@@ -202,6 +249,7 @@ impl Fanout {
                 snapshot,
             } => self.subscribe(conn, id, key, *snapshot),
             FanoutMsg::Unsubscribe { conn, id, key } => self.unsubscribe(conn, id, key),
+            FanoutMsg::Forget { conn, key } => self.forget(conn, &key),
             FanoutMsg::Reply { conn, msg } => self.reply(conn, *msg),
             FanoutMsg::Publish {
                 key,
@@ -234,8 +282,8 @@ impl Fanout {
     fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey, snapshot: Snapshot) {
         let ack = ServerMsg::Ack(Ack {
             id,
-            stream: key.0,
-            session_id: key.1.clone(),
+            stream: key.stream,
+            session_id: key.session.clone(),
         });
         let full = self.full_update(&key, snapshot);
         let (Some(ack), Some(full)) = (encode(&ack), encode(&full)) else {
@@ -244,7 +292,7 @@ impl Fanout {
         let Some(c) = self.clients.get_mut(&conn) else {
             return;
         };
-        c.queue.discard_latest(key.0, key.1.as_deref());
+        c.queue.discard_latest(key.stream, key.scope());
         if c.queue.push_ordered(ack) && c.queue.push_ordered(full) {
             c.subs.insert(key);
         } else {
@@ -254,16 +302,20 @@ impl Fanout {
 
     /// Drops the subscription and whatever of the stream is still queued unsent, then acks.
     fn unsubscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
-        if let Some(c) = self.clients.get_mut(&conn) {
-            c.subs.remove(&key);
-            c.queue.discard_latest(key.0, key.1.as_deref());
-        }
+        self.forget(conn, &key);
         let ack = Ack {
             id,
-            stream: key.0,
-            session_id: key.1,
+            stream: key.stream,
+            session_id: key.session,
         };
         self.reply(conn, ServerMsg::Ack(ack));
+    }
+
+    fn forget(&mut self, conn: u64, key: &StreamKey) {
+        if let Some(c) = self.clients.get_mut(&conn) {
+            c.subs.remove(key);
+            c.queue.discard_latest(key.stream, key.scope());
+        }
     }
 
     /// Gives every subscriber of `key` a fresh `full_update` at the current seq (the owner's
@@ -276,7 +328,7 @@ impl Fanout {
             if !c.subs.contains(key) {
                 continue;
             }
-            c.queue.discard_latest(key.0, key.1.as_deref());
+            c.queue.discard_latest(key.stream, key.scope());
             if !c.queue.push_ordered(full.clone()) {
                 c.subs.clear();
             }
@@ -286,9 +338,14 @@ impl Fanout {
     /// Fills in the seq of every stream of the REST snapshot, at this point of the publish order.
     fn stamp_rest(&self, mut snap: RestSnapshot) -> RestSnapshot {
         let mut seq = BTreeMap::new();
-        for stream in StreamName::ALL {
+        // The per-symbol streams are not part of a session's snapshot.
+        for stream in StreamName::ALL.into_iter().filter(|s| !s.is_per_symbol()) {
             let sid = stream.is_per_session().then(|| snap.session_id.clone());
-            let cur = self.seqs.get(&(stream, sid)).copied().unwrap_or(0);
+            let cur = self
+                .seqs
+                .get(&StreamKey::new(stream, sid))
+                .copied()
+                .unwrap_or(0);
             seq.insert(stream.as_str().to_string(), cur);
         }
         snap.seq = seq;
@@ -296,15 +353,8 @@ impl Fanout {
     }
 
     fn full_update(&self, key: &StreamKey, data: Snapshot) -> ServerMsg {
-        ServerMsg::FullUpdate(Envelope {
-            interval: None,
-            symbol: None,
-            stream: key.0,
-            session_id: key.1.clone(),
-            seq: self.seqs.get(key).copied().unwrap_or(0),
-            ts: now_ms(),
-            data,
-        })
+        let seq = self.seqs.get(key).copied().unwrap_or(0);
+        ServerMsg::FullUpdate(key.envelope(seq, data))
     }
 
     /// A control reply to one client, in order with its stream data. A client whose queue is
@@ -334,7 +384,7 @@ impl Fanout {
         if !self.has_subscribers(&key) {
             return;
         }
-        let stream = key.0;
+        let stream = key.stream;
         let Some(text) = encode(&make(seq)) else {
             return;
         };
@@ -346,7 +396,7 @@ impl Fanout {
                 Some(item) => c.queue.push_latest(
                     ConflateKey {
                         stream,
-                        session_id: key.1.clone(),
+                        session_id: key.scope().map(str::to_string),
                         item: item.to_string(),
                     },
                     text.clone(),
@@ -417,7 +467,7 @@ mod tests {
     async fn full_update_takes_the_seq_of_the_deltas_sent_before_it() {
         let (tx, task) = spawn();
         let q = queue();
-        let key: StreamKey = (StreamName::Events, None);
+        let key = StreamKey::new(StreamName::Events, None);
         tx.register(1, "c-1".into(), q.clone());
         tx.publish(key.clone(), None, event(1), ServerMsg::Event);
         tx.publish(key.clone(), None, event(2), ServerMsg::Event);

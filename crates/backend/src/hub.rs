@@ -15,6 +15,7 @@ mod history_io;
 mod session_ops;
 #[cfg(test)]
 mod tests_rate;
+mod views_io;
 
 use super::events::EventLog;
 use super::fanout::{self, FanoutTx, StreamKey};
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
-use trademon_core::market::{LinkChange, MarketEvent};
+use trademon_core::market::{FeedWant, LinkChange, MarketEvent};
 use trademon_engine::{Engine, EngineInput};
 use trademon_protocol::ClientMsg;
 use trademon_protocol::{
@@ -59,12 +60,16 @@ pub struct HubSettings {
     pub paper_journal: Option<super::journal::JournalSettings>,
     /// Told to every client in `health.market`.
     pub market: trademon_protocol::MarketSource,
+    /// The per-symbol streams' limits and book interval.
+    pub views: crate::ViewsConfig,
 }
 
 pub struct HubInputs {
     pub market: mpsc::Receiver<MarketEvent>,
     pub upstream: watch::Receiver<UpstreamHealth>,
     pub symbols: watch::Sender<BTreeSet<String>>,
+    /// The per-symbol feeds (klines, depth) some client views; the adapter keeps them open.
+    pub feeds: watch::Sender<BTreeSet<FeedWant>>,
     pub log_events: mpsc::Receiver<LogEvent>,
     /// Rows for QuestDB; `None`: nothing is written.
     pub store: Option<StoreHandle>,
@@ -172,6 +177,8 @@ struct Hub {
     sessions: Vec<Session>,
     /// Tickers (market state).
     market: market::Market,
+    /// The symbol view's candles, books and tapes, and who views them.
+    views: super::views::Views,
     events: EventLog,
     upstream: UpstreamHealth,
     /// The fan-out task: clients' queues, their subscriptions, and every stream's seq.
@@ -229,7 +236,9 @@ pub fn spawn(
         }
         j
     });
+    let views = super::views::Views::new(&settings.views, inputs.feeds);
     let mut hub = Hub {
+        views,
         events: EventLog::new(settings.events_max),
         sessions: plan.iter().map(|(c, _)| Session::new(c.clone())).collect(),
         market: market::Market::default(),
@@ -294,6 +303,9 @@ impl Hub {
         engine_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(self.settings.flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let book_every = Duration::from_millis(self.settings.views.book_interval_ms.max(1));
+        let mut books = tokio::time::interval(book_every);
+        books.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -328,6 +340,7 @@ impl Hub {
                     self.apply_engine(EngineInput::Tick, now_ms());
                 }
                 _ = flush.tick() => self.flush(),
+                _ = books.tick() => self.flush_books(),
                 // Fan-out holds no sender of its own, so it ends only by panicking: the hub
                 // ends the same way, for the supervisor to report.
                 end = &mut fanout_task => match end {
@@ -363,6 +376,7 @@ impl Hub {
                 self.fanout.unregister(conn);
                 if let Some(client) = self.clients.remove(&conn) {
                     self.store_link(&client.conn_id, LinkChange::Closed(close));
+                    self.drop_views(client.subs);
                 }
             }
             HubCmd::Client { conn, msg } => self.on_client(conn, msg),
@@ -408,8 +422,12 @@ impl Hub {
                 id,
                 stream,
                 session_id,
-                ..
-            } => match self.resolve(&stream, session_id) {
+                symbol,
+                interval,
+            } => match self
+                .resolve(&stream, session_id)
+                .and_then(|k| self.resolve_symbol(conn, k, symbol, interval, false))
+            {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
                 Ok(key) => self.subscribe(conn, id, key),
             },
@@ -417,13 +435,15 @@ impl Hub {
                 id,
                 stream,
                 session_id,
-                ..
-            } => match self.resolve(&stream, session_id) {
+                symbol,
+                interval,
+            } => match self
+                .resolve(&stream, session_id)
+                .and_then(|k| self.resolve_symbol(conn, k, symbol, interval, true))
+            {
                 Err(e) => self.reply(conn, ServerMsg::Error(ErrorReply { id: Some(id), ..e })),
                 Ok(key) => {
-                    if let Some(c) = self.clients.get_mut(&conn) {
-                        c.subs.remove(&key);
-                    }
+                    self.unfollow(conn, &key);
                     self.fanout.unsubscribe(conn, id, key)
                 }
             },
@@ -472,8 +492,8 @@ impl Hub {
         }
     }
 
-    /// Checks a stream name and session against the closed sets. Global streams
-    /// ignore a session id.
+    /// Checks a stream name and session against the closed sets. Global and per-symbol
+    /// streams ignore a session id (`resolve_symbol` completes the per-symbol ones).
     fn resolve(&self, stream: &str, session_id: Option<String>) -> Result<StreamKey, ErrorReply> {
         let error = |code: &str, message: String, valid: Vec<String>| ErrorReply {
             id: None,
@@ -488,15 +508,8 @@ impl Hub {
                 StreamName::valid_names(),
             ));
         };
-        if name.is_per_symbol() {
-            return Err(error(
-                error_code::UNKNOWN_STREAM,
-                format!("stream {name} is not served yet"),
-                StreamName::valid_names(),
-            ));
-        }
         if !name.is_per_session() {
-            return Ok((name, None));
+            return Ok(StreamKey::new(name, None));
         }
         match session_id {
             None => Err(error(
@@ -509,14 +522,17 @@ impl Hub {
                 format!("unknown session {sid:?}"),
                 self.session_ids(),
             )),
-            Some(sid) => Ok((name, Some(sid))),
+            Some(sid) => Ok(StreamKey::new(name, Some(sid))),
         }
     }
 
     /// The stream's whole current state goes to fan-out, which answers `ack` and `full_update`
     /// at the seq of the last delta published before it.
     fn subscribe(&mut self, conn: u64, id: u64, key: StreamKey) {
-        let snapshot = self.stream_snapshot(key.0, key.1.as_deref());
+        if key.stream.is_per_symbol() {
+            return self.subscribe_view(conn, id, key);
+        }
+        let snapshot = self.stream_snapshot(key.stream, key.session.as_deref());
         if let Some(c) = self.clients.get_mut(&conn) {
             c.subs.insert(key.clone());
         }
@@ -589,6 +605,7 @@ impl Hub {
     fn on_market(&mut self, ev: MarketEvent) {
         let now = now_ms();
         let ticker = self.market.merge(&ev, now);
+        self.on_view_market(&ev, now);
         let contracts_changed = matches!(
             ev,
             MarketEvent::SymbolFailed { .. } | MarketEvent::Contracts(_)
@@ -731,7 +748,7 @@ impl Hub {
 
     /// Whether any client follows (stream, session): skip building data nobody reads.
     fn has_subscribers(&self, stream: StreamName, session: &str) -> bool {
-        let key: StreamKey = (stream, Some(session.to_string()));
+        let key = StreamKey::new(stream, Some(session.to_string()));
         self.clients.values().any(|c| c.subs.contains(&key))
     }
 
@@ -745,7 +762,7 @@ impl Hub {
         data: T,
         wrap: fn(Envelope<T>) -> ServerMsg,
     ) {
-        let key: StreamKey = (stream, session.map(str::to_string));
+        let key = StreamKey::new(stream, session.map(str::to_string));
         self.fanout.publish(key, conflate, data, wrap);
     }
 }

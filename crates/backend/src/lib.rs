@@ -8,6 +8,8 @@
 //! - `flow`: send window confirmed by protocol Pings (bounds backlog ahead of a pong).
 //! - `routes`: axum routes, REST handlers; `auth`: token check; `hooks`: test switches.
 //! - `market`, `events`, `sessions`: state kept by the hub; the hub also owns the engine.
+//! - `views`: the symbol view's candles, books and tapes (per-symbol streams), and who views
+//!   them (the feeds the adapter keeps open).
 //! - `convert`: engine views -> wire types; `persist`: the sessions file in the data dir;
 //!   `journal`: the paper journal (each session's paper book, restored on start).
 //! - `history`: QuestDB history for REST and the WebSocket, and the signals back-fill.
@@ -31,10 +33,13 @@ mod routes;
 mod sessions;
 mod settings;
 pub mod supervise;
+mod views;
 
 pub use hooks::TestHooks;
 pub use queue_meter::QueueStats;
-pub use settings::{BackendSettings, BindRefused, ServerConfig, SessionConfig, check_bind_allowed};
+pub use settings::{
+    BackendSettings, BindRefused, ServerConfig, SessionConfig, ViewsConfig, check_bind_allowed,
+};
 
 use axum::serve::ListenerExt;
 use std::collections::BTreeSet;
@@ -43,7 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
-use trademon_core::market::MarketEvent;
+use trademon_core::market::{FeedWant, MarketEvent};
 use trademon_engine::Engine;
 use trademon_protocol::{LogEvent, UpstreamHealth, now_ms};
 
@@ -56,6 +61,9 @@ pub struct BackendInputs {
     pub upstream: watch::Receiver<UpstreamHealth>,
     /// The backend publishes the union of running sessions' symbols here (the adapter subscribes them).
     pub symbols: watch::Sender<BTreeSet<String>>,
+    /// The backend publishes the per-symbol feeds (klines, depth) that clients view here (the
+    /// adapter opens them while wanted).
+    pub feeds: watch::Sender<BTreeSet<FeedWant>>,
     /// WARN/ERROR log events (from a tracing layer) to show in the `events` stream.
     pub log_events: mpsc::Receiver<LogEvent>,
     /// Where sessions persist across restarts (`<data dir>/sessions.json`); `None`: they don't.
@@ -166,6 +174,7 @@ pub async fn start(
                 trade_cap: settings.trade_history,
             }),
             market: inputs.market_source,
+            views: settings.views.clone(),
         },
         engine,
         sessions,
@@ -173,6 +182,7 @@ pub async fn start(
             market: inputs.market,
             upstream: inputs.upstream,
             symbols: inputs.symbols,
+            feeds: inputs.feeds,
             log_events: inputs.log_events,
             store: inputs.store,
             store_health: inputs.store_health,

@@ -10,33 +10,57 @@ use trademon_protocol::{DataSource, Ticker};
 #[derive(Default)]
 pub struct Market {
     tickers: HashMap<String, Ticker>,
+    /// Funding of symbols without a row yet (a ticker needs a price): (rate, next settlement).
+    funding: HashMap<String, Funding>,
 }
+
+type Funding = (f64, Option<i64>);
 
 impl Market {
     /// The ticker `ev` makes of the stored one, not stored yet (the engine sees the event
-    /// first); `None` for events that carry no price.
-    pub fn merge(&self, ev: &MarketEvent, now_ms: i64) -> Option<Ticker> {
-        match ev {
-            MarketEvent::Ticker { update, source } => Some(merge_ticker(
+    /// first); `None` for events that carry no price. Funding before a symbol's first price
+    /// waits for it.
+    pub fn merge(&mut self, ev: &MarketEvent, now_ms: i64) -> Option<Ticker> {
+        let fresh = match ev {
+            MarketEvent::Ticker { update, source } => merge_ticker(
                 self.tickers.get(&update.symbol),
                 update,
                 *source,
                 now_ms,
-            )),
+            ),
             MarketEvent::Trades {
                 symbol,
                 trades,
                 source,
-            } => apply_trades(self.tickers.get(symbol), symbol, trades, *source, now_ms),
+            } => apply_trades(self.tickers.get(symbol), symbol, trades, *source, now_ms)?,
+            MarketEvent::Funding {
+                symbol,
+                rate,
+                next_settle_ms,
+            } => {
+                if !rate.is_finite() {
+                    return None;
+                }
+                let funding = (*rate, *next_settle_ms);
+                let Some(prev) = self.tickers.get(symbol) else {
+                    self.funding.insert(symbol.clone(), funding);
+                    return None;
+                };
+                return Some(apply_funding(prev, funding));
+            }
             // The engine fails the instances (one event each, from their transition) and the
-            // link's state reaches clients through `health`.
+            // link's state reaches clients through `health`; candles and books have streams
+            // of their own.
             MarketEvent::SymbolFailed { .. }
             | MarketEvent::Contracts(_)
             | MarketEvent::Link { .. }
             | MarketEvent::Candles { .. }
-            | MarketEvent::Book(_)
-            | MarketEvent::Funding { .. } => None,
-        }
+            | MarketEvent::Book(_) => return None,
+        };
+        Some(match self.funding.remove(&fresh.symbol) {
+            Some(funding) => apply_funding(&fresh, funding),
+            None => fresh,
+        })
     }
 
     /// Stores a merged ticker, with its prices' precision once the contract is known, and
@@ -77,10 +101,10 @@ pub fn merge_ticker(
 ) -> Ticker {
     let keep = |new: Option<f64>, old: fn(&Ticker) -> Option<f64>| new.or(prev.and_then(old));
     Ticker {
-        open_interest: None,
-        high_24h: None,
-        low_24h: None,
-        next_funding_ms: None,
+        open_interest: keep(u.open_interest, |t| t.open_interest),
+        high_24h: keep(u.high_24h, |t| t.high_24h),
+        low_24h: keep(u.low_24h, |t| t.low_24h),
+        next_funding_ms: prev.and_then(|t| t.next_funding_ms),
         symbol: u.symbol.clone(),
         last: u.last,
         bid: keep(u.bid, |t| t.bid),
@@ -94,6 +118,16 @@ pub fn merge_ticker(
         received_ms: now_ms,
         source,
     }
+}
+
+/// Funding (`push.funding.rate` or REST): the rate and the next settlement; the price, its
+/// age and source stay, since funding says nothing about them. A missing settlement time
+/// keeps the known one.
+fn apply_funding(prev: &Ticker, (rate, next_settle_ms): Funding) -> Ticker {
+    let mut t = prev.clone();
+    t.funding_rate = Some(rate);
+    t.next_funding_ms = next_settle_ms.or(prev.next_funding_ms);
+    t
 }
 
 /// Trades move `last` (the newest trade of the batch); everything else stays.
@@ -180,6 +214,48 @@ mod tests {
         assert!(apply_trades(Some(&a), "BTC_USDT", &[], DataSource::Ws, 9).is_none());
         let fresh = apply_trades(None, "ETH_USDT", &[tr(5.0, 1)], DataSource::Ws, 3).unwrap();
         assert_eq!((fresh.symbol.as_str(), fresh.last), ("ETH_USDT", 5.0));
+    }
+
+    #[test]
+    fn stats_and_funding_merge_into_the_row_and_stay() {
+        let mut m = Market::default();
+        let funding = |rate: f64, next: Option<i64>| MarketEvent::Funding {
+            symbol: "BTC_USDT".into(),
+            rate,
+            next_settle_ms: next,
+        };
+        // Funding before the first price waits for it.
+        assert!(m.merge(&funding(0.0001, Some(8_000)), 1).is_none());
+        let stats = TickerUpdate {
+            high_24h: Some(110.0),
+            low_24h: Some(90.0),
+            open_interest: Some(5e5),
+            ..upd(100.0, None, None)
+        };
+        let ev = MarketEvent::Ticker {
+            update: stats,
+            source: DataSource::Ws,
+        };
+        let first = m.merge(&ev, 2).unwrap();
+        assert_eq!(first.funding_rate, Some(0.0001));
+        assert_eq!(first.next_funding_ms, Some(8_000));
+        let first = m.commit(first, |_| None);
+        // A frame without them keeps the stats and the settlement time.
+        let plain = MarketEvent::Ticker {
+            update: upd(101.0, None, None),
+            source: DataSource::Ws,
+        };
+        let second = m.merge(&plain, 3).unwrap();
+        let second = m.commit(second, |_| None);
+        assert_eq!((second.high_24h, second.low_24h), (Some(110.0), Some(90.0)));
+        assert_eq!(second.open_interest, Some(5e5));
+        assert_eq!(second.next_funding_ms, Some(8_000));
+        // A funding update changes the rate and settlement, not the price or its age.
+        let third = m.merge(&funding(-0.0002, None), 4).unwrap();
+        assert_eq!((third.funding_rate, third.next_funding_ms), (Some(-0.0002), Some(8_000)));
+        assert_eq!((third.last, third.received_ms), (101.0, 3));
+        assert_eq!(first.symbol, third.symbol);
+        assert!(m.merge(&funding(f64::NAN, None), 5).is_none());
     }
 
     #[test]

@@ -19,6 +19,21 @@ pub struct BackendSettings {
     pub trade_history: usize,
     /// Where history requests are answered from; `None`: QuestDB is off.
     pub history: Option<StoreSettings>,
+    /// The symbol view's streams (`[views]`).
+    pub views: ViewsConfig,
+}
+
+/// `[views]`: what the backend keeps and how often it publishes for the per-symbol streams
+/// (`candles`, `book`, `tape`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewsConfig {
+    /// Candles kept per (symbol, interval); the oldest go first.
+    pub candles_max: usize,
+    /// Newest trades kept per symbol for the tape.
+    pub tape_max: usize,
+    /// A symbol's `book` is published at most once per this interval (the newest top wins).
+    pub book_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

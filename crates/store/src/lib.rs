@@ -32,8 +32,8 @@ pub use config::StoreSettings;
 pub use error::{ConfError, StartError};
 pub use queries::{Queries, QueryError};
 pub use rows::{
-    Priority, StoreRow, Table, indicator_row, link_row, rows_from_engine, rows_from_market,
-    session_row,
+    Priority, StoreRow, Table, indicator_row, kline_row, link_row, rows_from_engine,
+    rows_from_market, session_row,
 };
 pub use trademon_protocol::{StoreHealth, StoreState};
 

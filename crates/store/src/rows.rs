@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use trademon_core::market::{LinkChange, MarketEvent, Side};
 use trademon_engine::events::{EngineEvent, SessionView};
-use trademon_protocol::Initiator;
+use trademon_protocol::{Candle, Initiator, Interval};
 
 /// The tables trademon writes. The order is the order of DDL and of health reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,6 +23,7 @@ pub enum Table {
     FsmTransitions,
     Sessions,
     ConnectionEvents,
+    Klines,
 }
 
 /// What may be given up when the channel or the spool is full.
@@ -37,7 +38,9 @@ pub enum Priority {
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const COUNT: usize = 8;
+
+    pub const ALL: [Table; Table::COUNT] = [
         Table::Trades,
         Table::Prices,
         Table::IndicatorValues,
@@ -45,6 +48,7 @@ impl Table {
         Table::FsmTransitions,
         Table::Sessions,
         Table::ConnectionEvents,
+        Table::Klines,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Table {
             Table::FsmTransitions => "fsm_transitions",
             Table::Sessions => "sessions",
             Table::ConnectionEvents => "connection_events",
+            Table::Klines => "klines",
         }
     }
 
@@ -65,7 +70,9 @@ impl Table {
 
     pub fn priority(self) -> Priority {
         match self {
-            Table::Trades | Table::Prices | Table::IndicatorValues => Priority::Market,
+            Table::Trades | Table::Prices | Table::IndicatorValues | Table::Klines => {
+                Priority::Market
+            }
             Table::ConnectionEvents => Priority::Diagnostic,
             Table::Signals | Table::FsmTransitions | Table::Sessions => Priority::Critical,
         }
@@ -171,6 +178,21 @@ pub enum StoreRow {
         reason: String,
         ts_ms: i64,
     },
+    /// One closed candle; `ts_ms` is its open time.
+    Kline {
+        symbol: String,
+        /// MEXC's interval name (`Min1`, `Min60`, `Day1`, ...).
+        interval: String,
+        open: f64,
+        high: f64,
+        low: f64,
+        close: f64,
+        /// In contracts.
+        volume: f64,
+        /// Turnover in quote currency.
+        amount: f64,
+        ts_ms: i64,
+    },
 }
 
 impl StoreRow {
@@ -183,6 +205,7 @@ impl StoreRow {
             StoreRow::FsmTransition { .. } => Table::FsmTransitions,
             StoreRow::Session { .. } => Table::Sessions,
             StoreRow::ConnectionEvent { .. } => Table::ConnectionEvents,
+            StoreRow::Kline { .. } => Table::Klines,
         }
     }
 
@@ -194,7 +217,8 @@ impl StoreRow {
             | StoreRow::IndicatorValue { ts_ms, .. }
             | StoreRow::Signal { ts_ms, .. }
             | StoreRow::FsmTransition { ts_ms, .. }
-            | StoreRow::ConnectionEvent { ts_ms, .. } => *ts_ms,
+            | StoreRow::ConnectionEvent { ts_ms, .. }
+            | StoreRow::Kline { ts_ms, .. } => *ts_ms,
             StoreRow::Session { started_ms, .. } => *started_ms,
         }
     }
@@ -340,6 +364,27 @@ impl StoreRow {
                 .column_i64_opt("code", *code)?
                 .column_str("reason", reason)?
                 .at(at(*ts_ms)),
+            StoreRow::Kline {
+                symbol,
+                interval,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                amount,
+                ts_ms,
+            } => buf
+                .table("klines")?
+                .symbol("symbol", symbol)?
+                .symbol("interval", interval)?
+                .column_f64("open", *open)?
+                .column_f64("high", *high)?
+                .column_f64("low", *low)?
+                .column_f64("close", *close)?
+                .column_f64("volume", *volume)?
+                .column_f64("amount", *amount)?
+                .at(at(*ts_ms)),
         }
     }
 }
@@ -394,6 +439,22 @@ pub fn rows_from_market(ev: &MarketEvent, now_ms: i64) -> Vec<StoreRow> {
             change,
             at_ms,
         } => vec![link_row("mexc", conn_id, change, *at_ms)],
+    }
+}
+
+/// A `klines` row for a closed candle. Candles carry their open time in seconds (as MEXC sends
+/// them); the row's `ts` is that instant, so a candle written again lands on the same key.
+pub fn kline_row(symbol: &str, interval: Interval, c: &Candle) -> StoreRow {
+    StoreRow::Kline {
+        symbol: symbol.to_string(),
+        interval: interval.as_str().to_string(),
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        volume: c.volume,
+        amount: c.amount,
+        ts_ms: c.t.saturating_mul(1000),
     }
 }
 
@@ -533,6 +594,32 @@ mod tests {
         let s = serde_json::to_string(&r).unwrap();
         assert!(s.starts_with("{\"t\":\"signal\""), "{s}");
         assert_eq!(serde_json::from_str::<StoreRow>(&s).unwrap(), r);
+    }
+
+    #[test]
+    fn a_kline_row_is_keyed_by_its_open_time_symbol_and_interval() {
+        let c = Candle {
+            t: 1_763_772_000,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 10.0,
+            amount: 15.0,
+        };
+        let row = kline_row("BTC_USDT", Interval::Min60, &c);
+        assert_eq!(row.table(), Table::Klines);
+        assert_eq!(row.ts_ms(), 1_763_772_000_000, "seconds become ms");
+        let mut buf = Buffer::new(ProtocolVersion::V1);
+        row.write_ilp(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(buf.as_bytes()).into_owned();
+        assert!(
+            line.starts_with("klines,symbol=BTC_USDT,interval=Min60 open=1"),
+            "{line}"
+        );
+        assert!(line.trim_end().ends_with(" 1763772000000000000"), "{line}");
+        let spooled = serde_json::to_string(&row).unwrap();
+        assert_eq!(serde_json::from_str::<StoreRow>(&spooled).unwrap(), row);
     }
 
     #[test]

@@ -107,13 +107,32 @@ pub fn columns(t: Table) -> &'static [Column] {
             ];
             C
         }
+        // One row per closed candle: ts is its open time.
+        Table::Klines => {
+            const C: &[Column] = &[
+                c("ts", "TIMESTAMP", true),
+                c("symbol", "SYMBOL", true),
+                c("interval", "SYMBOL", true),
+                c("open", "DOUBLE", false),
+                c("high", "DOUBLE", false),
+                c("low", "DOUBLE", false),
+                c("close", "DOUBLE", false),
+                c("volume", "DOUBLE", false),
+                c("amount", "DOUBLE", false),
+            ];
+            C
+        }
     }
 }
 
 fn partition(t: Table) -> &'static str {
     match t {
         Table::Trades | Table::Prices | Table::IndicatorValues => "DAY",
-        Table::Signals | Table::FsmTransitions | Table::ConnectionEvents => "MONTH",
+        // Klines: a day holds at most 1440 rows of one symbol and interval, and day candles
+        // of a year would make a year of DAY partitions.
+        Table::Signals | Table::FsmTransitions | Table::ConnectionEvents | Table::Klines => {
+            "MONTH"
+        }
         Table::Sessions => "YEAR",
     }
 }

@@ -170,7 +170,7 @@ impl Spool {
     /// Append rows at the back of their tables' queues, making room per the priority rules.
     pub fn append(&mut self, rows: &[StoreRow], now_ms: i64) -> io::Result<AppendOutcome> {
         let mut out = AppendOutcome::default();
-        let mut touched = [false; 7];
+        let mut touched = [false; Table::COUNT];
         let mut line = Vec::with_capacity(256);
         for row in rows {
             line.clear();

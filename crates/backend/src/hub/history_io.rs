@@ -66,7 +66,7 @@ impl Hub {
         tracing::info!(event = "history.backfilled", session = %session, signals = signals.len());
         self.backfilled.insert(session.clone(), signals);
         let snapshot = self.stream_snapshot(StreamName::Signals, Some(&session));
-        let key: StreamKey = (StreamName::Signals, Some(session));
+        let key = StreamKey::new(StreamName::Signals, Some(session));
         self.fanout.resend_full(key, snapshot);
     }
 }

@@ -41,6 +41,7 @@ pub async fn start(cfg: &Config) -> Result<Synthetic> {
             market: market_rx,
             upstream: upstream_rx,
             symbols: symbols_tx,
+            feeds: tokio::sync::watch::channel(BTreeSet::new()).0,
             log_events: logs_rx,
             sessions_file: None,
             paper_journal: None,
