@@ -7,6 +7,7 @@ mod support;
 mod backend_engine;
 mod backend_load;
 mod backend_service;
+mod backend_views;
 mod bad_input;
 mod chaos;
 mod client_connection;

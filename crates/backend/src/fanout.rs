@@ -338,8 +338,7 @@ impl Fanout {
     /// Fills in the seq of every stream of the REST snapshot, at this point of the publish order.
     fn stamp_rest(&self, mut snap: RestSnapshot) -> RestSnapshot {
         let mut seq = BTreeMap::new();
-        // The per-symbol streams are not part of a session's snapshot.
-        for stream in StreamName::ALL.into_iter().filter(|s| !s.is_per_symbol()) {
+        for stream in StreamName::ALL {
             let sid = stream.is_per_session().then(|| snap.session_id.clone());
             let cur = self
                 .seqs

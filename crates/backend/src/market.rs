@@ -22,12 +22,9 @@ impl Market {
     /// waits for it.
     pub fn merge(&mut self, ev: &MarketEvent, now_ms: i64) -> Option<Ticker> {
         let fresh = match ev {
-            MarketEvent::Ticker { update, source } => merge_ticker(
-                self.tickers.get(&update.symbol),
-                update,
-                *source,
-                now_ms,
-            ),
+            MarketEvent::Ticker { update, source } => {
+                merge_ticker(self.tickers.get(&update.symbol), update, *source, now_ms)
+            }
             MarketEvent::Trades {
                 symbol,
                 trades,
@@ -252,7 +249,10 @@ mod tests {
         assert_eq!(second.next_funding_ms, Some(8_000));
         // A funding update changes the rate and settlement, not the price or its age.
         let third = m.merge(&funding(-0.0002, None), 4).unwrap();
-        assert_eq!((third.funding_rate, third.next_funding_ms), (Some(-0.0002), Some(8_000)));
+        assert_eq!(
+            (third.funding_rate, third.next_funding_ms),
+            (Some(-0.0002), Some(8_000))
+        );
         assert_eq!((third.last, third.received_ms), (101.0, 3));
         assert_eq!(first.symbol, third.symbol);
         assert!(m.merge(&funding(f64::NAN, None), 5).is_none());

@@ -130,9 +130,7 @@ fn partition(t: Table) -> &'static str {
         Table::Trades | Table::Prices | Table::IndicatorValues => "DAY",
         // Klines: a day holds at most 1440 rows of one symbol and interval, and day candles
         // of a year would make a year of DAY partitions.
-        Table::Signals | Table::FsmTransitions | Table::ConnectionEvents | Table::Klines => {
-            "MONTH"
-        }
+        Table::Signals | Table::FsmTransitions | Table::ConnectionEvents | Table::Klines => "MONTH",
         Table::Sessions => "YEAR",
     }
 }

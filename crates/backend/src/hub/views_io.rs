@@ -37,7 +37,10 @@ fn contract_info(engine: &Engine, symbol: &str) -> ContractInfo {
 }
 
 fn interval_names() -> Vec<String> {
-    Interval::ALL.iter().map(|i| i.as_str().to_string()).collect()
+    Interval::ALL
+        .iter()
+        .map(|i| i.as_str().to_string())
+        .collect()
 }
 
 impl Hub {
@@ -129,7 +132,10 @@ impl Hub {
     /// of the same symbol are replaced: a connection views one interval per symbol.
     pub(super) fn subscribe_view(&mut self, conn: u64, id: u64, key: StreamKey) {
         if key.stream == StreamName::Candles
-            && let Some(old) = key.symbol.as_deref().and_then(|s| self.followed(conn, key.stream, s))
+            && let Some(old) = key
+                .symbol
+                .as_deref()
+                .and_then(|s| self.followed(conn, key.stream, s))
             && old != key
         {
             self.unfollow(conn, &old);
@@ -220,7 +226,9 @@ impl Hub {
     /// Publishes every book that changed since the last flush, once, with its newest top.
     pub(super) fn flush_books(&mut self) {
         let engine = &self.engine;
-        let books = self.views.take_books(|symbol| contract_info(engine, symbol));
+        let books = self
+            .views
+            .take_books(|symbol| contract_info(engine, symbol));
         for book in books {
             let key = StreamKey::symbol(StreamName::Book, book.symbol.clone(), None);
             self.fanout.publish(key, Some(""), book, ServerMsg::Book);

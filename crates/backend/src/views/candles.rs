@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(ts(&m.closed), vec![120, 180, 240, 300, 360]);
         let all = s.all();
         assert_eq!(ts(&all), (0..8).map(|t| t * 60).collect::<Vec<_>>());
-        assert_eq!(all[2].close, 22.0, "the later value replaced the pushed one");
+        assert_eq!(
+            all[2].close, 22.0,
+            "the later value replaced the pushed one"
+        );
         // The same window again (a duplicate): no delta, no second store.
         assert_eq!(s.merge(&window), Merged::default());
     }

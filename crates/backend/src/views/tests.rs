@@ -65,10 +65,16 @@ fn trade(id: u64, ts_ms: i64) -> Trade {
 fn a_book_goes_out_once_per_flush_with_its_newest_top() {
     let (mut v, _rx) = views();
     v.on_book(top("BTC_USDT", 1, DataSource::Ws), 5);
-    assert!(v.take_books(|_| ContractInfo::default()).is_empty(), "nobody views it");
+    assert!(
+        v.take_books(|_| ContractInfo::default()).is_empty(),
+        "nobody views it"
+    );
     v.view(&book_key("BTC_USDT"));
     for version in 1..=20 {
-        v.on_book(top("BTC_USDT", version, DataSource::Ws), 100 + version as i64);
+        v.on_book(
+            top("BTC_USDT", version, DataSource::Ws),
+            100 + version as i64,
+        );
     }
     let info = ContractInfo {
         price_decimals: Some(1),
@@ -77,10 +83,16 @@ fn a_book_goes_out_once_per_flush_with_its_newest_top() {
     let out = v.take_books(|_| info);
     assert_eq!(out.len(), 1);
     let b = &out[0];
-    assert_eq!((b.version, b.received_ms, b.exchange_ts_ms), (20, 120, 1_020));
+    assert_eq!(
+        (b.version, b.received_ms, b.exchange_ts_ms),
+        (20, 120, 1_020)
+    );
     assert_eq!((b.price_decimals, b.contract_size), (Some(1), Some(0.0001)));
     assert_eq!((b.gaps, b.source), (0, DataSource::Ws));
-    assert!(v.take_books(|_| info).is_empty(), "unchanged since: nothing");
+    assert!(
+        v.take_books(|_| info).is_empty(),
+        "unchanged since: nothing"
+    );
 }
 
 #[test]
@@ -101,18 +113,29 @@ fn a_rest_snapshot_after_websocket_data_counts_a_gap() {
 #[test]
 fn the_last_viewer_leaving_drops_the_book_and_candles() {
     let (mut v, rx) = views();
-    let (book, m1) = (book_key("BTC_USDT"), candles_key("BTC_USDT", Interval::Min1));
+    let (book, m1) = (
+        book_key("BTC_USDT"),
+        candles_key("BTC_USDT", Interval::Min1),
+    );
     v.view(&book);
     v.view(&book);
     v.view(&m1);
     assert_eq!(rx.borrow().len(), 2);
     v.on_book(top("BTC_USDT", 1, DataSource::Ws), 1);
-    assert_eq!(v.on_candles("BTC_USDT", Interval::Min1, &[candle(60)]).changed.len(), 1);
+    assert_eq!(
+        v.on_candles("BTC_USDT", Interval::Min1, &[candle(60)])
+            .changed
+            .len(),
+        1
+    );
     // Another interval nobody views is not kept.
     let other = v.on_candles("BTC_USDT", Interval::Min5, &[candle(300)]);
     assert_eq!(other, Merged::default());
     v.unview(&book);
-    assert!(v.snapshot(&book, ContractInfo::default()).book.is_some(), "one viewer left");
+    assert!(
+        v.snapshot(&book, ContractInfo::default()).book.is_some(),
+        "one viewer left"
+    );
     v.unview(&book);
     v.unview(&m1);
     assert!(rx.borrow().is_empty());
@@ -128,12 +151,18 @@ fn the_last_viewer_leaving_drops_the_book_and_candles() {
 fn the_tape_keeps_the_newest_trades_oldest_first_once_each() {
     let (mut v, _rx) = views();
     let new = v.on_trades("BTC_USDT", &[trade(2, 20), trade(1, 10)]);
-    assert_eq!(new.iter().map(|t| t.id).collect::<Vec<_>>(), [Some(1), Some(2)]);
+    assert_eq!(
+        new.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
     assert!(new[1].self_trade && !new[0].self_trade);
     assert_eq!(new[0].taker, trademon_protocol::Side::Sell);
     // A trade already on the tape is not new again.
     let new = v.on_trades("BTC_USDT", &[trade(2, 20), trade(3, 30), trade(4, 40)]);
-    assert_eq!(new.iter().map(|t| t.id).collect::<Vec<_>>(), [Some(3), Some(4)]);
+    assert_eq!(
+        new.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [Some(3), Some(4)]
+    );
     let tape = v
         .snapshot(
             &StreamKey::symbol(StreamName::Tape, "BTC_USDT".into(), None),
@@ -142,5 +171,9 @@ fn the_tape_keeps_the_newest_trades_oldest_first_once_each() {
         .tape
         .unwrap();
     let ids: Vec<_> = tape.trades.iter().map(|t| t.id).collect();
-    assert_eq!(ids, [Some(2), Some(3), Some(4)], "capped at tape_max, oldest dropped");
+    assert_eq!(
+        ids,
+        [Some(2), Some(3), Some(4)],
+        "capped at tape_max, oldest dropped"
+    );
 }

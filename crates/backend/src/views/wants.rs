@@ -83,7 +83,8 @@ mod tests {
     fn a_feed_is_wanted_while_any_connection_views_it() {
         let (tx, mut rx) = watch::channel(BTreeSet::new());
         let mut v = Viewers::new(tx);
-        let candles = StreamKey::symbol(StreamName::Candles, "BTC_USDT".into(), Some(Interval::Min5));
+        let candles =
+            StreamKey::symbol(StreamName::Candles, "BTC_USDT".into(), Some(Interval::Min5));
         let tape = StreamKey::symbol(StreamName::Tape, "BTC_USDT".into(), None);
         let kline = FeedWant {
             symbol: "BTC_USDT".into(),
@@ -94,7 +95,10 @@ mod tests {
         assert_eq!(*rx.borrow_and_update(), BTreeSet::from([kline.clone()]));
         v.add(&candles);
         v.add(&tape);
-        assert!(!rx.has_changed().unwrap(), "a second viewer or the tape wants nothing new");
+        assert!(
+            !rx.has_changed().unwrap(),
+            "a second viewer or the tape wants nothing new"
+        );
         assert!(!v.remove(&candles));
         assert_eq!(v.count(&candles), 1);
         assert!(v.remove(&candles));
