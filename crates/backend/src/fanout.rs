@@ -514,4 +514,79 @@ mod tests {
         drop(tx);
         task.await.unwrap();
     }
+
+    /// Per-symbol instances count their own seqs, carry their symbol (and interval), and one
+    /// symbol's subscription leaves another symbol's queued book alone.
+    #[tokio::test]
+    async fn per_symbol_instances_have_their_own_seq_and_conflation_slot() {
+        use trademon_protocol::{BookSnapshot, CandlesUpdate, DataSource};
+        let book = |symbol: &str, version: u64| BookSnapshot {
+            symbol: symbol.into(),
+            version,
+            bids: Vec::new(),
+            asks: Vec::new(),
+            contract_size: None,
+            price_decimals: None,
+            exchange_ts_ms: 0,
+            received_ms: 0,
+            gaps: 0,
+            source: DataSource::Ws,
+        };
+        let (tx, task) = spawn();
+        let q = queue();
+        let btc = StreamKey::symbol(StreamName::Book, "BTC_USDT".into(), None);
+        let eth = StreamKey::symbol(StreamName::Book, "ETH_USDT".into(), None);
+        let m1 = StreamKey::symbol(StreamName::Candles, "BTC_USDT".into(), Some(Interval::Min1));
+        tx.register(1, "c-1".into(), q.clone());
+        tx.subscribe(1, 1, btc.clone(), Snapshot::default());
+        tx.subscribe(1, 2, m1.clone(), Snapshot::default());
+        tx.publish(btc.clone(), Some(""), book("BTC_USDT", 1), ServerMsg::Book);
+        tx.publish(btc.clone(), Some(""), book("BTC_USDT", 2), ServerMsg::Book);
+        tx.subscribe(1, 3, eth.clone(), Snapshot::default());
+        let candles = CandlesUpdate {
+            symbol: "BTC_USDT".into(),
+            interval: Interval::Min1,
+            candles: Vec::new(),
+            price_decimals: None,
+        };
+        tx.publish(m1, None, candles, ServerMsg::Candles);
+        tx.publish(eth, Some(""), book("ETH_USDT", 9), ServerMsg::Book);
+        let (done_tx, done) = oneshot::channel();
+        let probe = RestSnapshot {
+            session_id: "s".into(),
+            epoch: "e".into(),
+            ts: 0,
+            seq: BTreeMap::new(),
+            data: Snapshot::default(),
+        };
+        tx.rest(probe, move |_| {
+            let _ = done_tx.send(());
+        });
+        done.await.unwrap();
+        let got: Vec<(String, Option<String>, Option<Interval>, u64)> = drain(&q)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::Book(e) => Some((
+                    format!("book {}", e.data.version),
+                    e.symbol,
+                    e.interval,
+                    e.seq,
+                )),
+                ServerMsg::Candles(e) => Some(("candles".into(), e.symbol, e.interval, e.seq)),
+                _ => None,
+            })
+            .collect();
+        let btc_sym = Some("BTC_USDT".to_string());
+        assert_eq!(
+            got,
+            vec![
+                ("candles".into(), btc_sym.clone(), Some(Interval::Min1), 1),
+                // Conflated: the newest BTC book only, not dropped by ETH's subscribe.
+                ("book 2".into(), btc_sym, None, 2),
+                ("book 9".into(), Some("ETH_USDT".into()), None, 1),
+            ]
+        );
+        drop(tx);
+        task.await.unwrap();
+    }
 }

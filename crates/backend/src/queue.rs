@@ -27,6 +27,7 @@ use trademon_protocol::{StreamName, close};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConflateKey {
     pub stream: StreamName,
+    /// The session of a per-session stream, or the symbol of a per-symbol one (`book`).
     pub session_id: Option<String>,
     /// Symbol for `market_data`; empty for single-valued streams like `health`.
     pub item: String,
