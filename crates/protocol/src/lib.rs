@@ -434,12 +434,13 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Boxed like `health`: it is the largest part and most snapshots lack it.
     pub positions: Option<Box<PositionsSnapshot>>,
+    /// The symbol view's streams are boxed too: one of them at most is ever present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub candles: Option<CandlesUpdate>,
+    pub candles: Option<Box<CandlesUpdate>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub book: Option<Box<BookSnapshot>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<TapeUpdate>,
+    pub tape: Option<Box<TapeUpdate>>,
 }
 
 /// Body of `GET /api/v1/snapshot?session=ID`: every stream of that session with its seq.

@@ -119,12 +119,12 @@ impl Views {
                     .get(&(symbol.clone(), interval))
                     .map(candles::Series::all)
                     .unwrap_or_default();
-                s.candles = Some(CandlesUpdate {
+                s.candles = Some(Box::new(CandlesUpdate {
                     symbol,
                     interval,
                     candles,
                     price_decimals: info.price_decimals,
-                });
+                }));
             }
             (StreamName::Book, _) => {
                 s.book = self.books.get(&symbol).map(|b| Box::new(b.snapshot(info)));
@@ -135,12 +135,12 @@ impl Views {
                     .get(&symbol)
                     .map(|t| t.iter().cloned().collect())
                     .unwrap_or_default();
-                s.tape = Some(TapeUpdate {
+                s.tape = Some(Box::new(TapeUpdate {
                     symbol,
                     trades,
                     contract_size: info.contract_size,
                     price_decimals: info.price_decimals,
-                });
+                }));
             }
             _ => {}
         }
