@@ -10,6 +10,8 @@
 //! `faults` holds every fault switch and action, `control` is its HTTP face, `conn_io` the
 //! listener that can turn a drop into a TCP reset.
 
+mod book;
+mod candles;
 mod clock;
 mod commands;
 mod conn_io;
@@ -17,9 +19,11 @@ mod control;
 pub mod faults;
 mod feed;
 mod frames;
+mod interval;
 pub mod market;
 mod rest;
 mod settings;
+mod venue;
 mod ws;
 
 pub use control::ControlAccess;

@@ -373,7 +373,7 @@ fn tick_size(spec: &SymbolSpec) -> f64 {
 }
 
 /// Standard normal sample (Box-Muller).
-fn normal(rng: &mut Rng) -> f64 {
+pub(crate) fn normal(rng: &mut Rng) -> f64 {
     let u1 = rng.f64().max(f64::MIN_POSITIVE);
     let u2 = rng.f64();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
