@@ -63,6 +63,7 @@ impl Series {
     }
 
     /// Start of the first live window.
+    #[cfg(test)]
     pub fn first_t(&self) -> i64 {
         self.candles.front().map_or(i64::MAX, |c| c.t)
     }

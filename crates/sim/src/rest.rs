@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// MEXC's code for an unknown contract.
-const CONTRACT_NOT_FOUND: u32 = 1001;
+pub(crate) const CONTRACT_NOT_FOUND: u32 = 1001;
 /// MEXC's code for "excessive frequency".
 const THROTTLED: u32 = 510;
 /// The text MEXC answers with (its exact wording is not verified).
@@ -32,6 +32,7 @@ pub(crate) fn routes(shared: Arc<ServerState>) -> Router<Arc<ServerState>> {
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
         .route("/api/v1/contract/detail", get(detail))
+        .merge(super::rest_market::routes())
         .route_layer(middleware::from_fn_with_state(shared, rest_faults))
 }
 
@@ -61,13 +62,13 @@ async fn rest_faults(State(shared): State<Arc<ServerState>>, req: Request, next:
 }
 
 #[derive(Serialize)]
-struct Success<T> {
+pub(crate) struct Success<T> {
     success: bool,
     code: u32,
     data: T,
 }
 
-fn ok<T: Serialize>(data: T) -> Json<Success<T>> {
+pub(crate) fn ok<T: Serialize>(data: T) -> Json<Success<T>> {
     Json(Success {
         success: true,
         code: 0,

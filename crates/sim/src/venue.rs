@@ -198,6 +198,7 @@ impl Venue {
     }
 
     /// Depth versions of every book, to find the commits a step made.
+    #[cfg(test)]
     pub fn versions(&self) -> Vec<u64> {
         self.books.iter().map(Book::version).collect()
     }
@@ -212,6 +213,15 @@ impl Venue {
         self.klines[symbol]
             .series(PriceKind::Last, interval)
             .current()
+            .copied()
+    }
+
+    /// The live candle of window `t`, if still kept.
+    pub fn live_candle(&self, symbol: usize, interval: KlineInterval, t: i64) -> Option<Candle> {
+        self.klines[symbol]
+            .series(PriceKind::Last, interval)
+            .range(t, t)
+            .next()
             .copied()
     }
 
