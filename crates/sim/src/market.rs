@@ -460,6 +460,11 @@ impl Market {
         self.pumps_started
     }
 
+    /// Id the next trade of `symbol` will get (0 for an unknown index).
+    pub fn next_trade_id(&self, symbol: usize) -> u64 {
+        self.symbols.get(symbol).map_or(0, |s| s.next_trade_id)
+    }
+
     pub fn pump_active(&self, symbol: usize) -> bool {
         self.symbols.get(symbol).is_some_and(|s| s.pump.is_some())
     }

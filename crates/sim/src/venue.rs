@@ -90,6 +90,40 @@ fn ratio(a: i64, b: i64) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
+/// The trades just before start, so `GET deals` answers like a market that was already trading:
+/// ids right below the model's first, times spaced as the configured rate, at the start quote.
+fn backlog(
+    rng: &mut Rng,
+    market: &Market,
+    symbol: usize,
+    t: &Ticker,
+    trades_per_s: f64,
+    now_ms: i64,
+) -> VecDeque<Trade> {
+    let first_live = market.next_trade_id(symbol);
+    let mean_gap_ms = 1000.0 / trades_per_s.max(0.1);
+    let mean_contracts = spec_of(symbol).mean_contracts;
+    let mut at = now_ms;
+    let mut out = VecDeque::with_capacity(DEALS_KEPT);
+    for k in 1..=DEALS_KEPT as u64 {
+        let Some(id) = first_live.checked_sub(k) else {
+            break;
+        };
+        at -= (-(1.0 - rng.f64()).ln() * mean_gap_ms).ceil().max(1.0) as i64;
+        let taker_buy = rng.bool();
+        let size = mean_contracts * (0.9 * crate::market::normal(rng) - 0.4).exp();
+        out.push_front(Trade {
+            id,
+            price: if taker_buy { t.ask1 } else { t.bid1 },
+            contracts: size.round().max(1.0) as u64,
+            taker_buy,
+            open_flag: rng.u8(1..=3),
+            ts_ms: at,
+        });
+    }
+    out
+}
+
 impl Venue {
     /// A venue around `market` as it is at `now_ms`.
     pub fn new(market: Market, seed: u64, trades_per_s: f64, now_ms: i64) -> Venue {
@@ -122,8 +156,13 @@ impl Venue {
                 fair_ratio: ratio(t.fair_price.mantissa, t.last.mantissa),
             })
             .collect();
+        let deals = tickers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| backlog(&mut rng, &market, i, t, trades_per_s, now_ms))
+            .collect();
         Venue {
-            deals: vec![VecDeque::new(); tickers.len()],
+            deals,
             market,
             rng,
             seed,
@@ -359,6 +398,13 @@ mod tests {
     #[test]
     fn deals_are_the_latest_trades_newest_first() {
         let mut v = venue();
+        // Before any step: the backlog, right below the first live id and before start.
+        let first_live = v.market.next_trade_id(0);
+        let backlog: Vec<&Trade> = v.deals(0, 1000).collect();
+        assert_eq!(backlog.len(), DEALS_KEPT);
+        assert_eq!(backlog[0].id, first_live - 1);
+        assert!(backlog.windows(2).all(|w| w[0].id == w[1].id + 1 && w[0].ts_ms >= w[1].ts_ms));
+        assert!(backlog.iter().all(|t| t.ts_ms < T0));
         let mut all = Vec::new();
         for k in 1..=200 {
             for b in v.step(T0 + k * 100) {
