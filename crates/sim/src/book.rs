@@ -159,14 +159,22 @@ impl Book {
     }
 
     /// A taker trade: a buy sweeps every ask below its price and takes `contracts` from the
-    /// level at its price (a sell likewise on the bids). One commit.
-    pub fn trade(&mut self, taker_buy: bool, price: i64, contracts: u64) {
+    /// level at its price (a sell likewise on the bids). One commit. The quote can run ahead of
+    /// the book between requotes; a trade that leaves a side thin refills it in the same commit
+    /// (liquidity behind the move), so no reader ever sees an empty side.
+    pub fn trade(&mut self, rng: &mut Rng, taker_buy: bool, price: i64, contracts: u64) {
         let mut p = Pending::new();
         let (side, swept): (Side, Vec<i64>) = if taker_buy {
-            (Side::Ask, self.asks.range(..price).map(|(k, _)| *k).collect())
+            (
+                Side::Ask,
+                self.asks.range(..price).map(|(k, _)| *k).collect(),
+            )
         } else {
             let above = price.saturating_add(1);
-            (Side::Bid, self.bids.range(above..).map(|(k, _)| *k).collect())
+            (
+                Side::Bid,
+                self.bids.range(above..).map(|(k, _)| *k).collect(),
+            )
         };
         for level in swept {
             self.set(&mut p, side, level, 0, 0);
@@ -175,6 +183,17 @@ impl Book {
             let left = size.saturating_sub(contracts);
             let orders = if left == 0 { 0 } else { orders.max(1) };
             self.set(&mut p, side, price, left, orders);
+        }
+        if self.bids.len() < BOOK_LEVELS / 2 || self.asks.len() < BOOK_LEVELS / 2 {
+            let best_bid = self.bids.keys().next_back().copied();
+            let best_ask = self.asks.keys().next().copied();
+            let (bid, ask) = match (best_bid, best_ask) {
+                (Some(b), Some(a)) => (b, a),
+                (Some(b), None) => (b, price.max(b + 1)),
+                (None, Some(a)) => (price.min(a - 1), a),
+                (None, None) => (price - 1, price + 1),
+            };
+            self.requote_into(rng, bid, ask, &mut p);
         }
         self.finish(p);
     }
@@ -329,7 +348,10 @@ pub fn merge<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> (Vec<Change>,
             };
         }
     }
-    (bids.into_values().rev().collect(), asks.into_values().collect())
+    (
+        bids.into_values().rev().collect(),
+        asks.into_values().collect(),
+    )
 }
 
 #[cfg(test)]
@@ -384,7 +406,11 @@ mod tests {
         assert!(bids[0].price < asks[0].price, "crossed");
         assert!(bids.windows(2).all(|w| w[0].price > w[1].price));
         assert!(asks.windows(2).all(|w| w[0].price < w[1].price));
-        assert!(bids.iter().chain(&asks).all(|l| l.contracts > 0 && l.orders > 0));
+        assert!(
+            bids.iter()
+                .chain(&asks)
+                .all(|l| l.contracts > 0 && l.orders > 0)
+        );
     }
 
     #[test]
@@ -411,8 +437,8 @@ mod tests {
             ask += drift;
             if step % 3 == 0 {
                 let (bids, asks) = b.top(1);
-                b.trade(true, asks[0].price + 1, 500);
-                b.trade(false, bids[0].price, 100);
+                b.trade(&mut rng, true, asks[0].price + 1, 500);
+                b.trade(&mut rng, false, bids[0].price, 100);
             }
             b.requote(&mut rng, bid, ask);
             check_invariants(&b, true);
@@ -452,10 +478,10 @@ mod tests {
 
     #[test]
     fn a_buy_sweeps_the_asks_below_its_price() {
-        let (_, mut b) = book(3);
+        let (mut rng, mut b) = book(3);
         let (_, asks) = b.top(3);
         let v = b.version();
-        b.trade(true, asks[2].price, 1);
+        b.trade(&mut rng, true, asks[2].price, 1);
         let (_, after) = b.top(1);
         assert_eq!(after[0].price, asks[2].price);
         let commit = b.commits_after(v).next().unwrap();
@@ -465,10 +491,28 @@ mod tests {
     }
 
     #[test]
+    fn a_trade_beyond_the_book_leaves_no_side_empty() {
+        let (mut rng, mut b) = book(5);
+        let (bids, asks) = b.top(BOOK_LEVELS);
+        let v = b.version();
+        // The quote ran far ahead: a buy above every ask, then a sell below every bid.
+        b.trade(&mut rng, true, asks[BOOK_LEVELS - 1].price + 500, 10);
+        check_invariants(&b, false);
+        let (_, after) = b.top(1);
+        assert!(after[0].price >= asks[BOOK_LEVELS - 1].price + 500);
+        b.trade(&mut rng, false, bids[BOOK_LEVELS - 1].price - 500, 10);
+        check_invariants(&b, false);
+        assert_eq!(b.version(), v + 2, "one commit per trade");
+    }
+
+    #[test]
     fn the_log_keeps_the_last_commits_newest_first() {
         let (mut rng, mut b) = book(4);
         b.churn(&mut rng, COMMIT_LOG + 50);
-        let recent: Vec<u64> = b.recent_commits(COMMIT_LOG + 10).map(|c| c.version).collect();
+        let recent: Vec<u64> = b
+            .recent_commits(COMMIT_LOG + 10)
+            .map(|c| c.version)
+            .collect();
         assert_eq!(recent.len(), COMMIT_LOG);
         assert_eq!(recent[0], b.version());
         assert!(recent.windows(2).all(|w| w[0] == w[1] + 1));

@@ -137,12 +137,7 @@ pub struct HistoryParams {
 /// Synthetic candles for windows before `first_live_t` whose start is in `from_t..=to_t`, oldest
 /// first. The walk runs backwards from `start_price`, so the same seed, symbol and interval give
 /// the same history whatever range is asked for.
-pub fn history(
-    p: &HistoryParams,
-    interval: KlineInterval,
-    from_t: i64,
-    to_t: i64,
-) -> Vec<Candle> {
+pub fn history(p: &HistoryParams, interval: KlineInterval, from_t: i64, to_t: i64) -> Vec<Candle> {
     let mut out = Vec::new();
     if from_t >= p.first_live_t || to_t < from_t {
         return out;
@@ -169,12 +164,13 @@ pub fn history(
         let open = (ln_close - sigma * normal(&mut rng) - 0.02 * (ln_close - anchor)).exp();
         let wick_up = (sigma * 0.5 * normal(&mut rng).abs()).exp();
         let wick_down = (-sigma * 0.5 * normal(&mut rng).abs()).exp();
-        let volume = (mean_vol * (0.4 * normal(&mut rng) - 0.08).exp()).round().max(0.0);
+        let volume = (mean_vol * (0.4 * normal(&mut rng) - 0.08).exp())
+            .round()
+            .max(0.0);
         let open_t = (open.round() as i64).max(1);
         let close_t = (close.round() as i64).max(1);
         let high = ((open.max(close) * wick_up).round() as i64).max(open_t.max(close_t));
-        let low = ((open.min(close) * wick_down).round() as i64)
-            .clamp(1, open_t.min(close_t));
+        let low = ((open.min(close) * wick_down).round() as i64).clamp(1, open_t.min(close_t));
         if t <= to_t {
             let mid = (high + low) as f64 / 2.0 * tick;
             out.push(Candle {
@@ -253,12 +249,25 @@ mod tests {
             assert_eq!(part, all[all.len() / 2..].to_vec(), "{interval:?}");
             assert_eq!(history(&p, interval, 0, i64::MAX), all);
         }
-        let min1 = history(&params(KlineInterval::Min1), KlineInterval::Min1, 0, i64::MAX);
+        let min1 = history(
+            &params(KlineInterval::Min1),
+            KlineInterval::Min1,
+            0,
+            i64::MAX,
+        );
         assert_eq!(min1.len(), MAX_CANDLES, "33 hours of minutes");
         assert!(min1.iter().all(|c| c.vol > 0));
         // Prices stay plausible over 2000 days.
-        let days = history(&params(KlineInterval::Day1), KlineInterval::Day1, 0, i64::MAX);
-        assert!(days.iter().all(|c| c.close > 950_123 / 20 && c.close < 950_123 * 20));
+        let days = history(
+            &params(KlineInterval::Day1),
+            KlineInterval::Day1,
+            0,
+            i64::MAX,
+        );
+        assert!(
+            days.iter()
+                .all(|c| c.close > 950_123 / 20 && c.close < 950_123 * 20)
+        );
     }
 
     #[test]
@@ -268,7 +277,10 @@ mod tests {
         s.trade(NOW_MS + 1_000, 103, 5, 50.0);
         s.trade(NOW_MS + 2_000, 98, 1, 10.0);
         let c = *s.current().unwrap();
-        assert_eq!((c.t, c.open, c.high, c.low, c.close, c.vol), (t0, 100, 103, 98, 98, 6));
+        assert_eq!(
+            (c.t, c.open, c.high, c.low, c.close, c.vol),
+            (t0, 100, 103, 98, 98, 6)
+        );
         // Three quiet minutes, then a trade.
         s.trade(t0 * 1000 + 4 * 60_000 + 5, 99, 2, 20.0);
         let all: Vec<Candle> = s.range(0, i64::MAX).copied().collect();
@@ -294,6 +306,10 @@ mod tests {
         let h = history(&p, KlineInterval::Min5, 0, i64::MAX);
         let idx = scaled(&h, 1.001);
         assert_eq!(idx.len(), h.len());
-        assert!(idx.iter().zip(&h).all(|(a, b)| a.t == b.t && a.vol == 0 && a.high >= b.high));
+        assert!(
+            idx.iter()
+                .zip(&h)
+                .all(|(a, b)| a.t == b.t && a.vol == 0 && a.high >= b.high)
+        );
     }
 }

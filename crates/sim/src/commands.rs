@@ -256,14 +256,20 @@ mod tests {
             } => (channel, symbol, args),
             other => panic!("{other:?}"),
         };
-        let (c, s, a) = sub(r#"{"method":"sub.depth","param":{"symbol":"BTC_USDT","compress":false}}"#);
+        let (c, s, a) =
+            sub(r#"{"method":"sub.depth","param":{"symbol":"BTC_USDT","compress":false}}"#);
         assert_eq!((c, s), (Channel::Depth, SymbolArg::Text("BTC_USDT".into())));
         assert!(!a.compress);
-        let (c, _, a) = sub(r#"{"method":"sub.depth.full","param":{"symbol":"BTC_USDT","limit":5}}"#);
-        assert_eq!((c, a.limit, a.compress), (Channel::DepthFull, Arg::Int(5), true));
+        let (c, _, a) =
+            sub(r#"{"method":"sub.depth.full","param":{"symbol":"BTC_USDT","limit":5}}"#);
+        assert_eq!(
+            (c, a.limit, a.compress),
+            (Channel::DepthFull, Arg::Int(5), true)
+        );
         let (_, _, a) = sub(r#"{"method":"sub.depth.full","param":{"symbol":"X","limit":"5"}}"#);
         assert_eq!(a.limit, Arg::Text("5".into()));
-        let (c, _, a) = sub(r#"{"method":"sub.kline","param":{"symbol":"BTC_USDT","interval":"Min60"}}"#);
+        let (c, _, a) =
+            sub(r#"{"method":"sub.kline","param":{"symbol":"BTC_USDT","interval":"Min60"}}"#);
         assert_eq!((c, a.interval), (Channel::Kline, Arg::Text("Min60".into())));
         let (_, _, a) = sub(r#"{"method":"sub.kline","param":{"symbol":"X","interval":1.5}}"#);
         assert_eq!(a.interval, Arg::Other("1.5".into()));
@@ -277,7 +283,10 @@ mod tests {
         }
         assert!(matches!(
             parse(r#"{"method":"usub.depth.full","param":{"symbol":"X"}}"#).unwrap(),
-            Command::Unsub { channel: Channel::DepthFull, .. }
+            Command::Unsub {
+                channel: Channel::DepthFull,
+                ..
+            }
         ));
         for method in ["sub.contract", "sub.event.contract", "login"] {
             let text = format!(r#"{{"method":"{method}","param":{{}}}}"#);

@@ -4,20 +4,20 @@
 //! A broadcast channel never waits for a slow receiver (it lags and the connection counts it),
 //! so no client can slow the market down.
 
+use super::book::Level;
+use super::candles::Candle;
 use super::clock::wall_ms;
 use super::faults::SimFaults;
 use super::frames::{self, Spelling, Ts};
-use super::interval::KlineInterval;
-use super::book::Level;
-use super::candles::Candle;
 use super::interest::Interest;
+use super::interval::KlineInterval;
 use super::market::{PumpSpec, Ticker, spec_of, symbol_name};
 use super::market_frames;
 use super::venue::Venue;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -198,7 +198,7 @@ pub(crate) async fn run(
                 );
             }
         }
-        let tickers = v.tickers().to_vec();
+        let tickers = v.shared_tickers();
         let at = Instant::now();
         if due(&mut next_ticker, at, cfg.ticker_every) {
             for (i, t) in tickers.iter().enumerate() {
@@ -210,13 +210,26 @@ pub(crate) async fn run(
             let text = frames::tickers_push(&tickers, &mut spelling, ts);
             publish(Topic::Tickers, text);
         }
-        pushed.full.retain(|k, _| wanted.contains(&Topic::DepthFull(k.0, k.1)));
-        pushed.kline.retain(|k, _| wanted.contains(&Topic::Kline(k.0, k.1)));
+        pushed
+            .full
+            .retain(|k, _| wanted.contains(&Topic::DepthFull(k.0, k.1)));
+        pushed
+            .kline
+            .retain(|k, _| wanted.contains(&Topic::Kline(k.0, k.1)));
         for topic in wanted {
-            on_demand(&v, topic, &before, each_second, &mut pushed, &mut spelling, ts, &publish);
+            on_demand(
+                &v,
+                topic,
+                &before,
+                each_second,
+                &mut pushed,
+                &mut spelling,
+                ts,
+                &publish,
+            );
         }
         drop(v);
-        snapshot.send_replace(Arc::new(tickers));
+        snapshot.send_replace(tickers);
     }
 }
 
@@ -262,7 +275,10 @@ fn on_demand(
         Topic::DepthRaw(_) => {
             let from = before.get(&i).copied().unwrap_or(u64::MAX);
             for c in v.book(i).commits_after(from) {
-                publish(topic, market_frames::depth_commit(symbol, decimals, c, sp, ts));
+                publish(
+                    topic,
+                    market_frames::depth_commit(symbol, decimals, c, sp, ts),
+                );
             }
         }
         Topic::DepthFull(_, limit) => {

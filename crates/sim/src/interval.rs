@@ -194,7 +194,10 @@ mod tests {
         }
         // Months of different lengths, across a year end.
         let dec = days_from_civil(2025, 12, 1) * DAY;
-        assert_eq!(KlineInterval::Month1.next(dec), days_from_civil(2026, 1, 1) * DAY);
+        assert_eq!(
+            KlineInterval::Month1.next(dec),
+            days_from_civil(2026, 1, 1) * DAY
+        );
         assert_eq!(
             KlineInterval::Month1.prev(days_from_civil(2024, 3, 1) * DAY),
             days_from_civil(2024, 2, 1) * DAY

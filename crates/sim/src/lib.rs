@@ -38,7 +38,6 @@ use conn_io::{Peer, SimListener};
 use feed::{FeedConfig, PushFrame, Snapshot};
 use interest::Interest;
 use market::{Market, MarketParams};
-use venue::Venue;
 pub use settings::SimConfig;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -46,6 +45,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
+use venue::Venue;
 
 /// The simulated majors (the contracts of the default `sim.symbols`).
 pub const SYMBOLS: &[&str] = &market::SYMBOL_NAMES;

@@ -383,16 +383,33 @@ mod tests {
         let c1 = Commit {
             version: 11,
             changes: vec![
-                Change { side: Side::Ask, price: 975_000, contracts: 20, orders: 2 },
-                Change { side: Side::Bid, price: 974_990, contracts: 0, orders: 0 },
+                Change {
+                    side: Side::Ask,
+                    price: 975_000,
+                    contracts: 20,
+                    orders: 2,
+                },
+                Change {
+                    side: Side::Bid,
+                    price: 974_990,
+                    contracts: 0,
+                    orders: 0,
+                },
             ],
         };
         let c2 = Commit {
             version: 12,
-            changes: vec![Change { side: Side::Ask, price: 975_000, contracts: 7, orders: 1 }],
+            changes: vec![Change {
+                side: Side::Ask,
+                price: 975_000,
+                contracts: 7,
+                orders: 1,
+            }],
         };
         let sp = &mut Spelling::plain();
-        let merged = depth_merged("BTC_USDT", 1, &[&c1, &c2], sp, Ts::from(9)).unwrap().unwrap();
+        let merged = depth_merged("BTC_USDT", 1, &[&c1, &c2], sp, Ts::from(9))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             v(&merged),
             json!({"symbol":"BTC_USDT","channel":"push.depth","ts":9,
@@ -403,7 +420,11 @@ mod tests {
         let d = &v(&one)["data"];
         assert_eq!(d["version"], 11);
         assert!(d.get("begin").is_none() && d.get("end").is_none());
-        let levels = [Level { price: 975_000, contracts: 3, orders: 1 }];
+        let levels = [Level {
+            price: 975_000,
+            contracts: 3,
+            orders: 1,
+        }];
         let full = depth_full("BTC_USDT", 1, (&levels, &levels), 12, sp, Ts::from(9)).unwrap();
         assert_eq!(
             v(&full)["data"],
@@ -413,8 +434,24 @@ mod tests {
 
     #[test]
     fn kline_push_and_columns_agree() {
-        let c = Candle { t: 1_790_171_220, open: 950_000, close: 950_500, high: 951_000, low: 949_000, vol: 12, amount: 114.06 };
-        let push = kline_push("BTC_USDT", 1, KlineInterval::Min1, &c, &mut Spelling::plain(), Ts::from(5)).unwrap();
+        let c = Candle {
+            t: 1_790_171_220,
+            open: 950_000,
+            close: 950_500,
+            high: 951_000,
+            low: 949_000,
+            vol: 12,
+            amount: 114.06,
+        };
+        let push = kline_push(
+            "BTC_USDT",
+            1,
+            KlineInterval::Min1,
+            &c,
+            &mut Spelling::plain(),
+            Ts::from(5),
+        )
+        .unwrap();
         let p = v(&push);
         assert_eq!(p["channel"], "push.kline");
         assert_eq!(p["symbol"], "BTC_USDT");
@@ -424,9 +461,19 @@ mod tests {
                    "h":95100.0,"l":94900.0,"q":12,"a":114.06,"ro":95000.0,"rc":95050.0,"rh":95100.0,"rl":94900.0})
         );
         let cols = serde_json::to_value(kline_columns(1, &[c, c])).unwrap();
-        for (col, want) in [("time", json!(1_790_171_220i64)), ("open", json!(95000.0)), ("close", json!(95050.0)),
-                            ("high", json!(95100.0)), ("low", json!(94900.0)), ("vol", json!(12)), ("amount", json!(114.06)),
-                            ("realOpen", json!(95000.0)), ("realClose", json!(95050.0)), ("realHigh", json!(95100.0)), ("realLow", json!(94900.0))] {
+        for (col, want) in [
+            ("time", json!(1_790_171_220i64)),
+            ("open", json!(95000.0)),
+            ("close", json!(95050.0)),
+            ("high", json!(95100.0)),
+            ("low", json!(94900.0)),
+            ("vol", json!(12)),
+            ("amount", json!(114.06)),
+            ("realOpen", json!(95000.0)),
+            ("realClose", json!(95050.0)),
+            ("realHigh", json!(95100.0)),
+            ("realLow", json!(94900.0)),
+        ] {
             assert_eq!(cols[col], json!([want, want]), "{col}");
         }
     }

@@ -43,7 +43,10 @@ pub(crate) fn routes() -> Router<Arc<ServerState>> {
             "/api/v1/contract/kline/index_price/{symbol}",
             get(kline_index),
         )
-        .route("/api/v1/contract/kline/fair_price/{symbol}", get(kline_fair))
+        .route(
+            "/api/v1/contract/kline/fair_price/{symbol}",
+            get(kline_fair),
+        )
         .route("/api/v1/contract/funding_rate/{symbol}", get(funding_rate))
         .route("/api/v1/contract/index_price/{symbol}", get(index_price))
         .route("/api/v1/contract/fair_price/{symbol}", get(fair_price))

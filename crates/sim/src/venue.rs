@@ -12,6 +12,7 @@ use crate::interval::KlineInterval;
 use crate::market::{Market, PumpSpec, Ticker, Trade, TradeBatch, spec_of};
 use fastrand::Rng;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Trades `GET deals` can return (MEXC: at most 100).
 pub const DEALS_KEPT: usize = 100;
@@ -83,7 +84,8 @@ pub struct Venue {
     klines: Vec<SymbolKlines>,
     deals: Vec<VecDeque<Trade>>,
     origins: Vec<Origin>,
-    tickers: Vec<Ticker>,
+    /// Shared with the feed's ticker snapshot, so a step computes and stores them once.
+    tickers: Arc<Vec<Ticker>>,
 }
 
 fn ratio(a: i64, b: i64) -> f64 {
@@ -172,7 +174,7 @@ impl Venue {
             books,
             klines,
             origins,
-            tickers,
+            tickers: Arc::new(tickers),
         }
     }
 
@@ -188,14 +190,15 @@ impl Venue {
     /// [`BOOK_STEP_MS`] the books follow the quote. Returns the trades.
     pub fn step(&mut self, now_ms: i64) -> Vec<TradeBatch> {
         let batches = self.market.step(now_ms);
-        self.tickers = self.market.tickers();
+        self.tickers = Arc::new(self.market.tickers());
         for batch in &batches {
             let i = batch.symbol;
             let spec = spec_of(i);
             let tick = 10f64.powi(-(spec.decimals as i32));
             for t in &batch.trades {
-                self.books[i].trade(t.taker_buy, t.price.mantissa, t.contracts);
-                let amount = t.contracts as f64 * spec.contract_size * t.price.mantissa as f64 * tick;
+                self.books[i].trade(&mut self.rng, t.taker_buy, t.price.mantissa, t.contracts);
+                let amount =
+                    t.contracts as f64 * spec.contract_size * t.price.mantissa as f64 * tick;
                 for s in &mut self.klines[i].last {
                     s.trade(t.ts_ms, t.price.mantissa, t.contracts, amount);
                 }
@@ -230,6 +233,11 @@ impl Venue {
 
     pub fn tickers(&self) -> &[Ticker] {
         &self.tickers
+    }
+
+    /// The tickers after the last step, to hand on without copying.
+    pub fn shared_tickers(&self) -> Arc<Vec<Ticker>> {
+        self.tickers.clone()
     }
 
     pub fn book(&self, symbol: usize) -> &Book {
@@ -384,15 +392,45 @@ mod tests {
         let min1 = v.klines(0, PriceKind::Last, KlineInterval::Min1, None, None);
         assert_eq!(min1.len(), MAX_CANDLES);
         // An hour of history right after start, index and fair too.
-        let hour = v.klines(0, PriceKind::Index, KlineInterval::Min1, Some(T0 / 1000 - 3600), None);
+        let hour = v.klines(
+            0,
+            PriceKind::Index,
+            KlineInterval::Min1,
+            Some(T0 / 1000 - 3600),
+            None,
+        );
         assert!(hour.len() >= 60 && hour.iter().all(|c| c.vol == 0));
-        let fair = v.klines(3, PriceKind::Fair, KlineInterval::Min5, None, Some(T0 / 1000));
+        let fair = v.klines(
+            3,
+            PriceKind::Fair,
+            KlineInterval::Min5,
+            None,
+            Some(T0 / 1000),
+        );
         assert!(!fair.is_empty() && fair.last().unwrap().t <= T0 / 1000);
         // Ranges: start only -> forward from the window holding it; end before all -> nothing.
-        let from = v.klines(0, PriceKind::Last, KlineInterval::Min1, Some(T0 / 1000 - 119), None);
+        let from = v.klines(
+            0,
+            PriceKind::Last,
+            KlineInterval::Min1,
+            Some(T0 / 1000 - 119),
+            None,
+        );
         assert_eq!(from[0].t, KlineInterval::Min1.window_start(T0 / 1000 - 119));
-        assert!(v.klines(0, PriceKind::Last, KlineInterval::Min1, None, Some(1_000)).is_empty());
-        assert!(v.klines(0, PriceKind::Last, KlineInterval::Min1, Some(T0 / 1000), Some(T0 / 1000 - 600)).is_empty());
+        assert!(
+            v.klines(0, PriceKind::Last, KlineInterval::Min1, None, Some(1_000))
+                .is_empty()
+        );
+        assert!(
+            v.klines(
+                0,
+                PriceKind::Last,
+                KlineInterval::Min1,
+                Some(T0 / 1000),
+                Some(T0 / 1000 - 600)
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -403,7 +441,11 @@ mod tests {
         let backlog: Vec<&Trade> = v.deals(0, 1000).collect();
         assert_eq!(backlog.len(), DEALS_KEPT);
         assert_eq!(backlog[0].id, first_live - 1);
-        assert!(backlog.windows(2).all(|w| w[0].id == w[1].id + 1 && w[0].ts_ms >= w[1].ts_ms));
+        assert!(
+            backlog
+                .windows(2)
+                .all(|w| w[0].id == w[1].id + 1 && w[0].ts_ms >= w[1].ts_ms)
+        );
         assert!(backlog.iter().all(|t| t.ts_ms < T0));
         let mut all = Vec::new();
         for k in 1..=200 {

@@ -86,7 +86,9 @@ async fn reply(ws: &mut Ws) -> Value {
 }
 
 async fn get(sim: &SimHandle, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{}{path}", sim.rest_url())).await.unwrap();
+    let r = reqwest::get(format!("{}{path}", sim.rest_url()))
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
     (status, json(&text))
@@ -125,7 +127,11 @@ impl Book {
             for row in data[key].as_array().unwrap() {
                 let row = row.as_array().unwrap();
                 assert_eq!(row.len(), 3, "[price, contracts, orders]: {row:?}");
-                let (p, v, n) = (ticks(&row[0]), row[1].as_u64().unwrap(), row[2].as_u64().unwrap());
+                let (p, v, n) = (
+                    ticks(&row[0]),
+                    row[1].as_u64().unwrap(),
+                    row[2].as_u64().unwrap(),
+                );
                 if v == 0 {
                     side.remove(&p);
                 } else {
@@ -144,7 +150,12 @@ impl Book {
 
 fn assert_sorted_uncrossed(data: &Value) {
     let side = |k: &str| -> Vec<i64> {
-        data[k].as_array().unwrap().iter().map(|r| ticks(&r[0])).collect()
+        data[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| ticks(&r[0]))
+            .collect()
     };
     let (bids, asks) = (side("bids"), side("asks"));
     assert!(!bids.is_empty() && !asks.is_empty(), "{data}");
@@ -157,7 +168,11 @@ fn assert_sorted_uncrossed(data: &Value) {
 async fn rest_snapshot_then_merged_pushes_rebuild_the_book_without_a_gap() {
     let sim = start().await;
     let mut ws = connect(&sim).await;
-    send(&mut ws, r#"{"method":"sub.depth","param":{"symbol":"BTC_USDT"}}"#).await;
+    send(
+        &mut ws,
+        r#"{"method":"sub.depth","param":{"symbol":"BTC_USDT"}}"#,
+    )
+    .await;
     assert_eq!(reply(&mut ws).await["channel"], "rs.sub.depth");
     // The docs' recipe: subscribe, take the REST snapshot, then apply the pushes after it.
     let first = frame(&mut ws, "push.depth").await;
@@ -171,7 +186,10 @@ async fn rest_snapshot_then_merged_pushes_rebuild_the_book_without_a_gap() {
     let mut check: Option<Value> = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        assert!(Instant::now() < deadline, "never reached the check snapshot");
+        assert!(
+            Instant::now() < deadline,
+            "never reached the check snapshot"
+        );
         let f = match pending.pop() {
             Some(f) => f,
             None => frame(&mut ws, "push.depth").await,
@@ -199,7 +217,10 @@ async fn rest_snapshot_then_merged_pushes_rebuild_the_book_without_a_gap() {
         }
         if let Some(s) = &check {
             let want = s["version"].as_u64().unwrap();
-            assert!(version <= want || applied > 10, "passed {want} without landing on it");
+            assert!(
+                version <= want || applied > 10,
+                "passed {want} without landing on it"
+            );
             if version == want {
                 assert_eq!(book, Book::from_snapshot(s), "book at version {want}");
                 break;
@@ -234,8 +255,14 @@ async fn unmerged_depth_frames_carry_one_version_each() {
     let commits = data(&sim, "/api/v1/contract/depth_commits/ETH_USDT/1000").await;
     let commits = commits.as_array().unwrap();
     assert!(commits.len() >= 30);
-    let versions: Vec<u64> = commits.iter().map(|c| c["version"].as_u64().unwrap()).collect();
-    assert!(versions.windows(2).all(|w| w[0] == w[1] + 1), "{versions:?}");
+    let versions: Vec<u64> = commits
+        .iter()
+        .map(|c| c["version"].as_u64().unwrap())
+        .collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] == w[1] + 1),
+        "{versions:?}"
+    );
     assert!(versions.contains(&last.unwrap()));
     let few = data(&sim, "/api/v1/contract/depth_commits/ETH_USDT/3").await;
     assert_eq!(few.as_array().unwrap().len(), 3);
@@ -252,7 +279,10 @@ async fn depth_full_pushes_the_top_levels_and_refuses_other_sizes() {
     )
     .await;
     let e = reply(&mut ws).await;
-    assert_eq!((e["channel"].as_str(), e["data"].as_str()), (Some("rs.error"), Some("Not support limit")));
+    assert_eq!(
+        (e["channel"].as_str(), e["data"].as_str()),
+        (Some("rs.error"), Some("Not support limit"))
+    );
     send(
         &mut ws,
         r#"{"method":"sub.depth.full","param":{"symbol":"BTC_USDT","limit":5}}"#,
@@ -269,7 +299,10 @@ async fn depth_full_pushes_the_top_levels_and_refuses_other_sizes() {
         assert!(d["cts"].as_i64().unwrap() > 1_700_000_000_000);
         versions.push(d["version"].as_u64().unwrap());
     }
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "only on change: {versions:?}");
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "only on change: {versions:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -283,7 +316,10 @@ async fn pushed_klines_agree_with_rest_klines() {
     )
     .await;
     let e = reply(&mut ws).await;
-    assert_eq!((e["channel"].as_str(), e["data"].as_str()), (Some("rs.error"), Some("Not support interval")));
+    assert_eq!(
+        (e["channel"].as_str(), e["data"].as_str()),
+        (Some("rs.error"), Some("Not support interval"))
+    );
     send(
         &mut ws,
         r#"{"method":"sub.kline","param":{"symbol":"BTC_USDT","interval":"Min1"}}"#,
@@ -293,26 +329,51 @@ async fn pushed_klines_agree_with_rest_klines() {
     let push = frame(&mut ws, "push.kline").await;
     assert_eq!(push["symbol"], "BTC_USDT");
     let k = &push["data"];
-    for f in ["symbol", "interval", "t", "o", "c", "h", "l", "q", "a", "ro", "rc", "rh", "rl"] {
+    for f in [
+        "symbol", "interval", "t", "o", "c", "h", "l", "q", "a", "ro", "rc", "rh", "rl",
+    ] {
         assert!(k.get(f).is_some(), "{f} in {k}");
     }
     assert_eq!(k["interval"], "Min1");
     let t = k["t"].as_i64().unwrap();
     assert_eq!(t % 60, 0);
-    assert!(t > 1_700_000_000 && t < 10_000_000_000, "seconds, not ms: {t}");
+    assert!(
+        t > 1_700_000_000 && t < 10_000_000_000,
+        "seconds, not ms: {t}"
+    );
 
     let d = data(&sim, "/api/v1/contract/kline/BTC_USDT?interval=Min1").await;
     let col = |name: &str| d[name].as_array().unwrap().clone();
     let time = col("time");
     assert_eq!(time.len(), 2000);
-    for name in ["open", "close", "high", "low", "vol", "amount", "realOpen", "realClose", "realHigh", "realLow"] {
+    for name in [
+        "open",
+        "close",
+        "high",
+        "low",
+        "vol",
+        "amount",
+        "realOpen",
+        "realClose",
+        "realHigh",
+        "realLow",
+    ] {
         assert_eq!(col(name).len(), time.len(), "{name}");
     }
     let times: Vec<i64> = time.iter().map(|x| x.as_i64().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[1] - w[0] == 60), "ascending minutes, no hole");
-    let at = times.iter().position(|x| *x == t).expect("the pushed window is in REST");
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] == 60),
+        "ascending minutes, no hole"
+    );
+    let at = times
+        .iter()
+        .position(|x| *x == t)
+        .expect("the pushed window is in REST");
     assert_eq!(col("open")[at], k["o"], "same open");
-    assert!(col("vol")[at].as_u64() >= k["q"].as_u64(), "REST is the same candle or later");
+    assert!(
+        col("vol")[at].as_u64() >= k["q"].as_u64(),
+        "REST is the same candle or later"
+    );
     assert!(col("high")[at].as_f64() >= k["h"].as_f64());
     assert!(col("low")[at].as_f64() <= k["l"].as_f64());
     // Windows before start are synthesized: more than an hour of them, ending where live starts.
@@ -320,15 +381,31 @@ async fn pushed_klines_agree_with_rest_klines() {
     assert_eq!(col("close")[at - 1], col("open")[at]);
 
     // start/end in seconds, both ends inclusive of their windows.
-    let path = format!("/api/v1/contract/kline/BTC_USDT?interval=Min5&start={}&end={}", t - 3600, t);
+    let path = format!(
+        "/api/v1/contract/kline/BTC_USDT?interval=Min5&start={}&end={}",
+        t - 3600,
+        t
+    );
     let d = data(&sim, &path).await;
-    let times: Vec<i64> = d["time"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+    let times: Vec<i64> = d["time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
     assert_eq!(times.first(), Some(&((t - 3600) / 300 * 300)));
     assert!(times.len() == 13 || times.len() == 12, "{times:?}");
     for kind in ["index_price", "fair_price"] {
-        let d = data(&sim, &format!("/api/v1/contract/kline/{kind}/BTC_USDT?interval=Min15")).await;
+        let d = data(
+            &sim,
+            &format!("/api/v1/contract/kline/{kind}/BTC_USDT?interval=Min15"),
+        )
+        .await;
         let vol = d["vol"].as_array().unwrap();
-        assert!(!vol.is_empty() && vol.iter().all(|v| v.as_u64() == Some(0)), "{kind}");
+        assert!(
+            !vol.is_empty() && vol.iter().all(|v| v.as_u64() == Some(0)),
+            "{kind}"
+        );
     }
     sim.shutdown().await;
 }
@@ -337,7 +414,11 @@ async fn pushed_klines_agree_with_rest_klines() {
 async fn rest_deals_match_the_pushed_ones() {
     let sim = start().await;
     let mut ws = connect(&sim).await;
-    send(&mut ws, r#"{"method":"sub.deal","param":{"symbol":"SOL_USDT"}}"#).await;
+    send(
+        &mut ws,
+        r#"{"method":"sub.deal","param":{"symbol":"SOL_USDT"}}"#,
+    )
+    .await;
     assert_eq!(reply(&mut ws).await["channel"], "rs.sub.deal");
     let mut pushed: HashMap<String, Value> = HashMap::new();
     while pushed.len() < 20 {
@@ -349,8 +430,14 @@ async fn rest_deals_match_the_pushed_ones() {
     let rest = data(&sim, "/api/v1/contract/deals/SOL_USDT?limit=100").await;
     let rest = rest.as_array().unwrap();
     assert_eq!(rest.len(), 100);
-    let ids: Vec<u64> = rest.iter().map(|d| d["i"].as_str().unwrap().parse().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] == w[1] + 1), "newest first, contiguous");
+    let ids: Vec<u64> = rest
+        .iter()
+        .map(|d| d["i"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1] + 1),
+        "newest first, contiguous"
+    );
     let mut matched = 0;
     for d in rest {
         if let Some(p) = pushed.get(d["i"].as_str().unwrap()) {
@@ -362,7 +449,14 @@ async fn rest_deals_match_the_pushed_ones() {
         }
     }
     assert!(matched >= 20, "{matched}");
-    assert_eq!(data(&sim, "/api/v1/contract/deals/SOL_USDT?limit=3").await.as_array().unwrap().len(), 3);
+    assert_eq!(
+        data(&sim, "/api/v1/contract/deals/SOL_USDT?limit=3")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     sim.shutdown().await;
 }
 
@@ -371,7 +465,11 @@ async fn funding_index_and_fair_price_stream_and_answer() {
     let sim = start().await;
     let mut ws = connect(&sim).await;
     for ch in ["funding.rate", "index.price", "fair.price"] {
-        send(&mut ws, &format!(r#"{{"method":"sub.{ch}","param":{{"symbol":"BTC_USDT"}}}}"#)).await;
+        send(
+            &mut ws,
+            &format!(r#"{{"method":"sub.{ch}","param":{{"symbol":"BTC_USDT"}}}}"#),
+        )
+        .await;
         assert_eq!(reply(&mut ws).await["channel"], format!("rs.sub.{ch}"));
     }
     let f = frame(&mut ws, "push.funding.rate").await;
@@ -386,7 +484,15 @@ async fn funding_index_and_fair_price_stream_and_answer() {
         assert!(f["data"]["price"].as_f64().unwrap() > 1000.0, "{f}");
     }
     let fr = data(&sim, "/api/v1/contract/funding_rate/BTC_USDT").await;
-    for k in ["symbol", "fundingRate", "maxFundingRate", "minFundingRate", "collectCycle", "nextSettleTime", "timestamp"] {
+    for k in [
+        "symbol",
+        "fundingRate",
+        "maxFundingRate",
+        "minFundingRate",
+        "collectCycle",
+        "nextSettleTime",
+        "timestamp",
+    ] {
         assert!(fr.get(k).is_some(), "{k} in {fr}");
     }
     assert_eq!(fr["collectCycle"], 8);
@@ -424,12 +530,19 @@ async fn errors_have_mexc_shapes() {
         assert_eq!(status, 200, "{path}");
         assert_failure(&v, 600, "Parameter error");
     }
-    for path in ["/api/v1/contract/risk_reverse", "/api/v1/private/account/assets", "/api/v3/exchangeInfo"] {
+    for path in [
+        "/api/v1/contract/risk_reverse",
+        "/api/v1/private/account/assets",
+        "/api/v3/exchangeInfo",
+    ] {
         let (status, v) = get(&sim, path).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(v["success"], false);
         assert_eq!(v["code"], 404);
-        assert!(v["message"].as_str().unwrap().contains("not simulated"), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("not simulated"),
+            "{v}"
+        );
     }
     // Limits are caps, not errors; unknown parameters are ignored.
     let d = data(&sim, "/api/v1/contract/depth/BTC_USDT?limit=5&foo=1").await;
@@ -443,8 +556,16 @@ async fn errors_have_mexc_shapes() {
     let e = reply(&mut ws).await;
     assert_eq!(e["channel"], "rs.error");
     assert_eq!(e["data"], "sub.contract is not simulated");
-    send(&mut ws, r#"{"method":"sub.liquidation","param":{"symbol":"BTC_USDT"}}"#).await;
-    send(&mut ws, r#"{"method":"sub.kline","param":{"symbol":"NOPE_USDT","interval":"Min1"}}"#).await;
+    send(
+        &mut ws,
+        r#"{"method":"sub.liquidation","param":{"symbol":"BTC_USDT"}}"#,
+    )
+    .await;
+    send(
+        &mut ws,
+        r#"{"method":"sub.kline","param":{"symbol":"NOPE_USDT","interval":"Min1"}}"#,
+    )
+    .await;
     let e = reply(&mut ws).await;
     assert_eq!(e["data"], "Contract [NOPE_USDT] not exists");
     send(&mut ws, r#"{"method":"ping"}"#).await;

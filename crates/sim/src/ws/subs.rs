@@ -314,13 +314,23 @@ mod tests {
         assert!(s.wants(deal_btc));
 
         let mut s = Subscriptions::new(12);
-        let a = s.subscribe(Channel::Deal, &SymbolArg::Text("SIM012_USDT".into()), &none(), &off);
+        let a = s.subscribe(
+            Channel::Deal,
+            &SymbolArg::Text("SIM012_USDT".into()),
+            &none(),
+            &off,
+        );
         assert_eq!(
             a.replies,
             vec![Reply::Error("Contract [SIM012_USDT] not exists".into())],
             "a synthetic contract beyond sim.symbols is not listed"
         );
-        let a = s.subscribe(Channel::Deal, &SymbolArg::Text("NOPE".into()), &none(), &off);
+        let a = s.subscribe(
+            Channel::Deal,
+            &SymbolArg::Text("NOPE".into()),
+            &none(),
+            &off,
+        );
         assert_eq!(
             a.replies,
             vec![Reply::Error("Contract [NOPE] not exists".into())]
@@ -341,20 +351,33 @@ mod tests {
             silent: sel(&["deal:*"]),
             ..FaultState::default()
         };
-        assert_eq!(s.subscribe(Channel::Deal, &btc(), &none(), &f).replies.len(), 1);
+        assert_eq!(
+            s.subscribe(Channel::Deal, &btc(), &none(), &f)
+                .replies
+                .len(),
+            1
+        );
         assert!(!s.wants(deal_btc), "silent never streams");
 
         let f = FaultState {
             never_ack: sel(&["*"]),
             ..FaultState::default()
         };
-        assert!(s.subscribe(Channel::Deal, &btc(), &none(), &f).replies.is_empty());
+        assert!(
+            s.subscribe(Channel::Deal, &btc(), &none(), &f)
+                .replies
+                .is_empty()
+        );
         assert!(!s.wants(deal_btc));
         let f = FaultState {
             never_ack_streams: true,
             ..f
         };
-        assert!(s.subscribe(Channel::Deal, &btc(), &none(), &f).replies.is_empty());
+        assert!(
+            s.subscribe(Channel::Deal, &btc(), &none(), &f)
+                .replies
+                .is_empty()
+        );
         assert!(s.wants(deal_btc));
 
         let f = FaultState {
@@ -401,32 +424,78 @@ mod tests {
         let ok = |a: Answer, ch: &'static str| assert_eq!(a.replies, vec![Reply::Ack(ch)]);
         let err = |a: Answer, text: &str| assert_eq!(a.replies, vec![Reply::Error(text.into())]);
 
-        ok(s.subscribe(Channel::DepthFull, &btc(), &args(r#"{"limit":5}"#), &off), "depth.full");
+        ok(
+            s.subscribe(Channel::DepthFull, &btc(), &args(r#"{"limit":5}"#), &off),
+            "depth.full",
+        );
         assert!(s.wants(Topic::DepthFull(0, 5)));
         // A new size replaces the old one.
-        ok(s.subscribe(Channel::DepthFull, &btc(), &args("{}"), &off), "depth.full");
+        ok(
+            s.subscribe(Channel::DepthFull, &btc(), &args("{}"), &off),
+            "depth.full",
+        );
         assert!(s.wants(Topic::DepthFull(0, 20)) && !s.wants(Topic::DepthFull(0, 5)));
-        for bad in [r#"{"limit":7}"#, r#"{"limit":0}"#, r#"{"limit":"x"}"#, r#"{"limit":5.5}"#] {
-            err(s.subscribe(Channel::DepthFull, &btc(), &args(bad), &off), "Not support limit");
+        for bad in [
+            r#"{"limit":7}"#,
+            r#"{"limit":0}"#,
+            r#"{"limit":"x"}"#,
+            r#"{"limit":5.5}"#,
+        ] {
+            err(
+                s.subscribe(Channel::DepthFull, &btc(), &args(bad), &off),
+                "Not support limit",
+            );
         }
         // An unknown contract is refused first, whatever the other params.
         let nope = SymbolArg::Text("NOPE_USDT".into());
         err(
-            s.subscribe(Channel::Kline, &nope, &args(r#"{"interval":"Hour1"}"#), &off),
+            s.subscribe(
+                Channel::Kline,
+                &nope,
+                &args(r#"{"interval":"Hour1"}"#),
+                &off,
+            ),
             "Contract [NOPE_USDT] not exists",
         );
         err(
-            s.subscribe(Channel::Kline, &btc(), &args(r#"{"interval":"Hour1"}"#), &off),
+            s.subscribe(
+                Channel::Kline,
+                &btc(),
+                &args(r#"{"interval":"Hour1"}"#),
+                &off,
+            ),
             "Not support interval",
         );
-        ok(s.subscribe(Channel::Kline, &btc(), &args(r#"{"interval":"Min60"}"#), &off), "kline");
-        ok(s.subscribe(Channel::Kline, &btc(), &args(r#"{"interval":"Min1"}"#), &off), "kline");
+        ok(
+            s.subscribe(
+                Channel::Kline,
+                &btc(),
+                &args(r#"{"interval":"Min60"}"#),
+                &off,
+            ),
+            "kline",
+        );
+        ok(
+            s.subscribe(
+                Channel::Kline,
+                &btc(),
+                &args(r#"{"interval":"Min1"}"#),
+                &off,
+            ),
+            "kline",
+        );
         assert!(s.wants(Topic::Kline(0, KlineInterval::Min60)));
         assert!(s.wants(Topic::Kline(0, KlineInterval::Min1)));
         // Depth: merged by default, unmerged with compress:false, one mode at a time.
-        ok(s.subscribe(Channel::Depth, &btc(), &args("{}"), &off), "depth");
+        ok(
+            s.subscribe(Channel::Depth, &btc(), &args("{}"), &off),
+            "depth",
+        );
         assert!(s.wants(Topic::Depth(0)));
-        ok(s.subscribe(Channel::Depth, &btc(), &args(r#"{"compress":false}"#), &off), "depth");
+        ok(
+            s.subscribe(Channel::Depth, &btc(), &args(r#"{"compress":false}"#), &off),
+            "depth",
+        );
         assert!(s.wants(Topic::DepthRaw(0)) && !s.wants(Topic::Depth(0)));
         for (ch, topic) in [
             (Channel::FundingRate, Topic::FundingRate(0)),
