@@ -122,7 +122,7 @@ struct Pushed {
 
 pub(crate) async fn run(
     venue: Arc<Mutex<Venue>>,
-    interest: Arc<Interest>,
+    interest: Arc<Interest<Topic>>,
     cfg: FeedConfig,
     pushes: broadcast::Sender<PushFrame>,
     snapshot: watch::Sender<Snapshot>,

@@ -2,16 +2,25 @@
 //! wants. The feed renders those frames only for topics listed here: depth and klines for every
 //! contract at every step would cost far more than the tickers and trades everyone reads.
 
-use crate::feed::Topic;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
-#[derive(Debug, Default)]
-pub(crate) struct Interest {
+/// Connections per topic (the feed's `Topic`; generic so this module needs nothing from it).
+#[derive(Debug)]
+pub(crate) struct Interest<Topic> {
     counts: Mutex<HashMap<Topic, usize>>,
 }
 
-impl Interest {
+impl<Topic> Default for Interest<Topic> {
+    fn default() -> Self {
+        Interest {
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<Topic: Copy + Eq + Hash> Interest<Topic> {
     /// Every critical section is one map update; a panic elsewhere cannot leave it half done.
     fn lock(&self) -> MutexGuard<'_, HashMap<Topic, usize>> {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
@@ -44,15 +53,15 @@ mod tests {
     #[test]
     fn counts_per_topic() {
         let i = Interest::default();
-        i.add(Topic::Depth(1));
-        i.add(Topic::Depth(1));
-        i.add(Topic::FundingRate(2));
-        i.remove(Topic::Depth(1));
-        i.remove(Topic::Kline(0, crate::interval::KlineInterval::Min1));
+        i.add((1, 'd'));
+        i.add((1, 'd'));
+        i.add((2, 'f'));
+        i.remove((1, 'd'));
+        i.remove((0, 'k'));
         let mut w = i.wanted();
-        w.sort_by_key(|t| format!("{t:?}"));
-        assert_eq!(w, vec![Topic::Depth(1), Topic::FundingRate(2)]);
-        i.remove(Topic::Depth(1));
-        assert_eq!(i.wanted(), vec![Topic::FundingRate(2)]);
+        w.sort();
+        assert_eq!(w, vec![(1, 'd'), (2, 'f')]);
+        i.remove((1, 'd'));
+        assert_eq!(i.wanted(), vec![(2, 'f')]);
     }
 }

@@ -35,7 +35,7 @@ pub use faults::{COMMAND_LOG_MAX, FaultState, SimFaults};
 use axum::Router;
 use axum::routing::get;
 use conn_io::{Peer, SimListener};
-use feed::{FeedConfig, PushFrame, Snapshot};
+use feed::{FeedConfig, PushFrame, Snapshot, Topic};
 use interest::Interest;
 use market::{Market, MarketParams};
 pub use settings::SimConfig;
@@ -66,7 +66,7 @@ pub(crate) struct ServerState {
     /// Books, klines and recent trades; the feed steps it, REST reads it between steps.
     venue: Arc<Mutex<Venue>>,
     /// On-demand streams some connection wants (the feed renders only those).
-    interest: Arc<Interest>,
+    interest: Arc<Interest<Topic>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -187,7 +187,7 @@ pub async fn start_with(
     });
     let app = Router::new()
         .route("/edge", get(ws::edge))
-        .merge(rest::routes(shared.clone()))
+        .merge(rest::routes(shared.clone(), rest_market::routes()))
         .merge(control::routes(control))
         .with_state(shared)
         .into_make_service_with_connect_info::<Peer>();

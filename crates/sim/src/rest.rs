@@ -21,18 +21,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// MEXC's code for an unknown contract.
-pub(crate) const CONTRACT_NOT_FOUND: u32 = 1001;
+const CONTRACT_NOT_FOUND: u32 = 1001;
 /// MEXC's code for "excessive frequency".
 const THROTTLED: u32 = 510;
 /// The text MEXC answers with (its exact wording is not verified).
 const THROTTLED_MESSAGE: &str = "Requests are too frequent, please try again later";
 
-pub(crate) fn routes(shared: Arc<ServerState>) -> Router<Arc<ServerState>> {
+/// The ticker, ping and contract details, then `more` (the other market endpoints), all behind
+/// the REST faults.
+pub(crate) fn routes(
+    shared: Arc<ServerState>,
+    more: Router<Arc<ServerState>>,
+) -> Router<Arc<ServerState>> {
     Router::new()
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
         .route("/api/v1/contract/detail", get(detail))
-        .merge(super::rest_market::routes())
+        .merge(more)
         .route_layer(middleware::from_fn_with_state(shared, rest_faults))
 }
 
@@ -62,13 +67,13 @@ async fn rest_faults(State(shared): State<Arc<ServerState>>, req: Request, next:
 }
 
 #[derive(Serialize)]
-pub(crate) struct Success<T> {
+struct Success<T> {
     success: bool,
     code: u32,
     data: T,
 }
 
-pub(crate) fn ok<T: Serialize>(data: T) -> Json<Success<T>> {
+fn ok<T: Serialize>(data: T) -> Json<Success<T>> {
     Json(Success {
         success: true,
         code: 0,

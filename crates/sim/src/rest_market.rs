@@ -14,7 +14,6 @@ use super::feed::lock;
 use super::interval::KlineInterval;
 use super::market::{spec_of, symbol_index};
 use super::market_frames as mf;
-use super::rest::{CONTRACT_NOT_FOUND, ok};
 use super::venue::{DEALS_KEPT, PriceKind, Venue};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -25,6 +24,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 
+/// MEXC's code for an unknown contract.
+const CONTRACT_NOT_FOUND: u32 = 1001;
 /// MEXC's code and text for a parameter it cannot use.
 const PARAM_ERROR: u32 = 600;
 const PARAM_ERROR_MESSAGE: &str = "Parameter error";
@@ -54,6 +55,21 @@ pub(crate) fn routes() -> Router<Arc<ServerState>> {
 }
 
 #[derive(Serialize)]
+struct Success<T> {
+    success: bool,
+    code: u32,
+    data: T,
+}
+
+fn ok<T: Serialize>(data: T) -> Json<Success<T>> {
+    Json(Success {
+        success: true,
+        code: 0,
+        data,
+    })
+}
+
+#[derive(Serialize)]
 struct Failure {
     success: bool,
     code: u32,
@@ -69,8 +85,24 @@ fn fail(code: u32, message: impl Into<String>) -> Response {
     .into_response()
 }
 
-fn param_error() -> Response {
-    fail(PARAM_ERROR, PARAM_ERROR_MESSAGE)
+/// Why a request is refused, turned into MEXC's answer at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    UnknownContract,
+    BadParameter,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::UnknownContract => fail(CONTRACT_NOT_FOUND, "contract does not exist"),
+            Refusal::BadParameter => fail(PARAM_ERROR, PARAM_ERROR_MESSAGE),
+        }
+    }
+}
+
+fn param_error<E>(_: E) -> Refusal {
+    Refusal::BadParameter
 }
 
 async fn not_simulated(method: Method, uri: Uri) -> Response {
@@ -86,32 +118,32 @@ type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// A query parameter as a whole number: `Ok(None)` when absent, `Err` when not a number.
 /// Parameters the simulator does not know are ignored, as MEXC ignores them.
-fn int_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, Response> {
+fn int_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, Refusal> {
     match params.iter().rev().find(|(k, _)| k == name) {
         None => Ok(None),
-        Some((_, v)) => v.trim().parse().map(Some).map_err(|_| param_error()),
+        Some((_, v)) => v.trim().parse().map(Some).map_err(param_error),
     }
 }
 
 /// A listed contract's index, or MEXC's 1001 answer.
-fn contract(shared: &ServerState, symbol: &str) -> Result<usize, Response> {
+fn contract(shared: &ServerState, symbol: &str) -> Result<usize, Refusal> {
     symbol_index(symbol)
         .filter(|i| *i < shared.symbols)
-        .ok_or_else(|| fail(CONTRACT_NOT_FOUND, "contract does not exist"))
+        .ok_or(Refusal::UnknownContract)
 }
 
 /// A positive count, capped at `max`; zero, negative or absent-but-required is a parameter
 /// error.
-fn count(value: Option<i64>, default: usize, max: usize) -> Result<usize, Response> {
+fn count(value: Option<i64>, default: usize, max: usize) -> Result<usize, Refusal> {
     match value {
         None => Ok(default),
         Some(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(max).min(max)),
-        Some(_) => Err(param_error()),
+        Some(_) => Err(Refusal::BadParameter),
     }
 }
 
-fn answer(result: Result<Response, Response>) -> Response {
-    result.unwrap_or_else(|e| e)
+fn answer(result: Result<Response, Refusal>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn deals(
@@ -120,7 +152,7 @@ async fn deals(
     params: Params,
 ) -> Response {
     answer((|| {
-        let Query(params) = params.map_err(|_| param_error())?;
+        let Query(params) = params.map_err(param_error)?;
         let i = contract(&shared, &symbol)?;
         let limit = count(int_param(&params, "limit")?, DEALS_KEPT, DEALS_KEPT)?;
         let v = lock(&shared.venue);
@@ -134,7 +166,7 @@ async fn depth(
     params: Params,
 ) -> Response {
     answer((|| {
-        let Query(params) = params.map_err(|_| param_error())?;
+        let Query(params) = params.map_err(param_error)?;
         let i = contract(&shared, &symbol)?;
         let limit = count(int_param(&params, "limit")?, BOOK_LEVELS, BOOK_LEVELS)?;
         let v = lock(&shared.venue);
@@ -156,7 +188,7 @@ async fn depth_commits(
 ) -> Response {
     answer((|| {
         let i = contract(&shared, &symbol)?;
-        let limit: i64 = limit.trim().parse().map_err(|_| param_error())?;
+        let limit: i64 = limit.trim().parse().map_err(param_error)?;
         let limit = count(Some(limit), COMMIT_LOG, COMMIT_LOG)?;
         let v = lock(&shared.venue);
         let data = mf::commits_data(spec_of(i).decimals, v.book(i).recent_commits(limit));
@@ -166,11 +198,11 @@ async fn depth_commits(
 
 fn kline(shared: &ServerState, symbol: &str, params: Params, kind: PriceKind) -> Response {
     answer((|| {
-        let Query(params) = params.map_err(|_| param_error())?;
+        let Query(params) = params.map_err(param_error)?;
         let i = contract(shared, symbol)?;
         let interval = match params.iter().rev().find(|(k, _)| k == "interval") {
             None => KlineInterval::Min1,
-            Some((_, name)) => KlineInterval::parse(name).ok_or_else(param_error)?,
+            Some((_, name)) => KlineInterval::parse(name).ok_or(Refusal::BadParameter)?,
         };
         let start = int_param(&params, "start")?;
         let end = int_param(&params, "end")?;

@@ -52,7 +52,7 @@ pub(super) struct Subscriptions {
     /// The on-demand streams (depth, klines, funding, index, fair), also registered in
     /// `interest` so the feed renders them.
     on_demand: HashSet<Topic>,
-    interest: Arc<Interest>,
+    interest: Arc<Interest<Topic>>,
 }
 
 impl Drop for Subscriptions {
@@ -108,7 +108,7 @@ impl Subscriptions {
         Subscriptions::with_interest(listed, Arc::default())
     }
 
-    pub fn with_interest(listed: usize, interest: Arc<Interest>) -> Subscriptions {
+    pub fn with_interest(listed: usize, interest: Arc<Interest<Topic>>) -> Subscriptions {
         Subscriptions {
             listed,
             ticker: Bits::default(),
