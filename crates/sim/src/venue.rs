@@ -285,7 +285,8 @@ impl Venue {
     ) -> Vec<Candle> {
         let live = self.klines[symbol].series(kind, interval);
         let now_t = live.current().map_or(i64::MAX, |c| c.t);
-        let to = end.unwrap_or(now_t);
+        // Nothing exists after the current window: an `end` in the future means now.
+        let to = end.unwrap_or(now_t).min(now_t);
         let (from, from_start) = match start {
             Some(s) => (interval.window_start(s), true),
             None => {
@@ -421,6 +422,14 @@ mod tests {
             v.klines(0, PriceKind::Last, KlineInterval::Min1, None, Some(1_000))
                 .is_empty()
         );
+        let future = v.klines(
+            0,
+            PriceKind::Last,
+            KlineInterval::Min1,
+            None,
+            Some(T0 / 1000 + 86_400),
+        );
+        assert_eq!(future, min1, "an end after now is now");
         assert!(
             v.klines(
                 0,
