@@ -36,10 +36,12 @@ fn ccxt_missing(python: &str) -> Option<String> {
         .output()
     {
         Err(e) => Some(format!("{python} cannot run: {e}")),
-        Ok(out) if !out.status.success() => Some(format!(
-            "{python} -c 'import ccxt.pro' failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        Ok(out) if !out.status.success() => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // The traceback's last line says what is missing.
+            let last = stderr.lines().last().unwrap_or("").trim();
+            Some(format!("{python} -c 'import ccxt.pro' failed: {last}"))
+        }
         Ok(_) => None,
     }
 }
