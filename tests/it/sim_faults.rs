@@ -773,7 +773,7 @@ async fn control_api_round_trip_and_reset() {
     // Refused patches change nothing.
     for bad in [
         json!({"delay_pong_ms": 1}),
-        json!({"stall": ["depth:X"]}),
+        json!({"stall": ["liquidation:X"]}),
         json!([]),
     ] {
         let (status, e) = control(&sim, "/faults", bad).await;

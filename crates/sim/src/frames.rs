@@ -68,7 +68,7 @@ fn exponent(d: Decimal, plus_sign: bool) -> String {
     format!("{sign}{mantissa}E{exp_sign}{}", exp.unsigned_abs())
 }
 
-fn raw(text: String) -> Num {
+pub(crate) fn raw(text: String) -> Num {
     // Our own text is always a valid number; `null` is a safe fallback should that ever break.
     RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
@@ -88,7 +88,7 @@ const ZERO_TAIL_CHANCE: f64 = 0.01;
 /// Chance that a ticker push lacks one optional field.
 const OMIT_CHANCE: f64 = 0.08;
 /// Chance that a trade price is spelled in exponent form.
-const DEAL_EXPONENT_CHANCE: f64 = 0.03;
+pub(crate) const DEAL_EXPONENT_CHANCE: f64 = 0.03;
 /// Share of trades that carry `cts`.
 const CTS_CHANCE: f64 = 0.7;
 
@@ -135,7 +135,7 @@ impl Spelling {
         self.rng.as_mut().is_some_and(|r| r.f64() < p)
     }
 
-    fn style(&mut self, exponent_chance: f64) -> NumStyle {
+    pub(crate) fn style(&mut self, exponent_chance: f64) -> NumStyle {
         if self.force_exponent {
             return NumStyle::Exponent;
         }
@@ -154,7 +154,7 @@ impl Spelling {
         }
     }
 
-    fn price(&mut self, d: Decimal) -> Num {
+    pub(crate) fn price(&mut self, d: Decimal) -> Num {
         let style = self.style(TICKER_EXPONENT_CHANCE);
         raw(spell(d, style))
     }
@@ -243,7 +243,7 @@ struct TickersRow {
 
 /// One trade of `push.deal`.
 #[derive(Serialize)]
-struct DealRow {
+pub(crate) struct DealRow {
     p: Num,
     v: u64,
     /// Taker side: 1 buy, 2 sell.
@@ -293,12 +293,12 @@ impl Serialize for Ts {
 
 /// Server push; field order matches live frames.
 #[derive(Serialize)]
-struct Push<'a, T> {
+pub(crate) struct Push<'a, T> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    symbol: Option<&'a str>,
-    data: T,
-    channel: &'a str,
-    ts: Ts,
+    pub symbol: Option<&'a str>,
+    pub data: T,
+    pub channel: &'a str,
+    pub ts: Ts,
 }
 
 /// Ack, pong or error.
@@ -348,7 +348,7 @@ pub fn tickers_push(
     })
 }
 
-fn deal_row(t: &Trade, sp: &mut Spelling) -> DealRow {
+pub(crate) fn deal_row(t: &Trade, sp: &mut Spelling) -> DealRow {
     DealRow {
         p: raw(spell(t.price, sp.style(DEAL_EXPONENT_CHANCE))),
         v: t.contracts,

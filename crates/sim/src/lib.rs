@@ -10,6 +10,8 @@
 //! `faults` holds every fault switch and action, `control` is its HTTP face, `conn_io` the
 //! listener that can turn a drop into a TCP reset.
 
+mod book;
+mod candles;
 mod clock;
 mod commands;
 mod conn_io;
@@ -17,9 +19,14 @@ mod control;
 pub mod faults;
 mod feed;
 mod frames;
+mod interest;
+mod interval;
 pub mod market;
+mod market_frames;
 mod rest;
+mod rest_market;
 mod settings;
+mod venue;
 mod ws;
 
 pub use control::ControlAccess;
@@ -28,15 +35,17 @@ pub use faults::{COMMAND_LOG_MAX, FaultState, SimFaults};
 use axum::Router;
 use axum::routing::get;
 use conn_io::{Peer, SimListener};
-use feed::{FeedConfig, PushFrame, Snapshot};
+use feed::{FeedConfig, PushFrame, Snapshot, Topic};
+use interest::Interest;
 use market::{Market, MarketParams};
 pub use settings::SimConfig;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
+use venue::Venue;
 
 /// The simulated majors (the contracts of the default `sim.symbols`).
 pub const SYMBOLS: &[&str] = &market::SYMBOL_NAMES;
@@ -54,6 +63,10 @@ pub(crate) struct ServerState {
     faults: Arc<SimFaults>,
     pushes: broadcast::Sender<PushFrame>,
     snapshot: watch::Receiver<Snapshot>,
+    /// Books, klines and recent trades; the feed steps it, REST reads it between steps.
+    venue: Arc<Mutex<Venue>>,
+    /// On-demand streams some connection wants (the feed renders only those).
+    interest: Arc<Interest<Topic>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -126,6 +139,7 @@ pub async fn start_with(
     let faults = Arc::new(SimFaults::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
+    let now_ms = clock::wall_ms();
     let market = Market::new(
         MarketParams {
             seed: cfg.seed,
@@ -133,13 +147,21 @@ pub async fn start_with(
             pump_chance_per_s: cfg.pump_chance_per_s,
             symbols: cfg.symbols,
         },
-        clock::wall_ms(),
+        now_ms,
     );
     let symbols = market.symbol_count();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(market.tickers()));
+    let venue = Arc::new(Mutex::new(Venue::new(
+        market,
+        cfg.seed,
+        cfg.trades_per_s,
+        now_ms,
+    )));
+    let interest = Arc::new(Interest::default());
     let (pushes, _) = broadcast::channel(PUSH_BUFFER);
     let feed = tokio::spawn(feed::run(
-        market,
+        venue.clone(),
+        interest.clone(),
         FeedConfig {
             // Validation refuses 0, but a zero interval would make tokio panic: clamp anyway.
             ticker_every: Duration::from_millis(cfg.ticker_interval_ms.max(1)),
@@ -159,11 +181,13 @@ pub async fn start_with(
         faults: faults.clone(),
         pushes,
         snapshot: snapshot_rx,
+        venue,
+        interest,
         shutdown: shutdown_rx.clone(),
     });
     let app = Router::new()
         .route("/edge", get(ws::edge))
-        .merge(rest::routes(shared.clone()))
+        .merge(rest::routes(shared.clone(), rest_market::routes()))
         .merge(control::routes(control))
         .with_state(shared)
         .into_make_service_with_connect_info::<Peer>();

@@ -373,7 +373,7 @@ fn tick_size(spec: &SymbolSpec) -> f64 {
 }
 
 /// Standard normal sample (Box-Muller).
-fn normal(rng: &mut Rng) -> f64 {
+pub(crate) fn normal(rng: &mut Rng) -> f64 {
     let u1 = rng.f64().max(f64::MIN_POSITIVE);
     let u2 = rng.f64();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
@@ -458,6 +458,11 @@ impl Market {
 
     pub fn pumps_started(&self) -> u64 {
         self.pumps_started
+    }
+
+    /// Id the next trade of `symbol` will get (0 for an unknown index).
+    pub fn next_trade_id(&self, symbol: usize) -> u64 {
+        self.symbols.get(symbol).map_or(0, |s| s.next_trade_id)
     }
 
     pub fn pump_active(&self, symbol: usize) -> bool {

@@ -27,11 +27,17 @@ const THROTTLED: u32 = 510;
 /// The text MEXC answers with (its exact wording is not verified).
 const THROTTLED_MESSAGE: &str = "Requests are too frequent, please try again later";
 
-pub(crate) fn routes(shared: Arc<ServerState>) -> Router<Arc<ServerState>> {
+/// The ticker, ping and contract details, then `more` (the other market endpoints), all behind
+/// the REST faults.
+pub(crate) fn routes(
+    shared: Arc<ServerState>,
+    more: Router<Arc<ServerState>>,
+) -> Router<Arc<ServerState>> {
     Router::new()
         .route("/api/v1/contract/ticker", get(ticker))
         .route("/api/v1/contract/ping", get(ping))
         .route("/api/v1/contract/detail", get(detail))
+        .merge(more)
         .route_layer(middleware::from_fn_with_state(shared, rest_faults))
 }
 

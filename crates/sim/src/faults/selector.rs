@@ -8,7 +8,17 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Channels a selector may name (the ones the simulator streams).
-const CHANNELS: [&str; 3] = ["ticker", "deal", "tickers"];
+const CHANNELS: [&str; 9] = [
+    "ticker",
+    "deal",
+    "tickers",
+    "depth",
+    "depth.full",
+    "kline",
+    "funding.rate",
+    "index.price",
+    "fair.price",
+];
 
 /// `[channel:]symbol`, either part `*` for "any". A bare symbol means every channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +132,9 @@ mod tests {
         for s in ["*", "BTC_USDT", "deal:BTC_USDT", "ticker:*"] {
             assert_eq!(sel(s).to_string(), s);
         }
-        assert!("depth:BTC_USDT".parse::<Selector>().is_err());
+        assert!("liquidation:BTC_USDT".parse::<Selector>().is_err());
+        assert!(sel("depth.full:BTC_USDT").matches("depth.full", Some("BTC_USDT")));
+        assert!(!sel("depth:BTC_USDT").matches("depth.full", Some("BTC_USDT")));
         assert!("deal:".parse::<Selector>().is_err());
         assert!("".parse::<Selector>().is_err());
         let v: Vec<Selector> = serde_json::from_str(r#"["deal:X","*"]"#).unwrap();

@@ -178,7 +178,7 @@ mod tests {
             json!({"delay_pong_ms": 1}),
             json!({"delay_pongs_ms": -1}),
             json!({"drop_pongs": "yes"}),
-            json!({"stall": ["depth:BTC_USDT"]}),
+            json!({"stall": ["liquidation:BTC_USDT"]}),
             json!({"rest_http_status": 7}),
             json!([1]),
         ] {

@@ -218,8 +218,12 @@ impl Conn {
                     }
                 }
             }
-            Ok(Command::Sub { channel, symbol }) => {
-                let answer = self.subs.subscribe(channel, &symbol, &self.faults);
+            Ok(Command::Sub {
+                channel,
+                symbol,
+                args,
+            }) => {
+                let answer = self.subs.subscribe(channel, &symbol, &args, &self.faults);
                 for reply in answer.replies {
                     match answer.delay {
                         Some(d) => self.hold(d, Later::Reply(reply)),
@@ -228,10 +232,20 @@ impl Conn {
                 }
                 Ok(())
             }
-            Ok(Command::Unsub { channel, symbol }) => {
+            Ok(Command::Unsub {
+                channel,
+                symbol,
+                args,
+            }) => {
                 // MEXC sends no unsubscribe ack.
-                self.subs.unsubscribe(channel, &symbol);
+                self.subs.unsubscribe(channel, &symbol, &args);
                 Ok(())
+            }
+            // A real MEXC method with no simulation behind it: say so rather than leave the
+            // client waiting (the text is the simulator's own; MEXC serves these).
+            Ok(Command::NotSimulated(method)) => {
+                self.reply(Reply::Error(format!("{method} is not simulated")))
+                    .await
             }
             // Unknown methods and garbage get no reply at all, like MEXC.
             Err(e) => {
@@ -313,7 +327,7 @@ async fn connection(socket: WebSocket, shared: Arc<ServerState>, peer: Peer) {
     let mut c = Conn {
         socket,
         tag: format!("{:016x}", id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-        subs: Subscriptions::new(shared.symbols),
+        subs: Subscriptions::with_interest(shared.symbols, shared.interest.clone()),
         faults: state.borrow_and_update().clone(),
         configured_heartbeat: shared.heartbeat,
         // MEXC's clock starts at accept and only JSON pings move it.
