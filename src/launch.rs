@@ -95,6 +95,8 @@ pub struct Embedded {
     store: Option<StoreHandle>,
     /// Ends when the store's writer thread stops (its health channel closes).
     store_watch: Option<Watched>,
+    /// The feeds (kline, depth, funding) the adapter keeps open; nothing asks for any yet.
+    _feed_wants: watch::Sender<BTreeSet<trademon_core::market::FeedWant>>,
 }
 
 /// How long shutdown waits for the store to write or spool what it holds.
@@ -189,7 +191,8 @@ pub async fn start_embedded(
         symbols_rx.clone(),
         market_tx.clone(),
     );
-    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx.clone());
+    let (feed_wants, feed_wants_rx) = watch::channel(BTreeSet::new());
+    let adapter = mexc::spawn(mexc_cfg, symbols_rx, feed_wants_rx, market_tx.clone());
     // The writer thread owns the sender of its health: the channel closes when it stops.
     let store_ended = |mut health: watch::Receiver<store::StoreHealth>| async move {
         while health.changed().await.is_ok() {}
@@ -270,6 +273,7 @@ pub async fn start_embedded(
         contracts,
         store,
         store_watch,
+        _feed_wants: feed_wants,
     })
 }
 

@@ -64,6 +64,7 @@ struct Run {
     handle: MexcHandle,
     seen: Arc<Mutex<Seen>>,
     _symbols: watch::Sender<BTreeSet<String>>,
+    _wants: watch::Sender<BTreeSet<mexc::FeedWant>>,
 }
 
 fn start(c: MexcConfig, symbols: &[&str]) -> Run {
@@ -101,10 +102,12 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
             }
         }
     });
+    let (wants, wants_rx) = watch::channel(BTreeSet::new());
     Run {
-        handle: mexc::spawn(c, rx, out),
+        handle: mexc::spawn(c, rx, wants_rx, out),
         seen,
         _symbols: tx,
+        _wants: wants,
     }
 }
 

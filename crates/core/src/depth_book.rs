@@ -48,7 +48,10 @@ pub enum Apply {
     Stale,
     /// Versions between the book and the frame are missing: the book is unchanged and must be
     /// resynced from a snapshot.
-    Gap { expected: u64, begin: u64 },
+    Gap {
+        expected: u64,
+        begin: u64,
+    },
 }
 
 /// A price as a map key: the exchange's prices are finite (the parser drops the rest), and

@@ -37,13 +37,19 @@ fn prices(levels: &[BookLevel]) -> Vec<f64> {
 fn merged_frames_follow_the_range_rules() {
     let mut b = DepthBook::from_snapshot(&snap(100, &[(10.0, 1.0)], &[(11.0, 1.0)]));
     // A range that started before the snapshot still applies (absolute sizes).
-    assert_eq!(b.apply(&delta(98, 103, &[(10.0, 5.0)], &[])), Apply::Applied);
+    assert_eq!(
+        b.apply(&delta(98, 103, &[(10.0, 5.0)], &[])),
+        Apply::Applied
+    );
     assert_eq!(b.version(), 103);
     // Wholly older: dropped, the book keeps its size.
     assert_eq!(b.apply(&delta(101, 103, &[(10.0, 9.0)], &[])), Apply::Stale);
     assert_eq!(b.top(1).0[0].contracts, 5.0);
     // Exactly next, unmerged (begin = end = version).
-    assert_eq!(b.apply(&delta(104, 104, &[], &[(11.0, 0.0)])), Apply::Applied);
+    assert_eq!(
+        b.apply(&delta(104, 104, &[], &[(11.0, 0.0)])),
+        Apply::Applied
+    );
     assert!(b.top(5).1.is_empty(), "size 0 deletes the level");
     // 105 is missing.
     assert_eq!(
@@ -67,7 +73,11 @@ fn top_is_best_first_on_both_sides() {
     let (bids, asks) = b.top(2);
     assert_eq!(prices(&bids), vec![10.0, 9.0]);
     assert_eq!(prices(&asks), vec![11.0, 12.0]);
-    assert_eq!(b.levels().0.len(), 3, "a zero level in a snapshot is not a level");
+    assert_eq!(
+        b.levels().0.len(),
+        3,
+        "a zero level in a snapshot is not a level"
+    );
 }
 
 #[test]
@@ -84,14 +94,26 @@ fn sync_buffers_until_the_snapshot_then_applies_by_the_rules() {
         s.push(delta(99, 101, &[(10.0, 1.0)], &[])),
         SyncEvent::Unchanged
     );
-    assert_eq!(s.push(delta(102, 102, &[(10.0, 2.0)], &[])), SyncEvent::Unchanged);
+    assert_eq!(
+        s.push(delta(102, 102, &[(10.0, 2.0)], &[])),
+        SyncEvent::Unchanged
+    );
     assert!(!s.is_synced());
     // The snapshot lands inside the first buffered range.
-    assert_eq!(s.snapshot(&snap(100, &[(10.0, 7.0)], &[])), SyncEvent::Synced);
+    assert_eq!(
+        s.snapshot(&snap(100, &[(10.0, 7.0)], &[])),
+        SyncEvent::Synced
+    );
     let b = s.book().unwrap();
     assert_eq!((b.version(), b.top(1).0[0].contracts), (102, 2.0));
-    assert_eq!(s.push(delta(103, 103, &[], &[(11.0, 1.0)])), SyncEvent::Changed);
-    assert_eq!(s.push(delta(103, 103, &[], &[(11.0, 1.0)])), SyncEvent::Unchanged);
+    assert_eq!(
+        s.push(delta(103, 103, &[], &[(11.0, 1.0)])),
+        SyncEvent::Changed
+    );
+    assert_eq!(
+        s.push(delta(103, 103, &[], &[(11.0, 1.0)])),
+        SyncEvent::Unchanged
+    );
     // A gap drops the book and keeps the frame for the next snapshot.
     assert_eq!(
         s.push(delta(105, 106, &[(10.0, 3.0)], &[])),
@@ -109,7 +131,10 @@ fn sync_buffers_until_the_snapshot_then_applies_by_the_rules() {
             first_begin: 105
         }
     );
-    assert_eq!(s.snapshot(&snap(105, &[(10.0, 1.0)], &[])), SyncEvent::Synced);
+    assert_eq!(
+        s.snapshot(&snap(105, &[(10.0, 1.0)], &[])),
+        SyncEvent::Synced
+    );
     assert_eq!(s.book().unwrap().version(), 106);
     assert_eq!(s.book().unwrap().top(1).0[0].contracts, 3.0);
 }
@@ -129,7 +154,10 @@ fn sync_keeps_only_the_newest_frames_and_reset_forgets_everything() {
     assert_eq!(s.snapshot(&snap(9, &[], &[])), SyncEvent::Synced);
     assert_eq!(s.book().unwrap().version(), 9);
     // While synced an older or equal snapshot changes nothing, a newer one replaces the book.
-    assert_eq!(s.snapshot(&snap(9, &[(1.0, 1.0)], &[])), SyncEvent::Unchanged);
+    assert_eq!(
+        s.snapshot(&snap(9, &[(1.0, 1.0)], &[])),
+        SyncEvent::Unchanged
+    );
     assert_eq!(s.snapshot(&snap(12, &[(1.0, 1.0)], &[])), SyncEvent::Synced);
     assert_eq!(s.book().unwrap().version(), 12);
 }
@@ -190,7 +218,11 @@ fn frame(changes: &[Vec<Change>], begin: u64, end: u64) -> DepthDelta {
         let side = if is_bid { &bids_end } else { &asks_end };
         let size = side.get(&p).copied().unwrap_or(0);
         let l = lv(f64::from(p), f64::from(size));
-        if is_bid { d.bids.push(l) } else { d.asks.push(l) }
+        if is_bid {
+            d.bids.push(l)
+        } else {
+            d.asks.push(l)
+        }
     }
     d
 }
@@ -208,11 +240,20 @@ fn snapshot_at(changes: &[Vec<Change>], v: u64) -> DepthSnapshot {
 enum Op {
     /// Deliver the next `len` versions as one merged frame, starting `back` versions before
     /// the next undelivered one (an overlap) — or skip `len` versions entirely (a gap).
-    Next { len: u64, back: u64, skip: bool },
+    Next {
+        len: u64,
+        back: u64,
+        skip: bool,
+    },
     /// Replay an old range.
-    Replay { from_end: u64, len: u64 },
+    Replay {
+        from_end: u64,
+        len: u64,
+    },
     /// A REST snapshot taken `lag` versions before the newest the exchange has sent.
-    Snapshot { lag: u64 },
+    Snapshot {
+        lag: u64,
+    },
     Reset,
 }
 
