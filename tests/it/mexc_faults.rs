@@ -53,6 +53,9 @@ fn cfg(url: &str, rest_url: &str) -> MexcConfig {
     }
 }
 
+/// (symbol, version, bids, asks, source) of a `Book` event.
+type SeenBook = (String, u64, Vec<BookLevel>, Vec<BookLevel>, DataSource);
+
 /// Everything that reached `out`, collected concurrently (as the engine would consume it).
 #[derive(Default)]
 struct Seen {
@@ -63,8 +66,7 @@ struct Seen {
     links: Vec<(String, &'static str, Option<u16>)>,
     /// Symbol view feeds, in arrival order.
     candles: Vec<(String, Interval, Vec<Candle>, DataSource)>,
-    /// (symbol, version, bids, asks, source)
-    books: Vec<(String, u64, Vec<BookLevel>, Vec<BookLevel>, DataSource)>,
+    books: Vec<SeenBook>,
     funding: Vec<(String, f64, Option<i64>)>,
 }
 

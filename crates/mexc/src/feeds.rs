@@ -437,7 +437,7 @@ impl Feeds {
                 epoch,
                 start_s,
                 result,
-            } => self.on_klines_fetched(symbol, interval, epoch, result, now_ms, now, start_s),
+            } => self.on_klines_fetched((symbol, interval), epoch, start_s, result, now_ms, now),
             Fetched::Depth {
                 symbol,
                 epoch,
@@ -512,13 +512,12 @@ impl Feeds {
 
     fn on_klines_fetched(
         &mut self,
-        symbol: String,
-        interval: Interval,
+        (symbol, interval): (String, Interval),
         epoch: u64,
+        start_s: i64,
         result: Result<Vec<Candle>, FeedRestError>,
         now_ms: i64,
         now: Instant,
-        start_s: i64,
     ) -> Vec<Effect> {
         let delay = result.as_ref().err().map(|e| self.retry_delay(e));
         let Some(k) = self

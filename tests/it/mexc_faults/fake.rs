@@ -56,6 +56,9 @@ pub struct Faults {
 /// One Min1 candle of the fake market: open, high, low, close, volume, amount.
 pub type Ohlc = [f64; 6];
 
+/// One side of a book: (price, contracts), best first.
+pub type Levels = Vec<(f64, f64)>;
+
 /// The market behind the symbol view's feeds (one book and one chart, whatever the symbol).
 #[derive(Debug, Default)]
 pub struct Market {
@@ -161,7 +164,7 @@ impl Market {
     }
 
     /// The top `n` levels of each side, best first: (bids, asks) of (price, contracts).
-    pub fn top(&self, n: usize) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    pub fn top(&self, n: usize) -> (Levels, Levels) {
         let bids = self.book.iter().rev().filter(|((b, _), _)| *b).take(n);
         let asks = self.book.iter().filter(|((b, _), _)| !*b).take(n);
         (

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::sleep;
 
-use super::fake::{Cmd, Fake, Market, Ohlc, Rest};
+use super::fake::{Cmd, Fake, Levels, Market, Ohlc, Rest};
 use super::{Run, cfg, start, until};
 use trademon::exchange::mexc::{Feed, FeedWant};
 use trademon::protocol::{BookLevel, Candle, DataSource, Interval, UpstreamState, now_ms};
@@ -149,9 +149,7 @@ async fn reconnect_mid_candle_with_candles_missed_leaves_a_continuous_series() {
     assert_eq!(merged[&(m0 + 180)].volume, 3.0);
 }
 
-type Side = Vec<(f64, f64)>;
-
-fn sides(bids: &[BookLevel], asks: &[BookLevel]) -> (Side, Side) {
+fn sides(bids: &[BookLevel], asks: &[BookLevel]) -> (Levels, Levels) {
     let f = |l: &[BookLevel]| l.iter().map(|l| (l.price, l.contracts)).collect();
     (f(bids), f(asks))
 }
