@@ -55,12 +55,13 @@ pub enum Effect {
         expected: u64,
         begin: u64,
     },
-    /// A REST request failed; it is retried (logged by the shard).
+    /// A REST request failed (logged by the shard); it is retried after `retry_in`, or not
+    /// at all when the exchange refused it outright (`code 1001`: no such contract).
     FetchFailed {
         what: &'static str,
         symbol: String,
         error: FeedRestError,
-        retry_in: Duration,
+        retry_in: Option<Duration>,
     },
     /// A want whose symbol breaks the symbol rule: never subscribed.
     Rejected(String),
@@ -420,12 +421,15 @@ impl Feeds {
         })]
     }
 
-    fn retry_delay(&self, e: &FeedRestError) -> Duration {
+    /// `None`: the exchange answered with a refusal of the request itself (unknown contract,
+    /// bad parameter), which asking again every second would not change.
+    fn retry_delay(&self, e: &FeedRestError) -> Option<Duration> {
         match e {
-            FeedRestError::Waf => self.limits.waf_cooldown,
+            FeedRestError::Api { .. } => None,
+            FeedRestError::Waf => Some(self.limits.waf_cooldown),
             // MEXC's throttle window is 2 s.
-            FeedRestError::Throttled(_) => self.limits.rest_gap.max(Duration::from_secs(2)),
-            _ => self.limits.rest_gap,
+            FeedRestError::Throttled(_) => Some(self.limits.rest_gap.max(Duration::from_secs(2))),
+            _ => Some(self.limits.rest_gap),
         }
     }
 
@@ -443,21 +447,22 @@ impl Feeds {
                 epoch,
                 result,
             } => {
-                let delay = result.as_ref().err().map(|e| self.retry_delay(e));
+                let delay = result.as_ref().err().and_then(|e| self.retry_delay(e));
                 let Some(d) = self.depth.get_mut(&symbol).filter(|d| d.epoch == epoch) else {
                     return Vec::new();
                 };
                 d.fetching = false;
                 match result {
                     Err(error) => {
-                        let retry_in = delay.unwrap_or(self.limits.rest_gap);
                         let mut out = vec![Effect::FetchFailed {
                             what: "depth",
                             symbol: symbol.clone(),
                             error,
-                            retry_in,
+                            retry_in: delay,
                         }];
-                        out.extend(self.request_snapshot(&symbol, now, Some(now + retry_in)));
+                        if let Some(retry_in) = delay {
+                            out.extend(self.request_snapshot(&symbol, now, Some(now + retry_in)));
+                        }
                         out
                     }
                     Ok((snapshot, ts)) => match d.sync.snapshot(&snapshot) {
@@ -491,19 +496,20 @@ impl Feeds {
                     })],
                     Err(error) => {
                         let retry_in = self.retry_delay(&error);
-                        vec![
-                            Effect::FetchFailed {
-                                what: "funding_rate",
-                                symbol: symbol.clone(),
-                                error,
-                                retry_in,
-                            },
+                        let retry = retry_in.map(|d| {
                             Effect::Fetch(Fetch::Funding {
-                                symbol,
+                                symbol: symbol.clone(),
                                 epoch,
-                                not_before: now + retry_in,
-                            }),
-                        ]
+                                not_before: now + d,
+                            })
+                        });
+                        let failed = Effect::FetchFailed {
+                            what: "funding_rate",
+                            symbol,
+                            error,
+                            retry_in,
+                        };
+                        std::iter::once(failed).chain(retry).collect()
                     }
                 }
             }
@@ -519,7 +525,7 @@ impl Feeds {
         now_ms: i64,
         now: Instant,
     ) -> Vec<Effect> {
-        let delay = result.as_ref().err().map(|e| self.retry_delay(e));
+        let delay = result.as_ref().err().and_then(|e| self.retry_delay(e));
         let Some(k) = self
             .klines
             .get_mut(&(symbol.clone(), interval))
@@ -529,27 +535,26 @@ impl Feeds {
         };
         match result {
             Err(error) => {
-                let retry_in = delay.unwrap_or(self.limits.rest_gap);
                 // The same window, ending when the retry is made (an end in the future only
                 // means "up to now" to the exchange). Pushes since the first try still cover
                 // their candles, so `pushed_since_fetch` stays.
-                let end_s = (now_ms + retry_in.as_millis() as i64).div_euclid(1000);
-                vec![
-                    Effect::FetchFailed {
-                        what: "kline",
-                        symbol: symbol.clone(),
-                        error,
-                        retry_in,
-                    },
+                let retry = delay.map(|d| {
                     Effect::Fetch(Fetch::Klines {
-                        symbol,
+                        symbol: symbol.clone(),
                         interval,
                         start_s,
-                        end_s,
+                        end_s: (now_ms + d.as_millis() as i64).div_euclid(1000),
                         epoch,
-                        not_before: now + retry_in,
-                    }),
-                ]
+                        not_before: now + d,
+                    })
+                });
+                let failed = Effect::FetchFailed {
+                    what: "kline",
+                    symbol,
+                    error,
+                    retry_in: delay,
+                };
+                std::iter::once(failed).chain(retry).collect()
             }
             Ok(mut candles) => {
                 if let Some(pushed) = k.pushed_since_fetch {

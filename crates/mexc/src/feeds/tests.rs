@@ -241,7 +241,7 @@ fn failed_fetches_retry_after_the_gap_and_the_waf_cooldown() {
         t0,
     );
     assert!(
-        matches!(&e[0], Effect::FetchFailed { what: "kline", retry_in, .. } if *retry_in == Duration::from_secs(1))
+        matches!(&e[0], Effect::FetchFailed { what: "kline", retry_in, .. } if *retry_in == Some(Duration::from_secs(1)))
     );
     assert!(matches!(
         &e[1],
@@ -262,6 +262,23 @@ fn failed_fetches_retry_after_the_gap_and_the_waf_cooldown() {
         &e[1],
         Effect::Fetch(Fetch::Funding { not_before, .. }) if *not_before == t0 + Duration::from_secs(60)
     ));
+    // The exchange refusing the request itself is not asked again every second.
+    let e = f.on_fetched(
+        Fetched::Funding {
+            symbol: "ETH_USDT".into(),
+            epoch: funding_epoch,
+            result: Err(FeedRestError::Api {
+                code: 1001,
+                message: "contract not exists".into(),
+            }),
+        },
+        NOW_MS,
+        t0,
+    );
+    assert!(
+        matches!(e.as_slice(), [Effect::FetchFailed { retry_in: None, .. }]),
+        "{e:?}"
+    );
     let e = f.on_fetched(
         Fetched::Funding {
             symbol: "ETH_USDT".into(),

@@ -111,7 +111,7 @@ impl Shard {
                     what,
                     symbol,
                     error = %error,
-                    retry_in_ms = retry_in.as_millis() as u64,
+                    retry_in_ms = retry_in.map(|d| d.as_millis() as u64),
                 ),
                 Effect::Rejected(symbol) => tracing::warn!(
                     event = "mexc.feed_rejected",
