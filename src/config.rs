@@ -461,6 +461,7 @@ impl Config {
             );
         }
         check_mexc_watchdogs(p, m);
+        check_mexc_feeds(p, m);
 
         let sim = &self.sim;
         p.positive("sim.ticker_interval_ms", sim.ticker_interval_ms);
@@ -765,6 +766,38 @@ fn check_mexc_watchdogs(p: &mut Checks, m: &MexcConfig) {
         p.fail(
             "mexc.contracts_refresh_s",
             "mexc.contracts_refresh_s must be at least 60 and mexc.contracts_retry_s at least 1",
+        );
+    }
+}
+
+/// The symbol view's feeds: a chart needs at least an hour of `Min1` and MEXC answers at most
+/// 2000 candles per request; its REST limit is 20 requests per 2 s per endpoint.
+fn check_mexc_feeds(p: &mut Checks, m: &MexcConfig) {
+    if m.book_levels == 0 {
+        p.fail("mexc.book_levels", "mexc.book_levels must be at least 1");
+    }
+    if !(60..=2000).contains(&m.kline_history) {
+        p.fail(
+            "mexc.kline_history",
+            format!(
+                "mexc.kline_history ({}) must be 60 to 2000: at least an hour of Min1, at most one MEXC request",
+                m.kline_history
+            ),
+        );
+    }
+    if m.feed_rest_gap_ms < 100 {
+        p.fail(
+            "mexc.feed_rest_gap_ms",
+            format!(
+                "mexc.feed_rest_gap_ms ({}) must be at least 100: MEXC allows 20 requests per 2 s",
+                m.feed_rest_gap_ms
+            ),
+        );
+    }
+    if m.depth_buffer_frames == 0 {
+        p.fail(
+            "mexc.depth_buffer_frames",
+            "mexc.depth_buffer_frames must be at least 1",
         );
     }
 }

@@ -191,8 +191,7 @@ pub async fn start_embedded(
         symbols_rx.clone(),
         market_tx.clone(),
     );
-    let adapter = mexc::spawn(mexc_cfg, symbols_rx, market_tx.clone());
-    let _feeds_for_adapter = feeds_rx; // merge: pass `feeds_rx` to mexc::spawn (the adapter's wants)
+    let adapter = mexc::spawn(mexc_cfg, symbols_rx, feeds_rx, market_tx.clone());
     // The writer thread owns the sender of its health: the channel closes when it stops.
     let store_ended = |mut health: watch::Receiver<store::StoreHealth>| async move {
         while health.changed().await.is_ok() {}

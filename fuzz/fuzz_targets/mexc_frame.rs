@@ -1,6 +1,7 @@
 //! Bytes -> the MEXC adapter's frame parsing (`wire::parse_frame` for text frames,
 //! `wire::decode_binary` for binary ones). Invariants: never panics; every price the parser
-//! lets through is finite (a NaN/inf would poison the hub's conflated state and the UI).
+//! lets through is finite (a NaN/inf would poison the hub's conflated state and the UI), and
+//! a depth frame's range and levels are ones the book can apply.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
                 t.fair_price,
                 t.index_price,
                 t.funding_rate,
+                t.high_24h,
+                t.low_24h,
+                t.open_interest,
             ]
             .into_iter()
             .flatten()
@@ -35,6 +39,22 @@ fuzz_target!(|data: &[u8]| {
                 assert!(tr.price.is_finite() && tr.contracts.is_finite(), "{tr:?}");
             }
         }
+        Ok(Inbound::Kline { candle: c, .. }) => {
+            let values = [c.open, c.high, c.low, c.close, c.volume, c.amount];
+            assert!(values.iter().all(|v| v.is_finite()), "{c:?}");
+        }
+        Ok(Inbound::Depth { delta, .. }) => {
+            assert!(delta.begin <= delta.end, "{delta:?}");
+            for l in delta.bids.iter().chain(&delta.asks) {
+                assert!(l.price.is_finite() && l.price > 0.0 && l.contracts.is_finite() && l.contracts >= 0.0, "{l:?}");
+            }
+        }
+        Ok(Inbound::DepthFull { snapshot, .. }) => {
+            for l in snapshot.bids.iter().chain(&snapshot.asks) {
+                assert!(l.price.is_finite() && l.contracts.is_finite(), "{l:?}");
+            }
+        }
+        Ok(Inbound::Funding { rate, .. }) => assert!(rate.is_finite(), "{rate}"),
         Ok(_) => {}
         Err(e) => {
             let _ = e.to_string();

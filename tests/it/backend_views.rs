@@ -138,6 +138,7 @@ fn book(symbol: &str, version: u64) -> MarketEvent {
         asks: vec![level(100.5)],
         ts_ms: 1_763_772_000_000 + version as i64,
         source: DataSource::Ws,
+        gaps: 0,
     })
 }
 

@@ -225,15 +225,18 @@ struct Running {
     handle: MexcHandle,
     events: mpsc::Receiver<MarketEvent>,
     symbols: watch::Sender<BTreeSet<String>>,
+    _wants: watch::Sender<BTreeSet<mexc::FeedWant>>,
 }
 
 fn start(cfg: MexcConfig, list: &[&str]) -> Running {
     let (symbols, sym_rx) = watch::channel(symbols(list));
+    let (wants, wants_rx) = watch::channel(BTreeSet::new());
     let (out, events) = mpsc::channel(1024);
     Running {
-        handle: mexc::spawn(cfg, sym_rx, out),
+        handle: mexc::spawn(cfg, sym_rx, wants_rx, out),
         events,
         symbols,
+        _wants: wants,
     }
 }
 

@@ -9,6 +9,7 @@
 //! loaded machine.
 
 mod fake;
+mod feeds;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,9 @@ use tokio::time::{Instant, sleep, timeout};
 use trademon::config::MexcConfig;
 use trademon::exchange::mexc::{self, MexcHandle};
 use trademon::exchange::{LinkChange, MarketEvent};
-use trademon::protocol::{DataSource, Initiator, StreamState, UpstreamHealth, UpstreamState};
+use trademon::protocol::{
+    BookLevel, Candle, DataSource, Initiator, Interval, StreamState, UpstreamHealth, UpstreamState,
+};
 
 fn cfg(url: &str, rest_url: &str) -> MexcConfig {
     MexcConfig {
@@ -50,6 +53,9 @@ fn cfg(url: &str, rest_url: &str) -> MexcConfig {
     }
 }
 
+/// (symbol, version, bids, asks, source) of a `Book` event.
+type SeenBook = (String, u64, Vec<BookLevel>, Vec<BookLevel>, DataSource);
+
 /// Everything that reached `out`, collected concurrently (as the engine would consume it).
 #[derive(Default)]
 struct Seen {
@@ -58,12 +64,17 @@ struct Seen {
     failed: Vec<(String, String)>,
     /// (conn id, `open` / `close` / `connect_failed`, close code)
     links: Vec<(String, &'static str, Option<u16>)>,
+    /// Symbol view feeds, in arrival order.
+    candles: Vec<(String, Interval, Vec<Candle>, DataSource)>,
+    books: Vec<SeenBook>,
+    funding: Vec<(String, f64, Option<i64>)>,
 }
 
 struct Run {
     handle: MexcHandle,
     seen: Arc<Mutex<Seen>>,
     _symbols: watch::Sender<BTreeSet<String>>,
+    wants: watch::Sender<BTreeSet<mexc::FeedWant>>,
 }
 
 fn start(c: MexcConfig, symbols: &[&str]) -> Run {
@@ -85,10 +96,21 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
                     s.tickers.push((update.symbol, source, Instant::now()))
                 }
                 MarketEvent::SymbolFailed { symbol, reason } => s.failed.push((symbol, reason)),
-                MarketEvent::Contracts(_)
-                | MarketEvent::Candles { .. }
-                | MarketEvent::Book(_)
-                | MarketEvent::Funding { .. } => {}
+                MarketEvent::Contracts(_) => {}
+                MarketEvent::Candles {
+                    symbol,
+                    interval,
+                    candles,
+                    source,
+                } => s.candles.push((symbol, interval, candles, source)),
+                MarketEvent::Book(b) => s
+                    .books
+                    .push((b.symbol, b.version, b.bids, b.asks, b.source)),
+                MarketEvent::Funding {
+                    symbol,
+                    rate,
+                    next_settle_ms,
+                } => s.funding.push((symbol, rate, next_settle_ms)),
                 MarketEvent::Link {
                     conn_id, change, ..
                 } => {
@@ -101,10 +123,12 @@ fn start(c: MexcConfig, symbols: &[&str]) -> Run {
             }
         }
     });
+    let (wants, wants_rx) = watch::channel(BTreeSet::new());
     Run {
-        handle: mexc::spawn(c, rx, out),
+        handle: mexc::spawn(c, rx, wants_rx, out),
         seen,
         _symbols: tx,
+        wants,
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use trademon::config::{Config, DEFAULTS_TOML};
 use trademon::exchange::Side;
 use trademon::exchange::mexc::wire::{Inbound, parse_frame};
-use trademon::protocol::{ClientMsg, HistoryQuery, parse_client_frame};
+use trademon::protocol::{ClientMsg, HistoryQuery, Interval, parse_client_frame};
 
 fn cases(n: u32) -> PtConfig {
     PtConfig {
@@ -333,6 +333,118 @@ proptest! {
         prop_assert_eq!(t.funding_rate.is_some(), funding.is_some());
         prop_assert!(t.ask.is_none() && t.fair_price.is_none() && t.index_price.is_none());
         prop_assert_eq!(t.exchange_ts_ms, Some(stamp.map_or(frame_ts.0, |s| s.0)));
+    }
+}
+
+/// A `[price, contracts, orders]` level: price and size in any of MEXC's number forms.
+fn mexc_level() -> impl Strategy<Value = ((f64, f64, u32), Value)> {
+    (mexc_number(), mexc_number(), 0u32..50)
+        .prop_map(|(p, c, n)| ((p.0, c.0, n), json!([p.1, c.1, n])))
+}
+
+fn interval() -> impl Strategy<Value = Interval> {
+    proptest::sample::select(Interval::ALL.to_vec())
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn mexc_kline_frames_parse_to_the_generated_candle(
+        ohlc in proptest::collection::vec(mexc_number(), 6),
+        t in 1_500_000_000i64..2_000_000_000,
+        iv in interval(),
+        symbol_in_data in any::<bool>(),
+        missing in proptest::option::of(0usize..6),
+    ) {
+        let keys = ["o", "h", "l", "c", "q", "a"];
+        let mut data = json!({"interval": iv.as_str(), "t": t, "ro": 1, "rc": 1, "rh": 1, "rl": 1});
+        for (i, (k, (_, v))) in keys.iter().zip(&ohlc).enumerate() {
+            if missing != Some(i) { data[*k] = v.clone(); }
+        }
+        let mut frame = json!({"channel": "push.kline", "ts": 1_789_897_547_215u64, "data": data});
+        if symbol_in_data { frame["data"]["symbol"] = json!("BTC_USDT") } else { frame["symbol"] = json!("BTC_USDT") }
+        let parsed = parse_frame(&frame.to_string()).unwrap();
+        if missing.is_some() {
+            prop_assert!(matches!(parsed, Inbound::Skipped { .. }), "{parsed:?}");
+            return Ok(());
+        }
+        let Inbound::Kline { symbol, interval, candle } = parsed else {
+            return Err(TestCaseError::fail(format!("not a kline: {parsed:?}")));
+        };
+        prop_assert_eq!((symbol.as_str(), interval, candle.t), ("BTC_USDT", iv, t));
+        let got = [candle.open, candle.high, candle.low, candle.close, candle.volume, candle.amount];
+        for (g, (want, _)) in got.iter().zip(&ohlc) {
+            prop_assert!(close(*g, *want), "{} vs {}", g, want);
+        }
+    }
+
+    #[test]
+    fn mexc_depth_frames_parse_to_the_generated_levels(
+        bids in proptest::collection::vec(mexc_level(), 0..6),
+        asks in proptest::collection::vec(mexc_level(), 0..6),
+        begin in 1u64..1_000_000_000_000,
+        span in proptest::option::of(0u64..50),
+        full in any::<bool>(),
+        bad_level in any::<bool>(),
+    ) {
+        let end = begin + span.unwrap_or(0);
+        let mut data = json!({
+            "bids": bids.iter().map(|l| l.1.clone()).collect::<Vec<_>>(),
+            "asks": asks.iter().map(|l| l.1.clone()).collect::<Vec<_>>(),
+            "version": end,
+        });
+        if let (Some(_), false) = (span, full) {
+            data["begin"] = json!(begin);
+            data["end"] = json!(end);
+        }
+        if bad_level {
+            data["asks"].as_array_mut().unwrap().push(json!(["oops", 1, 1]));
+        }
+        let channel = if full { "push.depth.full" } else { "push.depth" };
+        let frame = json!({"symbol": "ETH_USDT", "channel": channel, "data": data, "ts": 1});
+        let parsed = parse_frame(&frame.to_string()).unwrap();
+        // A price of 0 (a zero-tail form can round a tiny one to it) is no level either.
+        let zero_price = bids.iter().chain(&asks).any(|((p, _, _), _)| *p <= 0.0);
+        if bad_level || zero_price {
+            prop_assert!(matches!(parsed, Inbound::Skipped { .. }), "one bad level skips the frame: {parsed:?}");
+            return Ok(());
+        }
+        let (got_bids, got_asks, range) = match parsed {
+            Inbound::Depth { delta, .. } if !full => (delta.bids, delta.asks, (delta.begin, delta.end)),
+            Inbound::DepthFull { snapshot, .. } if full => (snapshot.bids, snapshot.asks, (end, end)),
+            other => return Err(TestCaseError::fail(format!("{channel}: {other:?}"))),
+        };
+        let want_begin = if span.is_some() && !full { begin } else { end };
+        prop_assert_eq!(range, (want_begin, end));
+        for (got, want) in [(got_bids, &bids), (got_asks, &asks)] {
+            prop_assert_eq!(got.len(), want.len());
+            for (g, ((p, c, n), _)) in got.iter().zip(want) {
+                prop_assert!(close(g.price, *p) && close(g.contracts, *c), "{:?} vs {} {}", g, p, c);
+                prop_assert_eq!(g.orders, *n);
+            }
+        }
+    }
+
+    #[test]
+    fn mexc_funding_frames_parse_under_either_name(
+        rate in mexc_number(),
+        negative in any::<bool>(),
+        doc_name in any::<bool>(),
+        next in proptest::option::of(mexc_ts()),
+    ) {
+        let value = if negative { json!(-rate.0) } else { rate.1.clone() };
+        let mut data = json!({"symbol": "SOL_USDT"});
+        data[if doc_name { "fundingRate" } else { "rate" }] = value;
+        if let Some((_, v)) = &next { data["nextSettleTime"] = v.clone(); }
+        let frame = json!({"channel": "push.funding.rate", "symbol": "SOL_USDT", "data": data});
+        let Ok(Inbound::Funding { symbol, rate: got, next_settle_ms }) = parse_frame(&frame.to_string()) else {
+            return Err(TestCaseError::fail(format!("not funding: {frame}")));
+        };
+        prop_assert_eq!(symbol, "SOL_USDT");
+        let want = if negative { -rate.0 } else { rate.0 };
+        prop_assert!(close(got, want), "{} vs {}", got, want);
+        prop_assert_eq!(next_settle_ms, next.map(|n| n.0));
     }
 }
 

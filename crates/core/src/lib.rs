@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod contract;
+pub mod depth_book;
 pub mod market;
 pub mod numfmt;
 pub mod panics;

@@ -104,6 +104,9 @@ pub struct BookTop {
     /// Exchange time of the last change (ms), or the receive time when the frame had none.
     pub ts_ms: i64,
     pub source: DataSource,
+    /// Version gaps the adapter found in this feed since it opened; each one was resynced from
+    /// a REST snapshot.
+    pub gaps: u64,
 }
 
 /// A per-symbol market feed beyond ticker and trades: opened while some client views the

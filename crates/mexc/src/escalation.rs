@@ -213,8 +213,8 @@ mod tests {
         let t0 = Instant::now();
         let ms = |v: u64| t0 + Duration::from_millis(v);
         let mut s = connected(&["A_USDT"], t0);
-        s.on_ack(Channel::Ticker, true, ms(10));
-        s.on_ack(Channel::Deal, true, ms(10));
+        s.on_ack(Channel::Ticker.name(), true, ms(10));
+        s.on_ack(Channel::Deal.name(), true, ms(10));
         s.on_data(Channel::Ticker, "A_USDT", ms(50));
         s.on_data(Channel::Deal, "A_USDT", ms(50));
         assert!(check(&mut s, ms(349), limits()).is_empty());

@@ -32,4 +32,12 @@ pub struct MexcConfig {
     pub contracts_retry_s: u64,
     /// Least gap between two contract detail requests (MEXC allows one per 5 s).
     pub contracts_min_gap_ms: u64,
+    /// Levels per side in each `Book` event of a viewed symbol.
+    pub book_levels: usize,
+    /// Candles of history fetched when a kline feed first opens.
+    pub kline_history: u32,
+    /// Least gap between two REST requests of one feed (depth resyncs, retries).
+    pub feed_rest_gap_ms: u64,
+    /// Depth frames kept while a book waits for its REST snapshot.
+    pub depth_buffer_frames: usize,
 }

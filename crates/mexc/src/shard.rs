@@ -11,22 +11,26 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::MexcConfig;
 use trademon_core::backoff::Backoff;
-use trademon_core::market::{LinkChange, MarketEvent};
+use trademon_core::market::{FeedWant, LinkChange, MarketEvent};
 use trademon_protocol::{CloseInfo, Initiator, UpstreamState, now_ms};
 
 use super::connection::{self, Ending, Writer, WsStream};
 use super::dedupe::SharedDedupe;
 use super::escalation::{self, Limits, Step, Why};
+use super::feeds::Feeds;
+use super::feeds_rest::Fetched;
 use super::health::{HealthTracker, LogThrottle, ShardReport};
 use super::subscriptions::Subscriptions;
 use super::watchdog::{self, PongVerdict, PongWatch};
 use super::wire;
 
+mod feed_io;
 mod inbound;
 
 /// Health is republished at least this often while connected (ages move).
@@ -49,6 +53,8 @@ pub(super) struct ShardContext {
     pub malformed: Arc<AtomicU64>,
     /// Poked after every report change; the supervisor coalesces.
     pub notify: Arc<Notify>,
+    /// For the feeds' REST requests (`None`: it could not be built; they fail with that).
+    pub http: Option<reqwest::Client>,
 }
 
 /// The supervisor's side of a shard.
@@ -63,6 +69,7 @@ pub(super) struct ShardHandle {
 pub(super) fn spawn(
     shared: ShardContext,
     symbols: watch::Receiver<BTreeSet<String>>,
+    wants: watch::Receiver<BTreeSet<FeedWant>>,
 ) -> ShardHandle {
     let now = Instant::now();
     let health = HealthTracker::new(now);
@@ -82,10 +89,18 @@ pub(super) fn spawn(
         max_tries: c.stale_resubscribe_max,
     };
     let pong = PongWatch::new(ms(c.pong_warn_ms), ms(c.pong_reconnect_ms), now);
+    let feeds = Feeds::new(feed_io::limits(c));
+    let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
     let shard = Shard {
         shared,
         symbols,
         symbols_open: true,
+        wants,
+        wants_open: true,
+        feeds,
+        fetched_tx,
+        fetched_rx,
+        fetches: JoinSet::new(),
         stop: stop_rx,
         report_tx,
         health,
@@ -108,6 +123,15 @@ struct Shard {
     symbols: watch::Receiver<BTreeSet<String>>,
     /// False once the symbol sender is dropped, so a closed watch never spins the loop.
     symbols_open: bool,
+    /// The feeds (kline, depth, funding rate) this connection carries for viewed symbols.
+    wants: watch::Receiver<BTreeSet<FeedWant>>,
+    wants_open: bool,
+    feeds: Feeds,
+    /// REST answers of the feeds, back into this task (requests run beside it).
+    fetched_tx: mpsc::UnboundedSender<Fetched>,
+    fetched_rx: mpsc::UnboundedReceiver<Fetched>,
+    /// Running feed requests; dropped (aborted) with the shard.
+    fetches: JoinSet<()>,
     stop: watch::Receiver<Option<String>>,
     report_tx: watch::Sender<ShardReport>,
     health: HealthTracker,
@@ -163,6 +187,9 @@ impl Shard {
         let connect_timeout = Duration::from_millis(self.shared.cfg.connect_timeout_ms);
         let wanted = self.symbols.borrow_and_update().clone();
         self.subs.set_desired(&wanted);
+        if self.follow_wants(Ok(())).await.is_err() {
+            return;
+        }
         let mut first = true;
         loop {
             if !first {
@@ -186,6 +213,7 @@ impl Shard {
                     let up_for = started.elapsed();
                     self.backoff.connection_ended(up_for);
                     self.subs.on_disconnected();
+                    self.feeds.on_connection_change();
                     self.health.disconnected(
                         Instant::now(),
                         close_info(&ending),
@@ -273,6 +301,8 @@ impl Shard {
                 _ = &mut sleep => return Ok(()),
                 r = stop_requested(&mut self.stop, &self.shared.out) => return Err(Shutdown(r)),
                 changed = self.symbols.changed(), if self.symbols_open => self.follow_symbols(changed),
+                changed = self.wants.changed(), if self.wants_open => self.follow_wants(changed).await?,
+                Some(f) = self.fetched_rx.recv() => self.on_fetched(f).await?,
             }
         }
     }
@@ -286,6 +316,7 @@ impl Shard {
         let wanted = self.symbols.borrow_and_update().clone();
         self.subs.set_desired(&wanted);
         self.subs.on_connected();
+        self.feeds.on_connection_change();
         let opened = Instant::now();
         self.health.connected(opened, conn_id);
         self.pong = PongWatch::new(ms(cfg.pong_warn_ms), ms(cfg.pong_reconnect_ms), opened);
@@ -357,6 +388,16 @@ impl Shard {
                 changed = self.symbols.changed(), if self.symbols_open => {
                     tracing::info!(event = "mexc.symbols_changed", conn_id, symbols = self.symbols.borrow().len());
                     self.follow_symbols(changed);
+                }
+                changed = self.wants.changed(), if self.wants_open => {
+                    if let Err(Shutdown(reason)) = self.follow_wants(changed).await {
+                        break (Ending::local(reason), true);
+                    }
+                }
+                Some(f) = self.fetched_rx.recv() => {
+                    if let Err(Shutdown(reason)) = self.on_fetched(f).await {
+                        break (Ending::local(reason), true);
+                    }
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
@@ -445,6 +486,9 @@ impl Shard {
                     data_age_ms = age_ms,
                     stale_ms = self.shared.cfg.ticker_stale_ms,
                 ),
+            }
+            if let Step::Resubscribe { .. } = a.step {
+                self.feeds.on_resubscribed(a.key.0, symbol);
             }
             match a.step {
                 Step::Resubscribe { attempt, slow } => tracing::warn!(

@@ -48,6 +48,8 @@ pub struct Sub {
     pub retry_at: Option<Instant>,
     /// The exchange's refusal text, or the last `rs.error` attributed to this stream.
     pub error: Option<String>,
+    /// Depth only: version gaps detected (each one resynced from a REST snapshot).
+    pub gaps: u64,
 }
 
 impl Sub {
@@ -64,6 +66,7 @@ impl Sub {
             degraded: false,
             retry_at: None,
             error: None,
+            gaps: 0,
         }
     }
 
@@ -110,7 +113,10 @@ pub type Key = (Channel, String);
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     desired: BTreeSet<String>,
-    /// Every channel of every desired symbol (failed ones included, for the detail view).
+    /// Feed streams (kline, depth, funding rate) of viewed symbols, on top of `desired`.
+    feeds: BTreeSet<Key>,
+    /// Every wanted stream: each channel of every desired symbol, and the feeds (failed ones
+    /// included, for the detail view).
     subs: BTreeMap<Key, Sub>,
     /// Sent subscribes awaiting their reply, in send order.
     awaiting: VecDeque<Key>,
@@ -155,32 +161,66 @@ impl Subscriptions {
     /// Replace the watch set. While connected, queues subscribes for new symbols and
     /// unsubscribes for removed ones (dropping still-unsent subscribes instead).
     pub fn set_desired(&mut self, wanted: &BTreeSet<String>) {
-        let removed: Vec<String> = self.desired.difference(wanted).cloned().collect();
-        let added: Vec<String> = wanted.difference(&self.desired).cloned().collect();
-        for symbol in removed {
-            self.desired.remove(&symbol);
-            for ch in Channel::ALL {
-                let Some(sub) = self.subs.remove(&(ch, symbol.clone())) else {
-                    continue;
-                };
-                let unsent = Command::Sub(ch, symbol.clone());
-                let before = self.outbox.len();
-                self.outbox.retain(|c| *c != unsent);
-                let was_sent = before == self.outbox.len();
-                // `awaiting` keeps the entry: its reply is still coming and FIFO must hold.
-                if self.connected && was_sent && sub.state != SubState::Failed {
-                    self.outbox.push_back(Command::Unsub(ch, symbol.clone()));
-                }
+        self.desired = wanted.clone();
+        self.sync_streams();
+    }
+
+    /// Replace the feed streams (kline, depth, funding rate of viewed symbols), with the same
+    /// queueing as [`Self::set_desired`]. A feed of a symbol the exchange refused starts
+    /// Failed, with the refusal, and is never sent.
+    pub fn set_feeds(&mut self, feeds: &BTreeSet<Key>) {
+        self.feeds = feeds.clone();
+        self.sync_streams();
+    }
+
+    /// Symbol first, so a symbol's streams are (un)subscribed together.
+    fn sync_streams(&mut self) {
+        let mut wanted: Vec<Key> = self
+            .desired
+            .iter()
+            .flat_map(|s| Channel::ALL.map(|ch| (ch, s.clone())))
+            .chain(self.feeds.iter().cloned())
+            .collect();
+        wanted.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+        wanted.dedup();
+        let mut removed: Vec<Key> = self
+            .subs
+            .keys()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
+        removed.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+        for key in removed {
+            let Some(sub) = self.subs.remove(&key) else {
+                continue;
+            };
+            let (ch, symbol) = key;
+            let unsent = Command::Sub(ch, symbol.clone());
+            let before = self.outbox.len();
+            self.outbox.retain(|c| *c != unsent);
+            let was_sent = before == self.outbox.len();
+            // `awaiting` keeps the entry: its reply is still coming and FIFO must hold.
+            if self.connected && was_sent && sub.state != SubState::Failed {
+                self.outbox.push_back(Command::Unsub(ch, symbol));
             }
         }
-        for symbol in added {
-            self.desired.insert(symbol.clone());
-            for ch in Channel::ALL {
-                self.subs.insert((ch, symbol.clone()), Sub::new());
-                if self.connected {
-                    self.outbox.push_back(Command::Sub(ch, symbol.clone()));
-                }
+        for key in wanted {
+            if self.subs.contains_key(&key) {
+                continue;
             }
+            let refusal = self
+                .subs
+                .iter()
+                .find(|((_, s), sub)| *s == key.1 && sub.state == SubState::Failed)
+                .map(|(_, sub)| sub.error.clone());
+            let mut sub = Sub::new();
+            if let Some(error) = refusal {
+                sub.state = SubState::Failed;
+                sub.error = error;
+            } else if self.connected {
+                self.outbox.push_back(Command::Sub(key.0, key.1.clone()));
+            }
+            self.subs.insert(key, sub);
         }
     }
 
@@ -256,10 +296,14 @@ impl Subscriptions {
         true
     }
 
-    /// `rs.sub.<channel>`: pops the oldest sent subscribe of that channel. Returns its
-    /// symbol (if any was outstanding) so the caller can log it.
-    pub fn on_ack(&mut self, channel: Channel, ok: bool, now: Instant) -> Option<String> {
-        let pos = self.awaiting.iter().position(|(c, _)| *c == channel)?;
+    /// `rs.sub.<channel>` (`channel` as in [`Channel::name`]: a kline ack names no interval):
+    /// pops the oldest sent subscribe of that channel. Returns its stream (if any was
+    /// outstanding) so the caller can log it.
+    pub fn on_ack(&mut self, channel: &str, ok: bool, now: Instant) -> Option<Key> {
+        let pos = self
+            .awaiting
+            .iter()
+            .position(|(c, _)| c.name() == channel)?;
         let key = self.awaiting.remove(pos)?;
         if let Some(sub) = self.subs.get_mut(&key) {
             if ok {
@@ -269,10 +313,10 @@ impl Subscriptions {
                     sub.acked_at = Some(now);
                 }
             } else {
-                sub.error = Some(format!("rs.sub.{} not success", channel.name()));
+                sub.error = Some(format!("rs.sub.{channel} not success"));
             }
         }
-        Some(key.1)
+        Some(key)
     }
 
     /// An `rs.error` that names no symbol: it answers the oldest outstanding subscribe.
@@ -312,25 +356,29 @@ impl Subscriptions {
     /// Returns true the first time (so `SymbolFailed` is emitted once, not per channel).
     pub fn on_contract_refused(&mut self, symbol: &str, reason: &str) -> bool {
         self.awaiting.retain(|(_, s)| s != symbol);
-        if !self.desired.contains(symbol)
-            || self
-                .subs
-                .iter()
-                .any(|((_, s), sub)| s == symbol && sub.state == SubState::Failed)
-        {
-            return false;
-        }
-        for ch in Channel::ALL {
-            if let Some(sub) = self.subs.get_mut(&(ch, symbol.to_string())) {
-                sub.state = SubState::Failed;
-                sub.stale = false;
-                sub.degraded = false;
-                sub.error = Some(reason.to_string());
+        let mut first = true;
+        let mut known = false;
+        for (_, sub) in self.subs.iter_mut().filter(|((_, s), _)| s == symbol) {
+            known = true;
+            if sub.state == SubState::Failed {
+                first = false;
+                continue;
             }
+            sub.state = SubState::Failed;
+            sub.stale = false;
+            sub.degraded = false;
+            sub.error = Some(reason.to_string());
         }
         self.outbox
             .retain(|c| !matches!(c, Command::Sub(_, s) if s == symbol));
-        true
+        known && first
+    }
+
+    /// A depth version gap on `symbol` (shown in the upstream view).
+    pub fn note_gap(&mut self, channel: Channel, symbol: &str) {
+        if let Some(sub) = self.subs.get_mut(&(channel, symbol.to_string())) {
+            sub.gaps += 1;
+        }
     }
 
     /// Counts per (channel, symbol), as shown.
@@ -357,13 +405,14 @@ impl Subscriptions {
             .collect()
     }
 
-    /// Ready to take over in a rotation: every ticker Live, every deal at least acked (a
-    /// quiet market may not trade for minutes; once acked, new trades reach this socket).
+    /// Ready to take over in a rotation: every ticker Live, every other stream at least
+    /// acked (a quiet market may not trade or move its book for minutes; once acked, new data
+    /// reaches this socket).
     pub fn ready(&self) -> bool {
         self.subs.iter().all(|((ch, _), s)| match s.state {
             SubState::Failed => true,
             SubState::Live => !s.stale,
-            SubState::Acked => *ch == Channel::Deal,
+            SubState::Acked => *ch != Channel::Ticker,
             SubState::Pending => false,
         })
     }
@@ -372,7 +421,7 @@ impl Subscriptions {
         self.subs
             .iter()
             .map(|((ch, symbol), s)| UpstreamStream {
-                channel: ch.name().to_string(),
+                channel: ch.label(),
                 symbol: symbol.clone(),
                 state: s.shown_state(),
                 data_age_ms: s
@@ -380,6 +429,7 @@ impl Subscriptions {
                     .map(|t| now.saturating_duration_since(t).as_millis() as u64),
                 resubscribes: s.resubscribes,
                 error: s.error.clone(),
+                gaps: s.gaps,
             })
             .collect()
     }

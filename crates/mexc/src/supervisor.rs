@@ -1,6 +1,11 @@
 //! The adapter's top task: splits the watch set over connections (`shards`), runs one
 //! shard task per connection, rotates connections make-before-break (`rotation`), starts
 //! and stops the REST fallback, and merges everything into one [`UpstreamHealth`].
+//!
+//! The wanted feeds (kline, depth, funding rate of viewed symbols) ride on the connection
+//! that carries the symbol's ticker, so a symbol's streams share one socket and fail
+//! together; a viewed symbol no session watches rides on the first connection. Feeds do not
+//! count against `max_subscriptions_per_connection` (a view adds at most three).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -9,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use trademon_core::market::FeedWant;
 use trademon_protocol::{StreamState, UpstreamHealth, UpstreamState};
 
 use super::health::{self, RestStatus, ShardReport};
@@ -21,6 +27,8 @@ use super::shards;
 /// shard that will replace it.
 struct Slot {
     symbols: watch::Sender<BTreeSet<String>>,
+    /// The feeds this connection carries.
+    feeds: watch::Sender<BTreeSet<FeedWant>>,
     primary: ShardHandle,
     successor: Option<(ShardHandle, Instant)>,
     /// After a failed rotation, the next try waits until then.
@@ -31,6 +39,8 @@ pub(super) struct Supervisor {
     shared: ShardContext,
     symbols: watch::Receiver<BTreeSet<String>>,
     symbols_open: bool,
+    wants: watch::Receiver<BTreeSet<FeedWant>>,
+    wants_open: bool,
     health_tx: watch::Sender<UpstreamHealth>,
     slots: Vec<Slot>,
     rest: Option<RestPoller>,
@@ -40,6 +50,7 @@ impl Supervisor {
     pub(super) fn new(
         shared: ShardContext,
         symbols: watch::Receiver<BTreeSet<String>>,
+        wants: watch::Receiver<BTreeSet<FeedWant>>,
     ) -> (Supervisor, watch::Receiver<UpstreamHealth>) {
         let (health_tx, health_rx) = watch::channel(UpstreamHealth {
             url: shared.cfg.ws_url.clone(),
@@ -49,6 +60,8 @@ impl Supervisor {
             shared,
             symbols,
             symbols_open: true,
+            wants,
+            wants_open: true,
             health_tx,
             slots: Vec::new(),
             rest: None,
@@ -77,6 +90,13 @@ impl Supervisor {
                         self.symbols_open = false;
                     }
                 }
+                changed = self.wants.changed(), if self.wants_open => {
+                    if changed.is_ok() {
+                        self.distribute_feeds();
+                    } else {
+                        self.wants_open = false;
+                    }
+                }
                 _ = notify.notified() => self.step(Instant::now()),
                 _ = tick.tick() => self.step(Instant::now()),
             }
@@ -103,8 +123,39 @@ impl Supervisor {
         tracing::info!(event = "mexc.stopped", reason = "event receiver dropped");
     }
 
-    fn spawn_shard(&self, symbols: &watch::Sender<BTreeSet<String>>) -> ShardHandle {
-        shard::spawn(self.shared.clone(), symbols.subscribe())
+    fn spawn_shard(
+        &self,
+        symbols: &watch::Sender<BTreeSet<String>>,
+        feeds: &watch::Sender<BTreeSet<FeedWant>>,
+    ) -> ShardHandle {
+        shard::spawn(self.shared.clone(), symbols.subscribe(), feeds.subscribe())
+    }
+
+    /// Each wanted feed to the connection that carries its symbol, else to the first.
+    fn distribute_feeds(&mut self) {
+        let wants = self.wants.borrow_and_update().clone();
+        let carried: Vec<BTreeSet<String>> = self
+            .slots
+            .iter()
+            .map(|s| s.symbols.borrow().clone())
+            .collect();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let mine: BTreeSet<FeedWant> = wants
+                .iter()
+                .filter(
+                    |w| match carried.iter().position(|c| c.contains(&w.symbol)) {
+                        Some(at) => at == i,
+                        None => i == 0,
+                    },
+                )
+                .cloned()
+                .collect();
+            slot.feeds.send_if_modified(|f| {
+                let changed = *f != mine;
+                *f = mine;
+                changed
+            });
+        }
     }
 
     /// Spread the watch set over connections, opening connections as needed.
@@ -129,9 +180,11 @@ impl Supervisor {
                 }
                 None => {
                     let (tx, _) = watch::channel(set);
-                    let primary = self.spawn_shard(&tx);
+                    let (feeds, _) = watch::channel(BTreeSet::new());
+                    let primary = self.spawn_shard(&tx, &feeds);
                     self.slots.push(Slot {
                         symbols: tx,
+                        feeds,
                         primary,
                         successor: None,
                         hold_until: None,
@@ -147,6 +200,7 @@ impl Supervisor {
                 per_connection = per
             );
         }
+        self.distribute_feeds();
         self.step(Instant::now());
     }
 
@@ -178,7 +232,7 @@ impl Supervisor {
                         conn_id = old,
                         after_s = cfg.rotate_after_s
                     );
-                    let h = self.spawn_shard(&self.slots[i].symbols);
+                    let h = self.spawn_shard(&self.slots[i].symbols, &self.slots[i].feeds);
                     self.slots[i].successor = Some((h, now));
                 }
                 RotationStep::Complete => {

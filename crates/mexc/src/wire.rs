@@ -13,16 +13,29 @@
 
 use serde_json::{Map, Value};
 
+use trademon_core::depth_book::{DepthDelta, DepthSnapshot};
 use trademon_core::market::{Side, TickerUpdate, Trade};
+use trademon_protocol::{Candle, Interval};
 
-/// The two channels the basic adapter subscribes per symbol.
+mod feeds;
+pub use feeds::levels;
+
+/// The channels the adapter subscribes: ticker and deal for every watched symbol, kline,
+/// depth and funding rate for the symbols someone views (the feeds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
     Ticker,
     Deal,
+    Kline(Interval),
+    Depth,
+    FundingRate,
 }
 
+/// Every `<name>` we subscribe (acks carry only this, no symbol and no interval).
+const METHODS: [&str; 5] = ["ticker", "deal", "kline", "depth", "funding.rate"];
+
 impl Channel {
+    /// The channels of every watched symbol.
     pub const ALL: [Channel; 2] = [Channel::Ticker, Channel::Deal];
 
     /// The `<name>` in `sub.<name>`, `rs.sub.<name>` and `push.<name>`.
@@ -30,11 +43,22 @@ impl Channel {
         match self {
             Channel::Ticker => "ticker",
             Channel::Deal => "deal",
+            Channel::Kline(_) => "kline",
+            Channel::Depth => "depth",
+            Channel::FundingRate => "funding.rate",
         }
     }
 
-    fn from_name(name: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.name() == name)
+    /// The name shown in the upstream view: the kline interval is part of the stream.
+    pub fn label(self) -> String {
+        match self {
+            Channel::Kline(i) => format!("kline.{i}"),
+            other => other.name().to_string(),
+        }
+    }
+
+    fn method(name: &str) -> Option<&'static str> {
+        METHODS.into_iter().find(|m| *m == name)
     }
 }
 
@@ -45,9 +69,10 @@ pub enum Inbound {
     Pong {
         server_ms: Option<i64>,
     },
-    /// `rs.sub.<channel>`; acks carry no symbol, so the caller matches them FIFO.
+    /// `rs.sub.<channel>`; acks carry no symbol (nor a kline interval), so the caller
+    /// matches them FIFO by [`Channel::name`].
     SubAck {
-        channel: Channel,
+        channel: &'static str,
         ok: bool,
         text: String,
     },
@@ -64,6 +89,31 @@ pub enum Inbound {
         trades: Vec<Trade>,
         /// Rows dropped because a required field was missing or malformed.
         skipped_rows: usize,
+    },
+    /// `push.kline`: one candle, possibly still open.
+    Kline {
+        symbol: String,
+        interval: Interval,
+        candle: Candle,
+    },
+    /// `push.depth`: one incremental (possibly merged) frame.
+    Depth {
+        symbol: String,
+        delta: DepthDelta,
+        /// `cts` or the frame's `ts`.
+        ts_ms: Option<i64>,
+    },
+    /// `push.depth.full`: the top levels at a version (not subscribed; recognised).
+    DepthFull {
+        symbol: String,
+        snapshot: DepthSnapshot,
+        ts_ms: Option<i64>,
+    },
+    /// `push.funding.rate`.
+    Funding {
+        symbol: String,
+        rate: f64,
+        next_settle_ms: Option<i64>,
     },
     /// Frames we recognise as harmless but do not use (`clientId`, unknown channels, acks
     /// of channels we never subscribe).
@@ -111,9 +161,13 @@ pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
         }
         "push.ticker" => parse_ticker(obj, data),
         "push.deal" => parse_deals(obj, data),
+        "push.kline" => feeds::parse_kline(obj, data),
+        "push.depth" => feeds::parse_depth(obj, data),
+        "push.depth.full" => feeds::parse_depth_full(obj, data),
+        "push.funding.rate" => feeds::parse_funding(obj, data),
         other => {
             if let Some(name) = other.strip_prefix("rs.sub.") {
-                match Channel::from_name(name) {
+                match Channel::method(name) {
                     Some(channel) => {
                         let text = text_of(data);
                         Inbound::SubAck {
@@ -129,7 +183,7 @@ pub fn parse_frame(text: &str) -> Result<Inbound, WireError> {
             } else if other.starts_with("rs.unsub.") {
                 Inbound::UnsubAck
             } else {
-                // `clientId`, `push.depth`, anything new: harmless, ignored by design.
+                // `clientId`, `push.index.price`, anything new: harmless, ignored by design.
                 Inbound::Ignored {
                     channel: other.to_string(),
                 }
@@ -186,9 +240,9 @@ pub fn ticker_from_object(
     let last = d.get("lastPrice").and_then(num).ok_or("no lastPrice")?;
     let f = |key: &str| d.get(key).and_then(num);
     Ok(TickerUpdate {
-        high_24h: None,
-        low_24h: None,
-        open_interest: None,
+        high_24h: f("high24Price"),
+        low_24h: f("lower24Price"),
+        open_interest: f("holdVol"),
         symbol: symbol.to_string(),
         last,
         bid: f("bid1"),
@@ -241,7 +295,8 @@ fn trade_row(row: &Value, frame_ts: Option<i64>) -> Option<Trade> {
         _ => return None,
     };
     Some(Trade {
-        self_trade: false,
+        // `M`: 1 = self-trade, 2 = not (the English docs mistranslate it as "auto-transact").
+        self_trade: r.get("M").and_then(num_i64) == Some(1),
         // `i` is an undocumented string id; absent ids pass through un-deduplicated.
         id: r.get("i").and_then(num_u64),
         price: r.get("p").and_then(num)?,
@@ -278,7 +333,7 @@ pub fn num_i64(v: &Value) -> Option<i64> {
     }
 }
 
-fn num_u64(v: &Value) -> Option<u64> {
+pub fn num_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),
@@ -294,12 +349,17 @@ fn num_u64(v: &Value) -> Option<u64> {
 pub const PING: &str = r#"{"method":"ping"}"#;
 
 /// `sub.<channel>` / `unsub.<channel>` for one symbol, always with `"gzip":false` so the
-/// server never switches us to binary frames.
+/// server never switches us to binary frames. Kline commands carry the interval both ways
+/// (the docs show `unsub.kline` with `symbol` only; the official Go SDK requires both).
 pub fn command(subscribe: bool, channel: Channel, symbol: &str) -> String {
     let verb = if subscribe { "sub" } else { "unsub" };
+    let param = match channel {
+        Channel::Kline(i) => serde_json::json!({ "symbol": symbol, "interval": i.as_str() }),
+        _ => serde_json::json!({ "symbol": symbol }),
+    };
     serde_json::json!({
         "method": format!("{verb}.{}", channel.name()),
-        "param": { "symbol": symbol },
+        "param": param,
         "gzip": false,
     })
     .to_string()

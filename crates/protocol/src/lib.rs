@@ -681,7 +681,7 @@ pub enum StreamState {
 /// One (channel, symbol) subscription on the exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamStream {
-    /// `ticker` or `deal`.
+    /// `ticker`, `deal`, `kline.<interval>`, `depth` or `funding.rate`.
     pub channel: String,
     pub symbol: String,
     pub state: StreamState,
@@ -692,6 +692,10 @@ pub struct UpstreamStream {
     /// The exchange's text for a refusal, or why the stream is in trouble.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Depth streams: version gaps detected since the stream was wanted, each one resynced
+    /// from a REST snapshot.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gaps: u64,
 }
 
 /// Where the backend's market data comes from. A simulated market must never pass for MEXC.

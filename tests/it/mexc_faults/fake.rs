@@ -2,13 +2,19 @@
 //! fault tests. A feed ticks every `FEED_MS`; on each tick every connection pushes a ticker
 //! and one trade (id = tick number, the same on every connection, as the exchange would)
 //! for each stream it is subscribed to. Faults are flags the test flips at any time.
+//!
+//! The symbol view's feeds come from a [`Market`] the test drives (candles, an order book
+//! with versions, the funding rate): on each tick a connection pushes what changed since its
+//! last push — the open candle, one merged depth frame covering every version since, the
+//! funding rate — and the REST kline, depth and funding endpoints answer from the same
+//! market, so a REST snapshot and the pushes agree on versions.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -43,6 +49,137 @@ pub struct Faults {
     pub deal_as_object: bool,
     /// Drop TCP connections before the upgrade.
     pub refuse: bool,
+    /// Depth frames still to be lost (each one a version gap for the client).
+    pub drop_depth_frames: u32,
+}
+
+/// One Min1 candle of the fake market: open, high, low, close, volume, amount.
+pub type Ohlc = [f64; 6];
+
+/// One side of a book: (price, contracts), best first.
+pub type Levels = Vec<(f64, f64)>;
+
+/// The market behind the symbol view's feeds (one book and one chart, whatever the symbol).
+#[derive(Debug, Default)]
+pub struct Market {
+    /// Min1 candles by open time in seconds: the truth.
+    pub candles: BTreeMap<i64, Ohlc>,
+    /// Open time of the current candle.
+    pub minute: i64,
+    /// Bumped on every candle change, so connections push it once.
+    pub kline_seq: u64,
+    /// Book levels: (is bid, price) -> contracts.
+    pub book: BTreeMap<(bool, u64), f64>,
+    pub version: u64,
+    /// The levels each version changed.
+    pub changes: BTreeMap<u64, Vec<(bool, u64)>>,
+    pub funding: (f64, i64),
+    pub funding_seq: u64,
+    /// (start, end) of every REST kline request.
+    pub kline_requests: Vec<(i64, i64)>,
+    pub depth_requests: usize,
+    pub funding_requests: usize,
+}
+
+impl Market {
+    /// `history` flat candles before the current one, which opens at `minute`.
+    pub fn new(minute: i64, history: i64) -> Market {
+        let mut m = Market {
+            minute,
+            version: 1000,
+            funding: (0.0001, 1_790_000_000_000),
+            ..Market::default()
+        };
+        for k in (1..=history).rev() {
+            m.candles
+                .insert(minute - 60 * k, [100.0, 100.0, 100.0, 100.0, 0.0, 0.0]);
+        }
+        m.candles
+            .insert(minute, [100.0, 100.0, 100.0, 100.0, 0.0, 0.0]);
+        for p in 1..=5u64 {
+            m.book.insert((true, 100 - p), 10.0);
+            m.book.insert((false, 100 + p), 10.0);
+        }
+        m
+    }
+
+    pub fn trade(&mut self, price: f64, size: f64) {
+        let c = self
+            .candles
+            .entry(self.minute)
+            .or_insert([price, price, price, price, 0.0, 0.0]);
+        c[1] = c[1].max(price);
+        c[2] = c[2].min(price);
+        c[3] = price;
+        c[4] += size;
+        c[5] += size * price;
+        self.kline_seq += 1;
+    }
+
+    /// The next minute opens, flat at the last close.
+    pub fn next_minute(&mut self) {
+        let close = self.candles.get(&self.minute).map_or(100.0, |c| c[3]);
+        self.minute += 60;
+        self.candles
+            .insert(self.minute, [close, close, close, close, 0.0, 0.0]);
+        self.kline_seq += 1;
+    }
+
+    /// One version: set each (is bid, price, contracts); 0 removes.
+    pub fn depth(&mut self, levels: &[(bool, u64, f64)]) {
+        self.version += 1;
+        for &(bid, price, size) in levels {
+            if size > 0.0 {
+                self.book.insert((bid, price), size);
+            } else {
+                self.book.remove(&(bid, price));
+            }
+        }
+        self.changes.insert(
+            self.version,
+            levels.iter().map(|&(b, p, _)| (b, p)).collect(),
+        );
+    }
+
+    fn level(&self, bid: bool, price: u64) -> Value {
+        let size = self.book.get(&(bid, price)).copied().unwrap_or(0.0);
+        json!([price, size, if size > 0.0 { 1 } else { 0 }])
+    }
+
+    /// The merged frame for versions `begin..=version`, sizes as of now.
+    fn depth_frame(&self, symbol: &str, begin: u64) -> Value {
+        let touched: BTreeSet<(bool, u64)> = self
+            .changes
+            .range(begin..=self.version)
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        let side = |bid: bool| -> Vec<Value> {
+            touched
+                .iter()
+                .filter(|(b, _)| *b == bid)
+                .map(|&(b, p)| self.level(b, p))
+                .collect()
+        };
+        json!({"symbol":symbol,"data":{"asks":side(false),"bids":side(true),"begin":begin,"end":self.version,"version":self.version},"channel":"push.depth","ts":1789897547215u64})
+    }
+
+    /// The top `n` levels of each side, best first: (bids, asks) of (price, contracts).
+    pub fn top(&self, n: usize) -> (Levels, Levels) {
+        let bids = self.book.iter().rev().filter(|((b, _), _)| *b).take(n);
+        let asks = self.book.iter().filter(|((b, _), _)| !*b).take(n);
+        (
+            bids.map(|((_, p), s)| (*p as f64, *s)).collect(),
+            asks.map(|((_, p), s)| (*p as f64, *s)).collect(),
+        )
+    }
+}
+
+/// What one connection last pushed of the market.
+#[derive(Default)]
+struct Pushed {
+    kline: BTreeMap<String, u64>,
+    depth: BTreeMap<String, u64>,
+    funding: BTreeMap<String, u64>,
 }
 
 pub enum Cmd {
@@ -62,6 +199,8 @@ pub struct Accepted {
 pub struct Log {
     /// Per connection index: (method, symbol) of every command received.
     pub commands: BTreeMap<usize, Vec<(String, String)>>,
+    /// Every command as sent (pings aside), in order.
+    pub raw: Vec<Value>,
     pub conns: Vec<Accepted>,
 }
 
@@ -70,10 +209,15 @@ pub struct Fake {
     pub faults: Arc<Mutex<Faults>>,
     pub log: Arc<Mutex<Log>>,
     pub cmds: Arc<Mutex<Vec<mpsc::UnboundedSender<Cmd>>>>,
+    pub market: Arc<Mutex<Market>>,
 }
 
 impl Fake {
     pub async fn start() -> Fake {
+        Fake::with_market(Arc::new(Mutex::new(Market::default()))).await
+    }
+
+    pub async fn with_market(market: Arc<Mutex<Market>>) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}/edge", listener.local_addr().unwrap());
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -94,6 +238,7 @@ impl Fake {
             });
         }
         let (f, l, c, t) = (faults.clone(), log.clone(), cmds.clone(), tick.clone());
+        let mk = market.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 if f.lock().unwrap().refuse {
@@ -119,6 +264,7 @@ impl Fake {
                     log: l.clone(),
                     tick: t.clone(),
                     me: tx,
+                    market: mk.clone(),
                 };
                 tokio::spawn(conn.serve(ws, rx, feed_tx.subscribe()));
             }
@@ -128,7 +274,12 @@ impl Fake {
             faults,
             log,
             cmds,
+            market,
         }
+    }
+
+    pub fn market<R>(&self, f: impl FnOnce(&mut Market) -> R) -> R {
+        f(&mut self.market.lock().unwrap())
     }
 
     pub fn set(&self, f: impl FnOnce(&mut Faults)) {
@@ -179,6 +330,7 @@ struct Conn {
     log: Arc<Mutex<Log>>,
     tick: Arc<AtomicU64>,
     me: mpsc::UnboundedSender<Cmd>,
+    market: Arc<Mutex<Market>>,
 }
 
 pub fn ticker(symbol: &str, n: u64) -> Value {
@@ -215,6 +367,7 @@ impl Conn {
         let (mut sink, mut stream) = ws.split();
         let mut subs: BTreeSet<(String, String)> = BTreeSet::new();
         let mut out: VecDeque<Message> = VecDeque::new();
+        let mut pushed = Pushed::default();
         let close = loop {
             while let Some(m) = out.pop_front() {
                 if sink.send(m).await.is_err() {
@@ -236,7 +389,7 @@ impl Conn {
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(t))) => {
                         let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                        self.on_command(&v, &mut subs, &mut out);
+                        self.on_command(&v, &mut subs, &mut out, &mut pushed);
                     }
                     Some(Ok(Message::Close(f))) => break f.map(|f| (u16::from(f.code), f.reason.to_string())),
                     Some(Ok(_)) => {}
@@ -254,6 +407,7 @@ impl Conn {
                             out.push_back(self.frame(&json!({"symbol":sym,"data":data,"channel":"push.deal","ts":"1789897547215"})));
                         }
                     }
+                    self.push_market(&subs, &mut pushed, &mut out);
                 }
                 cmd = cmds.recv() => match cmd {
                     Some(Cmd::Text(s)) => out.push_back(Message::text(s)),
@@ -272,14 +426,64 @@ impl Conn {
         }
     }
 
+    /// The market's changes since this connection's last push, for its feed subscriptions.
+    fn push_market(
+        &self,
+        subs: &BTreeSet<(String, String)>,
+        pushed: &mut Pushed,
+        out: &mut VecDeque<Message>,
+    ) {
+        let m = self.market.lock().unwrap();
+        for (ch, sym) in subs {
+            if let Some(interval) = ch.strip_prefix("kline.") {
+                let last = pushed.kline.entry(sym.clone()).or_insert(0);
+                if m.kline_seq > *last
+                    && let Some(c) = m.candles.get(&m.minute)
+                {
+                    *last = m.kline_seq;
+                    out.push_back(self.frame(&json!({"symbol":sym,"data":{"symbol":sym,"interval":interval,"t":m.minute,"o":c[0],"h":c[1],"l":c[2],"c":c[3],"q":c[4],"a":c[5],"ro":c[0],"rc":c[3],"rh":c[1],"rl":c[2]},"channel":"push.kline","ts":1789897547215u64})));
+                }
+            }
+            if ch == "depth" {
+                let last = pushed.depth.entry(sym.clone()).or_insert(m.version);
+                if m.version > *last {
+                    let begin = *last + 1;
+                    *last = m.version;
+                    let lost = {
+                        let mut f = self.faults.lock().unwrap();
+                        let lost = f.drop_depth_frames > 0;
+                        f.drop_depth_frames = f.drop_depth_frames.saturating_sub(1);
+                        lost
+                    };
+                    if !lost {
+                        out.push_back(self.frame(&m.depth_frame(sym, begin)));
+                    }
+                }
+            }
+            if ch == "funding.rate" {
+                let last = pushed.funding.entry(sym.clone()).or_insert(0);
+                if m.funding_seq > *last {
+                    *last = m.funding_seq;
+                    out.push_back(self.frame(&json!({"symbol":sym,"data":{"symbol":sym,"rate":m.funding.0,"nextSettleTime":m.funding.1},"channel":"push.funding.rate","ts":1789897547215u64})));
+                }
+            }
+        }
+    }
+
     fn on_command(
         &self,
         v: &Value,
         subs: &mut BTreeSet<(String, String)>,
         out: &mut VecDeque<Message>,
+        pushed: &mut Pushed,
     ) {
         let method = v["method"].as_str().unwrap_or_default().to_string();
         let sym = v["param"]["symbol"].as_str().unwrap_or("null").to_string();
+        // One kline stream per interval, as MEXC keys them.
+        let stream = |ch: &str| match v["param"]["interval"].as_str() {
+            Some(i) if ch == "kline" => format!("kline.{i}"),
+            _ => ch.to_string(),
+        };
         let f = self.faults.lock().unwrap().clone();
         if method == "ping" {
             let pong = json!({"channel":"pong","data":1790133892943u64,"ts":1790133892943u64});
@@ -295,15 +499,16 @@ impl Conn {
             }
             return;
         }
-        self.log
-            .lock()
-            .unwrap()
-            .commands
-            .entry(self.idx)
-            .or_default()
-            .push((method.clone(), sym.clone()));
+        {
+            let mut log = self.log.lock().unwrap();
+            log.raw.push(v.clone());
+            log.commands
+                .entry(self.idx)
+                .or_default()
+                .push((method.clone(), sym.clone()));
+        }
         if let Some(ch) = method.strip_prefix("unsub.") {
-            subs.remove(&(ch.to_string(), sym));
+            subs.remove(&(stream(ch), sym));
             return;
         }
         let Some(ch) = method.strip_prefix("sub.") else {
@@ -329,7 +534,12 @@ impl Conn {
                 out.push_back(self.frame(&ack));
             }
         }
-        subs.insert((ch.to_string(), sym.clone()));
+        subs.insert((stream(ch), sym.clone()));
+        if ch == "depth" {
+            // Frames from the version at subscription on.
+            let v = self.market.lock().unwrap().version;
+            pushed.depth.insert(sym.clone(), v);
+        }
         if ch == "deal" && !f.quiet_deals {
             // Replay the recent tail, as a fresh subscription may.
             let n = self.tick.load(Ordering::SeqCst);
@@ -363,10 +573,16 @@ pub struct Rest {
     pub hits: Arc<Mutex<Vec<(Instant, RestMode)>>>,
     pub symbols: Arc<Vec<String>>,
     calls: Arc<AtomicUsize>,
+    pub market: Arc<Mutex<Market>>,
 }
 
 impl Rest {
     pub async fn start(symbols: &[&str]) -> Rest {
+        Rest::with_market(symbols, Arc::new(Mutex::new(Market::default()))).await
+    }
+
+    /// The kline, depth and funding rate endpoints answer from `market` (the `Fake`'s).
+    pub async fn with_market(symbols: &[&str], market: Arc<Mutex<Market>>) -> Rest {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let rest = Rest {
@@ -375,9 +591,22 @@ impl Rest {
             hits: Arc::new(Mutex::new(Vec::new())),
             symbols: Arc::new(symbols.iter().map(|s| s.to_string()).collect()),
             calls: Arc::new(AtomicUsize::new(0)),
+            market,
         };
         let app = axum::Router::new()
             .route("/api/v1/contract/ticker", axum::routing::get(ticker_route))
+            .route(
+                "/api/v1/contract/kline/{symbol}",
+                axum::routing::get(kline_route),
+            )
+            .route(
+                "/api/v1/contract/depth/{symbol}",
+                axum::routing::get(depth_route),
+            )
+            .route(
+                "/api/v1/contract/funding_rate/{symbol}",
+                axum::routing::get(funding_route),
+            )
             .with_state(rest.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -419,4 +648,49 @@ async fn ticker_route(State(r): State<Rest>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Columnar, `start`/`end` in seconds, both inclusive, as MEXC answers.
+async fn kline_route(
+    State(r): State<Rest>,
+    Path(_symbol): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (Some(start), Some(end)) = (num("start"), num("end")) else {
+        return axum::Json(json!({"success":false,"code":600,"message":"param error"}))
+            .into_response();
+    };
+    let mut m = r.market.lock().unwrap();
+    m.kline_requests.push((start, end));
+    let rows: Vec<(&i64, &Ohlc)> = m.candles.range(start..=end).collect();
+    let col = |i: usize| -> Vec<f64> { rows.iter().map(|(_, c)| c[i]).collect() };
+    let data = json!({
+        "time": rows.iter().map(|(t, _)| **t).collect::<Vec<i64>>(),
+        "open": col(0), "high": col(1), "low": col(2), "close": col(3), "vol": col(4), "amount": col(5),
+    });
+    axum::Json(json!({"success":true,"code":0,"data":data})).into_response()
+}
+
+async fn depth_route(State(r): State<Rest>, Path(_symbol): Path<String>) -> Response {
+    let mut m = r.market.lock().unwrap();
+    m.depth_requests += 1;
+    let side = |bid: bool| -> Vec<Value> {
+        let levels = m.book.iter().filter(|((b, _), _)| *b == bid);
+        let rows: Vec<Value> = levels.map(|((_, p), s)| json!([p, s, 1])).collect();
+        if bid {
+            rows.into_iter().rev().collect()
+        } else {
+            rows
+        }
+    };
+    let data = json!({"asks":side(false),"bids":side(true),"version":m.version,"timestamp":1789897547000u64});
+    axum::Json(json!({"success":true,"code":0,"data":data})).into_response()
+}
+
+async fn funding_route(State(r): State<Rest>, Path(symbol): Path<String>) -> Response {
+    let mut m = r.market.lock().unwrap();
+    m.funding_requests += 1;
+    let data = json!({"symbol":symbol,"fundingRate":m.funding.0,"maxFundingRate":0.003,"minFundingRate":-0.003,"collectCycle":8,"nextSettleTime":m.funding.1,"timestamp":1789897547000u64});
+    axum::Json(json!({"success":true,"code":0,"data":data})).into_response()
 }

@@ -33,7 +33,6 @@ pub struct ContractInfo {
 struct Book {
     top: BookTop,
     received_ms: i64,
-    gaps: u64,
     /// Changed since it was last published.
     dirty: bool,
 }
@@ -49,7 +48,7 @@ impl Book {
             price_decimals: info.price_decimals,
             exchange_ts_ms: self.top.ts_ms,
             received_ms: self.received_ms,
-            gaps: self.gaps,
+            gaps: self.top.gaps,
             source: self.top.source,
         }
     }
@@ -162,19 +161,18 @@ impl Views {
             .merge(candles)
     }
 
-    /// Keeps the newest top of a viewed book until the next `take_books`. A REST-sourced top
-    /// after a WebSocket-sourced one means the book was rebuilt from a snapshot (a version gap
-    /// or a lost link): counted in `gaps`.
+    /// Keeps the newest top of a viewed book until the next `take_books`.
     pub fn on_book(&mut self, top: BookTop, now_ms: i64) {
         let key = StreamKey::symbol(StreamName::Book, top.symbol.clone(), None);
         if !self.is_viewed(&key) {
             return;
         }
         match self.books.get_mut(&top.symbol) {
+            // During a connection rotation both links emit the book for a while: a lower
+            // pushed version is the other link's older state. A REST snapshot always counts
+            // (after an exchange restart its versions may start lower).
+            Some(b) if top.source == DataSource::Ws && top.version < b.top.version => {}
             Some(b) => {
-                if b.top.source == DataSource::Ws && top.source == DataSource::Rest {
-                    b.gaps += 1;
-                }
                 b.top = top;
                 b.received_ms = now_ms;
                 b.dirty = true;
@@ -183,7 +181,6 @@ impl Views {
                 let book = Book {
                     top,
                     received_ms: now_ms,
-                    gaps: 0,
                     dirty: true,
                 };
                 self.books.insert(book.top.symbol.clone(), book);

@@ -35,6 +35,7 @@ fn top(symbol: &str, version: u64, source: DataSource) -> BookTop {
         asks: vec![level(101.0)],
         ts_ms: 1_000 + version as i64,
         source,
+        gaps: 0,
     }
 }
 
@@ -96,16 +97,24 @@ fn a_book_goes_out_once_per_flush_with_its_newest_top() {
 }
 
 #[test]
-fn a_rest_snapshot_after_websocket_data_counts_a_gap() {
+fn the_adapters_gap_count_is_served_and_an_older_version_never_replaces_a_newer() {
     let (mut v, _rx) = views();
     v.view(&book_key("BTC_USDT"));
-    // The first snapshot opens the book: no gap.
-    v.on_book(top("BTC_USDT", 1, DataSource::Rest), 1);
-    v.on_book(top("BTC_USDT", 2, DataSource::Ws), 2);
-    v.on_book(top("BTC_USDT", 9, DataSource::Rest), 3);
-    v.on_book(top("BTC_USDT", 10, DataSource::Ws), 4);
+    v.on_book(top("BTC_USDT", 9, DataSource::Rest), 1);
+    v.on_book(
+        BookTop {
+            gaps: 1,
+            ..top("BTC_USDT", 10, DataSource::Ws)
+        },
+        2,
+    );
+    // During a connection rotation both links emit the book: the older one is ignored.
+    v.on_book(top("BTC_USDT", 8, DataSource::Ws), 3);
     let out = v.take_books(|_| ContractInfo::default());
-    assert_eq!((out[0].gaps, out[0].version), (1, 10));
+    assert_eq!(
+        (out[0].gaps, out[0].version, out[0].received_ms),
+        (1, 10, 2)
+    );
     let snap = v.snapshot(&book_key("BTC_USDT"), ContractInfo::default());
     assert_eq!(snap.book.map(|b| b.gaps), Some(1));
 }

@@ -4,10 +4,10 @@
 use tokio::time::Instant;
 
 use trademon_core::market::MarketEvent;
-use trademon_protocol::DataSource;
+use trademon_protocol::{DataSource, now_ms};
 
 use super::super::dedupe::filter_shared;
-use super::super::subscriptions::DataVerdict;
+use super::super::subscriptions::{DataVerdict, SubState};
 use super::super::wire::{self, Channel, Inbound};
 use super::{Shard, Shutdown};
 
@@ -35,25 +35,23 @@ impl Shard {
             }
             Inbound::SubAck { channel, ok, text } => {
                 match self.subs.on_ack(channel, ok, now) {
-                    Some(symbol) if ok => {
-                        tracing::debug!(
-                            event = "mexc.sub_acked",
-                            conn_id,
-                            channel = channel.name(),
-                            symbol
-                        );
+                    Some((ch, symbol)) if ok => {
+                        tracing::debug!(event = "mexc.sub_acked", conn_id, channel, symbol);
+                        if !Channel::ALL.contains(&ch) {
+                            self.feed_confirmed(ch, &symbol).await?;
+                        }
                     }
-                    Some(symbol) => {
+                    Some((_, symbol)) => {
                         tracing::warn!(
                             event = "mexc.sub_not_success",
                             conn_id,
-                            channel = channel.name(),
+                            channel,
                             symbol,
                             text
                         );
                     }
                     None => {
-                        tracing::debug!(event = "mexc.stray_ack", conn_id, channel = channel.name())
+                        tracing::debug!(event = "mexc.stray_ack", conn_id, channel)
                     }
                 }
                 self.publish();
@@ -101,6 +99,49 @@ impl Shard {
             Inbound::Skipped { channel, reason } => {
                 tracing::debug!(event = "mexc.frame_skipped", conn_id, channel, reason);
             }
+            Inbound::Kline {
+                symbol,
+                interval,
+                candle,
+            } => {
+                let channel = Channel::Kline(interval);
+                if self.accept_feed(channel, &symbol, conn_id).await? {
+                    let effects = self.feeds.on_kline(&symbol, interval, candle);
+                    self.apply(effects).await?;
+                }
+            }
+            Inbound::Depth {
+                symbol,
+                delta,
+                ts_ms,
+            } => {
+                if self.accept_feed(Channel::Depth, &symbol, conn_id).await? {
+                    let effects = self.feeds.on_depth(&symbol, delta, ts_ms, now_ms(), now);
+                    self.apply(effects).await?;
+                }
+            }
+            Inbound::DepthFull { symbol, .. } => {
+                // Never subscribed: the incremental book is kept from `push.depth`.
+                tracing::debug!(
+                    event = "mexc.unsubscribed_data",
+                    conn_id,
+                    channel = "depth.full",
+                    symbol
+                );
+            }
+            Inbound::Funding {
+                symbol,
+                rate,
+                next_settle_ms,
+            } => {
+                if self
+                    .accept_feed(Channel::FundingRate, &symbol, conn_id)
+                    .await?
+                {
+                    let effects = self.feeds.on_funding(&symbol, rate, next_settle_ms);
+                    self.apply(effects).await?;
+                }
+            }
             Inbound::Ticker(update) => {
                 if self.accept_data(Channel::Ticker, &update.symbol, conn_id) {
                     self.emit(MarketEvent::Ticker {
@@ -139,6 +180,26 @@ impl Shard {
         Ok(())
     }
 
+    /// [`Self::accept_data`] for a feed: its first data confirms the stream (like its ack).
+    async fn accept_feed(
+        &mut self,
+        channel: Channel,
+        symbol: &str,
+        conn_id: &str,
+    ) -> Result<bool, Shutdown> {
+        let first = self
+            .subs
+            .get(channel, symbol)
+            .is_some_and(|s| s.state != SubState::Live || s.stale);
+        if !self.accept_data(channel, symbol, conn_id) {
+            return Ok(false);
+        }
+        if first {
+            self.feed_confirmed(channel, symbol).await?;
+        }
+        Ok(true)
+    }
+
     /// Subscription bookkeeping for a data frame; false if we are not subscribed to it.
     fn accept_data(&mut self, channel: Channel, symbol: &str, conn_id: &str) -> bool {
         let now = Instant::now();
@@ -170,7 +231,7 @@ impl Shard {
 
     /// Hand an event to the consumer. Awaiting here is deliberate back-pressure: pings are
     /// sent by the writer task, so a slow consumer never delays the heartbeat.
-    async fn emit(&self, event: MarketEvent) -> Result<(), Shutdown> {
+    pub(super) async fn emit(&self, event: MarketEvent) -> Result<(), Shutdown> {
         self.shared
             .out
             .send(event)

@@ -14,7 +14,7 @@ fn sub(ch: Channel, sym: &str) -> Command {
 }
 
 fn ack(s: &mut Subscriptions, ch: Channel) -> Option<String> {
-    s.on_ack(ch, true, Instant::now())
+    s.on_ack(ch.name(), true, Instant::now()).map(|k| k.1)
 }
 
 fn data(s: &mut Subscriptions, ch: Channel, sym: &str) -> DataVerdict {
@@ -197,4 +197,104 @@ fn ready_for_rotation_needs_live_tickers_and_acked_deals() {
     assert!(!s.ready(), "an acked ticker is not proof");
     data(&mut s, Channel::Ticker, "A_USDT");
     assert!(s.ready(), "a quiet but acked deal stream is enough");
+}
+
+fn unsub(ch: Channel, sym: &str) -> Command {
+    Command::Unsub(ch, sym.into())
+}
+
+fn feeds(list: &[(Channel, &str)]) -> BTreeSet<Key> {
+    list.iter().map(|(c, s)| (*c, s.to_string())).collect()
+}
+
+#[test]
+fn feeds_ride_beside_the_watch_set_and_acks_match_by_method() {
+    use trademon_protocol::Interval;
+    let m1 = Channel::Kline(Interval::Min1);
+    let m5 = Channel::Kline(Interval::Min5);
+    let mut s = Subscriptions::new();
+    s.set_desired(&set(&["BTC_USDT"]));
+    s.on_connected();
+    drain(&mut s);
+    // A viewed symbol no session watches, and one that is watched.
+    s.set_feeds(&feeds(&[
+        (m1, "ETH_USDT"),
+        (Channel::Depth, "ETH_USDT"),
+        (m5, "BTC_USDT"),
+    ]));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            sub(m5, "BTC_USDT"),
+            sub(m1, "ETH_USDT"),
+            sub(Channel::Depth, "ETH_USDT")
+        ]
+    );
+    assert_eq!(
+        s.desired(),
+        &set(&["BTC_USDT"]),
+        "feeds are not watched symbols"
+    );
+    // `rs.sub.kline` names no interval: the oldest kline subscribe takes it.
+    assert_eq!(
+        s.on_ack("kline", true, Instant::now()),
+        Some((m5, "BTC_USDT".into()))
+    );
+    assert_eq!(
+        s.on_ack("kline", true, Instant::now()),
+        Some((m1, "ETH_USDT".into()))
+    );
+    assert_eq!(s.on_ack("kline", true, Instant::now()), None);
+    // Rotation needs acked feeds, not data (a quiet book may not move).
+    ack(&mut s, Channel::Ticker);
+    ack(&mut s, Channel::Deal);
+    data(&mut s, Channel::Ticker, "BTC_USDT");
+    assert!(!s.ready(), "depth not acked yet");
+    ack(&mut s, Channel::Depth);
+    assert!(s.ready());
+    // Gaps are shown per stream, with the interval in the kline channel name.
+    s.note_gap(Channel::Depth, "ETH_USDT");
+    s.note_gap(Channel::Depth, "ETH_USDT");
+    let list = s.list(Instant::now());
+    let depth = list.iter().find(|x| x.channel == "depth").unwrap();
+    assert_eq!((depth.symbol.as_str(), depth.gaps), ("ETH_USDT", 2));
+    assert!(
+        list.iter()
+            .any(|x| x.channel == "kline.Min5" && x.symbol == "BTC_USDT")
+    );
+    // The view closes: its feeds are unsubscribed, the watched symbol stays.
+    s.set_feeds(&BTreeSet::new());
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            unsub(m5, "BTC_USDT"),
+            unsub(m1, "ETH_USDT"),
+            unsub(Channel::Depth, "ETH_USDT")
+        ]
+    );
+    assert_eq!(s.counts().live, 1);
+}
+
+#[test]
+fn a_refused_viewed_symbol_fails_once_and_new_feeds_of_it_start_failed() {
+    use trademon_protocol::Interval;
+    let mut s = Subscriptions::new();
+    s.on_connected();
+    s.set_feeds(&feeds(&[(Channel::Depth, "NOPE_USDT")]));
+    drain(&mut s);
+    assert!(s.on_contract_refused("NOPE_USDT", "Contract [NOPE_USDT] not exists"));
+    assert!(!s.on_contract_refused("NOPE_USDT", "Contract [NOPE_USDT] not exists"));
+    s.set_feeds(&feeds(&[
+        (Channel::Depth, "NOPE_USDT"),
+        (Channel::Kline(Interval::Min1), "NOPE_USDT"),
+    ]));
+    assert!(!s.has_outbox(), "never sent");
+    assert_eq!(s.counts().failed, 2);
+    assert_eq!(
+        s.get(Channel::Kline(Interval::Min1), "NOPE_USDT")
+            .and_then(|x| x.error.clone())
+            .as_deref(),
+        Some("Contract [NOPE_USDT] not exists")
+    );
+    assert!(!s.on_contract_refused("OTHER_USDT", "x"), "not ours");
 }

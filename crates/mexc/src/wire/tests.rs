@@ -32,7 +32,8 @@ fn live_deal_array_frame() {
     assert_eq!(
         trades,
         vec![Trade {
-            self_trade: false,
+            // `M:1`: a self-trade.
+            self_trade: true,
             id: Some(16_270_106_116),
             price: 80489.0,
             contracts: 11.0,
@@ -127,7 +128,7 @@ fn sub_acks_name_the_channel_only() {
     assert_eq!(
         parse_frame(r#"{"channel":"rs.sub.deal","data":"success","ts":1790133892943}"#).ok(),
         Some(Inbound::SubAck {
-            channel: Channel::Deal,
+            channel: "deal",
             ok: true,
             text: "success".into()
         })
@@ -135,7 +136,7 @@ fn sub_acks_name_the_channel_only() {
     assert_eq!(
         parse_frame(r#"{"channel":"rs.sub.ticker","data":"fail","ts":"1"}"#).ok(),
         Some(Inbound::SubAck {
-            channel: Channel::Ticker,
+            channel: "ticker",
             ok: false,
             text: "fail".into()
         })
@@ -200,7 +201,7 @@ fn client_id_and_unknown_channels_are_ignored() {
     ));
     assert!(matches!(
         parse_frame(
-            r#"{"symbol":"BTC_USDT","data":{"asks":[],"bids":[]},"channel":"push.depth.full","ts":1}"#
+            r#"{"symbol":"BTC_USDT","data":{"symbol":"BTC_USDT","price":80000.5},"channel":"push.index.price","ts":1}"#
         ),
         Ok(Inbound::Ignored { .. })
     ));
@@ -243,6 +244,89 @@ fn commands_always_carry_gzip_false() {
     assert_eq!(v["method"], "unsub.ticker");
     assert_eq!(v["gzip"], false);
     assert_eq!(PING, r#"{"method":"ping"}"#);
+}
+
+#[test]
+fn feed_commands_name_symbol_and_kline_interval_both_ways() {
+    use trademon_protocol::Interval;
+    let cmd =
+        |sub, ch| serde_json::from_str::<serde_json::Value>(&command(sub, ch, "BTC_USDT")).unwrap();
+    assert_eq!(
+        cmd(true, Channel::Kline(Interval::Min1)),
+        serde_json::json!({"method":"sub.kline","param":{"symbol":"BTC_USDT","interval":"Min1"},"gzip":false})
+    );
+    assert_eq!(
+        cmd(false, Channel::Kline(Interval::Hour4)),
+        serde_json::json!({"method":"unsub.kline","param":{"symbol":"BTC_USDT","interval":"Hour4"},"gzip":false})
+    );
+    assert_eq!(cmd(true, Channel::Depth)["method"], "sub.depth");
+    assert_eq!(cmd(false, Channel::Depth)["method"], "unsub.depth");
+    assert_eq!(
+        cmd(true, Channel::FundingRate)["method"],
+        "sub.funding.rate"
+    );
+    assert_eq!(
+        cmd(false, Channel::FundingRate),
+        serde_json::json!({"method":"unsub.funding.rate","param":{"symbol":"BTC_USDT"},"gzip":false})
+    );
+    assert_eq!(Channel::Kline(Interval::Min15).label(), "kline.Min15");
+    assert_eq!(Channel::FundingRate.label(), "funding.rate");
+}
+
+#[test]
+fn feed_acks_name_the_method_only() {
+    for (frame, method) in [
+        (
+            r#"{"channel":"rs.sub.kline","data":"success","ts":1}"#,
+            "kline",
+        ),
+        (
+            r#"{"channel":"rs.sub.depth","data":"success","ts":1}"#,
+            "depth",
+        ),
+        (
+            r#"{"channel":"rs.sub.funding.rate","data":"success","ts":1}"#,
+            "funding.rate",
+        ),
+    ] {
+        assert_eq!(
+            parse_frame(frame).ok(),
+            Some(Inbound::SubAck {
+                channel: method,
+                ok: true,
+                text: "success".into()
+            })
+        );
+    }
+}
+
+#[test]
+fn ticker_24h_range_and_open_interest() {
+    let t = ticker(DOC_TICKER);
+    assert_eq!(t.high_24h, Some(7223.5));
+    assert_eq!(t.low_24h, Some(6756.0));
+    assert_eq!(t.open_interest, Some(2_284_742.0));
+    let bare = ticker(
+        r#"{"channel":"push.ticker","symbol":"X","data":{"lastPrice":1,"high24Price":"bad"}}"#,
+    );
+    assert_eq!(
+        (bare.high_24h, bare.low_24h, bare.open_interest),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn deal_m_flag_marks_self_trades() {
+    let (_, trades, skipped) = deals(
+        r#"{"symbol":"BTC_USDT","data":[{"p":1,"v":1,"T":1,"M":1,"t":1},{"p":1,"v":1,"T":1,"M":2,"t":2},{"p":1,"v":1,"T":1,"t":3},{"p":1,"v":1,"T":1,"M":"1","t":4}],"channel":"push.deal","ts":9}"#,
+    );
+    assert_eq!(skipped, 0);
+    let flags: Vec<bool> = trades.iter().map(|t| t.self_trade).collect();
+    assert_eq!(
+        flags,
+        vec![true, false, false, true],
+        "only M = 1 is a self-trade"
+    );
 }
 
 fn gzip(text: &str) -> Vec<u8> {

@@ -235,6 +235,7 @@ mod tests {
             data_age_ms: age,
             resubscribes: resub,
             error: error.map(str::to_string),
+            gaps: 0,
         }
     }
 
