@@ -113,6 +113,16 @@ impl Clock {
         )
     }
 
+    /// Month and day in the zone: `11-14`.
+    pub fn date(&self, ts_ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ts_ms)
+            .map(|t| {
+                let d = t.to_zoned(self.zone.clone()).date();
+                format!("{:02}-{:02}", d.month(), d.day())
+            })
+            .unwrap_or_else(|_| MISSING.to_string())
+    }
+
     /// The zone's offset at `ts_ms` as a label: `UTC`, `UTC+1`, `UTC+5:30`, `UTC-3`.
     pub fn label(&self, ts_ms: i64) -> String {
         let off = self.offset_s(ts_ms);
@@ -230,6 +240,7 @@ mod tests {
         assert_eq!(rtt(3.2), "3 ms");
         assert_eq!(Clock::utc().time(1_700_000_000_000), "22:13:20");
         assert_eq!(Clock::utc().label(1_700_000_000_000), "UTC");
+        assert_eq!(Clock::utc().date(1_700_000_000_000), "11-14");
         assert_eq!(fit_text("ABCDEFGH", 5), "ABCD…");
         assert_eq!(fit_text("ABC", 5), "ABC");
     }
