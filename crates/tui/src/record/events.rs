@@ -84,8 +84,9 @@ pub enum Record<'a> {
     Link {
         link: Cow<'a, LinkStatus>,
     },
+    /// Boxed: a REST snapshot (only while polling) is far larger than the other records.
     Snapshot {
-        snapshot: Cow<'a, RestSnapshot>,
+        snapshot: Box<Cow<'a, RestSnapshot>>,
     },
     Notice {
         event: Cow<'a, LogEvent>,

@@ -13,6 +13,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use trademon_protocol::{BookLevel, BookSnapshot, DataSource};
+use unicode_width::UnicodeWidthStr;
 
 const SIZE_W: usize = 8;
 /// A bar narrower than this says too little: the column is dropped instead.
@@ -44,7 +45,7 @@ pub fn bar(value: f64, max: f64, width: usize) -> String {
     }
     let eighths = ((value.max(0.0) / max).min(1.0) * (width * 8) as f64).round() as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push(PARTIAL[eighths % 8]);
     }
     // A level that exists never draws as nothing.
@@ -52,6 +53,27 @@ pub fn bar(value: f64, max: f64, width: usize) -> String {
         s.push('▏');
     }
     s
+}
+
+/// The line between asks and bids, in the longest form that fits `width`.
+pub fn middle_line(book: &BookSnapshot, decimals: Option<u32>, width: usize) -> String {
+    let full = spread_line(book, decimals);
+    let p = |v: f64| format::price_in(v, decimals, 14);
+    let mut forms = vec![format!("▲ asks · {full} · bids ▼"), full.clone()];
+    if let (Some(bid), Some(ask)) = (book.bids.first(), book.asks.first())
+        && ask.price >= bid.price
+    {
+        forms.push(format!(
+            "spread {} · mid {}",
+            p(ask.price - bid.price),
+            p((ask.price + bid.price) / 2.0)
+        ));
+        forms.push(format!("spread {}", p(ask.price - bid.price)));
+    }
+    forms
+        .into_iter()
+        .find(|f| f.width() <= width)
+        .unwrap_or_else(|| format::fit_text(&full, width))
 }
 
 /// The line between asks and bids: spread (absolute and in basis points) and mid, or what is
@@ -95,7 +117,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     title.push(' ');
     let inner = panel::block(app, frame, area, title);
     let Some(bv) = bv else {
-        panel::empty(app, frame, inner, &symbol::loading(app, "book"));
+        symbol::message(app, frame, inner, &symbol::loading(app, "book"));
         return;
     };
     let book = &bv.book;
@@ -157,13 +179,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     for (l, cum) in asks.iter().zip(&ask_cum).rev() {
         lines.push(line(l, *cum, theme.down()));
     }
-    lines.push(Line::styled(
-        format::fit_text(
-            &format!("▲ asks · {} · bids ▼", spread_line(book, d)),
-            avail,
-        ),
-        theme.header(),
-    ));
+    lines.push(Line::styled(middle_line(book, d, avail), theme.header()));
     let bid_cum = cumulative(bids);
     for (l, cum) in bids.iter().zip(&bid_cum) {
         lines.push(line(l, *cum, theme.up()));
@@ -175,17 +191,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         area,
         symbol::age_note(app, bv.age_ms(app.now_ms)).map(|n| format!(" {n} ")),
     );
-    if book.asks.len() > levels || book.bids.len() > levels {
-        panel::bottom_left_note(
-            app,
-            frame,
-            area,
-            Some(format!(
-                " {levels} of {}/{} levels ",
-                book.asks.len(),
-                book.bids.len()
-            )),
-        );
+    let deepest = book.asks.len().max(book.bids.len());
+    let mut note = Vec::new();
+    if deepest > levels {
+        note.push(format!("top {levels} of {deepest}"));
+    }
+    if let Some(h) = grid::hidden_note(&cols, &keep) {
+        note.push(h.trim().to_string());
+    }
+    if !note.is_empty() {
+        panel::bottom_left_note(app, frame, area, Some(format!(" {} ", note.join(" · "))));
     }
 }
 
@@ -231,6 +246,17 @@ mod tests {
         assert!(spread_line(&book(vec![], vec![]), None).starts_with("empty book"));
         let crossed = book(vec![level(101.0, 1.0)], vec![level(100.0, 1.0)]);
         assert!(spread_line(&crossed, Some(1)).starts_with("crossed"));
+        // Narrow panels get a shorter line, never a cut number.
+        assert_eq!(
+            middle_line(&b, Some(1), 60),
+            "▲ asks · spread 0.2 (20.0 bp) · mid 100.1 · bids ▼"
+        );
+        assert_eq!(
+            middle_line(&b, Some(1), 34),
+            "spread 0.2 (20.0 bp) · mid 100.1"
+        );
+        assert_eq!(middle_line(&b, Some(1), 24), "spread 0.2 · mid 100.1");
+        assert_eq!(middle_line(&b, Some(1), 12), "spread 0.2");
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub fn ticks(scale: &Scale, decimals: Option<u32>) -> Vec<(usize, f64)> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Level {
     pub name: &'static str,
+    /// The name where the long one does not fit (`E9`).
+    pub short: &'static str,
     /// The line's glyph: different per indicator, so they tell apart without colour.
     pub glyph: char,
     pub value: Option<f64>,
@@ -222,8 +224,14 @@ pub fn render(buf: &mut Buffer, area: Rect, d: &ChartData) {
     let theme = d.theme;
     let hollow_up = theme.palette == crate::theme::Palette::None;
 
-    // Indicator levels first; candles draw over them.
-    for level in d.levels {
+    // The legend says which levels are drawn: a level whose legend does not fit is left
+    // out, so nothing on the chart goes unexplained. Levels draw first; candles over them.
+    let shown_levels = if legend_h > 0 {
+        legend(buf, Rect::new(area.x, area.y, area.width, 1), d, &scale)
+    } else {
+        0
+    };
+    for level in &d.levels[..shown_levels] {
         let Some(v) = level.value.filter(|v| scale.contains(*v)) else {
             continue;
         };
@@ -304,7 +312,7 @@ pub fn render(buf: &mut Buffer, area: Rect, d: &ChartData) {
         let label = format!(" {}", format::compact(max, 1));
         buf.set_string(axis_x, volume.y, fit(&label, d.axis_w), theme.muted());
         if volume.height >= 2 {
-            buf.set_string(axis_x, volume.y + 1, fit(" vol $", d.axis_w), theme.muted());
+            buf.set_string(axis_x, volume.y + 1, fit(" USDT", d.axis_w), theme.muted());
         }
     }
 
@@ -344,49 +352,68 @@ pub fn render(buf: &mut Buffer, area: Rect, d: &ChartData) {
         );
     }
 
-    // Legend: each level's glyph, name and value (`--` while warming up, `*` stale, an
-    // arrow when it lies outside the prices on screen).
-    if legend_h > 0 {
-        let mut x = area.x;
-        let end = area.x + area.width;
-        for level in d.levels {
-            let value = match level.value {
-                None => format::MISSING.to_string(),
-                Some(v) => {
-                    let dec = d
-                        .decimals
-                        .map_or_else(|| format::price_decimals(v), |d| d as usize);
-                    let mut s = format::fit_number(v, dec, 14);
-                    if level.stale {
-                        s.push('*');
-                    }
-                    if v > scale.hi {
-                        s.push('↑');
-                    } else if v < scale.lo {
-                        s.push('↓');
-                    }
-                    s
-                }
-            };
-            let text = format!("{}{} {} {value}  ", level.glyph, level.glyph, level.name);
-            let w = text.width() as u16;
-            if x + w > end {
-                break;
-            }
-            let style = if level.stale {
-                theme.stale()
-            } else {
-                theme.overlay()
-            };
-            buf.set_string(x, area.y, text, style);
-            x += w;
-        }
-    }
-
     // Time axis: labels at round times, spaced so they never touch.
     if time_h > 0 {
         time_axis(buf, Rect::new(area.x, time_y, plot_w, 1), d, left, cells);
     }
+}
+
+/// The legend row: each level's glyph, name and value (`--` while warming up, `*` stale, an
+/// arrow when it lies outside the prices on screen), with short names (`E9`) when the long
+/// ones do not fit. Returns how many levels it names.
+fn legend(buf: &mut Buffer, row: Rect, d: &ChartData, scale: &Scale) -> usize {
+    let text = |level: &Level, short: bool| {
+        let value = match level.value {
+            None => format::MISSING.to_string(),
+            Some(v) => {
+                let dec = d
+                    .decimals
+                    .map_or_else(|| format::price_decimals(v), |d| d as usize);
+                let mut s = format::fit_number(v, dec, 14);
+                if level.stale {
+                    s.push('*');
+                }
+                if v > scale.hi {
+                    s.push('↑');
+                } else if v < scale.lo {
+                    s.push('↓');
+                }
+                s
+            }
+        };
+        let name = if short { level.short } else { level.name };
+        format!("{}{name} {value}  ", level.glyph)
+    };
+    let width = |short: bool| {
+        d.levels
+            .iter()
+            .map(|l| text(l, short).width())
+            .sum::<usize>()
+    };
+    let short = width(false) > row.width as usize;
+    let mut x = row.x;
+    let mut named = 0;
+    for level in d.levels {
+        let t = text(level, short);
+        let w = t.width() as u16;
+        if x + w.saturating_sub(2) > row.x + row.width {
+            break;
+        }
+        let style = if level.stale {
+            d.theme.stale()
+        } else {
+            d.theme.overlay()
+        };
+        buf.set_string(
+            x,
+            row.y,
+            format::fit_text(&t, (row.x + row.width - x) as usize),
+            style,
+        );
+        x += w;
+        named += 1;
+    }
+    named
 }
 
 /// Labels under candles whose open time is a multiple of a round duration, chosen so that

@@ -31,11 +31,11 @@ use trademon_client::model::TickerView;
 use trademon_protocol::Level;
 
 /// The engine's indicators drawn as levels on the chart: (name as the engine spells it,
-/// label, line glyph).
-const LEVELS: [(&str, &str, char); 3] = [
-    ("ema_9_1m", "EMA9", '-'),
-    ("ema_21_1m", "EMA21", '='),
-    ("vwap_5m", "VWAP", '~'),
+/// label, short label, line glyph).
+const LEVELS: [(&str, &str, &str, char); 3] = [
+    ("ema_9_1m", "EMA9", "E9", '-'),
+    ("ema_21_1m", "EMA21", "E21", '='),
+    ("vwap_5m", "VWAP", "VW", '~'),
 ];
 
 /// The parts of the symbol view's area.
@@ -156,6 +156,13 @@ pub(crate) fn link_up(app: &App) -> bool {
 pub(crate) fn age_note(app: &App, age_ms: i64) -> Option<String> {
     (!link_up(app) || age_ms >= app.view_cfg.age_after_ms as i64)
         .then(|| format!("{} old", format::age(age_ms)))
+}
+
+/// A panel's one message (loading, nothing yet), wrapped so it is read whole.
+pub(crate) fn message(app: &App, frame: &mut Frame, area: Rect, text: &str) {
+    let p = Paragraph::new(Line::styled(text.to_string(), app.theme.muted()))
+        .wrap(ratatui::widgets::Wrap { trim: true });
+    frame.render_widget(p, area);
 }
 
 /// "loading … 3s" for a panel whose stream has not sent its full state yet.
@@ -280,7 +287,7 @@ fn render_chart(app: &App, view: &SymbolViewState, frame: &mut Frame, area: Rect
     let title = format!(" {} {} ", view.symbol, view.interval);
     let inner = panel::block(app, frame, area, title);
     let Some(series) = series else {
-        panel::empty(
+        message(
             app,
             frame,
             inner,
@@ -289,7 +296,7 @@ fn render_chart(app: &App, view: &SymbolViewState, frame: &mut Frame, area: Rect
         return;
     };
     if series.candles.is_empty() {
-        panel::empty(
+        message(
             app,
             frame,
             inner,
@@ -297,7 +304,10 @@ fn render_chart(app: &App, view: &SymbolViewState, frame: &mut Frame, area: Rect
         );
         return;
     }
-    let visible = visible_candles(app);
+    // From the area drawn in, which is the app's size in the running TUI (the app scrolls
+    // by `visible_candles`).
+    let axis = axis_w(app);
+    let visible = (inner.width.saturating_sub(axis) as usize / view.cells_per_candle()).max(1);
     let (start, end) = window(&series.candles, view.anchor, visible);
     let shown = &series.candles[start..end];
     let levels = levels(app, &view.symbol);
@@ -324,7 +334,7 @@ fn render_chart(app: &App, view: &SymbolViewState, frame: &mut Frame, area: Rect
             interval: view.interval,
             clock: &clock,
             theme: &app.theme,
-            axis_w: axis_w(app),
+            axis_w: axis,
         },
     );
     // Where in history: newest, or how far back and how to return.
@@ -353,10 +363,11 @@ fn levels(app: &App, symbol: &str) -> Vec<chart::Level> {
         .and_then(|m| m.get(symbol));
     LEVELS
         .iter()
-        .map(|(key, name, glyph)| {
+        .map(|(key, name, short, glyph)| {
             let v = values.and_then(|v| v.values.get(*key));
             chart::Level {
                 name,
+                short,
                 glyph: *glyph,
                 value: v.and_then(|v| v.value).filter(|v| v.is_finite()),
                 stale: v.is_some_and(|v| v.stale),

@@ -43,12 +43,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let inner = panel::block(app, frame, area, title);
     let Some(tape) = tape else {
-        panel::empty(app, frame, inner, &symbol::loading(app, "trades"));
+        symbol::message(app, frame, inner, &symbol::loading(app, "trades"));
         return;
     };
     let theme = &app.theme;
     if tape.trades.is_empty() {
-        panel::empty(app, frame, inner, "no trades yet");
+        symbol::message(app, frame, inner, "no trades yet");
         return;
     }
     let d = symbol::decimals(app);
@@ -73,13 +73,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             format!("Time {}", app.clock.label(app.now_ms)),
             8,
             Align::Left,
-            2,
+            1,
         ),
         Col::new("Side", 4, Align::Left, 0),
         Col::new("Price", price_w, Align::Right, 0),
         Col::new("Contr.", SIZE_W, Align::Right, 0),
-        Col::new("USDT", SIZE_W, Align::Right, 3),
-        Col::new("Note", 8, Align::Left, 1),
+        Col::new("USDT", SIZE_W, Align::Right, 2),
+        Col::new("Note", 8, Align::Left, 3),
     ];
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
@@ -106,6 +106,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    panel::bottom_left_note(app, frame, area, grid::hidden_note(&cols, &keep));
     let age = app.now_ms - tape.applied_ms;
     panel::hidden_cols_note(
         app,
