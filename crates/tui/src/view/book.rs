@@ -146,11 +146,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let fixed = grid::fit_columns(&cols, avail);
     let used: usize = fixed.iter().map(|&i| cols[i].width + grid::GAP).sum();
     let bar_w = avail.saturating_sub(used);
+    // The rows stop before the bars, which are painted cell by cell below: a wide bar as text
+    // costs more to lay out than the rest of the book.
+    let row_keep = fixed.clone();
     let mut keep = fixed;
+    let bar_x = inner.x + used as u16;
     if bar_w >= BAR_MIN {
         cols.push(Col::new("Depth", bar_w, Align::Left, 1));
         keep.push(cols.len() - 1);
     }
+    let mut bars: Vec<(u16, f64, Style)> = Vec::with_capacity(2 * levels);
 
     let max = asks
         .iter()
@@ -166,9 +171,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                     .map_or(format::MISSING.to_string(), |v| format::volume(v, SIZE_W)),
             ),
             Span::styled(format::volume(cum, SIZE_W), theme.muted()),
-            Span::styled(bar(l.contracts, max, bar_w), style),
         ];
-        grid::row(&cols, &keep, grid::pick(cells, &keep), Style::new())
+        grid::row(&cols, &row_keep, grid::pick(cells, &row_keep), Style::new())
     };
 
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
@@ -177,14 +181,30 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     lines.extend((asks.len()..levels).map(|_| Line::raw("")));
     let ask_cum = cumulative(asks);
     for (l, cum) in asks.iter().zip(&ask_cum).rev() {
+        bars.push((lines.len() as u16, l.contracts, theme.down()));
         lines.push(line(l, *cum, theme.down()));
     }
     lines.push(Line::styled(middle_line(book, d, avail), theme.header()));
     let bid_cum = cumulative(bids);
     for (l, cum) in bids.iter().zip(&bid_cum) {
+        bars.push((lines.len() as u16, l.contracts, theme.up()));
         lines.push(line(l, *cum, theme.up()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    if bar_w >= BAR_MIN {
+        let buf = frame.buffer_mut();
+        for (row, contracts, style) in bars {
+            let y = inner.y + row;
+            if y >= inner.bottom() {
+                break;
+            }
+            for (i, ch) in bar(contracts, max, bar_w).chars().enumerate() {
+                if let Some(cell) = buf.cell_mut((bar_x + i as u16, y)) {
+                    cell.set_char(ch).set_style(style);
+                }
+            }
+        }
+    }
     panel::hidden_cols_note(
         app,
         frame,
