@@ -14,3 +14,4 @@ mod record_e2e;
 mod record_edges;
 mod store_e2e_tmux;
 mod supervision;
+mod symbol_view_tmux;

@@ -6,6 +6,8 @@
 //! `health_machine.rs` decides the link state, `poller.rs` does the REST fallback.
 
 mod socket;
+#[cfg(test)]
+mod symbol_view_tests;
 
 use super::dial::{self, DialParams};
 use super::health_machine::{HealthMachine, Input, Thresholds};
@@ -13,7 +15,7 @@ use super::link::{LinkState, LinkStatus};
 use super::outbox::{Gone, Outbox};
 use super::poller::{self, PollOutcome, PollPlan, PollerConfig};
 use super::repeats::Repeats;
-use super::{ClientCommand, ClientEvent, ClientHandle, Subscription};
+use super::{ClientCommand, ClientEvent, ClientHandle, Subscription, SymbolView};
 use crate::ClientConfig;
 use socket::SocketEnd;
 use std::collections::BTreeSet;
@@ -84,6 +86,8 @@ pub(super) struct Connection {
     pub(super) cmds_open: bool,
     pub(super) out: Outbox,
     pub(super) desired: BTreeSet<Subscription>,
+    /// The open symbol view, replayed after every connect like `desired`.
+    pub(super) symbol_view: Option<SymbolView>,
     pub(super) machine: HealthMachine,
     backoff: Backoff,
     pub(super) status: LinkStatus,
@@ -145,6 +149,7 @@ impl Connection {
             cmds_open: true,
             out: Outbox::new(events),
             desired,
+            symbol_view: None,
             machine,
             backoff,
             status,
@@ -328,8 +333,12 @@ impl Connection {
                 self.sync_poll_plan();
                 Idle::Continue
             }
+            Some(ClientCommand::SetSymbolView(view)) => {
+                self.symbol_view = view;
+                Idle::Continue
+            }
             // Nothing to resync without a socket; the next connect replays everything anyway.
-            Some(ClientCommand::Resync(_)) => Idle::Continue,
+            Some(ClientCommand::Resync(_) | ClientCommand::ResyncSymbol { .. }) => Idle::Continue,
             Some(ClientCommand::ReconnectNow) => {
                 self.backoff.reset();
                 self.machine.on(Input::Retry, Instant::now());

@@ -6,6 +6,7 @@ mod dial;
 pub mod health_machine;
 pub mod heartbeat;
 pub mod link;
+pub mod market_view;
 pub mod model;
 mod outbox;
 pub mod poller;
@@ -16,7 +17,7 @@ pub use settings::ClientConfig;
 
 use std::collections::BTreeSet;
 use tokio::sync::mpsc;
-use trademon_protocol::{LogEvent, RestSnapshot, ServerMsg, StreamName};
+use trademon_protocol::{Interval, LogEvent, RestSnapshot, ServerMsg, StreamName};
 
 /// One entry of the desired subscription set, replayed after every connect.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +27,38 @@ pub struct Subscription {
     pub session_id: Option<String>,
 }
 
+/// The symbol view the UI has open. Its three streams (candles of `interval`, book, tape)
+/// ride the same WebSocket as everything else and are replayed after every connect.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct SymbolView {
+    pub symbol: String,
+    pub interval: Interval,
+}
+
+/// One per-symbol stream subscription; `interval` only for `candles`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SymbolStream {
+    pub stream: StreamName,
+    pub symbol: String,
+    pub interval: Option<Interval>,
+}
+
+impl SymbolView {
+    /// The streams this view subscribes: at most three, whatever the interval.
+    pub fn streams(&self) -> BTreeSet<SymbolStream> {
+        [StreamName::Candles, StreamName::Book, StreamName::Tape]
+            .into_iter()
+            .map(|stream| SymbolStream {
+                stream,
+                symbol: self.symbol.clone(),
+                interval: (stream == StreamName::Candles).then_some(self.interval),
+            })
+            .collect()
+    }
+}
+
 /// What the UI asks of the connection task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientCommand {
@@ -33,6 +66,14 @@ pub enum ClientCommand {
     SetSubscriptions(BTreeSet<Subscription>),
     /// The model saw a seq gap: unsubscribe + subscribe this one to get a fresh `full_update`.
     Resync(Subscription),
+    /// Open (`Some`), change or close (`None`) the symbol view: only the streams that differ
+    /// are unsubscribed and subscribed (a new interval moves `candles` alone).
+    SetSymbolView(Option<SymbolView>),
+    /// The model saw a seq gap on one of the symbol view's streams: resubscribe that one.
+    ResyncSymbol {
+        stream: StreamName,
+        symbol: String,
+    },
     /// Drop the link and connect again now (the `r` key), resetting the backoff.
     ReconnectNow,
     Shutdown,

@@ -3,10 +3,11 @@
 //! Time is passed in (`now_ms`, the client's wall clock or a replay clock) so the same
 //! messages always give the same model. Nothing here does IO.
 
+use crate::market_view::{SymbolMarket, ViewLimits};
 use std::collections::{BTreeMap, VecDeque};
 use trademon_protocol::{
-    Envelope, Health, Instance, LogEvent, PositionInfo, PositionStatus, RestSnapshot, ServerMsg,
-    SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
+    Envelope, Health, Instance, Interval, LogEvent, PositionInfo, PositionStatus, RestSnapshot,
+    ServerMsg, SessionInfo, SessionTotals, SignalInfo, Snapshot, StreamName, SymbolConditions,
     SymbolIndicators, Ticker,
 };
 
@@ -44,10 +45,12 @@ pub enum Applied {
     Changed,
     /// Nothing to do for the model (acks, pongs, stale conflated values).
     Unchanged,
-    /// An ordered stream skipped a seq: the caller must resync that stream.
+    /// An ordered stream skipped a seq: the caller must resync that stream (of that session,
+    /// or of that symbol for the symbol view's streams).
     Gap {
         stream: StreamName,
         session_id: Option<String>,
+        symbol: Option<String>,
         expected: u64,
         got: u64,
     },
@@ -82,6 +85,12 @@ pub struct ClientModel {
     pub closed: BTreeMap<String, VecDeque<PositionInfo>>,
     /// session id -> paper results.
     pub totals: BTreeMap<String, SessionTotals>,
+    /// The open symbol view's candles, book and tape (`open_symbol_view`).
+    #[serde(default)]
+    pub symbol_view: Option<SymbolMarket>,
+    #[serde(default)]
+    pub view_limits: ViewLimits,
+    /// Keyed by stream and session, or by stream and symbol for the symbol view's streams.
     #[serde(with = "seq_pairs")]
     seqs: BTreeMap<(StreamName, Option<String>), u64>,
 }
@@ -113,6 +122,42 @@ impl ClientModel {
         }
     }
 
+    /// How many candles and trades the symbol view keeps.
+    pub fn with_view_limits(mut self, limits: ViewLimits) -> Self {
+        self.view_limits = limits;
+        self
+    }
+
+    /// Start showing `symbol` at `interval`: its streams' messages are applied from now on.
+    /// The same symbol at a new interval keeps the book and tape and drops the candles (a new
+    /// `full_update` brings the new interval's history); another symbol starts from nothing.
+    pub fn open_symbol_view(&mut self, symbol: &str, interval: Interval, now_ms: i64) {
+        match &mut self.symbol_view {
+            Some(v) if v.symbol == symbol => {
+                if v.interval != interval {
+                    v.interval = interval;
+                    v.candles = None;
+                    v.opened_ms = now_ms;
+                    self.seqs
+                        .remove(&(StreamName::Candles, Some(symbol.to_string())));
+                }
+            }
+            _ => {
+                self.close_symbol_view();
+                self.symbol_view = Some(SymbolMarket::new(symbol.to_string(), interval, now_ms));
+            }
+        }
+    }
+
+    /// Stop showing the symbol view: its data and seqs go (a reopen subscribes afresh).
+    pub fn close_symbol_view(&mut self) {
+        if let Some(v) = self.symbol_view.take() {
+            for stream in [StreamName::Candles, StreamName::Book, StreamName::Tape] {
+                self.seqs.remove(&(stream, Some(v.symbol.clone())));
+            }
+        }
+    }
+
     /// Forget every seq (after a reconnect the backend sends full updates again).
     pub fn reset_sequences(&mut self) {
         self.seqs.clear();
@@ -132,6 +177,9 @@ impl ClientModel {
                     self.seqs.clear();
                 }
                 Applied::Unchanged
+            }
+            ServerMsg::FullUpdate(e) if e.stream.is_per_symbol() => {
+                self.symbol_full_update(e, now_ms)
             }
             ServerMsg::FullUpdate(e) => {
                 self.seqs.insert(key(e), e.seq);
@@ -196,8 +244,23 @@ impl ClientModel {
             ServerMsg::SessionTotals(e) => self.conflated(e, |m, s| {
                 m.totals.insert(s, e.data.clone());
             }),
-            // The symbol view's streams: not requested by this client yet.
-            ServerMsg::Candles(_) | ServerMsg::Book(_) | ServerMsg::Tape(_) => Applied::Unchanged,
+            ServerMsg::Candles(e) => {
+                let limits = self.view_limits;
+                // Another interval's candles (late, from before a switch) are no gap.
+                if !self
+                    .symbol_view
+                    .as_ref()
+                    .is_some_and(|v| v.accepts_candles(&e.data))
+                {
+                    return Applied::Unchanged;
+                }
+                self.symbol_delta(e, false, |v, d| v.merge_candles(d, limits, now_ms))
+            }
+            ServerMsg::Book(e) => self.symbol_delta(e, true, |v, d| v.set_book(d, e.ts, now_ms)),
+            ServerMsg::Tape(e) => {
+                let limits = self.view_limits;
+                self.symbol_delta(e, false, |v, d| v.push_trades(d, limits, now_ms))
+            }
             ServerMsg::Signal(e) => self.ordered(e, |m, s| {
                 let list = m.signals.entry(s).or_default();
                 list.push_back(e.data.clone());
@@ -354,6 +417,87 @@ impl ClientModel {
         }
     }
 
+    /// A symbol view stream's `full_update`: replaces that part of the view if it is the
+    /// view's symbol (and interval); anything else is late news from a closed view.
+    fn symbol_full_update(&mut self, e: &Envelope<Snapshot>, now_ms: i64) -> Applied {
+        let limits = self.view_limits;
+        let Some(view) = &mut self.symbol_view else {
+            return Applied::Unchanged;
+        };
+        if e.symbol.as_deref() != Some(view.symbol.as_str()) {
+            return Applied::Unchanged;
+        }
+        let d = &e.data;
+        let applied = match e.stream {
+            StreamName::Candles => match &d.candles {
+                Some(c) if view.accepts_candles(c) => {
+                    view.set_candles(c, limits, now_ms);
+                    true
+                }
+                _ => false,
+            },
+            StreamName::Book => match &d.book {
+                Some(b) if b.symbol == view.symbol => {
+                    view.set_book(b, e.ts, now_ms);
+                    true
+                }
+                _ => false,
+            },
+            StreamName::Tape => match &d.tape {
+                Some(t) if t.symbol == view.symbol => {
+                    view.set_tape(t, limits, now_ms);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !applied {
+            return Applied::Unchanged;
+        }
+        self.seqs.insert(key(e), e.seq);
+        Applied::Changed
+    }
+
+    /// A symbol view stream's delta for the open view's symbol, by the stream's seq rule
+    /// (`conflated`: newer wins; otherwise exactly the next seq or a gap).
+    fn symbol_delta<T>(
+        &mut self,
+        e: &Envelope<T>,
+        conflated: bool,
+        f: impl FnOnce(&mut SymbolMarket, &T),
+    ) -> Applied {
+        let Some(view) = &self.symbol_view else {
+            return Applied::Unchanged;
+        };
+        // Late news from a closed view; the payload's symbol is the envelope's.
+        if e.symbol.as_deref() != Some(view.symbol.as_str()) {
+            return Applied::Unchanged;
+        }
+        let k = key(e);
+        match self.seqs.get(&k) {
+            // Before the full_update: it carries everything up to its seq.
+            None => return Applied::Unchanged,
+            Some(&last) if e.seq <= last => return Applied::Unchanged,
+            Some(&last) if !conflated && e.seq != last + 1 => {
+                return Applied::Gap {
+                    stream: e.stream,
+                    session_id: None,
+                    symbol: e.symbol.clone(),
+                    expected: last + 1,
+                    got: e.seq,
+                };
+            }
+            Some(_) => {}
+        }
+        let Some(view) = &mut self.symbol_view else {
+            return Applied::Unchanged;
+        };
+        f(view, &e.data);
+        self.seqs.insert(k, e.seq);
+        Applied::Changed
+    }
+
     /// Conflated streams: take anything newer than what we have.
     fn accept<T>(&mut self, e: &Envelope<T>) -> bool {
         let k = key(e);
@@ -392,6 +536,7 @@ impl ClientModel {
             return Applied::Gap {
                 stream: e.stream,
                 session_id: e.session_id.clone(),
+                symbol: None,
                 expected: last + 1,
                 got: e.seq,
             };
@@ -402,8 +547,10 @@ impl ClientModel {
     }
 }
 
+/// The seq key, as `ServerMsg::stream_position` has it: the session, or the symbol of a
+/// per-symbol stream.
 fn key<T>(e: &Envelope<T>) -> (StreamName, Option<String>) {
-    (e.stream, e.session_id.clone())
+    (e.stream, e.session_id.clone().or_else(|| e.symbol.clone()))
 }
 
 #[cfg(test)]
@@ -465,6 +612,7 @@ mod tests {
             Applied::Gap {
                 stream: StreamName::StateMachines,
                 session_id: Some("s1".into()),
+                symbol: None,
                 expected: 6,
                 got: 7
             }
@@ -673,5 +821,312 @@ mod tests {
         assert!(m.conditions["s1"].is_empty());
         assert!(m.positions["s1"].is_empty());
         assert!(m.instances["s1"].is_empty());
+    }
+
+    // ----- the symbol view's streams ------------------------------------------------------
+
+    fn sym_env<T>(stream: StreamName, symbol: &str, seq: u64, data: T) -> Envelope<T> {
+        Envelope {
+            interval: (stream == StreamName::Candles).then_some(Interval::Min1),
+            symbol: Some(symbol.into()),
+            stream,
+            session_id: None,
+            seq,
+            ts: 10_000,
+            data,
+        }
+    }
+
+    fn candles(symbol: &str, interval: Interval, ts: &[i64]) -> trademon_protocol::CandlesUpdate {
+        trademon_protocol::CandlesUpdate {
+            symbol: symbol.into(),
+            interval,
+            candles: ts
+                .iter()
+                .map(|&t| trademon_protocol::Candle {
+                    t,
+                    open: 1.0,
+                    high: 2.0,
+                    low: 0.5,
+                    close: 1.5,
+                    volume: 3.0,
+                    amount: 4.5,
+                })
+                .collect(),
+            price_decimals: Some(2),
+        }
+    }
+
+    fn book(symbol: &str, best_bid: f64) -> trademon_protocol::BookSnapshot {
+        let level = |price| trademon_protocol::BookLevel {
+            price,
+            contracts: 10.0,
+            orders: 1,
+        };
+        trademon_protocol::BookSnapshot {
+            symbol: symbol.into(),
+            version: 1,
+            bids: vec![level(best_bid)],
+            asks: vec![level(best_bid + 1.0)],
+            contract_size: Some(0.0001),
+            price_decimals: Some(1),
+            exchange_ts_ms: 9_000,
+            received_ms: 9_500,
+            gaps: 0,
+            source: DataSource::Ws,
+        }
+    }
+
+    fn tape(symbol: &str, ids: &[u64]) -> trademon_protocol::TapeUpdate {
+        trademon_protocol::TapeUpdate {
+            symbol: symbol.into(),
+            trades: ids
+                .iter()
+                .map(|&id| trademon_protocol::TapeTrade {
+                    id: Some(id),
+                    ts_ms: id as i64,
+                    price: 100.0,
+                    contracts: 1.0,
+                    taker: trademon_protocol::Side::Buy,
+                    self_trade: false,
+                })
+                .collect(),
+            contract_size: Some(0.0001),
+            price_decimals: Some(1),
+        }
+    }
+
+    fn full<T>(
+        stream: StreamName,
+        symbol: &str,
+        seq: u64,
+        f: impl FnOnce(&mut Snapshot, T),
+        data: T,
+    ) -> ServerMsg {
+        let mut snap = Snapshot::default();
+        f(&mut snap, data);
+        ServerMsg::FullUpdate(sym_env(stream, symbol, seq, snap))
+    }
+
+    fn full_candles(symbol: &str, seq: u64, ts: &[i64]) -> ServerMsg {
+        full(
+            StreamName::Candles,
+            symbol,
+            seq,
+            |s, c| s.candles = Some(c),
+            candles(symbol, Interval::Min1, ts),
+        )
+    }
+
+    fn candle_ts(m: &ClientModel) -> Vec<i64> {
+        let view = m.symbol_view.as_ref().expect("view open");
+        view.candles
+            .as_ref()
+            .map(|c| c.candles.iter().map(|c| c.t).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn symbol_streams_follow_their_seq_rules() {
+        let mut m = ClientModel::new(10);
+        m.open_symbol_view("BTC_USDT", Interval::Min1, 0);
+        let delta = |seq, ts: &[i64]| {
+            ServerMsg::Candles(sym_env(
+                StreamName::Candles,
+                "BTC_USDT",
+                seq,
+                candles("BTC_USDT", Interval::Min1, ts),
+            ))
+        };
+        // Loading until each full_update: a delta before it is not the history.
+        assert_eq!(m.apply(&delta(4, &[60]), 0), Applied::Unchanged);
+        let v = m.symbol_view.as_ref().unwrap();
+        assert!(v.candles.is_none() && v.book.is_none() && v.tape.is_none());
+
+        // Candles are ordered: exactly the next seq, else a gap keyed by the symbol.
+        assert_eq!(
+            m.apply(&full_candles("BTC_USDT", 5, &[60, 120]), 0),
+            Applied::Changed
+        );
+        assert_eq!(m.last_seq(StreamName::Candles, Some("BTC_USDT")), Some(5));
+        assert_eq!(m.apply(&delta(6, &[120, 180]), 0), Applied::Changed);
+        assert_eq!(candle_ts(&m), [60, 120, 180]);
+        assert_eq!(
+            m.apply(&delta(6, &[240]), 0),
+            Applied::Unchanged,
+            "a repeat"
+        );
+        assert_eq!(
+            m.apply(&delta(8, &[240]), 0),
+            Applied::Gap {
+                stream: StreamName::Candles,
+                session_id: None,
+                symbol: Some("BTC_USDT".into()),
+                expected: 7,
+                got: 8
+            }
+        );
+        assert_eq!(candle_ts(&m), [60, 120, 180], "a gap applies nothing");
+
+        // The book is conflated: newer wins, gaps are fine, older is dropped.
+        let book_msg = |seq, bid| {
+            ServerMsg::Book(sym_env(
+                StreamName::Book,
+                "BTC_USDT",
+                seq,
+                book("BTC_USDT", bid),
+            ))
+        };
+        assert_eq!(
+            m.apply(&book_msg(2, 1.0), 0),
+            Applied::Unchanged,
+            "before its full_update"
+        );
+        let fb = full(
+            StreamName::Book,
+            "BTC_USDT",
+            3,
+            |s, b| s.book = Some(Box::new(b)),
+            book("BTC_USDT", 99.0),
+        );
+        assert_eq!(m.apply(&fb, 1_000), Applied::Changed);
+        assert_eq!(m.apply(&book_msg(10, 100.0), 1_000), Applied::Changed);
+        assert_eq!(m.apply(&book_msg(7, 98.0), 1_000), Applied::Unchanged);
+        let b = m.symbol_view.as_ref().unwrap().book.as_ref().unwrap();
+        assert_eq!(b.book.bids[0].price, 100.0);
+        // Sent 500 ms after the backend got it, applied at 1 s, now 3 s: 2.5 s old.
+        assert_eq!(b.age_ms(3_000), 2_500);
+
+        // The tape is ordered and appends.
+        let ft = full(
+            StreamName::Tape,
+            "BTC_USDT",
+            1,
+            |s, t| s.tape = Some(t),
+            tape("BTC_USDT", &[1, 2]),
+        );
+        assert_eq!(m.apply(&ft, 0), Applied::Changed);
+        let tape_msg = |seq, ids: &[u64]| {
+            ServerMsg::Tape(sym_env(
+                StreamName::Tape,
+                "BTC_USDT",
+                seq,
+                tape("BTC_USDT", ids),
+            ))
+        };
+        assert_eq!(m.apply(&tape_msg(2, &[3, 4]), 0), Applied::Changed);
+        assert!(matches!(
+            m.apply(&tape_msg(4, &[5]), 0),
+            Applied::Gap {
+                stream: StreamName::Tape,
+                ..
+            }
+        ));
+        let ids: Vec<_> = m
+            .symbol_view
+            .as_ref()
+            .unwrap()
+            .tape
+            .as_ref()
+            .unwrap()
+            .trades
+            .iter()
+            .filter_map(|t| t.id)
+            .collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn only_the_open_views_symbol_and_interval_are_applied() {
+        let mut m = ClientModel::new(10).with_view_limits(ViewLimits {
+            candles: 500,
+            trades: 3,
+        });
+        // No view open: nothing is kept.
+        assert_eq!(
+            m.apply(&full_candles("BTC_USDT", 1, &[60]), 0),
+            Applied::Unchanged
+        );
+        m.open_symbol_view("BTC_USDT", Interval::Min1, 0);
+        assert_eq!(
+            m.apply(&full_candles("ETH_USDT", 1, &[60]), 0),
+            Applied::Unchanged
+        );
+        m.apply(&full_candles("BTC_USDT", 1, &[60]), 0);
+        let ft = full(
+            StreamName::Tape,
+            "BTC_USDT",
+            1,
+            |s, t| s.tape = Some(t),
+            tape("BTC_USDT", &[1, 2, 3, 4, 5]),
+        );
+        m.apply(&ft, 0);
+        let ids: Vec<_> = m
+            .symbol_view
+            .as_ref()
+            .unwrap()
+            .tape
+            .as_ref()
+            .unwrap()
+            .trades
+            .iter()
+            .filter_map(|t| t.id)
+            .collect();
+        assert_eq!(ids, [3, 4, 5], "the newest trades, capped");
+
+        // A new interval drops the candles (loading again) and keeps book and tape.
+        m.open_symbol_view("BTC_USDT", Interval::Min5, 7_000);
+        let v = m.symbol_view.as_ref().unwrap();
+        assert!(v.candles.is_none() && v.tape.is_some());
+        assert_eq!(v.opened_ms, 7_000);
+        assert_eq!(m.last_seq(StreamName::Candles, Some("BTC_USDT")), None);
+        // The old interval's candles, still in flight, change nothing and are no gap.
+        let old = ServerMsg::Candles(sym_env(
+            StreamName::Candles,
+            "BTC_USDT",
+            9,
+            candles("BTC_USDT", Interval::Min1, &[120]),
+        ));
+        assert_eq!(m.apply(&old, 0), Applied::Unchanged);
+        let mut five = sym_env(
+            StreamName::Candles,
+            "BTC_USDT",
+            2,
+            Snapshot {
+                candles: Some(candles("BTC_USDT", Interval::Min5, &[300, 600])),
+                ..Default::default()
+            },
+        );
+        five.interval = Some(Interval::Min5);
+        assert_eq!(m.apply(&ServerMsg::FullUpdate(five), 0), Applied::Changed);
+        assert_eq!(candle_ts(&m), [300, 600]);
+
+        // Another symbol starts from nothing; closing forgets the view and its seqs.
+        m.open_symbol_view("ETH_USDT", Interval::Min5, 0);
+        assert!(m.symbol_view.as_ref().unwrap().tape.is_none());
+        assert_eq!(m.last_seq(StreamName::Tape, Some("BTC_USDT")), None);
+        m.close_symbol_view();
+        assert!(m.symbol_view.is_none());
+        let tape_msg = ServerMsg::Tape(sym_env(
+            StreamName::Tape,
+            "ETH_USDT",
+            2,
+            tape("ETH_USDT", &[9]),
+        ));
+        assert_eq!(m.apply(&tape_msg, 0), Applied::Unchanged);
+    }
+
+    #[test]
+    fn a_model_with_a_symbol_view_round_trips_through_json() {
+        let mut m = ClientModel::new(10);
+        m.open_symbol_view("BTC_USDT", Interval::Min1, 0);
+        m.apply(&full_candles("BTC_USDT", 1, &[60]), 0);
+        let json = serde_json::to_string(&m).expect("serialize");
+        let back: ClientModel = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, m);
+        // A keyframe from before the symbol view existed still loads.
+        let old: ClientModel = serde_json::from_str(r#"{"epoch":null,"sessions":[],"market":{},"instances":{},"health":null,"health_applied_ms":0,"events":[],"events_max":5,"indicators":{},"conditions":{},"signals":{},"positions":{},"totals":{},"seqs":[]}"#).expect("old keyframe");
+        assert!(old.symbol_view.is_none());
+        assert_eq!(old.view_limits, ViewLimits::default());
     }
 }

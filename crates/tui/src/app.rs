@@ -4,17 +4,20 @@
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
 pub mod describe;
+pub mod symbol;
 
 use super::action::{Action, Effect};
 use super::format::Clock;
 use super::headline::{self, Freshness, Headline, Inputs, Upstream};
-use super::keymap::{Command, Keymap};
+use super::keymap::{Command, Keymap, Screen};
 use super::theme::Theme;
 use crate::settings::TuiConfig;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use describe::Popup;
 use std::collections::{BTreeMap, BTreeSet};
+use symbol::{SymbolViewState, ViewConfig};
 use trademon_client::link::LinkStatus;
+use trademon_client::market_view::ViewLimits;
 use trademon_client::model::{Applied, ClientModel};
 use trademon_client::{ClientCommand, ClientEvent, Subscription};
 use trademon_protocol::{
@@ -57,6 +60,9 @@ pub struct App {
     pub(crate) recording_since_ms: Option<i64>,
     /// Set by `trademon replay`: the screen shows a recording, not the present.
     pub(crate) replay: Option<ReplayBadge>,
+    /// The symbol view (chart, book, tape) replaces the panels while open; esc closes it.
+    pub(crate) symbol_view: Option<SymbolViewState>,
+    pub(crate) view_cfg: ViewConfig,
     /// The popup is the status popup: its text follows the state while open.
     status_popup: bool,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
@@ -80,7 +86,10 @@ impl App {
         now_ms: i64,
     ) -> App {
         App {
-            model: ClientModel::new(cfg.event_panel_max),
+            model: ClientModel::new(cfg.event_panel_max).with_view_limits(ViewLimits {
+                candles: cfg.chart_candles_max.max(1),
+                trades: cfg.tape_max.max(1),
+            }),
             link,
             link_at_ms: now_ms,
             active: 0,
@@ -103,6 +112,8 @@ impl App {
             theme,
             recording_since_ms: None,
             replay: None,
+            symbol_view: None,
+            view_cfg: ViewConfig::from_config(cfg),
             status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
@@ -370,6 +381,14 @@ impl App {
                 Applied::Changed => self.dirty = true,
                 Applied::Unchanged => {}
                 Applied::Gap {
+                    stream,
+                    symbol: Some(symbol),
+                    ..
+                } => effects.push(Effect::Client(ClientCommand::ResyncSymbol {
+                    stream,
+                    symbol,
+                })),
+                Applied::Gap {
                     stream, session_id, ..
                 } => effects.push(Effect::Client(ClientCommand::Resync(Subscription {
                     stream,
@@ -419,14 +438,27 @@ impl App {
             self.dirty = true;
             return Vec::new();
         }
+        if self.symbol_view.is_some() && key.code == KeyCode::Esc {
+            return self.close_symbol_view();
+        }
         if self.show_upstream && !self.show_help && key.code == KeyCode::Esc {
             self.show_upstream = false;
             self.dirty = true;
             return Vec::new();
         }
-        let Some(command) = self.keymap.lookup(&key) else {
+        let screen = if self.symbol_view.is_some() {
+            Screen::Symbol
+        } else {
+            Screen::Main
+        };
+        let Some(command) = self.keymap.lookup_on(&key, screen) else {
             return Vec::new();
         };
+        if screen == Screen::Symbol
+            && let Some(effects) = self.on_symbol_command(command)
+        {
+            return effects;
+        }
         let n = self.model.sessions.len();
         match command {
             Command::Quit => return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit],
@@ -440,11 +472,13 @@ impl App {
                 self.status_popup = true;
             }
             Command::Upstream => self.show_upstream = !self.show_upstream,
+            Command::SymbolView => return self.open_symbol_view(),
             Command::Up if self.show_upstream => self.move_upstream(-1),
             Command::Down if self.show_upstream => self.move_upstream(1),
             Command::PageUp if self.show_upstream => self.move_upstream(-(self.page() as i64)),
             Command::PageDown if self.show_upstream => self.move_upstream(self.page() as i64),
             Command::Open if self.show_upstream => self.popup = self.upstream_popup(),
+            Command::Open if self.focus == Focus::Watchlist => return self.open_symbol_view(),
             Command::NextSession if n > 0 => self.switch_to((self.active + 1) % n),
             Command::PrevSession if n > 0 => self.switch_to((self.active + n - 1) % n),
             Command::Session(i) if i < n => self.switch_to(i),
@@ -573,7 +607,7 @@ impl App {
 }
 
 /// `at` moved by `delta` within a list of `len` rows.
-fn step(at: usize, delta: i64, len: usize) -> usize {
+pub(crate) fn step(at: usize, delta: i64, len: usize) -> usize {
     let last = len.saturating_sub(1) as i64;
     (at as i64 + delta).clamp(0, last.max(0)) as usize
 }

@@ -22,7 +22,31 @@ pub fn price(value: f64, width: usize) -> String {
 /// A price at the contract's decimals (`Ticker.price_decimals`) when known, else by magnitude.
 pub fn price_in(value: f64, decimals: Option<u32>, width: usize) -> String {
     let d = decimals.map_or_else(|| price_decimals(value), |d| d as usize);
-    numfmt::fit(value, d, width)
+    plain_fast(value, d, width).unwrap_or_else(|| numfmt::fit(value, d, width))
+}
+
+/// What `numfmt::fit` returns, without building its other forms, where that is certain: a
+/// value of 10 or more at `decimals` that fits has two significant digits, so it is the first
+/// form `fit` takes. The book and tape format a hundred numbers a frame.
+fn plain_fast(value: f64, decimals: usize, width: usize) -> Option<String> {
+    if !(value.is_finite() && value >= 10.0 && decimals <= 12) {
+        return None;
+    }
+    let s = format!("{value:.decimals$}");
+    (s.len() <= width).then_some(s)
+}
+
+/// What `numfmt::fit_compact` returns where that is certain: plain below 1000, else the
+/// two-decimal compact form (`11.80k`), the first one it tries.
+fn compact_fast(value: f64, width: usize) -> Option<String> {
+    if (10.0..1000.0).contains(&value) {
+        return plain_fast(value, 0, width);
+    }
+    if !(1000.0..1e12).contains(&value) {
+        return None;
+    }
+    let s = numfmt::compact(value, 2);
+    (s.len() <= width).then_some(s)
 }
 
 /// `value` with `decimals` decimals fitted to `width` (see [`trademon_core::numfmt::fit`]).
@@ -42,7 +66,7 @@ pub fn compact(value: f64, decimals: usize) -> String {
 
 /// A 24 h volume in compact form, e.g. `1.23M`, fitted to `width`.
 pub fn volume(value: f64, width: usize) -> String {
-    numfmt::fit_compact(value, width)
+    compact_fast(value, width).unwrap_or_else(|| numfmt::fit_compact(value, width))
 }
 
 /// A signed percentage: `+1.23%`, `-0.50%`, fitted to `width`.
@@ -111,6 +135,16 @@ impl Clock {
             (secs / 60) % 60,
             secs % 60
         )
+    }
+
+    /// Month and day in the zone: `11-14`.
+    pub fn date(&self, ts_ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ts_ms)
+            .map(|t| {
+                let d = t.to_zoned(self.zone.clone()).date();
+                format!("{:02}-{:02}", d.month(), d.day())
+            })
+            .unwrap_or_else(|_| MISSING.to_string())
     }
 
     /// The zone's offset at `ts_ms` as a label: `UTC`, `UTC+1`, `UTC+5:30`, `UTC-3`.
@@ -201,6 +235,31 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_paths_say_exactly_what_numfmt_says() {
+        let mut v = 0.5;
+        while v < 5e13 {
+            for frac in [0.0, 0.004, 0.05, 0.4999, 0.5, 0.96, 0.999] {
+                let x = v + frac;
+                for width in 3..=14 {
+                    for d in 0..=4 {
+                        assert_eq!(
+                            price_in(x, Some(d), width),
+                            numfmt::fit(x, d as usize, width),
+                            "{x} d{d} w{width}"
+                        );
+                    }
+                    assert_eq!(
+                        volume(x, width),
+                        numfmt::fit_compact(x, width),
+                        "{x} w{width}"
+                    );
+                }
+            }
+            v *= 1.37;
+        }
+    }
+
+    #[test]
     fn btc_across_100k_keeps_its_column_width() {
         // Columns are sized for a 6-digit integer part, so the text fits whole on both sides.
         let below = price(99_999.9, 10);
@@ -230,6 +289,7 @@ mod tests {
         assert_eq!(rtt(3.2), "3 ms");
         assert_eq!(Clock::utc().time(1_700_000_000_000), "22:13:20");
         assert_eq!(Clock::utc().label(1_700_000_000_000), "UTC");
+        assert_eq!(Clock::utc().date(1_700_000_000_000), "11-14");
         assert_eq!(fit_text("ABCDEFGH", 5), "ABCD…");
         assert_eq!(fit_text("ABC", 5), "ABC");
     }

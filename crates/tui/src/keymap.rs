@@ -26,8 +26,24 @@ pub enum Command {
     Open,
     PageUp,
     PageDown,
+    /// Open or close the symbol view of the selected watchlist row.
+    SymbolView,
+    ScrollBack,
+    ScrollForward,
+    ZoomIn,
+    ZoomOut,
+    NextInterval,
+    PrevInterval,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
+}
+
+/// Where a key acts: the main screen (watchlist and panels, the upstream view) or the
+/// symbol view. A key may mean one thing on each, never two on the same screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    Main,
+    Symbol,
 }
 
 impl Command {
@@ -51,8 +67,52 @@ impl Command {
             Command::Open => "open",
             Command::PageUp => "page_up",
             Command::PageDown => "page_down",
+            Command::SymbolView => "symbol_view",
+            Command::ScrollBack => "scroll_back",
+            Command::ScrollForward => "scroll_forward",
+            Command::ZoomIn => "zoom_in",
+            Command::ZoomOut => "zoom_out",
+            Command::NextInterval => "next_interval",
+            Command::PrevInterval => "prev_interval",
             Command::Session(_) => "session",
         }
+    }
+
+    /// Whether the command acts on `screen`.
+    pub fn acts_on(self, screen: Screen) -> bool {
+        match self {
+            Command::Quit
+            | Command::Help
+            | Command::Reconnect
+            | Command::Record
+            | Command::Status
+            | Command::BugReport
+            | Command::SymbolView
+            | Command::Up
+            | Command::Down
+            | Command::Open => true,
+            Command::NextSession
+            | Command::PrevSession
+            | Command::NextView
+            | Command::PrevView
+            | Command::Upstream
+            | Command::Focus
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Session(_) => screen == Screen::Main,
+            Command::ScrollBack
+            | Command::ScrollForward
+            | Command::ZoomIn
+            | Command::ZoomOut
+            | Command::NextInterval
+            | Command::PrevInterval => screen == Screen::Symbol,
+        }
+    }
+
+    fn shares_a_screen(self, other: Command) -> bool {
+        [Screen::Main, Screen::Symbol]
+            .into_iter()
+            .any(|s| self.acts_on(s) && other.acts_on(s))
     }
 
     /// One line for the help overlay.
@@ -75,7 +135,25 @@ impl Command {
             Command::Open => "open the selected row's full text",
             Command::PageUp => "scroll the focused list a page up",
             Command::PageDown => "scroll the focused list a page down",
+            Command::SymbolView => "open or close the selected symbol's chart and book",
+            Command::ScrollBack => "chart: back through history",
+            Command::ScrollForward => "chart: forward, up to the newest candle",
+            Command::ZoomIn => "chart: zoom in (wider candles)",
+            Command::ZoomOut => "chart: zoom out (more candles)",
+            Command::NextInterval => "chart: next timeframe",
+            Command::PrevInterval => "chart: previous timeframe",
             Command::Session(_) => "jump to session N",
+        }
+    }
+
+    /// The help line in the symbol view, where up/down and open mean something else.
+    pub fn description_on(self, screen: Screen) -> &'static str {
+        match (self, screen) {
+            (Command::Up, Screen::Symbol) => "previous watchlist symbol",
+            (Command::Down, Screen::Symbol) => "next watchlist symbol",
+            (Command::Open, Screen::Symbol) => "the instance and its last reason in a popup",
+            (Command::Open, Screen::Main) => "watchlist: open the symbol view; else full text",
+            _ => self.description(),
         }
     }
 }
@@ -284,7 +362,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 17] = [
+        let table: [(Command, &Vec<String>); 24] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -302,6 +380,13 @@ impl Keymap {
             (Command::Open, &keys.open),
             (Command::PageUp, &keys.page_up),
             (Command::PageDown, &keys.page_down),
+            (Command::SymbolView, &keys.symbol_view),
+            (Command::ScrollBack, &keys.scroll_back),
+            (Command::ScrollForward, &keys.scroll_forward),
+            (Command::ZoomIn, &keys.zoom_in),
+            (Command::ZoomOut, &keys.zoom_out),
+            (Command::NextInterval, &keys.next_interval),
+            (Command::PrevInterval, &keys.prev_interval),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {
@@ -324,7 +409,9 @@ impl Keymap {
                         .or_else(|| {
                             bindings
                                 .iter()
-                                .find(|b| b.keys.contains(&key))
+                                .find(|b| {
+                                    b.keys.contains(&key) && b.command.shares_a_screen(command)
+                                })
                                 .map(|b| b.command.name())
                         })
                 {
@@ -347,14 +434,20 @@ impl Keymap {
         (Keymap { bindings }, problems)
     }
 
+    /// The command of a key on the main screen.
     pub fn lookup(&self, ev: &KeyEvent) -> Option<Command> {
+        self.lookup_on(ev, Screen::Main)
+    }
+
+    /// The command of a key on `screen` (the digits jump to a session on the main screen).
+    pub fn lookup_on(&self, ev: &KeyEvent, screen: Screen) -> Option<Command> {
         let key = Key::from_event(ev);
         if let Some(n) = digit_session(&key) {
-            return Some(Command::Session(n));
+            return (screen == Screen::Main).then_some(Command::Session(n));
         }
         self.bindings
             .iter()
-            .find(|b| b.keys.contains(&key))
+            .find(|b| b.keys.contains(&key) && b.command.acts_on(screen))
             .map(|b| b.command)
     }
 
@@ -463,6 +556,56 @@ mod tests {
         let mut keys = default_tui().keys;
         keys.up = vec!["1".into()];
         assert!(Keymap::from_config(&keys).is_err(), "digits are reserved");
+
+        // The symbol view's keys may not take a key that acts there already (up/down do).
+        let mut keys = default_tui().keys;
+        keys.zoom_in = vec!["k".into()];
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(err.contains("up") && err.contains("zoom_in"), "{err}");
+    }
+
+    #[test]
+    fn one_key_means_one_thing_per_screen() {
+        let km = Keymap::from_config(&default_tui().keys).expect("defaults parse");
+        let none = KeyModifiers::NONE;
+        let on = |code, screen| km.lookup_on(&ev(code, none), screen);
+        // `left`: the previous detail view on the main screen, back in history on the chart.
+        assert_eq!(on(KeyCode::Left, Screen::Main), Some(Command::PrevView));
+        assert_eq!(on(KeyCode::Left, Screen::Symbol), Some(Command::ScrollBack));
+        assert_eq!(
+            on(KeyCode::Right, Screen::Symbol),
+            Some(Command::ScrollForward)
+        );
+        // The chart's keys do nothing on the main screen, the list keys nothing on the chart.
+        assert_eq!(on(KeyCode::Char('+'), Screen::Main), None);
+        assert_eq!(on(KeyCode::Char('f'), Screen::Symbol), None);
+        assert_eq!(
+            on(KeyCode::Char('2'), Screen::Symbol),
+            None,
+            "no session jumps"
+        );
+        // Everywhere: quit, help, the symbol view toggle, up/down.
+        for screen in [Screen::Main, Screen::Symbol] {
+            assert_eq!(on(KeyCode::Char('q'), screen), Some(Command::Quit));
+            assert_eq!(on(KeyCode::Char('c'), screen), Some(Command::SymbolView));
+            assert_eq!(on(KeyCode::Down, screen), Some(Command::Down));
+        }
+        assert_eq!(
+            on(KeyCode::Char('t'), Screen::Symbol),
+            Some(Command::NextInterval)
+        );
+        assert_eq!(
+            km.lookup_on(&ev(KeyCode::Char('T'), KeyModifiers::SHIFT), Screen::Symbol),
+            Some(Command::PrevInterval)
+        );
+        assert_eq!(
+            on(KeyCode::Char('-'), Screen::Symbol),
+            Some(Command::ZoomOut)
+        );
+        assert_eq!(
+            on(KeyCode::Char('='), Screen::Symbol),
+            Some(Command::ZoomIn)
+        );
     }
 
     #[test]

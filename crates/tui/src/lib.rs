@@ -31,4 +31,6 @@ mod engine_tests;
 #[cfg(test)]
 mod headline_tests;
 #[cfg(test)]
+mod symbol_tests;
+#[cfg(test)]
 mod tests;

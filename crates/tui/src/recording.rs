@@ -97,7 +97,7 @@ impl Recorder {
                     link: Cow::Borrowed(l),
                 },
                 ClientEvent::Snapshot(s) => Record::Snapshot {
-                    snapshot: Cow::Borrowed(s),
+                    snapshot: Box::new(Cow::Borrowed(s)),
                 },
                 ClientEvent::Notice(e) => Record::Notice {
                     event: Cow::Borrowed(e),

@@ -99,7 +99,7 @@ impl Replayer {
             }
             Record::Link { link } => Action::Client(ClientEvent::Link(link.into_owned())),
             Record::Snapshot { snapshot } => {
-                Action::Client(ClientEvent::Snapshot(snapshot.into_owned()))
+                Action::Client(ClientEvent::Snapshot((*snapshot).into_owned()))
             }
             Record::Notice { event } => Action::Client(ClientEvent::Notice(event.into_owned())),
             Record::Key { key } => {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use trademon_protocol::Interval;
 
 /// The shipped defaults; a recorded config from an older build is read over them.
 const DEFAULTS_TOML: &str = include_str!("../../../assets/default-config.toml");
@@ -61,7 +62,26 @@ pub struct TuiConfig {
     pub event_panel_max: usize,
     /// Zone for times on screen: `local`, `UTC` or an IANA name (`Europe/Berlin`).
     pub timezone: String,
+    /// The symbol view's candle interval when it opens.
+    pub chart_interval: Interval,
+    pub chart_candles_max: usize,
+    pub tape_max: usize,
+    /// Order book levels shown per side at most.
+    pub book_levels: usize,
+    /// Trades worth at least this much quote currency are marked `big`; 0: none.
+    pub tape_large_quote: f64,
+    pub tape_self_trades: SelfTrades,
+    /// The symbol view's panels show their data's age from this age on.
+    pub view_age_after_ms: u64,
     pub keys: KeysConfig,
+}
+
+/// What the tape does with self-trades (MEXC's `M` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfTrades {
+    Mark,
+    Hide,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +108,14 @@ pub struct KeysConfig {
     pub open: Vec<String>,
     pub page_up: Vec<String>,
     pub page_down: Vec<String>,
+    /// Open or close the symbol view of the selected watchlist row.
+    pub symbol_view: Vec<String>,
+    pub scroll_back: Vec<String>,
+    pub scroll_forward: Vec<String>,
+    pub zoom_in: Vec<String>,
+    pub zoom_out: Vec<String>,
+    pub next_interval: Vec<String>,
+    pub prev_interval: Vec<String>,
 }
 
 /// Recordings, the flight recorder and bug bundles.

@@ -785,9 +785,21 @@ fn enter_opens_the_full_text_and_esc_closes_it() {
     app.update(key(KeyCode::Enter));
     assert!(app.popup().is_none());
 
-    // The watchlist: the selected instance with its last reason.
+    // The watchlist: Enter opens the symbol view; there Enter shows the instance with its
+    // last reason.
     app.update(key(KeyCode::Char('f')));
     assert_eq!(app.focus, Focus::Watchlist);
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(app.popup().is_none());
+    assert_eq!(
+        effects,
+        vec![Effect::Client(ClientCommand::SetSymbolView(Some(
+            trademon_client::SymbolView {
+                symbol: "BTC_USDT".into(),
+                interval: Interval::Min1,
+            }
+        )))]
+    );
     app.update(key(KeyCode::Enter));
     let popup = app.popup().expect("an instance popup");
     assert!(popup.title.starts_with("BTC_USDT"), "{popup:?}");

@@ -170,6 +170,16 @@ impl Theme {
         }
     }
 
+    /// Indicator levels on the chart (their glyph tells them apart without colour).
+    pub fn overlay(&self) -> Style {
+        self.fg(Role::Alt)
+    }
+
+    /// The last price on the chart's axis: reversed, so it reads as a marker in every mode.
+    pub fn marker(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+
     pub fn warn(&self) -> Style {
         self.fg(Role::Warn).add_modifier(Modifier::BOLD)
     }

@@ -8,7 +8,7 @@ use super::Connection;
 use crate::dial::WsStream;
 use crate::health_machine::Input;
 use crate::outbox::Gone;
-use crate::{ClientCommand, Subscription};
+use crate::{ClientCommand, Subscription, SymbolStream, SymbolView};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -92,6 +92,10 @@ impl Connection {
         }];
         for sub in self.desired.clone() {
             replay.push(self.subscribe_msg(&sub));
+        }
+        let view_streams = self.symbol_view.as_ref().map(SymbolView::streams);
+        for s in view_streams.into_iter().flatten() {
+            replay.push(self.symbol_msg(&s, true));
         }
         if let Err(e) = self.send_batch(ws, &replay, c).await {
             return self.transport_lost(c, e).await;
@@ -206,6 +210,19 @@ impl Connection {
                 let unsub = self.unsubscribe_msg(&sub);
                 vec![unsub, self.subscribe_msg(&sub)]
             }
+            Some(ClientCommand::SetSymbolView(view)) => self.set_symbol_view(view),
+            Some(ClientCommand::ResyncSymbol { stream, symbol }) => {
+                // Only a stream of the view still open: a late resync must not reopen one.
+                let open = self.symbol_view.as_ref().map(SymbolView::streams);
+                match open
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s.stream == stream && s.symbol == symbol)
+                {
+                    Some(s) => vec![self.symbol_msg(&s, false), self.symbol_msg(&s, true)],
+                    None => return Ok(None),
+                }
+            }
         };
         if msgs.is_empty() {
             return Ok(None);
@@ -224,6 +241,24 @@ impl Connection {
         self.sync_poll_plan();
         let mut msgs: Vec<ClientMsg> = removed.iter().map(|s| self.unsubscribe_msg(s)).collect();
         msgs.extend(added.iter().map(|s| self.subscribe_msg(s)));
+        msgs
+    }
+
+    /// Stores the new symbol view and returns the (un)subscribe ops for the streams that
+    /// changed: a new interval moves `candles` alone, a new symbol moves all three.
+    fn set_symbol_view(&mut self, view: Option<SymbolView>) -> Vec<ClientMsg> {
+        let old = self
+            .symbol_view
+            .as_ref()
+            .map(SymbolView::streams)
+            .unwrap_or_default();
+        let new = view.as_ref().map(SymbolView::streams).unwrap_or_default();
+        self.symbol_view = view;
+        let mut msgs: Vec<ClientMsg> = old
+            .difference(&new)
+            .map(|s| self.symbol_msg(s, false))
+            .collect();
+        msgs.extend(new.difference(&old).map(|s| self.symbol_msg(s, true)));
         msgs
     }
 
@@ -468,6 +503,31 @@ impl Connection {
             id: self.op_id(),
             stream: sub.stream.as_str().to_string(),
             session_id: sub.session_id.clone(),
+        }
+    }
+
+    /// Subscribe (or unsubscribe) one per-symbol stream.
+    fn symbol_msg(&mut self, s: &SymbolStream, subscribe: bool) -> ClientMsg {
+        let id = self.op_id();
+        let stream = s.stream.as_str().to_string();
+        let symbol = Some(s.symbol.clone());
+        let interval = s.interval.map(|i| i.as_str().to_string());
+        if subscribe {
+            ClientMsg::Subscribe {
+                id,
+                stream,
+                session_id: None,
+                symbol,
+                interval,
+            }
+        } else {
+            ClientMsg::Unsubscribe {
+                id,
+                stream,
+                session_id: None,
+                symbol,
+                interval,
+            }
         }
     }
 

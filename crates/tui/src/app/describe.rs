@@ -73,8 +73,12 @@ fn trade(app: &App) -> Option<Popup> {
 }
 
 fn instance(app: &App) -> Option<Popup> {
+    instance_of(app, app.selected_symbol()?)
+}
+
+/// The popup of one symbol's instance in the active session (the symbol view's `open`).
+pub(crate) fn instance_of(app: &App, sym: &str) -> Option<Popup> {
     let session = app.active_session()?;
-    let sym = app.selected_symbol()?;
     let clock = &app.clock;
     let zone = clock.label(app.now_ms);
     let mut body = Vec::new();

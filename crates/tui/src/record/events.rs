@@ -32,6 +32,9 @@ pub struct AppState {
     pub size: (u16, u16),
     pub now_ms: i64,
     pub recording_since_ms: Option<i64>,
+    /// The open symbol view (its data is in `model`); absent in recordings made before it.
+    #[serde(default)]
+    pub symbol_view: Option<crate::app::symbol::SymbolViewState>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             size: app.size,
             now_ms: app.now_ms,
             recording_since_ms: app.recording_since_ms,
+            symbol_view: app.symbol_view.clone(),
         }
     }
 
@@ -60,6 +64,7 @@ impl AppState {
         app.size = self.size;
         app.now_ms = self.now_ms;
         app.recording_since_ms = self.recording_since_ms;
+        app.symbol_view = self.symbol_view;
     }
 }
 
@@ -79,8 +84,9 @@ pub enum Record<'a> {
     Link {
         link: Cow<'a, LinkStatus>,
     },
+    /// Boxed: a REST snapshot (only while polling) is far larger than the other records.
     Snapshot {
-        snapshot: Cow<'a, RestSnapshot>,
+        snapshot: Box<Cow<'a, RestSnapshot>>,
     },
     Notice {
         event: Cow<'a, LogEvent>,

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::format::fit_text;
-use crate::keymap::Key;
+use crate::keymap::{Key, Screen};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,10 +11,17 @@ use unicode_width::UnicodeWidthStr;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
+    // The keys of the screen on show: the symbol view's own, or the main screen's.
+    let screen = if app.symbol_view.is_some() {
+        Screen::Symbol
+    } else {
+        Screen::Main
+    };
     let mut rows: Vec<(String, &str)> = app
         .keymap
         .bindings()
         .iter()
+        .filter(|b| b.command.acts_on(screen))
         .map(|b| {
             let keys = b
                 .keys
@@ -27,11 +34,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 keys
             };
-            (keys, b.command.description())
+            (keys, b.command.description_on(screen))
         })
         .collect();
-    rows.push(("1-9".into(), "jump to session N"));
-    rows.push(("esc".into(), "close this help or a popup"));
+    match screen {
+        Screen::Main => {
+            rows.push(("1-9".into(), "jump to session N"));
+            rows.push(("esc".into(), "close this help or a popup"));
+        }
+        Screen::Symbol => rows.push(("esc".into(), "close help or popup, else back")),
+    }
 
     let key_w = rows.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
     let desc_w = rows.iter().map(|(_, d)| d.width()).max().unwrap_or(0);

@@ -6,8 +6,11 @@
 //! conditions, signals | positions, trades, events); smaller ones stack the watchlist, ONE detail panel
 //! picked with `next_view` / `prev_view` (a tab line names it) and the events, shrinking the
 //! detail and event panels before the watchlist. Below the minimum size one message says so
-//! instead of a broken layout.
+//! instead of a broken layout. The symbol view (`symbol`: chart, book, tape) and the upstream
+//! view take the panels' place while open.
 
+mod book;
+mod chart;
 mod conditions;
 mod events;
 mod grid;
@@ -23,6 +26,8 @@ pub mod scroll;
 mod signals;
 mod store_detail;
 mod summary;
+pub mod symbol;
+mod tape;
 mod trades;
 mod upstream;
 mod watchlist;
@@ -77,7 +82,9 @@ fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(summary::line(app, area.width as usize)),
         summary_area,
     );
-    if app.show_upstream {
+    if app.symbol_view.is_some() {
+        symbol::render(app, frame, body);
+    } else if app.show_upstream {
         upstream::render(app, frame, body);
     } else {
         panels(app, frame, body);
