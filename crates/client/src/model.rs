@@ -913,7 +913,7 @@ mod tests {
             StreamName::Candles,
             symbol,
             seq,
-            |s, c| s.candles = Some(c),
+            |s, c| s.candles = Some(Box::new(c)),
             candles(symbol, Interval::Min1, ts),
         )
     }
@@ -1002,7 +1002,7 @@ mod tests {
             StreamName::Tape,
             "BTC_USDT",
             1,
-            |s, t| s.tape = Some(t),
+            |s, t| s.tape = Some(Box::new(t)),
             tape("BTC_USDT", &[1, 2]),
         );
         assert_eq!(m.apply(&ft, 0), Applied::Changed);
@@ -1057,7 +1057,7 @@ mod tests {
             StreamName::Tape,
             "BTC_USDT",
             1,
-            |s, t| s.tape = Some(t),
+            |s, t| s.tape = Some(Box::new(t)),
             tape("BTC_USDT", &[1, 2, 3, 4, 5]),
         );
         m.apply(&ft, 0);
@@ -1093,7 +1093,7 @@ mod tests {
             "BTC_USDT",
             2,
             Snapshot {
-                candles: Some(candles("BTC_USDT", Interval::Min5, &[300, 600])),
+                candles: Some(Box::new(candles("BTC_USDT", Interval::Min5, &[300, 600]))),
                 ..Default::default()
             },
         );

@@ -168,12 +168,12 @@ fn loaded(palette: Palette) -> App {
             StreamName::Candles,
             5,
             Snapshot {
-                candles: Some(CandlesUpdate {
+                candles: Some(Box::new(CandlesUpdate {
                     symbol: "BTC_USDT".into(),
                     interval: Interval::Min1,
                     candles: candles(150),
                     price_decimals: Some(1),
-                }),
+                })),
                 ..Default::default()
             },
         ),
@@ -195,12 +195,12 @@ fn loaded(palette: Palette) -> App {
             StreamName::Tape,
             7,
             Snapshot {
-                tape: Some(TapeUpdate {
+                tape: Some(Box::new(TapeUpdate {
                     symbol: "BTC_USDT".into(),
                     trades: trades(40),
                     contract_size: Some(0.0001),
                     price_decimals: Some(1),
-                }),
+                })),
                 ..Default::default()
             },
         ),

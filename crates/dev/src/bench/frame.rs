@@ -357,12 +357,12 @@ impl Synthetic {
             .collect();
         let last = price;
         let candles = Snapshot {
-            candles: Some(CandlesUpdate {
+            candles: Some(Box::new(CandlesUpdate {
                 symbol: sym.to_string(),
                 interval: view.interval,
                 candles,
                 price_decimals: Some(2),
-            }),
+            })),
             ..Default::default()
         };
         let trades = (0..200)
@@ -376,12 +376,12 @@ impl Synthetic {
             })
             .collect();
         let tape = Snapshot {
-            tape: Some(TapeUpdate {
+            tape: Some(Box::new(TapeUpdate {
                 symbol: sym.to_string(),
                 trades,
                 contract_size: Some(0.01),
                 price_decimals: Some(2),
-            }),
+            })),
             ..Default::default()
         };
         let book = Snapshot {
