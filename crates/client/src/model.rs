@@ -434,21 +434,26 @@ impl ClientModel {
                     view.set_candles(c, limits, now_ms);
                     true
                 }
-                _ => false,
+                Some(_) => false,
+                // The backend has nothing yet (the feed is opening): the deltas that follow
+                // build it, so their seq starts here.
+                None => true,
             },
             StreamName::Book => match &d.book {
                 Some(b) if b.symbol == view.symbol => {
                     view.set_book(b, e.ts, now_ms);
                     true
                 }
-                _ => false,
+                Some(_) => false,
+                None => true,
             },
             StreamName::Tape => match &d.tape {
                 Some(t) if t.symbol == view.symbol => {
                     view.set_tape(t, limits, now_ms);
                     true
                 }
-                _ => false,
+                Some(_) => false,
+                None => true,
             },
             _ => false,
         };
@@ -906,6 +911,34 @@ mod tests {
         let mut snap = Snapshot::default();
         f(&mut snap, data);
         ServerMsg::FullUpdate(sym_env(stream, symbol, seq, snap))
+    }
+
+    /// A feed that is still opening at the backend: its full_update has nothing yet, and the
+    /// deltas after it build the view (the demo's book arrives this way).
+    #[test]
+    fn an_empty_full_update_starts_the_seq_and_leaves_the_panel_loading() {
+        let mut m = ClientModel::new(10);
+        m.open_symbol_view("BTC_USDT", Interval::Min1, 0);
+        let empty = ServerMsg::FullUpdate(sym_env(
+            StreamName::Book,
+            "BTC_USDT",
+            226,
+            Snapshot::default(),
+        ));
+        m.apply(&empty, 0);
+        assert!(
+            m.symbol_view.as_ref().unwrap().book.is_none(),
+            "still loading"
+        );
+        let delta = ServerMsg::Book(sym_env(
+            StreamName::Book,
+            "BTC_USDT",
+            227,
+            book("BTC_USDT", 99.0),
+        ));
+        assert_eq!(m.apply(&delta, 0), Applied::Changed);
+        let b = m.symbol_view.as_ref().unwrap().book.as_ref().unwrap();
+        assert_eq!(b.book.bids[0].price, 99.0);
     }
 
     fn full_candles(symbol: &str, seq: u64, ts: &[i64]) -> ServerMsg {
