@@ -420,7 +420,7 @@ fn keys_switch_timeframe_symbol_zoom_and_scroll() {
 
     // Load history again and scroll: back, stop at the oldest, forward to the newest.
     let mut app = sized(&loaded(Palette::Ansi16), 80, 24);
-    let visible = crate::view::symbol::visible_candles(&app);
+    let visible = app.visible_candles();
     assert!(visible >= 10, "{visible}");
     app.update(key(KeyCode::Left));
     let anchor = app.symbol_view().and_then(|v| v.anchor);
@@ -445,13 +445,13 @@ fn keys_switch_timeframe_symbol_zoom_and_scroll() {
 
     // Zoom: more columns per candle, fewer candles; bounded both ways.
     app.update(key(KeyCode::Char('+')));
-    let zoomed = crate::view::symbol::visible_candles(&app);
+    let zoomed = app.visible_candles();
     assert!(zoomed < visible, "{zoomed} < {visible}");
     for _ in 0..10 {
         app.update(key(KeyCode::Char('-')));
     }
     assert_eq!(app.symbol_view().map(|v| v.zoom), Some(0));
-    assert!(crate::view::symbol::visible_candles(&app) > visible);
+    assert!(app.visible_candles() > visible);
     for _ in 0..10 {
         app.update(key(KeyCode::Char('=')));
     }

@@ -4,10 +4,13 @@
 
 use super::{App, Focus, describe};
 use crate::action::Effect;
+use crate::format;
 use crate::keymap::Command;
 use crate::settings::{SelfTrades, TuiConfig};
+use trademon_client::market_view::SymbolMarket;
 use trademon_client::{ClientCommand, SymbolView};
 use trademon_protocol::{Candle, Interval};
+use unicode_width::UnicodeWidthStr;
 
 /// The timeframes the view switches among, shortest first.
 pub const TIMEFRAMES: [Interval; 6] = [
@@ -63,6 +66,20 @@ impl ViewConfig {
             age_after_ms: cfg.view_age_after_ms,
         }
     }
+}
+
+/// Width of the symbol view's book and tape column for a body `width` wide: two fifths,
+/// between 34 and 72 columns, never more than half. The chart gets the rest.
+pub fn right_width(width: u16) -> u16 {
+    (width * 2 / 5).clamp(34, 72).min(width / 2)
+}
+
+/// Width of the chart's price axis for prices between `lo` and `hi`: the widest label plus
+/// the last-price marker.
+pub fn axis_width(lo: f64, hi: f64, decimals: Option<u32>) -> u16 {
+    let d = |p: f64| decimals.map_or_else(|| format::price_decimals(p), |d| d as usize);
+    let w = |p: f64| format::fit_number(p, d(p), 14).width();
+    (w(lo).max(w(hi)) + 1).clamp(6, 16) as u16
 }
 
 /// The candles on screen, `[start, end)`, for `visible` candle slots: the newest `visible`
@@ -122,6 +139,57 @@ pub fn step_interval(current: Interval, forward: bool) -> Interval {
 }
 
 impl App {
+    /// The open symbol view's data, when the model holds it for the view's symbol.
+    pub(crate) fn symbol_market(&self) -> Option<&SymbolMarket> {
+        let view = self.symbol_view.as_ref()?;
+        self.model
+            .symbol_view
+            .as_ref()
+            .filter(|m| m.symbol == view.symbol)
+    }
+
+    /// The contract's price decimals from whichever stream told them.
+    pub(crate) fn view_decimals(&self) -> Option<u32> {
+        let m = self.symbol_market();
+        m.and_then(|m| m.candles.as_ref()?.price_decimals)
+            .or_else(|| m.and_then(|m| m.book.as_ref()?.book.price_decimals))
+            .or_else(|| m.and_then(|m| m.tape.as_ref()?.price_decimals))
+            .or_else(|| {
+                self.symbol_view
+                    .as_ref()
+                    .and_then(|v| self.price_decimals(&v.symbol))
+            })
+    }
+
+    /// The price axis width for the whole series, so it stays put while scrolling.
+    pub(crate) fn chart_axis_width(&self) -> u16 {
+        let candles = candles_of(&self.model);
+        let (lo, hi) = candles
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+                (lo.min(c.low), hi.max(c.high))
+            });
+        if !lo.is_finite() || !hi.is_finite() {
+            return 8;
+        }
+        axis_width(lo, hi, self.view_decimals())
+    }
+
+    /// Candles the chart shows at the app's size and zoom: its plot's columns (the chart
+    /// panel inside its borders, less the price axis) over the columns per candle. Keys
+    /// scroll by it; the view draws the same from the area it is given.
+    pub fn visible_candles(&self) -> usize {
+        let Some(v) = &self.symbol_view else {
+            return 0;
+        };
+        let width = self.size.0;
+        let chart_w = width.saturating_sub(right_width(width));
+        let plot = chart_w
+            .saturating_sub(2)
+            .saturating_sub(self.chart_axis_width());
+        (plot as usize / v.cells_per_candle()).max(1)
+    }
+
     /// The open symbol view, if any.
     pub fn symbol_view(&self) -> Option<&SymbolViewState> {
         self.symbol_view.as_ref()
@@ -172,7 +240,7 @@ impl App {
     /// everywhere (quit, help, status...), which the main handler takes.
     pub(super) fn on_symbol_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let view = self.symbol_view.clone()?;
-        let visible = crate::view::symbol::visible_candles(self);
+        let visible = self.visible_candles();
         let candles = self
             .model
             .symbol_view
@@ -222,7 +290,7 @@ impl App {
                     v.zoom = zoom;
                 }
                 // Keep the anchor a full window from the start at the new width.
-                let visible = crate::view::symbol::visible_candles(self);
+                let visible = self.visible_candles();
                 if let Some(v) = &mut self.symbol_view {
                     v.anchor = scrolled(candles_of(&self.model), v.anchor, visible, 0);
                 }

@@ -175,14 +175,6 @@ pub struct ChartData<'a> {
     pub axis_w: u16,
 }
 
-/// Width of the price axis for prices between `lo` and `hi`: the widest label plus the
-/// last-price marker.
-pub fn axis_width(lo: f64, hi: f64, decimals: Option<u32>) -> u16 {
-    let d = |p: f64| decimals.map_or_else(|| format::price_decimals(p), |d| d as usize);
-    let w = |p: f64| format::fit_number(p, d(p), 14).width();
-    (w(lo).max(w(hi)) + 1).clamp(6, 16) as u16
-}
-
 /// The row split of a chart area of `height` rows: (legend, price rows, volume rows, time
 /// axis). Small charts give up the legend, then volume, then the time axis.
 pub fn rows(height: u16) -> (u16, u16, u16, u16) {

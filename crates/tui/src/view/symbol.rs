@@ -18,7 +18,7 @@
 
 use super::{book, chart, panel, tape};
 use crate::app::App;
-use crate::app::symbol::{SymbolViewState, window};
+use crate::app::symbol::{SymbolViewState, right_width, window};
 use crate::format::{self, Unit};
 use crate::keymap::Command;
 use ratatui::Frame;
@@ -46,12 +46,6 @@ pub struct Areas {
     pub book: Rect,
     pub tape: Rect,
     pub status: Rect,
-}
-
-/// Width of the book and tape column for a body `width` wide: two fifths, between 34 and 72
-/// columns, never more than half.
-fn right_width(width: u16) -> u16 {
-    (width * 2 / 5).clamp(34, 72).min(width / 2)
 }
 
 /// The layout of the symbol view in `body`. The book takes about three fifths of the right
@@ -83,40 +77,9 @@ pub fn areas(body: Rect, book_levels: usize) -> Areas {
     }
 }
 
-/// Candles the chart shows at the app's size and zoom: its plot's columns over the columns
-/// per candle. The app scrolls by this; the view draws by it.
-pub fn visible_candles(app: &App) -> usize {
-    let Some(v) = &app.symbol_view else {
-        return 0;
-    };
-    let width = app.size.0;
-    let chart_w = width.saturating_sub(right_width(width));
-    let plot = chart_w.saturating_sub(2).saturating_sub(axis_w(app));
-    (plot as usize / v.cells_per_candle()).max(1)
-}
-
-/// The price axis width for the whole series, so it stays put while scrolling.
-fn axis_w(app: &App) -> u16 {
-    let candles = market(app)
-        .and_then(|m| m.candles.as_ref())
-        .map_or(&[][..], |c| c.candles.as_slice());
-    let (lo, hi) = candles
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
-            (lo.min(c.low), hi.max(c.high))
-        });
-    if !lo.is_finite() || !hi.is_finite() {
-        return 8;
-    }
-    chart::axis_width(lo, hi, decimals(app))
-}
-
+/// The open view's data (see `App::symbol_market`).
 pub(crate) fn market(app: &App) -> Option<&SymbolMarket> {
-    let view = app.symbol_view.as_ref()?;
-    app.model
-        .symbol_view
-        .as_ref()
-        .filter(|m| m.symbol == view.symbol)
+    app.symbol_market()
 }
 
 fn ticker<'a>(app: &'a App, symbol: &str) -> Option<&'a TickerView> {
@@ -126,15 +89,7 @@ fn ticker<'a>(app: &'a App, symbol: &str) -> Option<&'a TickerView> {
 
 /// The contract's price decimals from whichever stream told us.
 pub(crate) fn decimals(app: &App) -> Option<u32> {
-    let m = market(app);
-    m.and_then(|m| m.candles.as_ref()?.price_decimals)
-        .or_else(|| m.and_then(|m| m.book.as_ref()?.book.price_decimals))
-        .or_else(|| m.and_then(|m| m.tape.as_ref()?.price_decimals))
-        .or_else(|| {
-            app.symbol_view
-                .as_ref()
-                .and_then(|v| app.price_decimals(&v.symbol))
-        })
+    app.view_decimals()
 }
 
 /// Base units per contract, when the backend knows the contract.
@@ -305,8 +260,8 @@ fn render_chart(app: &App, view: &SymbolViewState, frame: &mut Frame, area: Rect
         return;
     }
     // From the area drawn in, which is the app's size in the running TUI (the app scrolls
-    // by `visible_candles`).
-    let axis = axis_w(app);
+    // by `App::visible_candles`).
+    let axis = app.chart_axis_width();
     let visible = (inner.width.saturating_sub(axis) as usize / view.cells_per_candle()).max(1);
     let (start, end) = window(&series.candles, view.anchor, visible);
     let shown = &series.candles[start..end];
