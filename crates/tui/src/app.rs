@@ -5,6 +5,7 @@
 
 pub mod describe;
 pub mod symbol;
+pub mod watch;
 
 use super::action::{Action, Effect};
 use super::format::Clock;
@@ -16,6 +17,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use describe::Popup;
 use std::collections::{BTreeMap, BTreeSet};
 use symbol::{SymbolViewState, ViewConfig};
+use watch::{Sparks, WatchSort};
 use trademon_client::link::LinkStatus;
 use trademon_client::market_view::ViewLimits;
 use trademon_client::model::{Applied, ClientModel};
@@ -63,6 +65,12 @@ pub struct App {
     /// The symbol view (chart, book, tape) replaces the panels while open; esc closes it.
     pub(crate) symbol_view: Option<SymbolViewState>,
     pub(crate) view_cfg: ViewConfig,
+    /// The last hour of each symbol's price, for the watchlist's sparkline and volatility.
+    pub(crate) sparks: Sparks,
+    pub(crate) watch_sort: WatchSort,
+    /// The watchlist shows symbols containing this text; `filter_typing`: keys go to it.
+    pub(crate) filter: String,
+    pub(crate) filter_typing: bool,
     /// The popup is the status popup: its text follows the state while open.
     status_popup: bool,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
@@ -114,6 +122,10 @@ impl App {
             replay: None,
             symbol_view: None,
             view_cfg: ViewConfig::from_config(cfg),
+            sparks: Sparks::default(),
+            watch_sort: WatchSort::default(),
+            filter: String::new(),
+            filter_typing: false,
             status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
@@ -288,11 +300,13 @@ impl App {
     }
 
     /// The symbol of the selected watchlist row: the instance the condition panel shows.
+    /// None when the watchlist filter hides every row.
     pub fn selected_symbol(&self) -> Option<&str> {
         self.active_session()?
             .symbols
             .get(self.selected)
             .map(String::as_str)
+            .filter(|s| watch::matches(&self.filter, s))
     }
 
     /// Time left until the next reconnect attempt, counted down from when the link status
@@ -378,7 +392,10 @@ impl App {
         let mut effects = Vec::new();
         match ev {
             ClientEvent::Message { msg, .. } => match self.model.apply(&msg, self.now_ms) {
-                Applied::Changed => self.dirty = true,
+                Applied::Changed => {
+                    self.record_sparks(&msg);
+                    self.dirty = true;
+                }
                 Applied::Unchanged => {}
                 Applied::Gap {
                     stream,
@@ -397,6 +414,7 @@ impl App {
             },
             ClientEvent::Snapshot(snap) => {
                 self.model.apply_rest_snapshot(&snap, self.now_ms);
+                self.record_snapshot(&snap.session_id, &snap.data, snap.ts);
                 self.dirty = true;
             }
             ClientEvent::Notice(ev) => {
@@ -446,6 +464,14 @@ impl App {
             self.dirty = true;
             return Vec::new();
         }
+        if self.symbol_view.is_none() && !self.show_help {
+            if self.filter_typing {
+                return self.on_filter_key(key);
+            }
+            if key.code == KeyCode::Esc && !self.filter.is_empty() {
+                return self.on_filter_key(key);
+            }
+        }
         let screen = if self.symbol_view.is_some() {
             Screen::Symbol
         } else {
@@ -491,6 +517,15 @@ impl App {
                 self.popup = describe::for_selection(self);
                 self.popup_scroll = 0;
             }
+            Command::Sort => {
+                self.watch_sort.key = self.watch_sort.key.next();
+                self.watch_sort.reverse = false;
+            }
+            Command::SortReverse => self.watch_sort.reverse = !self.watch_sort.reverse,
+            Command::Filter => {
+                self.filter_typing = true;
+                self.focus = Focus::Watchlist;
+            }
             Command::NextView => self.switch_view(self.detail.next()),
             Command::PrevView => self.switch_view(self.detail.prev()),
             _ => return Vec::new(),
@@ -535,7 +570,8 @@ impl App {
         };
         let to = step(at, delta, len);
         match self.focus {
-            Focus::Watchlist => self.selected = to,
+            // In the order and filter on screen.
+            Focus::Watchlist => self.selected = self.watch_step(delta),
             list => {
                 self.cursors.insert(list, to);
             }
@@ -584,6 +620,7 @@ impl App {
         if index != self.active {
             self.active = index;
             self.selected = 0;
+            self.keep_selection_shown();
             self.cursors.remove(&Focus::Signals);
         }
     }

@@ -28,6 +28,10 @@ pub enum Command {
     PageDown,
     /// Open or close the symbol view of the selected watchlist row.
     SymbolView,
+    /// Watchlist: the next sort order, reverse it, type a `/` filter.
+    Sort,
+    SortReverse,
+    Filter,
     ScrollBack,
     ScrollForward,
     ZoomIn,
@@ -68,6 +72,9 @@ impl Command {
             Command::PageUp => "page_up",
             Command::PageDown => "page_down",
             Command::SymbolView => "symbol_view",
+            Command::Sort => "sort",
+            Command::SortReverse => "sort_reverse",
+            Command::Filter => "filter",
             Command::ScrollBack => "scroll_back",
             Command::ScrollForward => "scroll_forward",
             Command::ZoomIn => "zoom_in",
@@ -99,6 +106,9 @@ impl Command {
             | Command::Focus
             | Command::PageUp
             | Command::PageDown
+            | Command::Sort
+            | Command::SortReverse
+            | Command::Filter
             | Command::Session(_) => screen == Screen::Main,
             Command::ScrollBack
             | Command::ScrollForward
@@ -136,6 +146,9 @@ impl Command {
             Command::PageUp => "scroll the focused list a page up",
             Command::PageDown => "scroll the focused list a page down",
             Command::SymbolView => "open or close the selected symbol's chart and book",
+            Command::Sort => "watchlist: next sort order",
+            Command::SortReverse => "watchlist: reverse the sort",
+            Command::Filter => "watchlist: filter symbols (enter keeps, esc clears)",
             Command::ScrollBack => "chart: back through history",
             Command::ScrollForward => "chart: forward, up to the newest candle",
             Command::ZoomIn => "chart: zoom in (wider candles)",
@@ -144,6 +157,25 @@ impl Command {
             Command::PrevInterval => "chart: previous timeframe",
             Command::Session(_) => "jump to session N",
         }
+    }
+
+    /// Two commands the help shows on one line (`tab/backtab  next / previous session`), so
+    /// every key still fits an 80x24 screen: the partner and the joint description.
+    pub fn help_pair(self, screen: Screen) -> Option<(Command, &'static str)> {
+        if screen != Screen::Main {
+            return None;
+        }
+        Some(match self {
+            Command::Up => (Command::Down, "move selection up / down"),
+            Command::NextSession => (Command::PrevSession, "next / previous session"),
+            Command::NextView => (Command::PrevView, "next / previous detail view"),
+            Command::PageUp => (
+                Command::PageDown,
+                "scroll the focused list a page up / down",
+            ),
+            Command::Sort => (Command::SortReverse, "watchlist: next sort order / reverse"),
+            _ => return None,
+        })
     }
 
     /// The help line in the symbol view, where up/down and open mean something else.
@@ -362,7 +394,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 24] = [
+        let table: [(Command, &Vec<String>); 27] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -381,6 +413,9 @@ impl Keymap {
             (Command::PageUp, &keys.page_up),
             (Command::PageDown, &keys.page_down),
             (Command::SymbolView, &keys.symbol_view),
+            (Command::Sort, &keys.sort),
+            (Command::SortReverse, &keys.sort_reverse),
+            (Command::Filter, &keys.filter),
             (Command::ScrollBack, &keys.scroll_back),
             (Command::ScrollForward, &keys.scroll_forward),
             (Command::ZoomIn, &keys.zoom_in),

@@ -110,6 +110,11 @@ pub struct KeysConfig {
     pub page_down: Vec<String>,
     /// Open or close the symbol view of the selected watchlist row.
     pub symbol_view: Vec<String>,
+    /// Watchlist: cycle the sort order (config, symbol, change, volume, volatility, state).
+    pub sort: Vec<String>,
+    pub sort_reverse: Vec<String>,
+    /// Watchlist: type a filter; enter keeps it, esc clears it.
+    pub filter: Vec<String>,
     pub scroll_back: Vec<String>,
     pub scroll_forward: Vec<String>,
     pub zoom_in: Vec<String>,

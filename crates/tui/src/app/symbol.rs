@@ -252,8 +252,8 @@ impl App {
             Command::SymbolView => return Some(self.close_symbol_view()),
             Command::Up | Command::Down => {
                 let delta = if command == Command::Up { -1 } else { 1 };
-                let rows = self.active_session().map_or(0, |s| s.symbols.len());
-                let to = super::step(self.selected, delta, rows);
+                // In the watchlist's order and filter, as on screen.
+                let to = self.watch_step(delta);
                 if to == self.selected && self.selected_symbol() == Some(view.symbol.as_str()) {
                     return Some(Vec::new());
                 }

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::format::fit_text;
-use crate::keymap::{Key, Screen};
+use crate::keymap::{Binding, Key, Screen};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -17,26 +17,43 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         Screen::Main
     };
-    let mut rows: Vec<(String, &str)> = app
+    let shown: Vec<&Binding> = app
         .keymap
         .bindings()
         .iter()
         .filter(|b| b.command.acts_on(screen))
-        .map(|b| {
-            let keys = b
-                .keys
-                .iter()
-                .map(Key::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let keys = if keys.is_empty() {
-                "(unbound)".to_string()
-            } else {
-                keys
-            };
-            (keys, b.command.description_on(screen))
-        })
         .collect();
+    let keys_of = |b: &Binding| {
+        let keys = b
+            .keys
+            .iter()
+            .map(Key::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if keys.is_empty() {
+            "(unbound)".to_string()
+        } else {
+            keys
+        }
+    };
+    let mut rows: Vec<(String, &str)> = Vec::new();
+    let mut paired = Vec::new();
+    for b in &shown {
+        if paired.contains(&b.command) {
+            continue;
+        }
+        let pair = b.command.help_pair(screen).and_then(|(other, desc)| {
+            let ob = shown.iter().find(|o| o.command == other)?;
+            Some((ob, desc))
+        });
+        match pair {
+            Some((ob, desc)) => {
+                paired.push(ob.command);
+                rows.push((format!("{}/{}", keys_of(b), keys_of(ob)), desc));
+            }
+            None => rows.push((keys_of(b), b.command.description_on(screen))),
+        }
+    }
     match screen {
         Screen::Main => {
             rows.push(("1-9".into(), "jump to session N"));

@@ -4,6 +4,7 @@
 
 use super::grid::{self, Align, Col};
 use super::{panel, scroll};
+use crate::app::watch::WatchSort;
 use crate::app::{App, Focus, is_stale};
 use crate::format;
 use crate::headline::link_delivers;
@@ -22,6 +23,9 @@ use unicode_width::UnicodeWidthStr;
 const PRICE_W: usize = 10;
 /// Index of the optional state column in `cols`.
 const STATE_COL: usize = 8;
+/// Sparkline widths that divide the hour evenly (1, 2, 3, 4, 5 minutes a cell); the widest
+/// that fits is used, and below the narrowest the column is the first one left out.
+const SPARK_WIDTHS: [usize; 5] = [60, 30, 20, 15, 12];
 
 /// `with_state`: the state-machine panel did not fit, so its state column moves in here.
 pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
@@ -32,6 +36,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         panel::list_title(app, Focus::Watchlist, &format!("Watchlist {name}")),
         theme.title(),
     )];
+    if app.watch_sort != WatchSort::default() {
+        title.push(Span::styled(
+            format!(" {} ", app.watch_sort.label()),
+            theme.header(),
+        ));
+    }
+    if app.filter_typing {
+        // The cursor says keys go to the filter now.
+        title.push(Span::styled(format!(" /{}▏ ", app.filter), theme.warn()));
+    } else if !app.filter.is_empty() {
+        title.push(Span::styled(format!(" /{} ", app.filter), theme.header()));
+    }
     let state = app.link().state;
     let has_data =
         session.is_some_and(|s| app.model.market.get(&s.id).is_some_and(|m| !m.is_empty()));
@@ -61,7 +77,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         .max()
         .unwrap_or(0)
         .clamp(6, 16);
-    let cols = [
+    let mut cols = vec![
         Col::new("", 1, Align::Left, 0),
         Col::new("Symbol", sym_w, Align::Left, 0),
         Col::new("", 1, Align::Left, 0),
@@ -72,6 +88,26 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         Col::new("Status", 7, Align::Left, 2),
         Col::new("State", if with_state { 12 } else { 0 }, Align::Left, 1),
     ];
+    if !with_state {
+        cols.truncate(STATE_COL);
+    }
+    // The sparkline takes the room the others leave, and goes first when there is none
+    // (rightmost of the lowest priority).
+    let others: usize = cols.iter().map(|c| c.width + grid::GAP).sum();
+    let room = (inner.width as usize).saturating_sub(others);
+    let spark_w = SPARK_WIDTHS
+        .into_iter()
+        .find(|w| *w <= room)
+        .unwrap_or(SPARK_WIDTHS[SPARK_WIDTHS.len() - 1]);
+    cols.push(Col::new("Price 1h", spark_w, Align::Left, 1));
+    let spark_of = |sym: &str| {
+        let line = app
+            .sparks
+            .get(&session.id, sym)
+            .map(|s| s.sparkline(app.now_ms, spark_w))
+            .unwrap_or_default();
+        Span::raw(line)
+    };
     let instances = app.model.instances.get(&session.id);
     let state_of = |sym: &str| {
         let state = instances
@@ -80,15 +116,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         Span::raw(state.to_string())
     };
     // Without the state column it is not there at all (not a hidden column).
-    let cols = &cols[..if with_state { STATE_COL + 1 } else { STATE_COL }];
+    let cols = &cols[..];
     let keep = grid::fit_columns(cols, inner.width as usize);
     let w = |i: usize| cols[i].width;
 
     let mut lines = vec![grid::header(cols, &keep, theme.header())];
     let visible = (inner.height as usize).saturating_sub(1);
+    let rows = app.watch_rows();
     // Scroll so the selected row stays on screen.
-    let first = scroll::first_row(app.selected, session.symbols.len(), visible);
-    for (i, sym) in session.symbols.iter().enumerate().skip(first).take(visible) {
+    let at = rows.iter().position(|i| *i == app.selected).unwrap_or(0);
+    let first = scroll::first_row(at, rows.len(), visible);
+    if rows.is_empty() && !session.symbols.is_empty() {
+        lines.push(Line::styled("  no symbol matches", theme.muted()));
+    }
+    for &i in rows.iter().skip(first).take(visible) {
+        let sym = &session.symbols[i];
         let selected = i == app.selected;
         let marker = Span::raw(if selected { ">" } else { " " });
         // A contract the exchange refuses: its reason in words instead of empty columns.
@@ -125,6 +167,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
                     Span::raw(format::MISSING),
                     Span::raw("no data"),
                     state_of(sym),
+                    Span::raw(""),
                 ],
                 theme.stale(),
             ),
@@ -163,11 +206,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
                         Span::raw(format::age(age)),
                         Span::raw(status),
                         state_of(sym),
+                        spark_of(sym),
                     ],
                     if stale { theme.stale() } else { Style::new() },
                 )
             }
         };
+        let mut cells = cells;
+        if !with_state {
+            cells.remove(STATE_COL);
+        }
         let row_style = if selected {
             row_style.patch(theme.selected())
         } else {
@@ -175,13 +223,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, with_state: bool) {
         };
         lines.push(grid::row(cols, &keep, grid::pick(cells, &keep), row_style));
     }
-    let shown = lines.len() - 1;
+    let shown = if rows.is_empty() { 0 } else { lines.len() - 1 };
     // Say that rows are scrolled off, or columns left out, rather than hiding them silently.
     panel::bottom_left_note(
         app,
         frame,
         area,
-        scroll::range_note(first, shown, session.symbols.len()),
+        scroll::range_note(first, shown, rows.len()),
     );
     panel::hidden_cols_note(app, frame, area, grid::hidden_note(cols, &keep));
     frame.render_widget(Paragraph::new(lines), inner);
