@@ -17,7 +17,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use describe::Popup;
 use std::collections::{BTreeMap, BTreeSet};
 use symbol::{SymbolViewState, ViewConfig};
-use watch::{Sparks, WatchSort};
 use trademon_client::link::LinkStatus;
 use trademon_client::market_view::ViewLimits;
 use trademon_client::model::{Applied, ClientModel};
@@ -25,6 +24,7 @@ use trademon_client::{ClientCommand, ClientEvent, Subscription};
 use trademon_protocol::{
     Level, LogEvent, MarketSource, PositionInfo, SessionInfo, SignalInfo, StreamName,
 };
+use watch::{Sparks, WatchSort};
 
 #[derive(Debug, Clone)]
 pub struct App {

@@ -289,9 +289,7 @@ impl App {
                         .sparks
                         .get(&session.id, sym)
                         .and_then(|s| s.volatility(self.now_ms)),
-                    state: instances
-                        .and_then(|m| m.get(sym))
-                        .map(|i| i.state.as_str()),
+                    state: instances.and_then(|m| m.get(sym)).map(|i| i.state.as_str()),
                 }
             })
             .collect();
@@ -348,7 +346,9 @@ impl App {
     /// Keys while the filter is typed: text goes to the filter, not to the keymap; enter keeps
     /// the filter, esc clears it. Ctrl-C still quits.
     pub(super) fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let ctrl_alt = key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let ctrl_alt = key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         match key.code {
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                 return vec![Effect::Client(ClientCommand::Shutdown), Effect::Quit];
@@ -377,7 +377,10 @@ mod tests {
     const T0: i64 = 1_700_000_040_000; // a minute boundary (divisible by 60 000)
 
     fn closes(s: &MinuteSeries) -> Vec<(i64, f64)> {
-        s.buckets.iter().map(|(m, p)| (m - T0 / MINUTE_MS, *p)).collect()
+        s.buckets
+            .iter()
+            .map(|(m, p)| (m - T0 / MINUTE_MS, *p))
+            .collect()
     }
 
     #[test]
