@@ -1,6 +1,8 @@
 //! Command-line interface (clap derive). Parsing only; `launch` does the work.
 
 use crate::config::{ColorMode, FlagOverrides};
+use crate::protocol::StreamName;
+use crate::script::streams;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -17,6 +19,12 @@ Examples:
   trademon replay /tmp/rec --headless --dump-screen   print the final screen as text
   trademon replay trademon-bug-<time>.tar.gz   replay the recording inside a bug bundle
   trademon bugreport                       write trademon-bug-<time>.tar.gz (logs, config, recording)
+  trademon watch --json --stream signals   the embedded backend's signals as NDJSON (pipe into jq)
+  trademon watch --json --connect ws://127.0.0.1:7878/ws --session majors
+                                           a running backend's signals and positions of one session
+  trademon status --connect ws://127.0.0.1:7878/ws
+                                           health summary: exit 0 when Live, 1 degraded or down
+  trademon status --json --demo            the same as one JSON object, embedded demo backend
   NO_COLOR=1 trademon --demo               no colours (states still shown by text and symbol)";
 
 #[derive(Debug, Parser)]
@@ -144,6 +152,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         recording: Option<PathBuf>,
     },
+    /// Print the chosen streams as NDJSON on stdout: the backend's own messages (a
+    /// full_update, then deltas with seq), plus `link` and `resync` lines (docs/protocol.md,
+    /// "Scripting"). From the embedded backend (honours --demo, --symbols, --config) or
+    /// --connect URL. Ctrl-C closes the WebSocket (1000) and exits 0; so does a closed stdout.
+    Watch(WatchArgs),
+    /// Print one health summary (link, sessions, positions, PnL, MEXC health) and exit 0 when
+    /// Live, 1 when degraded, without market data or unreachable (README, "Scripting").
+    Status(StatusArgs),
     /// Show or check the effective configuration.
     Config {
         /// Print the effective configuration as TOML (secrets redacted).
@@ -153,6 +169,59 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// Where `watch` and `status` get their data: a running backend, or an embedded one.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BackendArgs {
+    /// A running backend's WebSocket URL (e.g. ws://127.0.0.1:7878/ws). Default: start the
+    /// embedded backend (with --demo: on the built-in simulator).
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
+    /// Bearer token when the backend requires one (or TRADEMON_TOKEN).
+    #[arg(
+        long,
+        env = "TRADEMON_TOKEN",
+        hide_env_values = true,
+        requires = "connect"
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Print NDJSON, one message per line (the only output of watch; required so a script
+    /// says what it expects).
+    #[arg(long, required = true)]
+    pub json: bool,
+    /// Streams to print, comma-separated: sessions, market_data, state_machines, health,
+    /// events, indicators, conditions, signals, positions.
+    #[arg(
+        long = "stream",
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = streams::DEFAULT_STREAMS,
+        value_parser = streams::parse_stream
+    )]
+    pub streams: Vec<StreamName>,
+    /// Only this session's per-session streams (default: every session the backend has,
+    /// including ones it adds later).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Wait at most this long for Live (default: script.status_timeout_ms).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 #[cfg(test)]
@@ -182,6 +251,50 @@ mod tests {
         assert_eq!(o.symbols.unwrap(), vec!["BTC_USDT", "ETH_USDT"]);
         assert_eq!(o.color, Some(ColorMode::None));
         assert!(matches!(cli.command, Some(Command::Serve { listen: None })));
+    }
+
+    #[test]
+    fn watch_takes_a_stream_list_and_defaults_to_signals_and_positions() {
+        let cli = Cli::try_parse_from(["trademon", "watch", "--json"]).unwrap();
+        let Some(Command::Watch(w)) = cli.command else {
+            panic!("not watch");
+        };
+        assert_eq!(w.streams, vec![StreamName::Signals, StreamName::Positions]);
+        let cli = Cli::try_parse_from([
+            "trademon",
+            "watch",
+            "--json",
+            "--stream",
+            "events,health",
+            "--session",
+            "majors",
+            "--connect",
+            "ws://127.0.0.1:7878/ws",
+        ])
+        .unwrap();
+        let Some(Command::Watch(w)) = cli.command else {
+            panic!("not watch");
+        };
+        assert_eq!(w.streams, vec![StreamName::Events, StreamName::Health]);
+        assert_eq!(w.session.as_deref(), Some("majors"));
+        assert_eq!(w.backend.connect.as_deref(), Some("ws://127.0.0.1:7878/ws"));
+    }
+
+    #[test]
+    fn an_unknown_stream_is_a_usage_error_naming_the_valid_ones() {
+        let e = Cli::try_parse_from(["trademon", "watch", "--json", "--stream", "signals,nope"])
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(text.contains("unknown stream \"nope\""), "{text}");
+        assert!(
+            text.contains("valid streams: sessions, market_data"),
+            "{text}"
+        );
+        // Without --json watch says what is missing.
+        let e = Cli::try_parse_from(["trademon", "watch"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--json"), "{e}");
     }
 
     #[test]

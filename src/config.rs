@@ -44,6 +44,8 @@ pub struct Config {
     pub questdb: QuestdbConfig,
     pub record: RecordConfig,
     pub views: ViewsConfig,
+    /// `trademon watch` and `trademon status` (`config/script.rs`).
+    pub script: ScriptConfig,
     #[serde(default)]
     pub sessions: Vec<SessionConfig>,
     #[serde(default)]
@@ -139,7 +141,9 @@ pub struct FlagOverrides {
 }
 
 mod origin;
+mod script;
 pub use origin::{ConfigError, Origin, Problem, Sources};
+pub use script::ScriptConfig;
 
 /// Problems collected by `Config::check`, all of them, not the first.
 #[derive(Debug, Default)]
@@ -318,6 +322,9 @@ impl Config {
     }
 
     fn check_values(&self, p: &mut Checks) {
+        for (key, message) in self.script.problems() {
+            p.fail(key, message);
+        }
         let c = &self.client;
         p.positive("client.ping_interval_ms", c.ping_interval_ms);
         p.positive("client.pong_timeout_ms", c.pong_timeout_ms);

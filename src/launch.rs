@@ -22,6 +22,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+mod scripting;
+
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let loaded = crate::config::env_pairs(std::env::vars_os())
         .and_then(|env| Config::load(cli.global.config.as_deref(), &env, &cli.global.overrides()));
@@ -54,6 +56,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             allow_remote_control,
         }) => run_sim(cfg, listen, allow_remote_control).await,
+        Some(Command::Watch(args)) => scripting::run_watch(cfg, cli.demo, args).await,
+        Some(Command::Status(args)) => scripting::run_status(cfg, cli.demo, args).await,
         Some(Command::Config { .. }) => {
             print!("{}", cfg.redacted_toml());
             Ok(ExitCode::SUCCESS)

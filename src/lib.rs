@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod exchange;
 pub mod launch;
+pub mod script;
 pub mod telemetry;
 pub mod user_error;
 

@@ -12,6 +12,7 @@ mod paper_journal;
 mod record_bundle;
 mod record_e2e;
 mod record_edges;
+mod scripting;
 mod store_e2e_tmux;
 mod supervision;
 mod symbol_view_tmux;

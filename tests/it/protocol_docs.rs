@@ -8,6 +8,8 @@ use crate::support;
 mod wire;
 
 use trademon::protocol::{ClientMsg, RestError, RestSnapshot, ServerMsg};
+use trademon::script::ndjson::ScriptLine;
+use trademon::script::status::StatusReport;
 
 pub fn examples() -> Vec<(String, String)> {
     let doc = include_str!("../../docs/protocol.md");
@@ -56,6 +58,16 @@ fn every_protocol_doc_example_parses_and_round_trips() {
             ),
             "rest-error" => same_json(
                 &serde_json::from_str::<RestError>(text).unwrap_or_else(|e| panic!("{e}: {text}")),
+                text,
+            ),
+            // `trademon watch --json`'s own lines and `trademon status --json` (src/script).
+            "watch" => same_json(
+                &serde_json::from_str::<ScriptLine>(text).unwrap_or_else(|e| panic!("{e}: {text}")),
+                text,
+            ),
+            "status" => same_json(
+                &serde_json::from_str::<StatusReport>(text)
+                    .unwrap_or_else(|e| panic!("{e}: {text}")),
                 text,
             ),
             other => panic!("unknown example kind {other:?}"),
