@@ -78,7 +78,11 @@ async fn open(
                 embedded: None,
                 client,
                 events,
-                url: url.clone(),
+                // A `?token=` must not reach stdout (the client's status hides it the same way).
+                url: url
+                    .split_once('?')
+                    .map_or(url.as_str(), |(base, _)| base)
+                    .to_string(),
                 logs,
             })
         }

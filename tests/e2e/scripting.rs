@@ -281,6 +281,66 @@ async fn watch_json_prints_every_chosen_stream_as_ndjson_with_increasing_seq() {
     stack.shutdown().await;
 }
 
+/// A link to the backend that breaks mid-watch: the script sees the gap as `link` lines, and
+/// every stream starts again with a `full_update`; the seq rules hold across it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_says_when_the_link_breaks_and_starts_each_stream_again() {
+    let dir = temp_dir("reconnect");
+    let stack = demo_stack(&dir).await;
+    let proxy = crate::support::chaos_proxy::ChaosProxy::start(stack.backend.addr).await;
+    let url = format!("ws://{}/ws", proxy.addr);
+    let mut child = trademon(
+        &dir,
+        &[
+            "watch",
+            "--json",
+            "--stream",
+            "health,signals",
+            "--connect",
+            &url,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("trademon watch starts");
+    let lines = lines_of(&mut child);
+    let mut checked = Checked::default();
+    let mut last = BTreeMap::new();
+    let next = |checked: &mut Checked, last: &mut BTreeMap<(String, String), u64>| match lines
+        .recv_timeout(PATIENCE)
+    {
+        Ok(line) => check_line(checked, last, &line),
+        Err(_) => panic!(
+            "the watch went quiet; links {:?}, full_updates {:?}",
+            checked.link_states, checked.full_updates
+        ),
+    };
+    // health and both sessions' signals, and a health delta.
+    while checked.full_updates.values().sum::<usize>() < 3 || !checked.deltas.contains_key("health")
+    {
+        next(&mut checked, &mut last);
+    }
+    let before = checked.full_updates.values().sum::<usize>();
+    proxy.reset_all();
+    while !(checked.link_states.iter().any(|s| s == "reconnecting")
+        && checked.link_states.last().map(String::as_str) == Some("live")
+        && checked.full_updates.values().sum::<usize>() >= before + 3)
+    {
+        next(&mut checked, &mut last);
+    }
+    interrupt(&child);
+    assert_eq!(exit_code_within(&mut child, PATIENCE), Some(0));
+    for line in lines.try_iter() {
+        check_line(&mut checked, &mut last, &line);
+    }
+    assert_eq!(
+        checked.link_states[..2],
+        ["connecting".to_string(), "live".to_string()]
+    );
+    stack.shutdown().await;
+}
+
 #[test]
 fn watch_with_a_closed_stdout_exits_0_quietly() {
     // The embedded demo backend this time (`| head -n 2`).
