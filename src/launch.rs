@@ -56,8 +56,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             allow_remote_control,
         }) => run_sim(cfg, listen, allow_remote_control).await,
-        Some(Command::Watch(args)) => scripting::run_watch(cfg, cli.demo, args).await,
-        Some(Command::Status(args)) => scripting::run_status(cfg, cli.demo, args).await,
+        // A running trademon's backend is followed unless --symbols asks for other sessions.
+        Some(Command::Watch(args)) => {
+            let discover = cli.global.symbols.is_none();
+            scripting::run_watch(cfg, cli.demo, discover, args).await
+        }
+        Some(Command::Status(args)) => {
+            let discover = cli.global.symbols.is_none();
+            scripting::run_status(cfg, cli.demo, discover, args).await
+        }
         Some(Command::Config { .. }) => {
             print!("{}", cfg.redacted_toml());
             Ok(ExitCode::SUCCESS)
@@ -316,6 +323,7 @@ async fn run_tui_embedded(
     );
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut embedded = start_embedded(&cfg, demo, loopback, log_events).await?;
+    let _advert = advertise(&cfg, demo, &embedded);
     #[cfg(all(unix, feature = "test-hooks"))]
     kill_hub_on_sigusr1(&embedded.backend)?;
     let (client, events) = embedded.connect(&cfg, initial_subscriptions());
@@ -385,6 +393,7 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     check_bind_allowed(addr, &cfg.server.token).map_err(|e| UserError::config(e.to_string()))?;
     let (logs, log_events) = init_logs(&cfg, true)?;
     let mut embedded = start_embedded(&cfg, demo, addr, log_events).await?;
+    let _advert = advertise(&cfg, demo, &embedded);
     #[cfg(all(unix, feature = "test-hooks"))]
     kill_hub_on_sigusr1(&embedded.backend)?;
     tracing::info!(event = "app.start", mode = "serve", demo, addr = %embedded.backend.addr, "backend listening");
@@ -405,6 +414,20 @@ async fn run_serve(cfg: Config, demo: bool, listen: Option<String>) -> Result<Ex
     match ended {
         None => Ok(ExitCode::SUCCESS),
         Some(end) => Ok(stopped_by(&end, &logs.log_dir)),
+    }
+}
+
+/// Tells `trademon watch` and `trademon status` on this machine where this backend listens
+/// (`discovery`), until it stops. Without it they start their own backend: worth a warning,
+/// not a refusal.
+fn advertise(cfg: &Config, demo: bool, embedded: &Embedded) -> Option<crate::discovery::Published> {
+    let url = crate::discovery::local_url(embedded.backend.addr);
+    match crate::discovery::publish(&cfg.data_dir(), demo, &url) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(event = "discovery.write_failed", error = %e, "cannot tell scripts where the backend listens");
+            None
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod discovery;
 pub mod exchange;
 pub mod launch;
 pub mod script;

@@ -12,6 +12,9 @@ pub struct ScriptConfig {
     /// `trademon watch` gives the close handshake (code 1000) this long after Ctrl-C or a
     /// closed stdout before it exits anyway.
     pub close_timeout_ms: u64,
+    /// Without `--connect`, how long to try the port of the backend a running trademon
+    /// advertises (`discovery`) before starting an embedded one.
+    pub discover_probe_ms: u64,
 }
 
 impl ScriptConfig {
@@ -28,6 +31,12 @@ impl ScriptConfig {
             out.push((
                 "script.close_timeout_ms",
                 "script.close_timeout_ms must be above 0".to_string(),
+            ));
+        }
+        if self.discover_probe_ms == 0 {
+            out.push((
+                "script.discover_probe_ms",
+                "script.discover_probe_ms must be above 0".to_string(),
             ));
         }
         out

@@ -47,29 +47,57 @@ impl Link {
     }
 }
 
+/// Where a script command's data comes from.
+enum Target {
+    Remote { url: String, token: Option<String> },
+    Embedded,
+}
+
+/// `--connect URL`; else the backend a running trademon advertises (`discovery`), unless
+/// `--symbols` asks for sessions of its own; else an embedded backend.
+async fn target(cfg: &Config, demo: bool, args: &BackendArgs, discover: bool) -> Result<Target> {
+    if let Some(url) = &args.connect {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(UserError::config(format!(
+                "--connect {url:?} is not a WebSocket URL like ws://127.0.0.1:7878/ws"
+            ))
+            .into());
+        }
+        return Ok(Target::Remote {
+            url: url.clone(),
+            token: args.token.clone(),
+        });
+    }
+    if discover {
+        let probe = Duration::from_millis(cfg.script.discover_probe_ms);
+        if let Some(advert) = crate::discovery::find(&cfg.data_dir(), demo, probe).await {
+            return Ok(Target::Remote {
+                url: advert.url,
+                // The advertising backend runs on this machine's config: its token, if any.
+                token: (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone()),
+            });
+        }
+    }
+    Ok(Target::Embedded)
+}
+
 async fn open(
     cfg: &Config,
     demo: bool,
-    args: &BackendArgs,
+    target: Target,
     desired: BTreeSet<Subscription>,
     mode: &'static str,
 ) -> Result<Link> {
-    match &args.connect {
-        Some(url) => {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                return Err(UserError::config(format!(
-                    "--connect {url:?} is not a WebSocket URL like ws://127.0.0.1:7878/ws"
-                ))
-                .into());
-            }
+    match target {
+        Target::Remote { url, token } => {
             let mut secrets = cfg.secret_values();
-            secrets.extend(args.token.clone());
+            secrets.extend(token.clone());
             let logs = telemetry::init(&cfg.log_dir(), &cfg.log, secrets, None)?;
             tracing::info!(event = "app.start", mode, url = %url, "trademon connecting");
             let (client, events) = connection::spawn(
                 ConnectOptions {
                     ws_url: url.clone(),
-                    token: args.token.clone(),
+                    token,
                     cfg: cfg.client.clone(),
                 },
                 desired,
@@ -86,7 +114,7 @@ async fn open(
                 logs,
             })
         }
-        None => {
+        Target::Embedded => {
             let (logs, log_events) = init_logs(cfg, true)?;
             tracing::info!(event = "app.start", demo, mode, "trademon starting");
             let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
@@ -103,21 +131,20 @@ async fn open(
     }
 }
 
-pub(super) async fn run_watch(cfg: Config, demo: bool, args: WatchArgs) -> Result<ExitCode> {
+pub(super) async fn run_watch(
+    cfg: Config,
+    demo: bool,
+    discover: bool,
+    args: WatchArgs,
+) -> Result<ExitCode> {
     debug_assert!(args.json, "clap requires --json");
     let opts = WatchOptions {
         streams: dedup(args.streams),
         session: args.session,
         close_timeout: Duration::from_millis(cfg.script.close_timeout_ms),
     };
-    let mut link = open(
-        &cfg,
-        demo,
-        &args.backend,
-        watch::initial_subscriptions(&opts),
-        "watch",
-    )
-    .await?;
+    let to = target(&cfg, demo, &args.backend, discover).await?;
+    let mut link = open(&cfg, demo, to, watch::initial_subscriptions(&opts), "watch").await?;
     let client = link.client.clone();
     let events = std::mem::replace(&mut link.events, mpsc::channel(1).1);
     let ended = {
@@ -186,7 +213,12 @@ fn dedup(streams: Vec<crate::protocol::StreamName>) -> Vec<crate::protocol::Stre
     out
 }
 
-pub(super) async fn run_status(cfg: Config, demo: bool, args: StatusArgs) -> Result<ExitCode> {
+pub(super) async fn run_status(
+    cfg: Config,
+    demo: bool,
+    discover: bool,
+    args: StatusArgs,
+) -> Result<ExitCode> {
     let timeout_ms = args.timeout_ms.unwrap_or(cfg.script.status_timeout_ms);
     if timeout_ms == 0 {
         return Err(UserError::config("--timeout-ms must be above 0").into());
@@ -196,14 +228,8 @@ pub(super) async fn run_status(cfg: Config, demo: bool, args: StatusArgs) -> Res
         stale_after_ms: cfg.tui.stale_after_ms,
         close_timeout: Duration::from_millis(cfg.script.close_timeout_ms),
     };
-    let mut link = open(
-        &cfg,
-        demo,
-        &args.backend,
-        status::initial_subscriptions(),
-        "status",
-    )
-    .await?;
+    let to = target(&cfg, demo, &args.backend, discover).await?;
+    let mut link = open(&cfg, demo, to, status::initial_subscriptions(), "status").await?;
     let client = link.client.clone();
     let events = std::mem::replace(&mut link.events, mpsc::channel(1).1);
     let url = link.url.clone();

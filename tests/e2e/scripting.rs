@@ -528,3 +528,44 @@ fn status_of_the_embedded_demo_is_live() {
     assert!(out.starts_with("● Live (simulated)"), "{out}");
     assert!(out.contains("session   majors (Majors)  running"), "{out}");
 }
+
+/// Without `--connect`, a script follows the backend a running trademon advertises in the
+/// data dir (here `trademon serve --demo`), not a second backend of its own.
+#[test]
+fn status_without_connect_follows_the_running_backend() {
+    let dir = temp_dir("discover");
+    let mut serve = trademon(&dir, &["--demo", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("trademon serve starts");
+    let lines = lines_of(&mut serve);
+    let url = loop {
+        match lines.recv_timeout(PATIENCE) {
+            Ok(l) => {
+                if let Some(rest) = l.strip_prefix("trademon backend listening on ") {
+                    break rest.split(' ').next().expect("url").to_string();
+                }
+            }
+            Err(_) => {
+                let _ = serve.kill();
+                panic!("serve did not say where it listens");
+            }
+        }
+    };
+    let advert = dir.join("data").join("demo-backend.json");
+    assert!(advert.exists(), "serve advertises its backend");
+    let (code, out, err) = status(&dir, &["--demo", "--json"]);
+    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+    let v = json(&out);
+    assert_eq!(
+        v["link"]["url"],
+        url.as_str(),
+        "the served backend, not a new one"
+    );
+    // A live run never follows the demo's backend.
+    assert!(!dir.join("data").join("backend.json").exists());
+    interrupt(&serve);
+    assert_eq!(exit_code_within(&mut serve, PATIENCE), Some(0));
+    assert!(!advert.exists(), "removed when serve stops");
+}
