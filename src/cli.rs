@@ -154,8 +154,9 @@ pub enum Command {
     },
     /// Print the chosen streams as NDJSON on stdout: the backend's own messages (a
     /// full_update, then deltas with seq), plus `link` and `resync` lines (docs/protocol.md,
-    /// "Scripting"). From the embedded backend (honours --demo, --symbols, --config) or
-    /// --connect URL. Ctrl-C closes the WebSocket (1000) and exits 0; so does a closed stdout.
+    /// "Scripting"). From --connect URL, the running trademon's backend, or an embedded one
+    /// (see --connect). Ctrl-C closes the WebSocket (1000) and exits 0; so does a closed
+    /// stdout.
     Watch(WatchArgs),
     /// Print one health summary (link, sessions, positions, PnL, MEXC health) and exit 0 when
     /// Live, 1 when degraded, without market data or unreachable (README, "Scripting").
@@ -174,17 +175,13 @@ pub enum Command {
 /// Where `watch` and `status` get their data: a running backend, or an embedded one.
 #[derive(Debug, Args, Clone, Default)]
 pub struct BackendArgs {
-    /// A running backend's WebSocket URL (e.g. ws://127.0.0.1:7878/ws). Default: start the
-    /// embedded backend (with --demo: on the built-in simulator).
+    /// A running backend's WebSocket URL (e.g. ws://127.0.0.1:7878/ws). Default: the backend
+    /// of a trademon (TUI or serve) already running here with the same data dir and --demo,
+    /// else an embedded one of its own (always with --symbols).
     #[arg(long, value_name = "URL")]
     pub connect: Option<String>,
-    /// Bearer token when the backend requires one (or TRADEMON_TOKEN).
-    #[arg(
-        long,
-        env = "TRADEMON_TOKEN",
-        hide_env_values = true,
-        requires = "connect"
-    )]
+    /// Bearer token when the backend requires one (or TRADEMON_TOKEN; default: server.token).
+    #[arg(long, env = "TRADEMON_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
 

@@ -73,8 +73,12 @@ async fn target(cfg: &Config, demo: bool, args: &BackendArgs, discover: bool) ->
         if let Some(advert) = crate::discovery::find(&cfg.data_dir(), demo, probe).await {
             return Ok(Target::Remote {
                 url: advert.url,
-                // The advertising backend runs on this machine's config: its token, if any.
-                token: (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone()),
+                // --token / TRADEMON_TOKEN, else this config's token (the advertising backend
+                // runs on this machine, most likely with the same config).
+                token: args
+                    .token
+                    .clone()
+                    .or_else(|| (!cfg.server.token.is_empty()).then(|| cfg.server.token.clone())),
             });
         }
     }
