@@ -184,3 +184,47 @@ fn missing_snapshots_at_the_deadline_are_named() {
     assert!(why.contains("market_data of majors"), "{why}");
     assert!(why.contains("positions of alts"), "{why}");
 }
+
+/// The whole wait with tokio's clock paused: an unreachable backend ends it at once, missing
+/// snapshots at the deadline, and the link is closed either way (Live ending it at once is
+/// `live_once_every_first_snapshot_is_in` and the e2e test).
+#[tokio::test(start_paused = true)]
+async fn the_wait_ends_when_live_or_at_the_deadline() {
+    let run = |events: Vec<ClientEvent>| async move {
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(64);
+        for e in events {
+            ev_tx.send(e).await.unwrap();
+        }
+        let started = tokio::time::Instant::now();
+        let opts = options();
+        let report = collect(
+            &opts,
+            "ws://127.0.0.1:7878/ws",
+            ClientHandle { commands: cmd_tx },
+            ev_rx,
+        )
+        .await;
+        let waited = started.elapsed();
+        drop(ev_tx);
+        let mut cmds = Vec::new();
+        while let Ok(c) = cmd_rx.try_recv() {
+            cmds.push(c);
+        }
+        (report, waited, cmds)
+    };
+    let (report, waited, cmds) = run(vec![link(LinkState::Live, None), msg(SESSIONS)]).await;
+    assert_eq!(report.level, StatusLevel::Connecting);
+    // The deadline, plus the close handshake's wait (the test keeps the channel open).
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+    assert!(waited < Duration::from_millis(1600), "{waited:?}");
+    assert_eq!(cmds.last(), Some(&ClientCommand::Shutdown));
+
+    let (report, waited, _) = run(vec![
+        link(LinkState::Connecting, None),
+        link(LinkState::Reconnecting, Some("refused")),
+    ])
+    .await;
+    assert_eq!(report.level, StatusLevel::Unreachable);
+    assert!(waited < Duration::from_millis(100), "at once: {waited:?}");
+}
