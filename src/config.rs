@@ -991,6 +991,7 @@ fn deserialize_problems(merged: &toml::Table) -> Vec<Problem> {
             "questdb" => try_de::<QuestdbConfig>(k, v, &mut out),
             "record" => try_de::<RecordConfig>(k, v, &mut out),
             "views" => try_de::<ViewsConfig>(k, v, &mut out),
+            "script" => try_de::<ScriptConfig>(k, v, &mut out),
             "strategies" => match v {
                 toml::Value::Table(t) => {
                     for (name, s) in t {
