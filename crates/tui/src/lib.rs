@@ -3,6 +3,7 @@
 //! restore (`terminal`) and the event loop (`run`).
 
 pub mod action;
+pub mod alerts;
 pub mod app;
 pub mod format;
 pub mod headline;
