@@ -206,12 +206,12 @@ impl Detector {
             }
             marks.stale = true;
             let text = format!(
-                "{}: market data stale (no update for {}) on {}/{}: {}",
+                "{}: {}/{} stale: {} (no market data for {})",
                 session.id,
-                crate::format::age(stale_after_ms as i64),
                 stale.len(),
                 session.symbols.len(),
-                stale.join(", ")
+                stale.join(", "),
+                crate::format::age(stale_after_ms as i64),
             );
             let mut alert = Alert::new(AlertKind::DataStale, now_ms, text).session(&session.id);
             if let [one] = stale.as_slice() {

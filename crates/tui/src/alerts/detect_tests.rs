@@ -419,7 +419,7 @@ fn data_stale_once_per_session_until_fresh_and_not_while_the_link_is_down() {
     assert_eq!(found[0].symbol.as_deref(), Some("BTC_USDT"));
     assert_eq!(
         found[0].text,
-        "majors: market data stale (no update for 1m) on 1/2: BTC_USDT"
+        "majors: 1/2 stale: BTC_USDT (no market data for 1m)"
     );
     assert!(
         d.staleness(&m, live, 60_000, NOW + 95_000).is_empty(),

@@ -43,7 +43,9 @@ impl HookOutcome {
                 "still running after {} ms: killed",
                 timeout.as_millis()
             )),
-            HookOutcome::Skipped => Some(format!("{max} hooks already running: not started")),
+            HookOutcome::Skipped => Some(format!(
+                "alerts.max_commands ({max}) hooks already running: not started"
+            )),
         }
     }
 }
@@ -136,6 +138,16 @@ impl Report {
 
 /// Run `command` once with `input` (plus a newline) on stdin, within `timeout`.
 pub async fn run_once(command: &str, input: &str, timeout: Duration) -> HookOutcome {
+    run_until(command, input, tokio::time::sleep(timeout)).await
+}
+
+/// `run_once` with the timeout as a future: when `deadline` completes first, the hook is
+/// killed (tests end it at a known point instead of after a time).
+pub async fn run_until(
+    command: &str,
+    input: &str,
+    deadline: impl std::future::Future<Output = ()>,
+) -> HookOutcome {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(command)
@@ -154,7 +166,7 @@ pub async fn run_once(command: &str, input: &str, timeout: Duration) -> HookOutc
     let pid = child.id();
     let stdin = child.stdin.take();
     let stderr = child.stderr.take();
-    let finished = tokio::time::timeout(timeout, async {
+    let work = async {
         if let Some(mut stdin) = stdin {
             // A hook that does not read its input may exit first (broken pipe): not an error.
             let _ = stdin.write_all(input.as_bytes()).await;
@@ -166,11 +178,14 @@ pub async fn run_once(command: &str, input: &str, timeout: Duration) -> HookOutc
             None => String::new(),
         };
         (child.wait().await, err)
-    })
-    .await;
+    };
+    let finished = tokio::select! {
+        done = work => Some(done),
+        () = deadline => None,
+    };
     match finished {
-        Ok((Ok(status), _)) if status.success() => HookOutcome::Done,
-        Ok((Ok(status), err)) => {
+        Some((Ok(status), _)) if status.success() => HookOutcome::Done,
+        Some((Ok(status), err)) => {
             let how = match status.code() {
                 Some(code) => format!("exit status {code}"),
                 None => "killed by a signal".to_string(),
@@ -181,8 +196,8 @@ pub async fn run_once(command: &str, input: &str, timeout: Duration) -> HookOutc
                 format!("{how}: {err}")
             })
         }
-        Ok((Err(e), _)) => HookOutcome::Failed(format!("waiting for the hook: {e}")),
-        Err(_) => {
+        Some((Err(e), _)) => HookOutcome::Failed(format!("waiting for the hook: {e}")),
+        None => {
             kill_group(pid);
             let _ = child.start_kill();
             // Reap it, so no zombie is left behind.
@@ -215,3 +230,7 @@ fn kill_group(pid: Option<u32>) {
 
 #[cfg(not(unix))]
 fn kill_group(_pid: Option<u32>) {}
+
+#[cfg(all(test, target_os = "linux"))]
+#[path = "hook_tests.rs"]
+mod tests;
