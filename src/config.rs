@@ -1222,6 +1222,17 @@ mod tests {
     }
 
     #[test]
+    fn the_alert_hook_command_is_printed_redacted_and_bad_alert_values_are_named() {
+        let mut c = Config::defaults();
+        c.alerts.command = "curl -d @- https://hooks.example/canary-hook-key".into();
+        let t = c.redacted_toml();
+        assert!(!t.contains("canary-hook-key"), "{t}");
+        c.alerts.command_timeout_ms = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("alerts.command_timeout_ms"), "{e}");
+    }
+
+    #[test]
     fn check_reports_every_problem_with_its_key() {
         let mut c = Config::defaults();
         c.client.slow_after_missed = 0;
