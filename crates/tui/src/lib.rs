@@ -26,6 +26,8 @@ pub use run::run;
 pub use view::view;
 
 #[cfg(test)]
+mod alert_tests;
+#[cfg(test)]
 mod contract_tests;
 #[cfg(test)]
 mod engine_tests;

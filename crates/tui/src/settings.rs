@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use trademon_protocol::Interval;
 
 /// The shipped defaults; a recorded config from an older build is read over them.
-pub(crate) const DEFAULTS_TOML: &str = include_str!("../../../assets/default-config.toml");
+const DEFAULTS_TOML: &str = include_str!("../../../assets/default-config.toml");
 
 /// Everything `run` and the recorder read.
 #[derive(Debug, Clone)]

@@ -94,8 +94,8 @@ impl AlertsConfig {
 
 /// `[alerts]` as the shipped defaults have it (tests; the binary reads the whole config).
 pub fn defaults() -> AlertsConfig {
-    let all: toml::Table =
-        toml::from_str(crate::settings::DEFAULTS_TOML).unwrap_or_else(|e| panic!("defaults: {e}"));
+    let all: toml::Table = toml::from_str(include_str!("../../../../assets/default-config.toml"))
+        .unwrap_or_else(|e| panic!("defaults: {e}"));
     let section = all
         .get("alerts")
         .cloned()

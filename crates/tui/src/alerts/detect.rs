@@ -17,7 +17,6 @@
 //! baseline: history already on the backend does not ring.
 
 use super::{Alert, AlertKind};
-use crate::app::is_stale;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use trademon_client::link::{LinkState, LinkStatus};
@@ -171,12 +170,14 @@ impl Detector {
         }
     }
 
-    /// Data ages: call as time passes. `stale_after_ms` is the watchlist's rule.
+    /// Data ages: call as time passes. `is_stale(age_ms)` is the watchlist's rule (the caller's,
+    /// so the two never differ), `stale_after_ms` its threshold for the text.
     pub fn staleness(
         &mut self,
         model: &ClientModel,
         link: LinkState,
         stale_after_ms: u64,
+        is_stale: impl Fn(i64) -> bool,
         now_ms: i64,
     ) -> Vec<Alert> {
         if !matches!(link, LinkState::Live | LinkState::Slow) {
@@ -193,7 +194,7 @@ impl Detector {
                 .filter(|sym| {
                     market
                         .and_then(|m| m.get(*sym))
-                        .is_some_and(|t| is_stale(t.age_ms(now_ms), stale_after_ms))
+                        .is_some_and(|t| is_stale(t.age_ms(now_ms)))
                 })
                 .map(String::as_str)
                 .collect();

@@ -413,8 +413,13 @@ fn data_stale_once_per_session_until_fresh_and_not_while_the_link_is_down() {
     tick(&mut m, 1, "BTC_USDT", NOW);
     tick(&mut m, 2, "ETH_USDT", NOW + 30_000);
     let live = LinkState::Live;
-    assert!(d.staleness(&m, live, 60_000, NOW + 59_000).is_empty());
-    let found = d.staleness(&m, live, 60_000, NOW + 61_000);
+    // The watchlist's rule (`app::is_stale`) at 60 s.
+    let stale = |age: i64| age >= 60_000;
+    assert!(
+        d.staleness(&m, live, 60_000, stale, NOW + 59_000)
+            .is_empty()
+    );
+    let found = d.staleness(&m, live, 60_000, stale, NOW + 61_000);
     assert_eq!(kinds(&found), [AlertKind::DataStale]);
     assert_eq!(found[0].symbol.as_deref(), Some("BTC_USDT"));
     assert_eq!(
@@ -422,23 +427,25 @@ fn data_stale_once_per_session_until_fresh_and_not_while_the_link_is_down() {
         "majors: 1/2 stale: BTC_USDT (no market data for 1m)"
     );
     assert!(
-        d.staleness(&m, live, 60_000, NOW + 95_000).is_empty(),
+        d.staleness(&m, live, 60_000, stale, NOW + 95_000)
+            .is_empty(),
         "ETH stale too now: still the same episode"
     );
     tick(&mut m, 3, "BTC_USDT", NOW + 96_000);
     tick(&mut m, 4, "ETH_USDT", NOW + 96_000);
     assert!(
-        d.staleness(&m, live, 60_000, NOW + 97_000).is_empty(),
+        d.staleness(&m, live, 60_000, stale, NOW + 97_000)
+            .is_empty(),
         "fresh again"
     );
     // The link is down: its own alert says why the data ages.
     let later = NOW + 200_000;
     assert!(
-        d.staleness(&m, LinkState::Reconnecting, 60_000, later)
+        d.staleness(&m, LinkState::Reconnecting, 60_000, stale, later)
             .is_empty()
     );
     assert_eq!(
-        kinds(&d.staleness(&m, live, 60_000, later)),
+        kinds(&d.staleness(&m, live, 60_000, stale, later)),
         [AlertKind::DataStale]
     );
 }

@@ -21,8 +21,6 @@ pub mod state;
 
 #[cfg(test)]
 mod detect_tests;
-#[cfg(test)]
-mod tests;
 
 pub use config::{AlertsConfig, KindConfig};
 pub use detect::Detector;

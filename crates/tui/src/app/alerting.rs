@@ -89,9 +89,13 @@ impl App {
     pub(super) fn alerts_after_tick(&mut self) -> Vec<Effect> {
         let now = self.now_ms;
         let found = match self.alerts.as_mut() {
-            Some(a) => a
-                .detector
-                .staleness(&self.model, self.link.state, self.stale_after_ms, now),
+            Some(a) => a.detector.staleness(
+                &self.model,
+                self.link.state,
+                self.stale_after_ms,
+                |age| super::is_stale(age, self.stale_after_ms),
+                now,
+            ),
             None => return Vec::new(),
         };
         self.raise_all(found)

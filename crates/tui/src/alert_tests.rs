@@ -2,8 +2,8 @@
 //! acknowledgement, the bell byte in the terminal output of the next frame, effects for the
 //! event loop, and a recording's start state carrying the alert state.
 
-use super::{Alert, AlertKind, config};
 use crate::action::{Action, Effect};
+use crate::alerts::{Alert, AlertKind, config};
 use crate::app::App;
 use crate::render::{RenderEvent, RenderJob, Renderer};
 use crate::tests::{NOW, env, key, msg, populated, render, screen_text, with_link};
