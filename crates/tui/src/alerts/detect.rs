@@ -79,7 +79,11 @@ impl Detector {
                 .take_while(|s| Some(signal_mark(s)) > seen)
                 .collect();
             for s in fresh.into_iter().rev() {
-                out.push(signal_alert(session, s));
+                out.push(signal_alert(
+                    session,
+                    s,
+                    decimals(model, session, &s.symbol),
+                ));
             }
             marks.signals = Some(newest.max(seen));
         }
@@ -100,7 +104,11 @@ impl Detector {
                 Some(seen) => {
                     for p in open.into_iter().flat_map(|m| m.values()) {
                         if !seen.contains(&(p.opened_at_ms, p.id)) {
-                            out.push(opened_alert(session, p));
+                            out.push(opened_alert(
+                                session,
+                                p,
+                                decimals(model, session, &p.symbol),
+                            ));
                         }
                     }
                     let fresh: Vec<&PositionInfo> = closed
@@ -111,7 +119,11 @@ impl Detector {
                     for p in fresh.into_iter().rev() {
                         // The liquidation signal already says it (kind `liquidation`).
                         if !is_liquidated(p) {
-                            out.push(closed_alert(session, p));
+                            out.push(closed_alert(
+                                session,
+                                p,
+                                decimals(model, session, &p.symbol),
+                            ));
                         }
                     }
                     marks.closed = newest_close.max(marks.closed);
@@ -121,7 +133,8 @@ impl Detector {
             for p in open.into_iter().flat_map(|m| m.values()) {
                 if self.risk_pct > 0.0 && near_liquidation(p, self.risk_pct) {
                     if marks.at_risk.insert(p.id) {
-                        out.push(risk_alert(session, p, now_ms));
+                        let d = decimals(model, session, &p.symbol);
+                        out.push(risk_alert(session, p, d, now_ms));
                     }
                 } else {
                     marks.at_risk.remove(&p.id);
@@ -224,6 +237,21 @@ impl Detector {
     }
 }
 
+/// The contract's price decimals, when its ticker said them.
+fn decimals(model: &ClientModel, session: &str, symbol: &str) -> Option<u32> {
+    model
+        .market
+        .get(session)?
+        .get(symbol)?
+        .ticker
+        .price_decimals
+}
+
+/// A price as the screen shows it: the contract's decimals, else by magnitude.
+fn px(value: f64, decimals: Option<u32>) -> String {
+    crate::format::price_in(value, decimals, 24)
+}
+
 fn signal_mark(s: &SignalInfo) -> Mark {
     (s.at_ms, s.id)
 }
@@ -243,7 +271,7 @@ fn near_liquidation(p: &PositionInfo, pct: f64) -> bool {
     p.liquidation_price > 0.0 && p.distance_to_liq_pct.is_finite() && p.distance_to_liq_pct <= pct
 }
 
-fn signal_alert(session: &str, s: &SignalInfo) -> Alert {
+fn signal_alert(session: &str, s: &SignalInfo, d: Option<u32>) -> Alert {
     let (kind, what) = match s.kind {
         SignalKind::Entry => (AlertKind::Signal, "entry"),
         SignalKind::Exit => (AlertKind::Signal, "exit"),
@@ -259,22 +287,24 @@ fn signal_alert(session: &str, s: &SignalInfo) -> Alert {
         s.at_ms,
         format!(
             "{session}: {side} {} {what} at {}: {}",
-            s.symbol, s.price, s.reason
+            s.symbol,
+            px(s.price, d),
+            s.reason
         ),
     )
     .session(session)
     .symbol(&s.symbol)
 }
 
-fn opened_alert(session: &str, p: &PositionInfo) -> Alert {
+fn opened_alert(session: &str, p: &PositionInfo, d: Option<u32>) -> Alert {
     Alert::new(
         AlertKind::Fill,
         p.opened_at_ms,
         format!(
-            "{session}: paper {} {} opened at {}, {} USDT x{}",
+            "{session}: paper {} {} opened at {}, {:.2} USDT x{}",
             p.direction.to_uppercase(),
             p.symbol,
-            p.entry_price,
+            px(p.entry_price, d),
             p.size_quote,
             p.leverage
         ),
@@ -283,10 +313,10 @@ fn opened_alert(session: &str, p: &PositionInfo) -> Alert {
     .symbol(&p.symbol)
 }
 
-fn closed_alert(session: &str, p: &PositionInfo) -> Alert {
+fn closed_alert(session: &str, p: &PositionInfo, d: Option<u32>) -> Alert {
     let exit = p
         .exit_price
-        .map_or_else(|| "an unknown price".to_string(), |x| x.to_string());
+        .map_or_else(|| "an unknown price".to_string(), |x| px(x, d));
     let reason = p
         .close_reason
         .as_deref()
@@ -306,7 +336,7 @@ fn closed_alert(session: &str, p: &PositionInfo) -> Alert {
     .symbol(&p.symbol)
 }
 
-fn risk_alert(session: &str, p: &PositionInfo, now_ms: i64) -> Alert {
+fn risk_alert(session: &str, p: &PositionInfo, d: Option<u32>, now_ms: i64) -> Alert {
     Alert::new(
         AlertKind::LiquidationRisk,
         now_ms,
@@ -314,9 +344,9 @@ fn risk_alert(session: &str, p: &PositionInfo, now_ms: i64) -> Alert {
             "{session}: paper {} {} mark {} is {:.2} % from liquidation at {}",
             p.direction.to_uppercase(),
             p.symbol,
-            p.mark_price,
+            px(p.mark_price, d),
             p.distance_to_liq_pct,
-            p.liquidation_price
+            px(p.liquidation_price, d)
         ),
     )
     .session(session)

@@ -223,7 +223,7 @@ fn fills_alert_on_open_and_close_once() {
     );
     assert_eq!(kinds(&found), [AlertKind::Fill]);
     assert!(
-        found[0].text.contains("LONG ETH_USDT opened at 100"),
+        found[0].text.contains("LONG ETH_USDT opened at 100.00, 100.00 USDT x5"),
         "{}",
         found[0].text
     );
@@ -249,7 +249,7 @@ fn fills_alert_on_open_and_close_once() {
     assert!(
         found[0]
             .text
-            .contains("closed at 103, PnL 2.50 USDT (exit condition met"),
+            .contains("closed at 103.00, PnL 2.50 USDT (exit condition met"),
         "{}",
         found[0].text
     );
