@@ -223,7 +223,9 @@ fn fills_alert_on_open_and_close_once() {
     );
     assert_eq!(kinds(&found), [AlertKind::Fill]);
     assert!(
-        found[0].text.contains("LONG ETH_USDT opened at 100.00, 100.00 USDT x5"),
+        found[0]
+            .text
+            .contains("LONG ETH_USDT opened at 100.00, 100.00 USDT x5"),
         "{}",
         found[0].text
     );
