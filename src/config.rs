@@ -16,12 +16,15 @@ pub use trademon_backend::{
 pub use trademon_client::ClientConfig;
 pub use trademon_mexc::MexcConfig;
 pub use trademon_sim::SimConfig;
+pub use trademon_tui::alerts::AlertsConfig;
 pub use trademon_tui::settings::{ColorMode, KeysConfig, RecordConfig, TuiConfig, TuiSettings};
 
 pub const DEFAULTS_TOML: &str = include_str!("../assets/default-config.toml");
 
-/// Keys whose values never reach a log, a recording or a bug bundle.
-pub const SECRET_KEYS: &[&str] = &["server.token"];
+/// Keys whose values never reach a log, a recording or a bug bundle. The alert hook's command
+/// may carry a token (a webhook URL with its key); it is only in the config, which prints it
+/// redacted (not a scrubbed value: a short command such as `cat` would scrub ordinary words).
+pub const SECRET_KEYS: &[&str] = &["server.token", "alerts.command"];
 
 const ENV_PREFIX: &str = "TRADEMON_";
 
@@ -33,6 +36,8 @@ pub struct Config {
     pub mexc: MexcConfig,
     pub sim: SimConfig,
     pub tui: TuiConfig,
+    /// `[alerts]`: bell, banner and hook per kind of alert (the TUI's).
+    pub alerts: AlertsConfig,
     pub log: LogConfig,
     pub data: DataConfig,
     /// Engine-wide settings (`[engine]`), handed to `Engine::new` as they are.
@@ -518,6 +523,9 @@ impl Config {
             p.fail("tui.timezone", e.to_string());
         }
 
+        for (key, why) in self.alerts.problems() {
+            p.fail(key, why);
+        }
         check_questdb(p, &self.questdb);
         let r = &self.record;
         if r.flight_minutes > 60 {
@@ -618,6 +626,7 @@ impl Config {
         TuiSettings {
             tui: self.tui.clone(),
             record: self.record.clone(),
+            alerts: self.alerts.clone(),
             record_dir: self.record_dir(),
             log_dir: self.log_dir(),
             config_toml: self.redacted_toml(),
@@ -985,6 +994,7 @@ fn deserialize_problems(merged: &toml::Table) -> Vec<Problem> {
             "mexc" => try_de::<MexcConfig>(k, v, &mut out),
             "sim" => try_de::<SimConfig>(k, v, &mut out),
             "tui" => try_de::<TuiConfig>(k, v, &mut out),
+            "alerts" => try_de::<AlertsConfig>(k, v, &mut out),
             "log" => try_de::<LogConfig>(k, v, &mut out),
             "data" => try_de::<DataConfig>(k, v, &mut out),
             "engine" => try_de::<EngineSettings>(k, v, &mut out),
@@ -1217,6 +1227,17 @@ mod tests {
             "{t}"
         );
         assert!(c.secret_values().contains(&"canary-user".to_string()));
+    }
+
+    #[test]
+    fn the_alert_hook_command_is_printed_redacted_and_bad_alert_values_are_named() {
+        let mut c = Config::defaults();
+        c.alerts.command = "curl -d @- https://hooks.example/canary-hook-key".into();
+        let t = c.redacted_toml();
+        assert!(!t.contains("canary-hook-key"), "{t}");
+        c.alerts.command_timeout_ms = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("alerts.command_timeout_ms"), "{e}");
     }
 
     #[test]

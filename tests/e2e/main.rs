@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts_tmux;
 mod ccxt_sim;
 mod config_check;
 mod e2e_tmux;

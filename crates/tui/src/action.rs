@@ -34,4 +34,12 @@ pub enum Effect {
     ToggleRecording,
     /// Write a bug-report bundle from the flight recorder.
     BugReport,
+    /// An alert was raised (its banner and bell are in `App` already): log it, and run the
+    /// `[alerts] command` hook when `hook`.
+    Alert {
+        alert: crate::alerts::Alert,
+        hook: bool,
+    },
+    /// The trader acknowledged this alert's banner: log it.
+    AlertAcknowledged(crate::alerts::Alert),
 }

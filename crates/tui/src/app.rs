@@ -3,6 +3,7 @@
 //! `update` takes an [`Action`] and returns [`Effect`]s for the event loop to carry out. It does
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
+mod alerting;
 pub mod describe;
 pub mod symbol;
 pub mod watch;
@@ -77,6 +78,8 @@ pub struct App {
     subscriptions: BTreeSet<Subscription>,
     /// Something visible changed since the last `take_dirty`.
     dirty: bool,
+    /// Alert detection, banners and the bell counter (`with_alerts`); off when `None`.
+    pub(crate) alerts: Option<Box<crate::alerts::AlertState>>,
 }
 
 impl App {
@@ -129,6 +132,7 @@ impl App {
             status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
+            alerts: None,
         }
     }
 
@@ -366,7 +370,7 @@ impl App {
             }
             Action::Tick(now) => {
                 self.on_tick(now);
-                Vec::new()
+                self.alerts_after_tick()
             }
             Action::Client(ev) => self.on_client(ev),
             Action::Recording(since) => {
@@ -395,6 +399,7 @@ impl App {
                 Applied::Changed => {
                     self.record_sparks(&msg);
                     self.dirty = true;
+                    effects.extend(self.alerts_after_message(&msg));
                 }
                 Applied::Unchanged => {}
                 Applied::Gap {
@@ -416,6 +421,7 @@ impl App {
                 self.model.apply_rest_snapshot(&snap, self.now_ms);
                 self.record_snapshot(&snap.session_id, &snap.data, snap.ts);
                 self.dirty = true;
+                effects.extend(self.alerts_after_model());
             }
             ClientEvent::Notice(ev) => {
                 self.model.push_event(ev);
@@ -426,6 +432,7 @@ impl App {
                     self.link = status;
                     self.link_at_ms = self.now_ms;
                     self.dirty = true;
+                    effects.extend(self.alerts_after_link());
                 }
             }
         }
@@ -446,6 +453,14 @@ impl App {
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
+        }
+        // Acknowledge acts everywhere (over popups and the help too), except while typing a
+        // filter, where every key is text.
+        if !self.filter_typing
+            && self.alert_banner().is_some()
+            && self.keymap.lookup(&key) == Some(Command::Acknowledge)
+        {
+            return self.acknowledge_alert();
         }
         if self.popup.is_some() {
             return self.on_popup_key(key);

@@ -38,6 +38,8 @@ pub enum Command {
     ZoomOut,
     NextInterval,
     PrevInterval,
+    /// Remove the alert banner on top (the next one shows).
+    Acknowledge,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -81,6 +83,7 @@ impl Command {
             Command::ZoomOut => "zoom_out",
             Command::NextInterval => "next_interval",
             Command::PrevInterval => "prev_interval",
+            Command::Acknowledge => "acknowledge",
             Command::Session(_) => "session",
         }
     }
@@ -97,7 +100,8 @@ impl Command {
             | Command::SymbolView
             | Command::Up
             | Command::Down
-            | Command::Open => true,
+            | Command::Open
+            | Command::Acknowledge => true,
             Command::NextSession
             | Command::PrevSession
             | Command::NextView
@@ -155,6 +159,7 @@ impl Command {
             Command::ZoomOut => "chart: zoom out (more candles)",
             Command::NextInterval => "chart: next timeframe",
             Command::PrevInterval => "chart: previous timeframe",
+            Command::Acknowledge => "acknowledge the alert banner (the next one shows)",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -394,7 +399,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 27] = [
+        let table: [(Command, &Vec<String>); 28] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -422,6 +427,7 @@ impl Keymap {
             (Command::ZoomOut, &keys.zoom_out),
             (Command::NextInterval, &keys.next_interval),
             (Command::PrevInterval, &keys.prev_interval),
+            (Command::Acknowledge, &keys.acknowledge),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {

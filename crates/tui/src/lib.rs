@@ -3,6 +3,7 @@
 //! restore (`terminal`) and the event loop (`run`).
 
 pub mod action;
+pub mod alerts;
 pub mod app;
 pub mod format;
 pub mod headline;
@@ -24,6 +25,8 @@ pub use recording::RecordOptions;
 pub use run::run;
 pub use view::view;
 
+#[cfg(test)]
+mod alert_tests;
 #[cfg(test)]
 mod contract_tests;
 #[cfg(test)]

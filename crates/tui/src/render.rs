@@ -112,6 +112,9 @@ fn render_frames(
     interval: Duration,
     tap: Option<(&Tap, &Capture)>,
 ) -> bool {
+    // Bells written so far; a job whose app counts more rings once (a skipped job's bell is
+    // in the next one's count, and a burst was rate-limited in `App` already).
+    let mut rung = 0;
     while let Ok(mut job) = frames.recv() {
         // Only the newest state matters (the loop sends one at a time, so this is rare; a
         // skipped job's keyframe request carries over).
@@ -121,7 +124,9 @@ fn render_frames(
             job.keyframe = keyframe;
         }
         let started = Instant::now();
-        if let Err(e) = draw(terminal, &job, tap) {
+        let bell = job.app.bells() > rung;
+        rung = rung.max(job.app.bells());
+        if let Err(e) = draw(terminal, &job, bell, tap) {
             let _ = events.send(RenderEvent::Failed(e.to_string()));
             return true;
         }
@@ -139,8 +144,14 @@ fn render_frames(
 /// One frame between BeginSynchronizedUpdate and EndSynchronizedUpdate, so the terminal shows
 /// it whole, never half-drawn. `Terminal::draw` flushes the BufWriter once at its end.
 /// With a capturing `tap`, the bytes are taken from the `Tee` under the `BufWriter` after the
-/// flush, so they are exactly what this frame wrote.
-fn draw(terminal: &mut Term, job: &RenderJob, tap: Option<(&Tap, &Capture)>) -> io::Result<()> {
+/// flush, so they are exactly what this frame wrote. `bell`: an alert rang; the BEL byte goes
+/// out in the same buffered write as the frame (never println!, which would tear a frame).
+pub(crate) fn draw(
+    terminal: &mut Term,
+    job: &RenderJob,
+    bell: bool,
+    tap: Option<(&Tap, &Capture)>,
+) -> io::Result<()> {
     let capture = tap.is_some_and(|(h, _)| h.capturing());
     if let Some((_, c)) = tap {
         c.set(capture);
@@ -154,6 +165,9 @@ fn draw(terminal: &mut Term, job: &RenderJob, tap: Option<(&Tap, &Capture)>) -> 
         }
     })?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    if bell {
+        terminal.backend_mut().write_all(b"\x07")?;
+    }
     terminal.backend_mut().flush()?;
     if let Some((tap, c)) = tap.filter(|_| capture) {
         tap.output(job.seq, &c.take(), keyframe.as_deref());

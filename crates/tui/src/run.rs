@@ -2,6 +2,7 @@
 //! in the middle, effects and frames out.
 
 use super::action::{Action, Effect};
+use super::alerts::{self, hook::HookRunner};
 use super::app::App;
 use super::keymap::Keymap;
 use super::recording::{RecordOptions, Recorder};
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use trademon_client::link::LinkStatus;
 use trademon_client::{ClientCommand, ClientEvent, ClientHandle};
-use trademon_protocol::now_ms;
+use trademon_protocol::{LogEvent, now_ms};
 
 /// Ages and the reconnect countdown move at this pace.
 const TICK: Duration = Duration::from_millis(250);
@@ -62,7 +63,12 @@ pub async fn run(
         };
 
     let link = LinkStatus::new(String::new());
-    let mut app = App::new(&cfg.tui, keymap, theme, link, size, now_ms());
+    let mut app = App::new(&cfg.tui, keymap, theme, link, size, now_ms()).with_alerts(&cfg.alerts);
+    let (notice_tx, notices) = mpsc::unbounded_channel();
+    let hooks = Hooks {
+        runner: HookRunner::new(&cfg.alerts, notice_tx),
+        notices,
+    };
     let mut start = app.start();
     start.extend(rec.begin(&mut app));
     let exit = event_loop(
@@ -74,6 +80,7 @@ pub async fn run(
         &renderer,
         render_events,
         &mut signals,
+        hooks,
     )
     .await;
     // Tell the connection task to close cleanly whatever ended the loop (q already did).
@@ -103,6 +110,7 @@ async fn event_loop(
     renderer: &Renderer,
     mut render_events: mpsc::UnboundedReceiver<RenderEvent>,
     signals: &mut Signals,
+    mut hooks: Hooks,
 ) -> Exit {
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -122,6 +130,14 @@ async fn event_loop(
                     Effect::Quit => return Exit::Quit,
                     Effect::ToggleRecording => pending.extend(rec.toggle(app)),
                     Effect::BugReport => pending.extend(rec.bug_report(app)),
+                    Effect::Alert { alert, hook } => {
+                        alerts::log_raised(&alert);
+                        if let Some(runner) = hooks.runner.as_ref().filter(|_| hook) {
+                            // The task reports its own outcome (log, events panel).
+                            let _ = runner.spawn(&alert, app.now_ms());
+                        }
+                    }
+                    Effect::AlertAcknowledged(alert) => alerts::log_acknowledged(&alert),
                 }
             }
         }
@@ -159,12 +175,22 @@ async fn event_loop(
                     tracing::warn!("tui: client event channel closed");
                 }
             },
+            Some(ev) = hooks.notices.recv() => {
+                pending = rec.update(app, Action::Client(ClientEvent::Notice(ev)));
+            }
             _ = tick.tick() => {
                 pending = rec.update(app, Action::Tick(now_ms()));
                 pending.extend(rec.tick(app));
             }
         }
     }
+}
+
+/// The alert hook runner (none without `alerts.command`) and the failures it puts on the
+/// events panel.
+struct Hooks {
+    runner: Option<HookRunner>,
+    notices: mpsc::UnboundedReceiver<LogEvent>,
 }
 
 /// The signals that end the TUI: SIGHUP (the SSH session went away) and SIGTERM on unix;

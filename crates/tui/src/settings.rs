@@ -13,6 +13,8 @@ const DEFAULTS_TOML: &str = include_str!("../../../assets/default-config.toml");
 pub struct TuiSettings {
     pub tui: TuiConfig,
     pub record: RecordConfig,
+    /// `[alerts]`: bell, banner and hook per kind of alert.
+    pub alerts: crate::alerts::AlertsConfig,
     /// Where recordings and bug bundles go (`record.dir`, resolved).
     pub record_dir: PathBuf,
     /// The log directory, for the log lines a bug bundle carries.
@@ -121,6 +123,8 @@ pub struct KeysConfig {
     pub zoom_out: Vec<String>,
     pub next_interval: Vec<String>,
     pub prev_interval: Vec<String>,
+    /// Remove the alert banner on top (the next one shows).
+    pub acknowledge: Vec<String>,
 }
 
 /// Recordings, the flight recorder and bug bundles.

@@ -35,6 +35,10 @@ pub struct AppState {
     /// The open symbol view (its data is in `model`); absent in recordings made before it.
     #[serde(default)]
     pub symbol_view: Option<crate::app::symbol::SymbolViewState>,
+    /// Alert detection marks and waiting banners, so a replay raises exactly the alerts the
+    /// live UI did; absent in recordings made before alerts (or with them off).
+    #[serde(default)]
+    pub alerts: Option<Box<crate::alerts::AlertState>>,
 }
 
 impl AppState {
@@ -50,6 +54,7 @@ impl AppState {
             now_ms: app.now_ms,
             recording_since_ms: app.recording_since_ms,
             symbol_view: app.symbol_view.clone(),
+            alerts: app.alerts.clone(),
         }
     }
 
@@ -65,6 +70,7 @@ impl AppState {
         app.now_ms = self.now_ms;
         app.recording_since_ms = self.recording_since_ms;
         app.symbol_view = self.symbol_view;
+        app.alerts = self.alerts;
     }
 }
 

@@ -1,7 +1,7 @@
 //! The pure view: `view(&App, &mut Frame)` draws one frame from state and nothing else
 //! (no IO, no clock), so every screen is reproducible in a snapshot test.
 //!
-//! Layout: header (1 line), health bar (1-2 lines), session summary (1 line), then the panels.
+//! Layout: an alert banner while one waits (1 line), header (1 line), health bar (1-2 lines), session summary (1 line), then the panels.
 //! Wide and tall terminals show every panel at once (watchlist | state machines, indicators |
 //! conditions, signals | positions, trades, events); smaller ones stack the watchlist, ONE detail panel
 //! picked with `next_view` / `prev_view` (a tab line names it) and the events, shrinking the
@@ -9,6 +9,7 @@
 //! instead of a broken layout. The symbol view (`symbol`: chart, book, tape) and the upstream
 //! view take the panels' place while open.
 
+mod alert_banner;
 mod book;
 mod chart;
 mod conditions;
@@ -68,6 +69,16 @@ pub fn view(app: &App, frame: &mut Frame) {
 }
 
 fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    // An alert waiting to be acknowledged takes the top line; everything else moves down.
+    let area = match alert_banner::line(app, area.width as usize) {
+        Some(banner) => {
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+            frame.render_widget(Paragraph::new(banner), top);
+            rest
+        }
+        None => area,
+    };
     let health = health_bar::lines(app, area.width as usize);
     let [top, health_area, summary_area, body] = Layout::vertical([
         Constraint::Length(1),
