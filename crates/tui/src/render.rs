@@ -10,8 +10,6 @@ use super::terminal::Term;
 use super::view::view;
 use crate::record::tee::Capture;
 use crate::record::{Tap, cast};
-use crossterm::queue;
-use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -141,8 +139,9 @@ fn render_frames(
     false
 }
 
-/// One frame between BeginSynchronizedUpdate and EndSynchronizedUpdate, so the terminal shows
-/// it whole, never half-drawn. `Terminal::draw` flushes the BufWriter once at its end.
+/// One frame. The backend (`terminal::QuietBackend`) wraps what changed in one synchronized
+/// update, so the terminal shows it whole, and sends nothing when nothing changed.
+/// `Terminal::draw` flushes the BufWriter once at its end.
 /// With a capturing `tap`, the bytes are taken from the `Tee` under the `BufWriter` after the
 /// flush, so they are exactly what this frame wrote. `bell`: an alert rang; the BEL byte goes
 /// out in the same buffered write as the frame (never println!, which would tear a frame).
@@ -157,14 +156,12 @@ pub(crate) fn draw(
         c.set(capture);
     }
     let mut keyframe = None;
-    queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
     terminal.draw(|frame| {
         view(&job.app, frame);
         if capture && job.keyframe {
             keyframe = Some(cast::keyframe(frame.buffer_mut()));
         }
     })?;
-    queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
     if bell {
         terminal.backend_mut().write_all(b"\x07")?;
     }

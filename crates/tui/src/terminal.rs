@@ -14,6 +14,9 @@ use ratatui::backend::CrosstermBackend;
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod quiet;
+pub use quiet::QuietBackend;
+
 /// Batch a frame into few `write(2)` calls; over SSH each one is a packet.
 pub const WRITE_BUFFER: usize = 64 * 1024;
 
@@ -21,7 +24,8 @@ pub const WRITE_BUFFER: usize = 64 * 1024;
 /// (for recordings, `record::tee`).
 /// The sink is boxed so benchmarks and tests can draw the real pipeline into memory; the
 /// dynamic call happens once per `BufWriter` flush, about once per frame.
-pub type Term = Terminal<CrosstermBackend<BufWriter<Tee<Box<dyn Write + Send>>>>>;
+/// `QuietBackend`: a frame that changes nothing sends nothing.
+pub type Term = Terminal<QuietBackend<CrosstermBackend<BufWriter<Tee<Box<dyn Write + Send>>>>>>;
 
 /// Whether we changed the terminal and owe it a restore.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -36,7 +40,10 @@ pub fn setup() -> io::Result<(Term, Capture)> {
         let capture = tee.capture();
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, tee);
         execute!(out, EnterAlternateScreen, Hide)?;
-        Ok((Terminal::new(CrosstermBackend::new(out))?, capture))
+        Ok((
+            Terminal::new(QuietBackend::new(CrosstermBackend::new(out)))?,
+            capture,
+        ))
     })();
     if result.is_err() {
         restore();
@@ -48,7 +55,10 @@ pub fn setup() -> io::Result<(Term, Capture)> {
 pub fn headless(out: Box<dyn Write + Send>, size: (u16, u16)) -> io::Result<(Term, Capture)> {
     let tee = Tee::new(out);
     let capture = tee.capture();
-    let backend = CrosstermBackend::new(BufWriter::with_capacity(WRITE_BUFFER, tee));
+    let backend = QuietBackend::new(CrosstermBackend::new(BufWriter::with_capacity(
+        WRITE_BUFFER,
+        tee,
+    )));
     let viewport = ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, size.0, size.1));
     let term = Terminal::with_options(backend, ratatui::TerminalOptions { viewport })?;
     Ok((term, capture))

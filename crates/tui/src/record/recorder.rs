@@ -155,6 +155,10 @@ impl Tap {
         g.last_output_seq = Some(seq);
         let inner = &mut *g;
         let shown = keyframe.unwrap_or(bytes);
+        // A frame that changed nothing sent nothing (`terminal::QuietBackend`): no event.
+        if shown.is_empty() {
+            return;
+        }
         if let Some(f) = inner.flight.as_mut() {
             f.push_cast(seq, t_us, 'o', cast::data_json(shown));
         }
