@@ -99,6 +99,8 @@ pub struct SessionView {
     pub closed_trades: u64,
     /// Closed trades whose realized PnL (net of fees) is above zero.
     pub winning_trades: u64,
+    /// Monitor only: conditions update, no new entries (`PauseSession`).
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -186,6 +186,7 @@ impl Hub {
                 closed_fees: 0.0,
                 closed_trades: 0,
                 winning_trades: 0,
+                paused: false,
             });
         let status = serde_json::to_value(s.state)
             .ok()
