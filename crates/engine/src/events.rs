@@ -48,7 +48,8 @@ pub enum SignalSide {
 pub enum SignalKind {
     Entry,
     Exit,
-    /// The session stopped or the symbol was removed with a position open.
+    /// The session stopped or the symbol was removed with a position open, or the trader
+    /// closed the position at market (`close_position`).
     ForcedExit,
     /// The mark crossed the liquidation price: the position was closed there, margin lost.
     Liquidation,

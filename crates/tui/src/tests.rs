@@ -66,6 +66,7 @@ fn session(id: &str, name: &str, symbols: &[&str]) -> SessionInfo {
         symbols: symbols.iter().map(|s| s.to_string()).collect(),
         state: SessionState::Running,
         error: None,
+        paused: false,
     }
 }
 
