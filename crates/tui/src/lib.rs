@@ -27,6 +27,8 @@ pub use view::view;
 #[cfg(test)]
 mod contract_tests;
 #[cfg(test)]
+mod control_tests;
+#[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
 mod headline_tests;

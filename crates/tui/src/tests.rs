@@ -766,6 +766,12 @@ fn enter_opens_the_full_text_and_esc_closes_it() {
     assert!(app.popup().is_none());
     assert!(!screen_text(&render(&app, 80, 24)).contains("esc close"));
 
+    // Positions: none open in this fixture, so Enter opens nothing.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Positions);
+    app.update(key(KeyCode::Enter));
+    assert!(app.popup().is_none());
+
     // Events: focus moves on, Enter shows the event whole.
     app.update(key(KeyCode::Char('f')));
     assert_eq!(app.focus, Focus::Events);
