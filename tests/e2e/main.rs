@@ -6,6 +6,7 @@ mod support;
 
 mod ccxt_sim;
 mod config_check;
+mod control_tmux;
 mod e2e_tmux;
 mod headline_e2e_tmux;
 mod paper_journal;
