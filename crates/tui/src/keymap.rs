@@ -205,7 +205,10 @@ impl Command {
             Command::Sort => (Command::SortReverse, "watchlist: next sort order / reverse"),
             // Paired so the main screen's keys still fit an 80x24 help.
             Command::Quit => (Command::Help, "quit / show or hide this help"),
-            Command::Record => (Command::BugReport, "start or stop recording / bug report"),
+            Command::Record => (
+                Command::BugReport,
+                "start or stop recording / write a bug-report bundle",
+            ),
             Command::Reconnect => (Command::Status, "reconnect now / the full status popup"),
             Command::StartStop => (
                 Command::PauseResume,
