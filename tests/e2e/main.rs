@@ -7,6 +7,7 @@ mod support;
 mod alerts_tmux;
 mod ccxt_sim;
 mod config_check;
+mod control_tmux;
 mod e2e_tmux;
 mod headline_e2e_tmux;
 mod paper_journal;

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backend_control;
 mod backend_engine;
 mod backend_load;
 mod backend_service;

@@ -58,6 +58,33 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
             .prop_map(|(id, session_id)| ClientMsg::StartSession { id, session_id }),
         (any::<u64>(), text())
             .prop_map(|(id, session_id)| ClientMsg::StopSession { id, session_id }),
+        (any::<u64>(), text())
+            .prop_map(|(id, session_id)| ClientMsg::PauseStrategy { id, session_id }),
+        (any::<u64>(), text())
+            .prop_map(|(id, session_id)| ClientMsg::ResumeStrategy { id, session_id }),
+        (any::<u64>(), text(), text()).prop_map(|(id, session_id, symbol)| {
+            ClientMsg::ClosePosition {
+                id,
+                session_id,
+                symbol,
+            }
+        }),
+        (
+            any::<u64>(),
+            text(),
+            proptest::option::of(text()),
+            text(),
+            proptest::collection::vec(text(), 0..4),
+        )
+            .prop_map(|(id, session_id, name, strategy, symbols)| {
+                ClientMsg::CreateSession {
+                    id,
+                    session_id,
+                    name,
+                    strategy,
+                    symbols,
+                }
+            }),
         (
             any::<u64>(),
             history_query(),

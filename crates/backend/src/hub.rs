@@ -10,6 +10,7 @@
 //! `full_update` carries exactly the seq that precedes its first delta: nothing lost, nothing
 //! twice.
 
+pub mod control_ops;
 mod engine_io;
 mod history_io;
 mod session_ops;
@@ -35,9 +36,9 @@ use trademon_core::market::{FeedWant, LinkChange, MarketEvent};
 use trademon_engine::{Engine, EngineInput};
 use trademon_protocol::ClientMsg;
 use trademon_protocol::{
-    CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, RestSnapshot,
-    ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, UpstreamHealth, close, error_code,
-    now_ms,
+    CloseInfo, CommandResult, Envelope, ErrorReply, Health, Level, LogEvent, PositionInfo,
+    RestSnapshot, ServerMsg, SessionInfo, SignalInfo, Snapshot, StreamName, UpstreamHealth, close,
+    error_code, now_ms,
 };
 use trademon_store::{Queries, StoreHandle, StoreHealth, link_row, rows_from_market};
 
@@ -130,6 +131,19 @@ pub enum HubCmd {
         String,
         oneshot::Sender<Result<SessionInfo, CmdError>>,
     ),
+    /// A new paper session, started at once (REST `POST /api/v1/sessions`).
+    Create(
+        control_ops::NewSession,
+        oneshot::Sender<Result<SessionInfo, CmdError>>,
+    ),
+    /// (session, symbol): close the open paper position at market.
+    ClosePosition(
+        String,
+        String,
+        oneshot::Sender<Result<PositionInfo, CmdError>>,
+    ),
+    /// (session, paused): pause (monitor only) or resume the strategy.
+    Pause(String, bool, oneshot::Sender<Result<SessionInfo, CmdError>>),
     /// Close every client 1001 and end the task.
     Shutdown(oneshot::Sender<()>),
     /// A reply made off the hub (a QuestDB answer), queued for `conn` in order with its data.
@@ -226,6 +240,12 @@ pub fn spawn(
             Vec::new()
         }
     };
+    // Paused strategies stay paused across restarts (monitor only until resumed).
+    let paused: HashSet<String> = restored
+        .iter()
+        .filter(|p| p.paused)
+        .map(|p| p.id.clone())
+        .collect();
     let plan = persist::merge(sessions, restored);
     let mut journal_warnings = Vec::new();
     let journal = settings.paper_journal.clone().map(|s| {
@@ -263,7 +283,8 @@ pub fn spawn(
     for w in journal_warnings {
         hub.note(Level::Warn, "journal.load_problem", w);
     }
-    for (i, (_, running)) in plan.iter().enumerate() {
+    for (i, (cfg, running)) in plan.iter().enumerate() {
+        hub.sessions[i].paused = paused.contains(&cfg.id);
         if *running {
             // A refusal marks the session failed (with the reason) and is logged there.
             let _ = hub.start_idx(i);
@@ -408,6 +429,15 @@ impl Hub {
             HubCmd::RemoveSymbol(id, symbol, reply) => {
                 let _ = reply.send(self.remove_symbol(&id, &symbol));
             }
+            HubCmd::Create(spec, reply) => {
+                let _ = reply.send(self.create_session(spec));
+            }
+            HubCmd::ClosePosition(id, symbol, reply) => {
+                let _ = reply.send(self.close_position(&id, &symbol));
+            }
+            HubCmd::Pause(id, paused, reply) => {
+                let _ = reply.send(self.set_paused(&id, paused));
+            }
             HubCmd::Shutdown(_) => {} // handled in `run`
             HubCmd::Deliver { conn, msg } => self.reply(conn, *msg),
             HubCmd::Backfill { session, signals } => self.on_backfill(session, signals),
@@ -470,6 +500,39 @@ impl Hub {
             } => {
                 let r = self.remove_symbol(&session_id, &symbol);
                 self.reply_command(conn, id, &session_id, r, &format!("lost {symbol}"));
+            }
+            ClientMsg::CreateSession {
+                id,
+                session_id,
+                name,
+                strategy,
+                symbols,
+            } => {
+                let spec = control_ops::NewSession {
+                    id: session_id.clone(),
+                    name,
+                    strategy,
+                    symbols,
+                };
+                let r = self.create_session(spec);
+                self.reply_command(conn, id, &session_id, r, "created and started");
+            }
+            ClientMsg::ClosePosition {
+                id,
+                session_id,
+                symbol,
+            } => {
+                let r = self.close_position(&session_id, &symbol);
+                self.reply_closed(conn, id, &session_id, r);
+            }
+            ClientMsg::PauseStrategy { id, session_id } => {
+                let r = self.set_paused(&session_id, true);
+                let verb = "paused its strategy (monitor only: no new entries)";
+                self.reply_command(conn, id, &session_id, r, verb);
+            }
+            ClientMsg::ResumeStrategy { id, session_id } => {
+                let r = self.set_paused(&session_id, false);
+                self.reply_command(conn, id, &session_id, r, "resumed its strategy");
             }
             ClientMsg::History {
                 id,
@@ -570,6 +633,28 @@ impl Hub {
             Err(CmdError::Rejected(m)) => error(error_code::REJECTED, m, Vec::new()),
         };
         self.reply(conn, msg);
+    }
+
+    /// `close_position`'s answer: what was closed, where, and the realized PnL.
+    fn reply_closed(
+        &mut self,
+        conn: u64,
+        id: u64,
+        session_id: &str,
+        r: Result<PositionInfo, CmdError>,
+    ) {
+        match r {
+            Ok(p) => {
+                let message = control_ops::closed_text(session_id, &p);
+                let ok = ServerMsg::Result(CommandResult {
+                    id,
+                    ok: true,
+                    message: Some(message),
+                });
+                self.reply(conn, ok);
+            }
+            Err(e) => self.reply_command(conn, id, session_id, Err(e), ""),
+        }
     }
 
     /// A control reply to one client, in order with its stream data.

@@ -19,6 +19,9 @@ pub struct PersistedSession {
     pub strategy: String,
     pub symbols: Vec<String>,
     pub running: bool,
+    /// The strategy was paused (monitor only); absent in files of older builds.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +118,7 @@ mod tests {
             strategy: "default".into(),
             symbols: vec!["BTC_USDT".into()],
             running: false,
+            paused: false,
         }];
         save(&path, s.clone()).unwrap();
         assert_eq!(load(&path), Ok(Some(s)));
@@ -134,6 +138,7 @@ mod tests {
             strategy: "default".into(),
             symbols: vec!["BTC_USDT".into(), "SOL_USDT".into()],
             running: false,
+            paused: false,
         }];
         let m = merge(configured, persisted);
         assert_eq!(m.len(), 2);
@@ -141,5 +146,31 @@ mod tests {
         assert_eq!(m[0].0.name, "A");
         assert!(!m[0].1);
         assert_eq!((m[1].0.id.as_str(), m[1].1), ("b", true));
+    }
+
+    #[test]
+    fn sessions_created_at_run_time_come_back_and_old_files_read_unpaused() {
+        // A file of an older build has no `paused`: not paused.
+        let text = r#"{"version":1,"sessions":[{"id":"new","name":"New","strategy":"demo",
+            "symbols":["SUI_USDT"],"running":true}]}"#;
+        let file: File = serde_json::from_str(text).unwrap();
+        assert!(!file.sessions[0].paused);
+        // A session the configuration does not name (created with `create_session`) is kept
+        // with its own name and strategy, after the file's others and before new config ones.
+        let mut created = file.sessions[0].clone();
+        created.paused = true;
+        let m = merge(vec![cfg("a", &["BTC_USDT"])], vec![created]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (
+                m[0].0.id.as_str(),
+                m[0].0.name.as_str(),
+                m[0].0.strategy.as_str()
+            ),
+            ("new", "New", "demo")
+        );
+        assert_eq!(m[0].0.symbols, vec!["SUI_USDT"]);
+        assert!(m[0].1);
+        assert_eq!(m[1].0.id, "a");
     }
 }

@@ -4,9 +4,10 @@ use super::auth;
 use super::connection::{self, Admission, ClientSlots, ConnCtx, ConnParams};
 use super::history::{self, HistoryError, HistoryRequest};
 use super::hooks::TestHooks;
+use super::hub::control_ops::NewSession;
 use super::hub::{CmdError, HubCmd, HubHandle, NotFound};
 use super::queue_meter::QueueMeter;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -17,7 +18,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use trademon_protocol::SessionInfo;
 use trademon_protocol::{HistoryQuery, RestError};
 use trademon_store::Queries;
 
@@ -43,10 +43,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(ws_upgrade))
         .route("/api/v1/health", get(health))
-        .route("/api/v1/sessions", get(sessions))
+        .route("/api/v1/sessions", get(sessions).post(create_session))
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/sessions/{id}/start", post(start_session))
         .route("/api/v1/sessions/{id}/stop", post(stop_session))
+        .route("/api/v1/sessions/{id}/pause", post(pause_strategy))
+        .route("/api/v1/sessions/{id}/resume", post(resume_strategy))
+        .route(
+            "/api/v1/sessions/{id}/positions/{symbol}/close",
+            post(close_position),
+        )
         .route(
             "/api/v1/sessions/{id}/symbols/{symbol}",
             post(add_symbol).delete(remove_symbol),
@@ -210,6 +216,63 @@ async fn remove_symbol(
     command_response(&id, r)
 }
 
+/// 201 with the new session (started); 400 a body that is not a session or a bad symbol;
+/// 409 refused (id or name taken, unknown strategy, no symbols), the reason given.
+async fn create_session(
+    _: Authorized,
+    State(st): State<AppState>,
+    body: Result<Json<NewSession>, JsonRejection>,
+) -> Response {
+    let spec = match body {
+        Ok(Json(spec)) => spec,
+        Err(e) => {
+            let msg = format!(
+                "the body must be a JSON session like \
+                 {{\"id\":\"alts\",\"strategy\":\"default\",\"symbols\":[\"DOGE_USDT\"]}}: {}",
+                e.body_text()
+            );
+            return error(StatusCode::BAD_REQUEST, "invalid_parameter", None, &msg);
+        }
+    };
+    let id = spec.id.clone();
+    let r = st.hub.ask(|tx| HubCmd::Create(spec, tx)).await;
+    match r {
+        Some(Ok(info)) => (StatusCode::CREATED, Json(info)).into_response(),
+        other => command_response(&id, other),
+    }
+}
+
+async fn pause_strategy(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = st.hub.ask(|tx| HubCmd::Pause(id.clone(), true, tx)).await;
+    command_response(&id, r)
+}
+
+async fn resume_strategy(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = st.hub.ask(|tx| HubCmd::Pause(id.clone(), false, tx)).await;
+    command_response(&id, r)
+}
+
+/// 200 with the closed position; 404 unknown session; 409 nothing to close (the reason).
+async fn close_position(
+    _: Authorized,
+    State(st): State<AppState>,
+    Path((id, symbol)): Path<(String, String)>,
+) -> Response {
+    let r = st
+        .hub
+        .ask(|tx| HubCmd::ClosePosition(id.clone(), symbol, tx))
+        .await;
+    command_response(&id, r)
+}
+
 #[derive(Deserialize, Default)]
 struct HistoryParams {
     limit: Option<u32>,
@@ -297,7 +360,7 @@ async fn history_response(
 }
 
 /// 200 with the session, 404 unknown session, 400 bad symbol, 409 refused (reason given).
-fn command_response(id: &str, r: Option<Result<SessionInfo, CmdError>>) -> Response {
+fn command_response<T: serde::Serialize>(id: &str, r: Option<Result<T, CmdError>>) -> Response {
     match r {
         Some(Ok(info)) => Json(info).into_response(),
         Some(Err(CmdError::NotFound(nf))) => session_not_found(id, &nf),

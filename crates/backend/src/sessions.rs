@@ -12,6 +12,8 @@ pub struct Session {
     pub error: Option<String>,
     /// Backend wall clock when the session last started running.
     pub started_ms: Option<i64>,
+    /// Monitor only (`pause_strategy`): kept while stopped, applied whenever it starts.
+    pub paused: bool,
 }
 
 impl Session {
@@ -21,6 +23,7 @@ impl Session {
             state: SessionState::Stopped,
             error: None,
             started_ms: None,
+            paused: false,
         }
     }
 
@@ -33,6 +36,7 @@ impl Session {
             symbols: self.cfg.symbols.clone(),
             state: self.state,
             error: self.error.clone(),
+            paused: self.paused,
         }
     }
 

@@ -339,6 +339,11 @@ impl Connection {
             }
             // Nothing to resync without a socket; the next connect replays everything anyway.
             Some(ClientCommand::Resync(_) | ClientCommand::ResyncSymbol { .. }) => Idle::Continue,
+            // A command is not replayed on a later connect: the trader asked for it now.
+            Some(ClientCommand::Request(msg)) => {
+                tracing::warn!(event = "client.request_dropped", request = ?msg, reason = "no connection");
+                Idle::Continue
+            }
             Some(ClientCommand::ReconnectNow) => {
                 self.backoff.reset();
                 self.machine.on(Input::Retry, Instant::now());

@@ -74,6 +74,10 @@ pub enum ClientCommand {
         stream: StreamName,
         symbol: String,
     },
+    /// Send one command op (`add_symbol`, `remove_symbol`, ...) as it is, its `id` chosen by
+    /// the caller, who pairs the `result` or `error` reply by it. Only while a socket is open;
+    /// otherwise it is dropped (logged), and the caller's own timeout says so.
+    Request(trademon_protocol::ClientMsg),
     /// Drop the link and connect again now (the `r` key), resetting the backoff.
     ReconnectNow,
     Shutdown,

@@ -48,7 +48,8 @@ pub enum SignalSide {
 pub enum SignalKind {
     Entry,
     Exit,
-    /// The session stopped or the symbol was removed with a position open.
+    /// The session stopped or the symbol was removed with a position open, or the trader
+    /// closed the position at market (`close_position`).
     ForcedExit,
     /// The mark crossed the liquidation price: the position was closed there, margin lost.
     Liquidation,
@@ -99,6 +100,8 @@ pub struct SessionView {
     pub closed_trades: u64,
     /// Closed trades whose realized PnL (net of fees) is above zero.
     pub winning_trades: u64,
+    /// Monitor only: conditions update, no new entries (`PauseSession`).
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

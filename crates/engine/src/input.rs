@@ -38,6 +38,25 @@ pub enum EngineInput {
         session: String,
         symbol: String,
     },
+    /// Closes the instance's open paper position at market, as a trader's order would: at the
+    /// last price (the mark while no trade is known), slipped against us, with the exit fee. A
+    /// `forced_exit` signal and the closed position go out like any exit (a pending exit signal
+    /// is overtaken) and the instance cools down for the strategy's `cooldown_s`. Refused when
+    /// the session is not running, lacks the symbol or holds no position on it.
+    ClosePosition {
+        session: String,
+        symbol: String,
+    },
+    /// Monitor only: indicators and conditions keep updating, open positions keep their exits
+    /// and liquidation, but no new entry is signalled; an entry signal still waiting for its
+    /// fill is cancelled (MONITORING again). Pausing a paused session changes nothing.
+    PauseSession {
+        id: String,
+    },
+    /// Entries are signalled again. Resuming a session that is not paused changes nothing.
+    ResumeSession {
+        id: String,
+    },
     /// Gives a just-started session back its paper book (from the journal the backend keeps):
     /// totals, signals and closed trades, and open positions (their instances go to
     /// IN_POSITION with entry, size, leverage, liquidation price and id unchanged). Signal and

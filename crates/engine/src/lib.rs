@@ -9,10 +9,10 @@
 //!
 //! Integration sketch: feed every `MarketEvent` as `EngineInput::Market`, send `Tick` about once
 //! a second (or more often), translate session commands into `StartSession` / `StopSession` /
-//! `AddSymbol` / `RemoveSymbol`, forward the returned events, and serve `full_update` snapshots
-//! from the read-only views (`instances`, `indicators`, `conditions`, `positions`, `signals`,
-//! `sessions`). `IndicatorsChanged` / `ConditionsChanged` are cheap hints to re-read a view
-//! (throttle them).
+//! `AddSymbol` / `RemoveSymbol` / `ClosePosition` / `PauseSession` / `ResumeSession`, forward
+//! the returned events, and serve `full_update` snapshots from the read-only views
+//! (`instances`, `indicators`, `conditions`, `positions`, `signals`, `sessions`).
+//! `IndicatorsChanged` / `ConditionsChanged` are cheap hints to re-read a view (throttle them).
 //!
 //! Views reflect the state as of the last input that touched the symbol (market data or `Tick`),
 //! with staleness judged at the last `now_ms` seen.
@@ -32,6 +32,8 @@ pub mod windows;
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod control_tests;
 #[cfg(test)]
 mod tests;
 
@@ -221,6 +223,11 @@ impl Engine {
                 self.remove_symbol(&session, &symbol, &mut out)
             }
             EngineInput::Restore { session, book } => self.restore(&session, &book, &mut out),
+            EngineInput::ClosePosition { session, symbol } => {
+                self.close_position(&session, &symbol, &mut out)
+            }
+            EngineInput::PauseSession { id } => self.set_paused(&id, true, &mut out),
+            EngineInput::ResumeSession { id } => self.set_paused(&id, false, &mut out),
         }
         out
     }
@@ -364,7 +371,10 @@ impl Engine {
             let Some(strategy) = self.strategies.get(&session.strategy) else {
                 continue;
             };
-            let ctx = base.ctx(sid, strategy, market, &ind, symbol);
+            let ctx = Ctx {
+                paused: session.paused,
+                ..base.ctx(sid, strategy, market, &ind, symbol)
+            };
             let mut sink = Sink {
                 events: out,
                 next_signal_id: &mut self.next_signal_id,
@@ -411,7 +421,10 @@ impl Engine {
                     continue;
                 };
                 let ind = market.compute();
-                let ctx = base.ctx(sid, strategy, market, &ind, symbol);
+                let ctx = Ctx {
+                    paused: session.paused,
+                    ..base.ctx(sid, strategy, market, &ind, symbol)
+                };
                 let mut sink = Sink {
                     events: out,
                     next_signal_id: &mut self.next_signal_id,
@@ -460,6 +473,7 @@ impl Engine {
             started_ms: self.now_ms,
             instances: BTreeMap::new(),
             book: SessionBook::new(self.settings.signal_history, self.settings.trade_history),
+            paused: false,
         };
         for symbol in symbols {
             if session.instances.contains_key(&symbol) {
@@ -568,6 +582,86 @@ impl Engine {
             state,
             at_ms: now,
         });
+    }
+
+    /// A trader's close at market of one instance's open position (see
+    /// `EngineInput::ClosePosition`); refused with the reason when there is none.
+    fn close_position(&mut self, sid: &str, symbol: &str, out: &mut Vec<EngineEvent>) {
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return self.reject(sid, format!("no running session `{sid}`"), out);
+        };
+        let refused = match (
+            session.instances.get_mut(symbol),
+            self.strategies.get(&session.strategy),
+            self.symbols.get(symbol),
+        ) {
+            (None, _, _) => Err(format!("session `{sid}` has no {symbol}")),
+            (Some(inst), Some(strategy), Some(market)) => {
+                let ind = market.compute();
+                let ctx = Ctx {
+                    paused: session.paused,
+                    ..base.ctx(sid, strategy, market, &ind, symbol)
+                };
+                let mut sink = Sink {
+                    events: out,
+                    next_signal_id: &mut self.next_signal_id,
+                    next_position_id: &mut self.next_position_id,
+                    book: &mut session.book,
+                };
+                inst.close_at_market(&ctx, &mut sink)
+            }
+            // A running instance always has its strategy and market state; say so if not.
+            (Some(_), _, _) => Err(format!("{symbol} of session `{sid}` has no market state")),
+        };
+        if let Err(reason) = refused {
+            self.reject(sid, reason, out);
+        }
+    }
+
+    /// Pauses (monitor only) or resumes a running session's strategy. Pausing cancels entry
+    /// signals still waiting for their fill.
+    fn set_paused(&mut self, sid: &str, paused: bool, out: &mut Vec<EngineEvent>) {
+        let base = CtxBase {
+            settings: &self.settings,
+            specs: &self.specs,
+            now_ms: self.now_ms,
+        };
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return self.reject(sid, format!("no running session `{sid}`"), out);
+        };
+        if session.paused == paused {
+            return;
+        }
+        session.paused = paused;
+        let Some(strategy) = self.strategies.get(&session.strategy) else {
+            return;
+        };
+        for (symbol, inst) in &mut session.instances {
+            if paused && let Some(market) = self.symbols.get(symbol) {
+                let ind = market.compute();
+                let ctx = Ctx {
+                    paused,
+                    ..base.ctx(sid, strategy, market, &ind, symbol)
+                };
+                let mut sink = Sink {
+                    events: out,
+                    next_signal_id: &mut self.next_signal_id,
+                    next_position_id: &mut self.next_position_id,
+                    book: &mut session.book,
+                };
+                inst.cancel_entry(&ctx, &mut sink);
+            }
+            // The conditions panel says whether entries may act.
+            out.push(EngineEvent::ConditionsChanged {
+                session: sid.to_string(),
+                symbol: symbol.clone(),
+            });
+        }
     }
 
     /// A new instance: MONITORING, or FAILED at once when the contract is known to be refused.
@@ -759,6 +853,7 @@ impl<'a> CtxBase<'a> {
             alert_pct: self.settings.liquidation_alert_pct,
             contract,
             alert_interval_ms: secs_to_ms(self.settings.liquidation_alert_interval_s),
+            paused: false,
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Session {
     /// Keyed by symbol: BTreeMap so every iteration (and thus output order) is deterministic.
     pub instances: BTreeMap<String, Instance>,
     pub book: SessionBook,
+    /// Monitor only (`PauseSession`): no new entries.
+    pub paused: bool,
 }
 
 impl Session {
@@ -34,6 +36,7 @@ impl Session {
             closed_fees: self.book.fees_closed,
             closed_trades: self.book.closed_trades,
             winning_trades: self.book.winning_trades,
+            paused: self.paused,
         }
     }
 }

@@ -106,6 +106,8 @@ pub struct Ctx<'a> {
     /// The exchange's specification of this symbol's contract, if known: sizes paper orders.
     pub contract: Option<&'a ContractSpec>,
     pub alert_interval_ms: i64,
+    /// The session is paused (monitor only): entry conditions are shown, never acted on.
+    pub paused: bool,
 }
 
 /// Where an evaluation writes.
@@ -388,7 +390,7 @@ impl Instance {
         }
 
         match self.state {
-            InstanceState::Monitoring => self.check_entry(ctx, sink),
+            InstanceState::Monitoring if !ctx.paused => self.check_entry(ctx, sink),
             InstanceState::InPosition => self.check_exit(ctx, sink),
             _ => {}
         }
@@ -510,11 +512,59 @@ impl Instance {
 
     /// Closes an open position at the last price (session stop / symbol removal).
     pub fn force_close(&mut self, why: &str, ctx: &Ctx, sink: &mut Sink) {
-        let Some(mut pos) = self.position.take() else {
-            return;
-        };
-        let price = ctx.market.last().unwrap_or(pos.mark);
         let reason = format!("{why}: closing the open position at the last price");
+        self.close_at_last(reason, ctx, sink);
+    }
+
+    /// A trader's close at market (`EngineInput::ClosePosition`): the position closes at the
+    /// last price like a forced exit, then the instance cools down as after any exit, so the
+    /// entry that may still hold does not reopen it at once. `Err` says why nothing was closed.
+    pub fn close_at_market(&mut self, ctx: &Ctx, sink: &mut Sink) -> Result<(), String> {
+        if self.position.is_none() {
+            return Err(format!(
+                "{} has no open paper position (it is {})",
+                self.symbol,
+                self.state.as_str()
+            ));
+        }
+        let why = "closed at market by request".to_string();
+        let Some((pos, exit, trade_price)) = self.close_at_last(why, ctx, sink) else {
+            return Ok(());
+        };
+        let s = &ctx.strategy.settings;
+        let reason = format!(
+            "closed at market by request: exit {} USDT (last {} - slippage), realized PnL {} \
+             USDT; cooldown {} s",
+            fmt_price(exit),
+            fmt_price(trade_price),
+            fmt_quote(pos.realized()),
+            s.cooldown_s
+        );
+        self.start_cooldown(ctx);
+        self.transition(InstanceState::Cooldown, reason, ctx, sink);
+        Ok(())
+    }
+
+    /// The session was paused: an entry signal still waiting for its fill is dropped, so no
+    /// position opens while paused.
+    pub fn cancel_entry(&mut self, ctx: &Ctx, sink: &mut Sink) {
+        if self.state == InstanceState::EntrySignal {
+            let reason = "strategy paused: the pending entry was cancelled".to_string();
+            self.transition(InstanceState::Monitoring, reason, ctx, sink);
+        }
+    }
+
+    /// Closes the open position at the last price (the mark while no trade is known) with a
+    /// `forced_exit` signal; returns the closed position, its exit fill and the price it
+    /// closed against.
+    fn close_at_last(
+        &mut self,
+        reason: String,
+        ctx: &Ctx,
+        sink: &mut Sink,
+    ) -> Option<(PaperPosition, f64, f64)> {
+        let mut pos = self.position.take()?;
+        let price = ctx.market.last().unwrap_or(pos.mark);
         self.signal(
             ctx.strategy.exit_side(),
             SignalKind::ForcedExit,
@@ -523,9 +573,10 @@ impl Instance {
             ctx,
             sink,
         );
-        pos.close(price, ctx.now_ms, reason);
+        let exit = pos.close(price, ctx.now_ms, reason);
         let view = pos.view(ctx.session, &self.symbol);
         sink.book.record_close(&pos, view.clone());
         sink.events.push(EngineEvent::PositionClosed(view));
+        Some((pos, exit, price))
     }
 }

@@ -209,6 +209,35 @@ pub enum ClientMsg {
         session_id: String,
         symbol: String,
     },
+    /// Creates a paper session and starts it; persisted like the configured ones. The id is
+    /// letters, digits, `-` or `_`; `name` defaults to the id; `strategy` must be configured;
+    /// `symbols` at least one, each like `BTC_USDT`, each once.
+    CreateSession {
+        id: u64,
+        session_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        strategy: String,
+        symbols: Vec<String>,
+    },
+    /// Closes the session's open paper position on `symbol` at market (the last price, with
+    /// slippage and the exit fee), like an exit: a `forced_exit` signal, a closed trade.
+    ClosePosition {
+        id: u64,
+        session_id: String,
+        symbol: String,
+    },
+    /// Monitor only: indicators and conditions keep updating, open positions keep their
+    /// exits, no new entries. Persisted; a stopped session starts paused.
+    PauseStrategy {
+        id: u64,
+        session_id: String,
+    },
+    /// Entries are signalled again.
+    ResumeStrategy {
+        id: u64,
+        session_id: String,
+    },
     /// Reads what QuestDB holds (needs `[questdb]`): answered with `history` or an `error`.
     History {
         id: u64,
@@ -269,7 +298,7 @@ pub enum ServerMsg {
     Ack(Ack),
     Error(ErrorReply),
     Pong(Pong),
-    /// Reply to start/stop commands.
+    /// Reply to session commands (start, stop, create, symbols, close a position, pause).
     Result(CommandResult),
     /// Whole current state of one stream (for one session); sent after every `ack`.
     FullUpdate(Envelope<Snapshot>),
@@ -478,6 +507,13 @@ pub struct SessionInfo {
     pub state: SessionState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The strategy is paused (monitor only: no new entries); absent when it is not.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// Where a market value came from: the exchange WebSocket or the REST fallback.
@@ -813,7 +849,8 @@ pub enum Side {
 pub enum SignalKind {
     Entry,
     Exit,
-    /// The session stopped or the symbol was removed with a position open.
+    /// The session stopped or the symbol was removed with a position open, or the trader
+    /// closed the position at market (`close_position`).
     ForcedExit,
     /// The mark crossed the liquidation price: the paper position was closed there and its
     /// isolated margin lost.

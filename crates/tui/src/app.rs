@@ -4,6 +4,8 @@
 //! no IO and reads no clock, so tests (and later, replays) drive it with plain values.
 
 mod alerting;
+pub mod commands;
+pub mod control;
 pub mod describe;
 pub mod symbol;
 pub mod watch;
@@ -72,6 +74,13 @@ pub struct App {
     /// The watchlist shows symbols containing this text; `filter_typing`: keys go to it.
     pub(crate) filter: String,
     pub(crate) filter_typing: bool,
+    /// Keyboard commands in flight and the last one's answer.
+    pub(crate) commands: commands::Commands,
+    pub(crate) command_timeout_ms: u64,
+    /// How long an answer stays on the status line (`tui.command_status_ms`).
+    pub(crate) command_status_ms: u64,
+    /// A y/n question, the add-symbol prompt or the new-session form: takes every key.
+    pub(crate) modal: Option<control::Modal>,
     /// The popup is the status popup: its text follows the state while open.
     status_popup: bool,
     /// Last set sent with `SetSubscriptions`, to send again only when it changes.
@@ -129,6 +138,10 @@ impl App {
             watch_sort: WatchSort::default(),
             filter: String::new(),
             filter_typing: false,
+            commands: commands::Commands::default(),
+            command_timeout_ms: cfg.command_timeout_ms.max(1),
+            command_status_ms: cfg.command_status_ms,
+            modal: None,
             status_popup: false,
             subscriptions: BTreeSet::new(),
             dirty: true,
@@ -273,6 +286,14 @@ impl App {
             .flatten()
     }
 
+    /// Open paper positions of the active session, by symbol.
+    pub(crate) fn shown_positions(&self) -> impl Iterator<Item = &PositionInfo> {
+        self.active_session()
+            .and_then(|s| self.model.positions.get(&s.id))
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
     /// Decimals of `symbol`'s price from its contract (active session), when known.
     pub(crate) fn price_decimals(&self, symbol: &str) -> Option<u32> {
         let session = self.active_session()?;
@@ -293,6 +314,7 @@ impl App {
         match list {
             Focus::Watchlist => self.active_session().map_or(0, |s| s.symbols.len()),
             Focus::Signals => self.shown_signals().count(),
+            Focus::Positions => self.shown_positions().count(),
             Focus::Events => self.shown_events().count(),
             Focus::Trades => self.shown_trades().count(),
         }
@@ -384,6 +406,7 @@ impl App {
     fn on_tick(&mut self, now: i64) {
         let before = self.now_ms;
         self.now_ms = now;
+        self.expire_commands();
         // Ages are shown in whole seconds; the reconnect countdown in tenths. Redraw only
         // when one of them can have changed.
         let countdown = self.link.next_attempt_in_ms.is_some();
@@ -401,7 +424,7 @@ impl App {
                     self.dirty = true;
                     effects.extend(self.alerts_after_message(&msg));
                 }
-                Applied::Unchanged => {}
+                Applied::Unchanged => self.on_command_reply(&msg),
                 Applied::Gap {
                     stream,
                     symbol: Some(symbol),
@@ -454,7 +477,11 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
-        // Acknowledge acts everywhere (over popups and the help too), except while typing a
+        // A prompt or form takes every key as text (an `A` in a session name is a letter).
+        if self.modal.is_some() {
+            return self.on_modal_key(key);
+        }
+        // Acknowledge acts everywhere else (over popups and the help too), except while typing a
         // filter, where every key is text.
         if !self.filter_typing
             && self.alert_banner().is_some()
@@ -543,6 +570,12 @@ impl App {
             }
             Command::NextView => self.switch_view(self.detail.next()),
             Command::PrevView => self.switch_view(self.detail.prev()),
+            Command::StartStop
+            | Command::PauseResume
+            | Command::ClosePosition
+            | Command::AddSymbol
+            | Command::RemoveSymbol
+            | Command::NewSession => return self.on_control_command(command),
             _ => return Vec::new(),
         }
         self.clamp_selection();
@@ -671,14 +704,17 @@ pub(crate) fn step(at: usize, delta: i64, len: usize) -> usize {
 pub enum Focus {
     Watchlist,
     Signals,
+    /// Open paper positions: the `close_position` key closes the selected one.
+    Positions,
     Events,
     Trades,
 }
 
 impl Focus {
-    pub const ALL: [Focus; 4] = [
+    pub const ALL: [Focus; 5] = [
         Focus::Watchlist,
         Focus::Signals,
+        Focus::Positions,
         Focus::Events,
         Focus::Trades,
     ];
@@ -692,6 +728,7 @@ impl Focus {
     pub fn detail_view(self) -> Option<DetailView> {
         match self {
             Focus::Signals => Some(DetailView::Signals),
+            Focus::Positions => Some(DetailView::Positions),
             Focus::Trades => Some(DetailView::Trades),
             Focus::Watchlist | Focus::Events => None,
         }

@@ -40,6 +40,17 @@ pub enum Command {
     PrevInterval,
     /// Remove the alert banner on top (the next one shows).
     Acknowledge,
+    /// Start the active session, or stop it (after a y/n confirmation).
+    StartStop,
+    /// Pause the active session's strategy (monitor only), or resume it.
+    PauseResume,
+    /// Close the selected paper position at market (after y/n).
+    ClosePosition,
+    /// Add a symbol to the active session (a prompt), remove the selected one (after y/n).
+    AddSymbol,
+    RemoveSymbol,
+    /// Create a session from a small form.
+    NewSession,
     /// Jump to session N (0-based); bound to the digits 1-9, not configurable.
     Session(usize),
 }
@@ -84,6 +95,12 @@ impl Command {
             Command::NextInterval => "next_interval",
             Command::PrevInterval => "prev_interval",
             Command::Acknowledge => "acknowledge",
+            Command::StartStop => "start_stop",
+            Command::PauseResume => "pause_resume",
+            Command::ClosePosition => "close_position",
+            Command::AddSymbol => "add_symbol",
+            Command::RemoveSymbol => "remove_symbol",
+            Command::NewSession => "new_session",
             Command::Session(_) => "session",
         }
     }
@@ -113,6 +130,12 @@ impl Command {
             | Command::Sort
             | Command::SortReverse
             | Command::Filter
+            | Command::StartStop
+            | Command::PauseResume
+            | Command::ClosePosition
+            | Command::AddSymbol
+            | Command::RemoveSymbol
+            | Command::NewSession
             | Command::Session(_) => screen == Screen::Main,
             Command::ScrollBack
             | Command::ScrollForward
@@ -145,7 +168,7 @@ impl Command {
             Command::Upstream => "show or hide the upstream detail (MEXC, QuestDB)",
             Command::Status => "show the full status: headline, causes, link details",
             Command::BugReport => "write a bug-report bundle",
-            Command::Focus => "focus the next list (watchlist, signals, events, trades)",
+            Command::Focus => "next list: watchlist, signals, positions, events, trades",
             Command::Open => "open the selected row's full text",
             Command::PageUp => "scroll the focused list a page up",
             Command::PageDown => "scroll the focused list a page down",
@@ -160,6 +183,12 @@ impl Command {
             Command::NextInterval => "chart: next timeframe",
             Command::PrevInterval => "chart: previous timeframe",
             Command::Acknowledge => "acknowledge the alert banner (the next one shows)",
+            Command::StartStop => "start the session, or stop it (y/n)",
+            Command::PauseResume => "pause the strategy (monitor only), or resume it",
+            Command::ClosePosition => "close the selected paper position at market (y/n)",
+            Command::AddSymbol => "add a symbol to the session",
+            Command::RemoveSymbol => "remove the selected symbol from the session (y/n)",
+            Command::NewSession => "new session: name, strategy, symbols",
             Command::Session(_) => "jump to session N",
         }
     }
@@ -179,6 +208,21 @@ impl Command {
                 "scroll the focused list a page up / down",
             ),
             Command::Sort => (Command::SortReverse, "watchlist: next sort order / reverse"),
+            // Paired so the main screen's keys still fit an 80x24 help.
+            Command::Quit => (Command::Help, "quit / show or hide this help"),
+            Command::Record => (
+                Command::BugReport,
+                "start or stop recording / write a bug-report bundle",
+            ),
+            Command::Reconnect => (Command::Status, "reconnect now / the full status popup"),
+            Command::StartStop => (
+                Command::PauseResume,
+                "session: start or stop (y/n) / pause or resume",
+            ),
+            Command::AddSymbol => (
+                Command::RemoveSymbol,
+                "add a symbol / remove the selected one (y/n)",
+            ),
             _ => return None,
         })
     }
@@ -399,7 +443,7 @@ impl Keymap {
     /// The keymap from the names that parse, and every problem found on the way.
     fn build(keys: &KeysConfig) -> (Keymap, Vec<KeymapError>) {
         let mut problems = Vec::new();
-        let table: [(Command, &Vec<String>); 28] = [
+        let table: [(Command, &Vec<String>); 34] = [
             (Command::Quit, &keys.quit),
             (Command::NextSession, &keys.next_session),
             (Command::PrevSession, &keys.prev_session),
@@ -428,6 +472,12 @@ impl Keymap {
             (Command::NextInterval, &keys.next_interval),
             (Command::PrevInterval, &keys.prev_interval),
             (Command::Acknowledge, &keys.acknowledge),
+            (Command::StartStop, &keys.start_stop),
+            (Command::PauseResume, &keys.pause_resume),
+            (Command::ClosePosition, &keys.close_position),
+            (Command::AddSymbol, &keys.add_symbol),
+            (Command::RemoveSymbol, &keys.remove_symbol),
+            (Command::NewSession, &keys.new_session),
         ];
         let mut bindings: Vec<Binding> = Vec::new();
         for (command, names) in table {
@@ -617,8 +667,26 @@ mod tests {
             on(KeyCode::Right, Screen::Symbol),
             Some(Command::ScrollForward)
         );
-        // The chart's keys do nothing on the main screen, the list keys nothing on the chart.
-        assert_eq!(on(KeyCode::Char('+'), Screen::Main), None);
+        // The chart's keys do nothing on the main screen, the list keys nothing on the chart;
+        // `+`/`-` zoom the chart but add and remove symbols on the main screen.
+        assert_eq!(on(KeyCode::Char('t'), Screen::Main), None);
+        assert_eq!(
+            on(KeyCode::Char('+'), Screen::Main),
+            Some(Command::AddSymbol)
+        );
+        assert_eq!(
+            on(KeyCode::Char('+'), Screen::Symbol),
+            Some(Command::ZoomIn)
+        );
+        assert_eq!(
+            on(KeyCode::Char('-'), Screen::Main),
+            Some(Command::RemoveSymbol)
+        );
+        assert_eq!(
+            on(KeyCode::Char('S'), Screen::Symbol),
+            None,
+            "no session control there"
+        );
         assert_eq!(on(KeyCode::Char('f'), Screen::Symbol), None);
         assert_eq!(
             on(KeyCode::Char('2'), Screen::Symbol),

@@ -30,6 +30,8 @@ mod alert_tests;
 #[cfg(test)]
 mod contract_tests;
 #[cfg(test)]
+mod control_tests;
+#[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
 mod headline_tests;

@@ -75,6 +75,11 @@ pub struct TuiConfig {
     pub tape_self_trades: SelfTrades,
     /// The symbol view's panels show their data's age from this age on.
     pub view_age_after_ms: u64,
+    /// A command sent from the keyboard (add or remove a symbol) without an answer after this
+    /// long is shown as unanswered.
+    pub command_timeout_ms: u64,
+    /// The answer to a command sent from the keyboard stays on the status line this long.
+    pub command_status_ms: u64,
     pub keys: KeysConfig,
 }
 
@@ -125,6 +130,17 @@ pub struct KeysConfig {
     pub prev_interval: Vec<String>,
     /// Remove the alert banner on top (the next one shows).
     pub acknowledge: Vec<String>,
+    /// Start the active session, or stop it (asks y/n first).
+    pub start_stop: Vec<String>,
+    /// Pause the active session's strategy (monitor only), or resume it.
+    pub pause_resume: Vec<String>,
+    /// Close the selected paper position at market (asks y/n first).
+    pub close_position: Vec<String>,
+    /// Add a symbol to the active session (a one-line prompt), remove the selected one (y/n).
+    pub add_symbol: Vec<String>,
+    pub remove_symbol: Vec<String>,
+    /// Create a session from a small form (name, strategy, symbols).
+    pub new_session: Vec<String>,
 }
 
 /// Recordings, the flight recorder and bug bundles.

@@ -66,6 +66,7 @@ fn session(id: &str, name: &str, symbols: &[&str]) -> SessionInfo {
         symbols: symbols.iter().map(|s| s.to_string()).collect(),
         state: SessionState::Running,
         error: None,
+        paused: false,
     }
 }
 
@@ -764,6 +765,12 @@ fn enter_opens_the_full_text_and_esc_closes_it() {
     app.update(key(KeyCode::Esc));
     assert!(app.popup().is_none());
     assert!(!screen_text(&render(&app, 80, 24)).contains("esc close"));
+
+    // Positions: none open in this fixture, so Enter opens nothing.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.focus, Focus::Positions);
+    app.update(key(KeyCode::Enter));
+    assert!(app.popup().is_none());
 
     // Events: focus moves on, Enter shows the event whole.
     app.update(key(KeyCode::Char('f')));

@@ -15,7 +15,7 @@ impl Hub {
         self.sessions.iter().position(|s| s.cfg.id == id)
     }
 
-    fn find_or_err(&self, id: &str) -> Result<usize, CmdError> {
+    pub(super) fn find_or_err(&self, id: &str) -> Result<usize, CmdError> {
         self.find(id)
             .ok_or_else(|| CmdError::NotFound(self.not_found()))
     }
@@ -54,6 +54,10 @@ impl Hub {
         }
         self.sessions[idx].started_ms = Some(now);
         self.restore_book(&id, now);
+        if self.sessions[idx].paused {
+            // Paused before it stopped (or before the restart): it starts monitor only.
+            self.apply_engine(EngineInput::PauseSession { id: id.clone() }, now);
+        }
         self.set_state(idx, SessionState::Running);
         self.publish_symbols();
         self.publish_totals(&id);
@@ -141,7 +145,7 @@ impl Hub {
         Ok(self.sessions[idx].info())
     }
 
-    fn symbols_changed(&mut self, idx: usize, message: String) {
+    pub(super) fn symbols_changed(&mut self, idx: usize, message: String) {
         let state = self.sessions[idx].state;
         self.set_state(idx, state);
         self.publish_symbols();
@@ -186,6 +190,7 @@ impl Hub {
                 closed_fees: 0.0,
                 closed_trades: 0,
                 winning_trades: 0,
+                paused: s.paused,
             });
         let status = serde_json::to_value(s.state)
             .ok()
@@ -218,7 +223,7 @@ impl Hub {
 
     /// Writes the sessions file. Runs on the hub task: the file is a few hundred bytes and
     /// changes only on user commands, so the short blocking write costs less than a handoff.
-    fn persist(&mut self) {
+    pub(super) fn persist(&mut self) {
         let Some(path) = self.settings.sessions_file.clone() else {
             return;
         };
@@ -231,6 +236,7 @@ impl Hub {
                 strategy: s.cfg.strategy.clone(),
                 symbols: s.cfg.symbols.clone(),
                 running: s.is_running(),
+                paused: s.paused,
             })
             .collect();
         if let Err(e) = persist::save(&path, list) {

@@ -211,6 +211,7 @@ impl Connection {
                 vec![unsub, self.subscribe_msg(&sub)]
             }
             Some(ClientCommand::SetSymbolView(view)) => self.set_symbol_view(view),
+            Some(ClientCommand::Request(msg)) => vec![msg],
             Some(ClientCommand::ResyncSymbol { stream, symbol }) => {
                 // Only a stream of the view still open: a late resync must not reopen one.
                 let open = self.symbol_view.as_ref().map(SymbolView::streams);

@@ -382,6 +382,7 @@ fn data_stale_once_per_session_until_fresh_and_not_while_the_link_is_down() {
                         symbols: vec!["BTC_USDT".into(), "ETH_USDT".into()],
                         state: SessionState::Running,
                         error: None,
+                        paused: false,
                     }]),
                     ..Default::default()
                 },

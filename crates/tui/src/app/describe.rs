@@ -24,6 +24,7 @@ pub fn for_selection(app: &App) -> Option<Popup> {
     match app.focus {
         Focus::Watchlist => instance(app),
         Focus::Signals => signal(app),
+        Focus::Positions => position(app),
         Focus::Events => event(app),
         Focus::Trades => trade(app),
     }
@@ -68,6 +69,50 @@ fn trade(app: &App) -> Option<Popup> {
     ];
     Some(Popup {
         title: format!("Trade #{} {}", t.id, t.symbol),
+        body: body.join("\n"),
+    })
+}
+
+/// The selected open paper position whole (the close key acts on this one).
+fn position(app: &App) -> Option<Popup> {
+    let p = app.shown_positions().nth(app.cursor(Focus::Positions))?;
+    let d = app.price_decimals(&p.symbol);
+    let price = |v: f64| format::price_in(v, d, usize::MAX);
+    let body = [
+        format!(
+            "{} {} · {}x",
+            p.symbol,
+            p.direction,
+            format::fit_number(p.leverage, 0, usize::MAX)
+        ),
+        format!(
+            "Opened: {} {}",
+            app.clock.time(p.opened_at_ms),
+            app.clock.label(p.opened_at_ms)
+        ),
+        format!(
+            "Size: {} USDT",
+            format::fit_number(p.size_quote, 2, usize::MAX)
+        ),
+        format!("Entry fill: {}", price(p.entry_price)),
+        format!("Mark: {}", price(p.mark_price)),
+        format!(
+            "Unrealized PnL: {} USDT (gross), fees so far {} USDT",
+            format::signed(p.unrealized_pnl, usize::MAX),
+            format::fit_number(p.fees, 4, usize::MAX)
+        ),
+        format!(
+            "Liquidation: {} ({} away)",
+            price(p.liquidation_price),
+            format::percent(p.distance_to_liq_pct, usize::MAX)
+        ),
+        format!(
+            "Close it at market: {}",
+            app.keymap.keys_for(crate::keymap::Command::ClosePosition)
+        ),
+    ];
+    Some(Popup {
+        title: format!("Position #{} {}", p.id, p.symbol),
         body: body.join("\n"),
     })
 }

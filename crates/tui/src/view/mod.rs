@@ -13,6 +13,7 @@ mod alert_banner;
 mod book;
 mod chart;
 mod conditions;
+mod control;
 mod events;
 mod grid;
 mod header;
@@ -106,6 +107,8 @@ fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(p) = app.popup() {
         popup::render(app, p, frame, area);
     }
+    // The last command's status line, and a question, prompt or form over everything.
+    control::render(app, frame, area);
 }
 
 fn panels(app: &App, frame: &mut Frame, body: Rect) {

@@ -2,8 +2,8 @@
 //! A liquidation-risk alert is spelled out (`LIQ RISK`) as well as highlighted.
 
 use super::grid::{self, Align, Col};
-use super::panel;
-use crate::app::App;
+use super::{panel, scroll};
+use crate::app::{App, Focus};
 use crate::format::{self, Unit};
 
 /// Prices up to a 6-digit integer part (`100000.1`) or 8 decimals (`0.00001234`).
@@ -15,7 +15,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let inner = panel::block(app, frame, area, " Positions (paper · USDT) ".into());
+    let title = panel::list_title(app, Focus::Positions, "Positions (paper · USDT)");
+    let inner = panel::block(app, frame, area, title);
     let Some(session) = app.active_session() else {
         return;
     };
@@ -25,8 +26,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         panel::empty(app, frame, inner, "no open positions");
         return;
     }
+    // With the focus, a `>` column marks the selected row (the close key's target).
+    let focused = app.focus == Focus::Positions;
     // Direction and PnL never drop (priority 0). Prices hold a 6-digit integer part.
-    let cols = [
+    let mut cols = vec![
+        Col::new("", 1, Align::Left, 0),
         Col::new("Symbol", 10, Align::Left, 0),
         Col::new("Dir", 5, Align::Left, 0),
         // The price the paper order filled at (next trade plus slippage).
@@ -39,9 +43,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Col::new("Fees", 7, Align::Right, 1),
         Col::new("Alert", 8, Align::Left, 0),
     ];
+    if !focused {
+        cols.remove(0);
+    }
     let keep = grid::fit_columns(&cols, inner.width as usize);
     let mut lines: Vec<Line<'static>> = vec![grid::header(&cols, &keep, theme.header())];
-    for p in open.into_iter().flat_map(|m| m.values()) {
+    let len = app.shown_positions().count();
+    let rows = (inner.height as usize).saturating_sub(1);
+    let selected = app.cursor(Focus::Positions);
+    let first = scroll::first_row(selected, len, rows);
+    for (i, p) in app.shown_positions().enumerate().skip(first).take(rows) {
+        let is_sel = focused && i == selected;
         let net = p.unrealized_pnl - p.fees;
         let pnl_style = theme.by_sign(net);
         let alert = if p.alert {
@@ -50,7 +62,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw("")
         };
         let d = app.price_decimals(&p.symbol);
-        let cells = vec![
+        let mut cells = vec![
+            Span::raw(if is_sel { ">" } else { " " }),
             Span::raw(p.symbol.clone()),
             Span::raw(p.direction.clone()),
             Span::raw(format::price_in(p.entry_price, d, PRICE_W)),
@@ -62,9 +75,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw(format::fit_number(p.fees, 2, 7)),
             alert,
         ];
-        let row_style = if p.alert { theme.warn() } else { Style::new() };
+        if !focused {
+            cells.remove(0);
+        }
+        let row_style = if is_sel {
+            theme.selected()
+        } else if p.alert {
+            theme.warn()
+        } else {
+            Style::new()
+        };
         lines.push(grid::row(&cols, &keep, grid::pick(cells, &keep), row_style));
     }
+    let shown = lines.len() - 1;
     frame.render_widget(Paragraph::new(lines), inner);
     panel::hidden_cols_note(app, frame, area, grid::hidden_note(&cols, &keep));
+    panel::bottom_left_note(app, frame, area, scroll::range_note(first, shown, len));
 }

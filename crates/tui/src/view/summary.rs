@@ -32,6 +32,10 @@ pub fn line(app: &App, width: usize) -> Line<'static> {
         ),
     };
     segs.push(vec![state]);
+    if s.paused {
+        // In words, not only a colour: entries do not act while paused.
+        segs.push(vec![Span::styled("PAUSED (monitor only)", theme.warn())]);
+    }
     let failed = app
         .model
         .instances
